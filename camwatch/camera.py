@@ -1,0 +1,89 @@
+"""Camera: one configured camera at run time, wiring its capture thread to the hub and listeners."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Callable
+
+from camwatch.capture import CaptureState, CaptureThread, SourceFactory, demo_factory
+from camwatch.config import CameraConfig
+from camwatch.frame import Frame
+from camwatch.hub import Hub
+from camwatch.sources import FrameSource, SourceError, make_source, probe_webcam
+
+log = logging.getLogger(__name__)
+
+FrameListener = Callable[[Frame], None]
+
+
+def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFactory | None]:
+    """(factory, fallback) for a camera's source; `auto` falls back to the demo scene."""
+    if config.source == "auto":
+        def first_webcam() -> FrameSource:
+            source = probe_webcam(config.width, config.height, config.fps)
+            if source is None:
+                raise SourceError("no V4L2 camera opened")
+            return source
+        return first_webcam, demo_factory(config.width, config.height, config.fps)
+    return (lambda: make_source(config.source, width=config.width, height=config.height,
+                                fps=config.fps, loop=config.loop)), None
+
+
+class Camera:
+    """Owns the capture thread, the live hub and the per-frame listeners (motion, recorder)."""
+
+    def __init__(self, config: CameraConfig, *, source_factory: SourceFactory | None = None,
+                 hub: Hub | None = None) -> None:
+        self.config = config
+        self.hub = hub or Hub()
+        self.listeners: list[FrameListener] = []
+        self.latest_delta = 0.0
+        self.recording = False
+        fallback: SourceFactory | None = None
+        if source_factory is None:
+            source_factory, fallback = source_factory_for(config)
+        self._capture = CaptureThread(config.name, source_factory, self._on_frame,
+                                      width=config.width, height=config.height,
+                                      demo_fallback=fallback)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def state(self) -> CaptureState:
+        return self._capture.state
+
+    def start(self) -> None:
+        self._capture.start()
+
+    def stop(self) -> None:
+        self._capture.stop()
+        self.hub.close()
+
+    def _on_frame(self, frame: Frame) -> None:
+        """Runs on the capture thread: listeners first (cheap), then the live hub."""
+        frame.jpeg_quality = self.config.jpeg_quality
+        for listener in self.listeners:
+            listener(frame)
+        self.hub.publish(frame)
+
+    def describe(self) -> dict[str, object]:
+        """The camera as `GET /api/cameras` shows it."""
+        state = self.state
+        return {
+            "name": self.name,
+            "source": self.config.source,
+            "source_description": state.source_description,
+            "online": state.online,
+            "status": state.message,
+            "demo_fallback": state.demo_fallback,
+            "width": state.width,
+            "height": state.height,
+            "fps": round(state.fps, 2),
+            "delta": round(self.latest_delta, 3),
+            "recording": self.recording,
+            "viewers": self.hub.viewer_count,
+            "motion": asdict(self.config.motion),
+        }

@@ -1,0 +1,183 @@
+"""One thread per camera: read the newest frame, reconnect with backoff, show a placeholder offline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from camwatch.frame import Frame
+from camwatch.sources import DemoSource, EndOfStream, FrameSource, SourceError
+
+log = logging.getLogger(__name__)
+
+SourceFactory = Callable[[], FrameSource]
+FrameCallback = Callable[[Frame], None]
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+PLACEHOLDER_INTERVAL_S = 1.0
+
+
+@dataclass
+class CaptureState:
+    """What the capture thread knows about its source, read by the API (GIL-atomic fields)."""
+
+    online: bool = False
+    message: str = "starting"
+    source_description: str = ""
+    demo_fallback: bool = False
+    frames_captured: int = 0
+    frames_failed: int = 0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    last_frame_at: float = 0.0
+    _intervals: list[float] = field(default_factory=list, repr=False)
+
+    def count_frame(self, frame: Frame) -> None:
+        if self.last_frame_at:
+            self._intervals.append(frame.monotonic - self.last_frame_at)
+            del self._intervals[:-20]
+            mean = sum(self._intervals) / len(self._intervals)
+            self.fps = 1.0 / mean if mean > 0 else 0.0
+        self.last_frame_at = frame.monotonic
+        self.frames_captured += 1
+        self.width, self.height = frame.width, frame.height
+
+
+def placeholder_image(width: int, height: int, lines: list[str]) -> np.ndarray:
+    """A dark frame that says why there is no picture, with the time so viewers see it is live."""
+    image = np.full((height, width, 3), 32, np.uint8)
+    scale = max(0.5, height / 720)
+    for i, text in enumerate(lines + [time.strftime("%Y-%m-%d %H:%M:%S")]):
+        y = int(height / 2 + (i - len(lines) / 2) * 44 * scale)
+        cv2.putText(image, text, (int(30 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, 1.0 * scale,
+                    (200, 200, 200), max(1, int(2 * scale)), cv2.LINE_AA)
+    return image
+
+
+class CaptureThread(threading.Thread):
+    """Opens the source, reads frames as they come and hands each to `on_frame`.
+
+    On failure it closes the source, shows a placeholder once a second and retries with
+    backoff (1 s doubling to 30 s), logging once per change of state, never per frame.
+    """
+
+    def __init__(self, name: str, source_factory: SourceFactory, on_frame: FrameCallback, *,
+                 width: int = 1280, height: int = 720, demo_fallback: SourceFactory | None = None,
+                 backoff_start: float = BACKOFF_START_S, backoff_max: float = BACKOFF_MAX_S
+                 ) -> None:
+        super().__init__(name=f"capture-{name}", daemon=True)
+        self.camera_name = name
+        self._source_factory = source_factory
+        self._demo_fallback = demo_fallback
+        self._on_frame = on_frame
+        self._placeholder_size = (width or 1280, height or 720)
+        self._backoff_start, self._backoff_max = backoff_start, backoff_max
+        self._stopping = threading.Event()
+        self._seq = 0
+        self._reported_offline = False
+        self.state = CaptureState()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        backoff = self._backoff_start
+        while not self._stopping.is_set():
+            source = self._open()
+            if source is None:
+                self._wait_offline(backoff)
+                backoff = min(backoff * 2, self._backoff_max)
+                continue
+            backoff = self._backoff_start
+            ended = self._stream(source)
+            source.close()
+            if ended:
+                self._wait_offline(None)
+
+    def _open(self) -> FrameSource | None:
+        try:
+            source = self._source_factory()
+            source.open()
+        except SourceError as e:
+            if self._demo_fallback is not None:
+                log.warning("camera %s: no webcam found (%s); showing the demo scene instead",
+                            self.camera_name, e)
+                self.state.demo_fallback = True
+                self._source_factory, self._demo_fallback = self._demo_fallback, None
+                return self._open()
+            self._set_offline(str(e))
+            return None
+        self.state.source_description = source.description
+        return source
+
+    def _stream(self, source: FrameSource) -> bool:
+        """Read until the source fails or we stop; True if a file ended for good."""
+        while not self._stopping.is_set():
+            try:
+                frame = source.read()
+            except EndOfStream as e:
+                self._set_offline(str(e))
+                return True
+            except SourceError as e:
+                self.state.frames_failed += 1
+                self._set_offline(str(e))
+                return False
+            self._deliver(frame)
+        return False
+
+    def _deliver(self, frame: Frame) -> None:
+        if not self.state.online:
+            self._reported_offline = False
+            self.state.online = True
+            self.state.message = "online"
+            log.info("camera %s: online (%s, %dx%d)", self.camera_name,
+                     self.state.source_description, frame.width, frame.height)
+        self._seq += 1
+        frame.seq = self._seq
+        self.state.count_frame(frame)
+        try:
+            self._on_frame(frame)
+        except Exception:  # a bug downstream must not kill the camera
+            log.exception("camera %s: error processing frame %d", self.camera_name, frame.seq)
+
+    def _set_offline(self, reason: str) -> None:
+        if self.state.online or not self._reported_offline:
+            self._reported_offline = True
+            log.warning("camera %s: offline: %s; retrying", self.camera_name, reason)
+        self.state.online = False
+        self.state.message = reason
+        self.state.fps = 0.0
+        self.state.last_frame_at = 0.0
+
+    def _wait_offline(self, seconds: float | None) -> None:
+        """Show the placeholder once a second for `seconds` (None: until stopped)."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._stopping.is_set():
+            self._seq += 1
+            width, height = (self.state.width, self.state.height) if self.state.width \
+                else self._placeholder_size
+            image = placeholder_image(width, height, [f"{self.camera_name}: offline",
+                                                      self.state.message[:60]])
+            frame = Frame.from_image(image, self._seq, online=False)
+            try:
+                self._on_frame(frame)
+            except Exception:
+                log.exception("camera %s: error processing placeholder", self.camera_name)
+            remaining = PLACEHOLDER_INTERVAL_S if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._stopping.wait(min(PLACEHOLDER_INTERVAL_S, remaining))
+
+
+def demo_factory(width: int, height: int, fps: float) -> SourceFactory:
+    return lambda: DemoSource(width, height, fps)

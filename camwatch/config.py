@@ -1,0 +1,281 @@
+"""Typed settings: dataclasses with bounds and descriptions, loaded from TOML and validated by key."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, TypeVar, get_type_hints
+
+T = TypeVar("T")
+
+CAMERA_NAME = re.compile(r"^[a-z0-9_-]+$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or out of range; the message names the key."""
+
+
+def setting(
+    default: Any,
+    description: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    pattern: re.Pattern[str] | None = None,
+) -> Any:
+    """A dataclass field carrying its bounds and description for validation and docs."""
+    meta = {"description": description, "low": low, "high": high, "choices": choices,
+            "pattern": pattern}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def parse_size(text: str | int) -> int:
+    """'20GB' -> 20_000_000_000; '512MiB' -> 536_870_912; 0 means no limit."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"not a size: {text!r}")
+    number, unit = float(match.group(1)), (match.group(2) or "").upper()
+    binary = "I" in unit
+    prefix = unit.replace("I", "").replace("B", "")
+    factor = _SIZE_UNITS[prefix] if not binary else 1024 ** "KMGT".index(prefix) * 1024
+    return int(number * factor)
+
+
+@dataclass
+class MotionConfig:
+    enabled: bool = setting(True, "detect motion and record events")
+    threshold: float = setting(
+        0.3, "a frame is significant when delta (% of pixels changed) exceeds this",
+        low=0.0, high=100.0)
+    pixel_threshold: int = setting(
+        25, "grey-level change for a pixel to count as changed", low=1, high=255)
+    stable_frames: int = setting(
+        20, "the diff buffer: stop once this many deltas in a row are below threshold",
+        low=1, high=1000)
+    min_motion_frames: int = setting(
+        5, "an event with fewer significant frames is discarded", low=1, high=10000)
+    pre_roll_seconds: float = setting(
+        2.0, "seconds of video kept from before the motion started", low=0.0, high=30.0)
+    max_event_seconds: float = setting(
+        600.0, "a longer event is split into clips", low=5.0, high=86400.0)
+
+
+@dataclass
+class CameraConfig:
+    name: str = setting("cam", "[a-z0-9_-]+, unique; used in URLs", pattern=CAMERA_NAME)
+    source: str = setting("auto", "auto, demo, a device index or path, a file, or a URL")
+    width: int = setting(1280, "requested capture width; 0 = the camera's default",
+                         low=0, high=7680)
+    height: int = setting(720, "requested capture height; 0 = the camera's default",
+                          low=0, high=4320)
+    fps: float = setting(10.0, "frames per second to capture", low=0.5, high=120.0)
+    jpeg_quality: int = setting(80, "JPEG quality for live frames", low=10, high=100)
+    loop: bool = setting(False, "loop a file source")
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+
+@dataclass
+class ServerConfig:
+    host: str = setting("0.0.0.0", "address to listen on")
+    port: int = setting(8100, "TCP port", low=1, high=65535)
+    data_dir: str = setting("recordings", "clips, thumbnails and the event index")
+    username: str = setting("admin", "the user name HTTP Basic and the login page expect")
+    password: str = setting("", "when set, every endpoint but /healthz needs it")
+    certfile: str = setting("", "TLS certificate (PEM); with keyfile enables HTTPS")
+    keyfile: str = setting("", "TLS private key (PEM)")
+    log_level: str = setting("info", "logging level",
+                             choices=("debug", "info", "warning", "error"))
+
+
+@dataclass
+class RetentionConfig:
+    max_days: float = setting(30.0, "older clips are deleted; 0 = keep forever",
+                              low=0.0, high=36500.0)
+    max_bytes: int = setting(20 * 10**9, "oldest clips deleted beyond this; 0 = no limit", low=0)
+    min_free_bytes: int = setting(10**9, "keep at least this much free on the data disk",
+                                  low=0)
+
+
+@dataclass
+class MqttConfig:
+    host: str = setting("127.0.0.1", "broker address")
+    port: int = setting(1883, "broker port", low=1, high=65535)
+    username: str = setting("", "broker user name")
+    password: str = setting("", "broker password")
+    tls: bool = setting(False, "connect with TLS")
+    topic_prefix: str = setting("camwatch", "topic prefix")
+    discovery: bool = setting(True, "publish Home Assistant discovery configs")
+    discovery_prefix: str = setting("homeassistant", "Home Assistant discovery prefix")
+
+
+@dataclass
+class HooksConfig:
+    on_event_start: str = setting("", "command run when an event starts")
+    on_event_end: str = setting("", "command run when an event ends")
+    timeout_seconds: float = setting(30.0, "a hook still running after this is killed",
+                                     low=1.0, high=3600.0)
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    cameras: list[CameraConfig] = field(default_factory=list)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    mqtt: MqttConfig | None = None
+    hooks: HooksConfig = field(default_factory=HooksConfig)
+
+    def camera(self, name: str) -> CameraConfig | None:
+        return next((c for c in self.cameras if c.name == name), None)
+
+
+def _describe_allowed(f: dataclasses.Field[Any], kind: type) -> str:
+    meta = f.metadata
+    if meta.get("choices"):
+        return "one of " + ", ".join(meta["choices"])
+    if meta.get("pattern") is not None:
+        return f"a string matching {meta['pattern'].pattern}"
+    if kind is bool:
+        return "true or false"
+    low, high = meta.get("low"), meta.get("high")
+    noun = {int: "an integer", float: "a number", str: "a string"}.get(kind, kind.__name__)
+    if low is not None and high is not None:
+        return f"{noun} from {low:g} to {high:g}"
+    if low is not None:
+        return f"{noun} >= {low:g}"
+    return noun
+
+
+def _coerce(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
+    allowed = _describe_allowed(f, kind)
+    is_size = f.name in ("max_bytes", "min_free_bytes")
+    try:
+        if is_size:
+            value = parse_size(value)
+        elif kind is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError
+        elif kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError
+            value = float(value)
+        elif kind is str:
+            if not isinstance(value, str):
+                raise TypeError
+    except (TypeError, ValueError):
+        if is_size:
+            allowed = "a size such as \"20GB\", \"500MiB\" or 0"
+        raise ConfigError(f"{key}: expected {allowed}, got {value!r}") from None
+    meta = f.metadata
+    low, high = meta.get("low"), meta.get("high")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+    if meta.get("pattern") is not None and not meta["pattern"].match(value):
+        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+    return value
+
+
+def build(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Make a settings dataclass from a mapping, naming the key of any bad value."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{prefix}{unknown[0]}: unknown key; allowed keys: {', '.join(fields)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key, kind = prefix + name, hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = build(kind, value, key + ".")  # type: ignore[arg-type]
+        else:
+            values[name] = _coerce(value, kind, key, fields[name])
+    return cls(**values)
+
+
+def config_from_mapping(data: Mapping[str, Any]) -> Config:
+    """Validate a whole config document (as parsed from TOML)."""
+    allowed = ("server", "cameras", "retention", "mqtt", "hooks")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section; allowed: {', '.join(allowed)}")
+    cameras_data = data.get("cameras", [])
+    if not isinstance(cameras_data, list):
+        raise ConfigError("cameras: expected an array of tables ([[cameras]])")
+    cameras = [build(CameraConfig, c, f"cameras[{i}].") for i, c in enumerate(cameras_data)]
+    for i, camera in enumerate(cameras):
+        if "name" not in cameras_data[i]:
+            camera.name = "cam" if i == 0 else f"cam{i + 1}"
+    names = [c.name for c in cameras]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"cameras[{i}].name: {name!r} is used twice; names must be unique")
+    return Config(
+        server=build(ServerConfig, data.get("server", {}), "server."),
+        cameras=cameras,
+        retention=build(RetentionConfig, data.get("retention", {}), "retention."),
+        mqtt=build(MqttConfig, data["mqtt"], "mqtt.") if "mqtt" in data else None,
+        hooks=build(HooksConfig, data.get("hooks", {}), "hooks."),
+    )
+
+
+def load_file(path: str | Path) -> Config:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"--config: cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"--config: {path} is not valid TOML: {e}") from None
+    return config_from_mapping(data)
+
+
+def apply_environment(config: Config, environ: Mapping[str, str] = os.environ) -> None:
+    """CAMWATCH_USERNAME / CAMWATCH_PASSWORD override the file (keeps secrets out of it)."""
+    if environ.get("CAMWATCH_USERNAME"):
+        config.server.username = environ["CAMWATCH_USERNAME"]
+    if environ.get("CAMWATCH_PASSWORD"):
+        config.server.password = environ["CAMWATCH_PASSWORD"]
+
+
+def set_value(obj: Any, name: str, value: Any, key: str) -> None:
+    """Validate and set one field of a settings dataclass (used by CLI overrides and PATCH)."""
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    if name not in fields:
+        raise ConfigError(f"{key}: unknown key; allowed keys: {', '.join(fields)}")
+    kind = get_type_hints(type(obj))[name]
+    setattr(obj, name, _coerce(value, kind, key, fields[name]))
+
+
+def describe(cls: type) -> dict[str, dict[str, Any]]:
+    """Bounds and descriptions of a settings dataclass, for the UI and the docs."""
+    hints = get_type_hints(cls)
+    out: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            continue
+        out[f.name] = {
+            "type": getattr(kind, "__name__", str(kind)),
+            "description": f.metadata.get("description", ""),
+            "min": f.metadata.get("low"),
+            "max": f.metadata.get("high"),
+        }
+    return out

@@ -1,0 +1,96 @@
+"""Fan-out of one camera's frames: a latest-frame slot per subscriber, so slow ones skip frames."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from camwatch.frame import Frame
+
+
+class SubscriptionClosed(Exception):
+    """The subscription was closed while waiting (client gone or server stopping)."""
+
+
+class Subscription:
+    """One viewer's single-frame slot. `next()` returns the newest frame it has not yet had."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._slot: Frame | None = hub.latest
+        self._last_seq = -1
+        self._waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.frames_offered = 0
+
+    def offer(self, frame: Frame) -> None:
+        """Called on the loop by the hub; replaces whatever the slot held."""
+        self._slot = frame
+        self.frames_offered += 1
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self, timeout: float | None = None) -> Frame:
+        """The newest unseen frame; raises SubscriptionClosed, or TimeoutError after `timeout`."""
+        while not self.closed:
+            slot = self._slot
+            if slot is not None and slot.seq != self._last_seq:
+                self._last_seq = slot.seq
+                return slot
+            self._waiter = asyncio.get_running_loop().create_future()
+            await asyncio.wait_for(self._waiter, timeout)
+        raise SubscriptionClosed()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._hub._subscribers.discard(self)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+class Hub:
+    """Holds one camera's latest frame and hands each new one to every subscriber's slot.
+
+    `publish` may be called from any thread; delivery happens on the event loop it is bound to.
+    """
+
+    def __init__(self, loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+        self._loop = loop
+        self._subscribers: set[Subscription] = set()
+        self.latest: Frame | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    @property
+    def viewer_count(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def publish(self, frame: Frame) -> None:
+        """Hand a frame over from the capture thread. Encodes the JPEG here, once, if anyone
+        is watching, so that the event loop never encodes."""
+        if self._subscribers:
+            frame.jpeg()
+        if self._loop is None or self._loop.is_closed():
+            self.latest = frame
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, frame)
+        except RuntimeError:  # the loop closed between the check and the call
+            self.latest = frame
+
+    def _deliver(self, frame: Frame) -> None:
+        self.latest = frame
+        for subscription in list(self._subscribers):
+            subscription.offer(frame)
+
+    def close(self) -> None:
+        for subscription in list(self._subscribers):
+            subscription.close()

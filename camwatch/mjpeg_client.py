@@ -1,0 +1,110 @@
+"""A blocking reader for MJPEG over HTTP (multipart/x-mixed-replace) that keeps camera JPEG bytes."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ssl
+import urllib.parse
+
+from camwatch import jpeg
+
+MAX_PART_BYTES = 20 * 1024 * 1024
+MAX_HEADER_LINES = 32
+
+
+class NotMjpeg(Exception):
+    """The URL answered, but not with a multipart MJPEG stream (let FFmpeg try it)."""
+
+
+class MjpegReader:
+    """Reads one JPEG per multipart part; corrupt parts are skipped, not fatal."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        parts = urllib.parse.urlsplit(url)
+        connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
+                            else http.client.HTTPConnection)
+        kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
+        self._connection = connection_class(parts.hostname or "", parts.port, timeout=timeout,
+                                            **kwargs)  # type: ignore[arg-type]
+        headers = {"User-Agent": "camwatch"}
+        if parts.username is not None:
+            credentials = f"{urllib.parse.unquote(parts.username)}:" \
+                          f"{urllib.parse.unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        self._connection.request("GET", path, headers=headers)
+        self._response = self._connection.getresponse()
+        content_type = self._response.getheader("Content-Type", "")
+        if self._response.status != 200:
+            self.close()
+            raise OSError(f"HTTP {self._response.status}")
+        if not content_type.lower().startswith("multipart/"):
+            self.close()
+            raise NotMjpeg(content_type)
+        self._boundary = self._parse_boundary(content_type)
+
+    @staticmethod
+    def _parse_boundary(content_type: str) -> bytes:
+        for param in content_type.split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "boundary":
+                value = value.strip('"')
+                return value.encode() if value.startswith("--") else b"--" + value.encode()
+        raise NotMjpeg(content_type)
+
+    def _readline(self) -> bytes:
+        line = self._response.fp.readline(8192)
+        if not line:
+            raise ConnectionError("stream ended")
+        return line
+
+    def _read_part(self) -> bytes:
+        line = self._readline()
+        for _ in range(MAX_HEADER_LINES):  # skip to the boundary (tolerates extra CRLFs)
+            if line.strip() == self._boundary or line.strip() == self._boundary + b"--":
+                break
+            line = self._readline()
+        else:
+            raise ConnectionError("no multipart boundary in stream")
+        length = None
+        for _ in range(MAX_HEADER_LINES):
+            line = self._readline().strip()
+            if not line:
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length is not None:
+            if length > MAX_PART_BYTES:
+                raise ConnectionError("part too large")
+            data = self._response.fp.read(length)
+            if len(data) < length:
+                raise ConnectionError("stream ended mid-frame")
+            return data
+        return self._read_until_jpeg_end()
+
+    def _read_until_jpeg_end(self) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < MAX_PART_BYTES:
+            chunk = self._readline()
+            chunks += chunk
+            if chunks.rstrip(b"\r\n").endswith(b"\xff\xd9"):
+                return bytes(chunks.rstrip(b"\r\n"))
+        raise ConnectionError("part too large")
+
+    def read_frame(self) -> tuple[bytes, int, int]:
+        """(jpeg bytes, width, height) of the next good frame."""
+        for _ in range(100):
+            data = self._read_part()
+            try:
+                width, height = jpeg.dimensions(data)
+            except jpeg.JpegError:
+                continue  # a corrupt part: skip it and read the next
+            return data, width, height
+        raise ConnectionError("100 corrupt frames in a row")
+
+    def close(self) -> None:
+        self._connection.close()

@@ -1,0 +1,1 @@
+"""The Tornado web server: app factory and request handlers."""

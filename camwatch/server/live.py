@@ -1,0 +1,134 @@
+"""Live handlers: websocket frames, MJPEG over HTTP, and snapshots, all fed by the camera's hub."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+
+import tornado.iostream
+import tornado.web
+import tornado.websocket
+
+from camwatch.frame import Frame
+from camwatch.hub import Subscription, SubscriptionClosed
+from camwatch.server.base import BaseHandler
+from camwatch.server.context import AppContext
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "camwatchframe"
+IDLE_TIMEOUT_S = 30.0
+
+
+async def jpeg_of(frame: Frame) -> bytes:
+    """The frame's JPEG; encoded on a worker thread if nobody has encoded it yet."""
+    if frame.has_jpeg:
+        return frame.jpeg()
+    return await asyncio.get_running_loop().run_in_executor(None, frame.jpeg)
+
+
+class LiveSocketHandler(tornado.websocket.WebSocketHandler):
+    """Sends one message per frame: binary JPEG, or base64 text with ?format=base64.
+
+    The next frame is taken only once the previous write has drained, so a slow client
+    skips frames instead of queueing them.
+    """
+
+    context: AppContext
+
+    def initialize(self, context: AppContext) -> None:
+        self.context = context
+        self._subscription: Subscription | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def get(self, name: str | None = None) -> None:
+        if self.context.camera(name) is None:
+            self.set_status(404)
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish('{"error": "no such camera"}')
+            return
+        await super().get(name)
+
+    def check_origin(self, origin: str) -> bool:
+        checker = self.context.services.get("check_origin")
+        if checker is not None:
+            return bool(checker(self, origin))
+        return super().check_origin(origin)
+
+    def open(self, name: str | None = None) -> None:  # type: ignore[override]
+        camera = self.context.camera(name)
+        assert camera is not None
+        self._subscription = camera.hub.subscribe()
+        as_text = self.get_query_argument("format", "binary") == "base64"
+        self._pump = asyncio.ensure_future(self._send_frames(self._subscription, as_text))
+
+    async def _send_frames(self, subscription: Subscription, as_text: bool) -> None:
+        try:
+            while True:
+                frame = await subscription.next(IDLE_TIMEOUT_S)
+                data = await jpeg_of(frame)
+                if as_text:
+                    await self.write_message(base64.b64encode(data).decode("ascii"))
+                else:
+                    await self.write_message(data, binary=True)
+        except (SubscriptionClosed, tornado.websocket.WebSocketClosedError,
+                tornado.iostream.StreamClosedError, asyncio.CancelledError):
+            pass
+        except TimeoutError:
+            self.close(1011, "no frames")
+
+    def on_message(self, message: str | bytes) -> None:
+        pass  # the live socket is one-way; ignore pings from old clients
+
+    def on_close(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._pump is not None:
+            self._pump.cancel()
+
+
+class MjpegHandler(BaseHandler):
+    """multipart/x-mixed-replace stream, playable in <img>, ffmpeg, VLC, OpenCV, Home Assistant."""
+
+    async def get(self, name: str | None = None) -> None:
+        camera = self.camera_or_404(name)
+        self.set_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.set_header("Cache-Control", "no-cache, no-store, must-revalidate")
+        self.set_header("Pragma", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        subscription = camera.hub.subscribe()
+        self._subscription = subscription
+        try:
+            while True:
+                frame = await subscription.next(IDLE_TIMEOUT_S)
+                data = await jpeg_of(frame)
+                self.write(b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
+                           b"X-Timestamp: %.6f\r\n\r\n"
+                           % (BOUNDARY.encode(), len(data), frame.captured_at))
+                self.write(data)
+                self.write(b"\r\n")
+                await self.flush()
+        except (SubscriptionClosed, tornado.iostream.StreamClosedError, TimeoutError):
+            pass
+        finally:
+            subscription.close()
+
+    def on_connection_close(self) -> None:
+        subscription = getattr(self, "_subscription", None)
+        if subscription is not None:
+            subscription.close()
+
+
+class SnapshotHandler(BaseHandler):
+    """The latest frame as a JPEG."""
+
+    async def get(self, name: str | None = None) -> None:
+        camera = self.camera_or_404(name)
+        frame = camera.hub.latest
+        if frame is None:
+            raise tornado.web.HTTPError(503, "no frame yet")
+        data = await jpeg_of(frame)
+        self.set_header("Content-Type", "image/jpeg")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(data)

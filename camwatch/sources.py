@@ -1,0 +1,256 @@
+"""Frame sources behind one small interface: V4L2 webcams, video files, network URLs, demo scene."""
+
+from __future__ import annotations
+
+import abc
+import glob
+import logging
+import os
+import time
+
+import cv2
+import numpy as np
+
+from camwatch.frame import Frame
+from camwatch.mjpeg_client import MjpegReader, NotMjpeg
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(IOError):
+    """The source cannot be opened or stopped delivering frames; the capture loop retries."""
+
+
+class EndOfStream(SourceError):
+    """A file source reached its end and does not loop."""
+
+
+class FrameSource(abc.ABC):
+    """Something that yields frames. `read` blocks until the next frame and paces itself."""
+
+    description: str = ""
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connect; raise SourceError if the source is not there."""
+
+    @abc.abstractmethod
+    def read(self) -> Frame:
+        """The next frame (seq is set by the caller); raise SourceError when it fails."""
+
+    def close(self) -> None:  # noqa: B027 - optional for sources with nothing to release
+        """Release the device or connection."""
+
+
+class OpenCVSource(FrameSource):
+    """A cv2.VideoCapture: V4L2 webcams (asked for MJPG), or anything FFmpeg reads."""
+
+    def __init__(self, target: int | str, *, width: int = 0, height: int = 0, fps: float = 0,
+                 backend: int = cv2.CAP_ANY) -> None:
+        self.target, self.width, self.height, self.fps = target, width, height, fps
+        self.backend = backend
+        self.description = str(target)
+        self._capture: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        params: list[int] = []
+        if isinstance(self.target, str) and "://" in self.target:
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000]
+        capture = cv2.VideoCapture(self.target, self.backend, params)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"cannot open {self.description}")
+        if self.backend == cv2.CAP_V4L2:
+            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
+            if self.width and self.height:
+                capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+                capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+            if self.fps:
+                capture.set(cv2.CAP_PROP_FPS, self.fps)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a backlog
+        self._capture = capture
+
+    def read(self) -> Frame:
+        if self._capture is None:
+            raise SourceError("not open")
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            raise SourceError(f"{self.description} stopped delivering frames")
+        return Frame.from_image(image, 0)
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class FileSource(OpenCVSource):
+    """A video file played in real time, paced by its own timestamps, optionally looping."""
+
+    def __init__(self, path: str, *, loop: bool = False) -> None:
+        super().__init__(path, backend=cv2.CAP_FFMPEG)
+        self.loop = loop
+        self._start = 0.0
+
+    def open(self) -> None:
+        if not os.path.isfile(str(self.target)):
+            raise SourceError(f"no such file: {self.target}")
+        super().open()
+        self._start = time.monotonic()
+
+    def read(self) -> Frame:
+        assert self._capture is not None
+        ok, image = self._capture.read()
+        if not ok:
+            if not self.loop:
+                raise EndOfStream(f"end of {self.description}")
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._start = time.monotonic()
+            ok, image = self._capture.read()
+            if not ok:
+                raise SourceError(f"cannot rewind {self.description}")
+        due = self._start + self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(min(delay, 5.0))
+        return Frame.from_image(image, 0)
+
+
+class HttpSource(FrameSource):
+    """An http(s) camera: MJPEG parsed directly (camera JPEG passed through), else FFmpeg."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url, self.timeout = url, timeout
+        self.description = url
+        self._mjpeg: MjpegReader | None = None
+        self._fallback: OpenCVSource | None = None
+
+    def open(self) -> None:
+        try:
+            self._mjpeg = MjpegReader(self.url, timeout=self.timeout)
+        except NotMjpeg:
+            self._fallback = OpenCVSource(self.url, backend=cv2.CAP_FFMPEG)
+            self._fallback.open()
+        except OSError as e:
+            raise SourceError(f"cannot open {self.url}: {e}") from None
+
+    def read(self) -> Frame:
+        if self._fallback is not None:
+            return self._fallback.read()
+        if self._mjpeg is None:
+            raise SourceError("not open")
+        try:
+            data, width, height = self._mjpeg.read_frame()
+        except OSError as e:
+            raise SourceError(f"{self.url}: {e}") from None
+        return Frame.from_jpeg(data, 0, width, height)
+
+    def close(self) -> None:
+        if self._mjpeg is not None:
+            self._mjpeg.close()
+            self._mjpeg = None
+        if self._fallback is not None:
+            self._fallback.close()
+            self._fallback = None
+
+
+class DemoSource(FrameSource):
+    """A synthetic scene: textured still background, sensor noise, a figure crossing now and then,
+    and a clock, paced at `fps`. Deterministic for a given seed."""
+
+    def __init__(self, width: int = 1280, height: int = 720, fps: float = 10.0, *,
+                 seed: int = 1, first_crossing_s: float = 3.0,
+                 crossing_interval_s: tuple[float, float] = (20.0, 40.0),
+                 crossing_duration_s: float = 6.0, paced: bool = True) -> None:
+        self.width, self.height, self.fps = width or 1280, height or 720, fps
+        self.description = "demo"
+        self.paced = paced
+        self._rng = np.random.default_rng(seed)
+        self._interval = crossing_interval_s
+        self._duration = crossing_duration_s
+        self._first_crossing = first_crossing_s
+        self._background = self._make_background()
+        self._noise = [self._rng.integers(0, 7, self._background.shape, dtype=np.uint8)
+                       for _ in range(6)]
+        self._index = 0
+        self._start = 0.0
+        self._next_crossing = 0.0
+
+    def _make_background(self) -> np.ndarray:
+        h, w = self.height, self.width
+        small = self._rng.integers(40, 200, (max(2, h // 40), max(2, w // 40), 3), dtype=np.uint8)
+        texture = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        texture = cv2.GaussianBlur(texture, (0, 0), 3)
+        horizon = int(h * 0.62)
+        texture[horizon:] = (texture[horizon:] * 0.55).astype(np.uint8) + np.uint8(40)
+        for x in range(0, w, max(8, w // 16)):  # fence posts give the scene edges
+            cv2.rectangle(texture, (x, horizon - h // 8), (x + max(2, w // 160), horizon),
+                          (70, 80, 90), -1)
+        return texture
+
+    def open(self) -> None:
+        self._start = time.monotonic()
+        self._index = 0
+        self._next_crossing = self._first_crossing
+
+    def _elapsed(self) -> float:
+        return self._index / self.fps
+
+    def _draw_figure(self, image: np.ndarray, progress: float) -> None:
+        h, w = self.height, self.width
+        body_w, body_h = max(6, w // 24), max(20, h // 4)
+        x = int(-body_w + progress * (w + 2 * body_w))
+        feet = int(h * 0.85)
+        cv2.rectangle(image, (x, feet - body_h), (x + body_w, feet), (40, 50, 160), -1)
+        cv2.circle(image, (x + body_w // 2, feet - body_h - body_w // 2), body_w // 2,
+                   (120, 150, 200), -1)
+
+    def read(self) -> Frame:
+        if self.paced:
+            delay = self._start + self._index / self.fps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        elapsed = self._elapsed()
+        if elapsed > self._next_crossing + self._duration:
+            self._next_crossing = elapsed + float(self._rng.uniform(*self._interval))
+        image = cv2.add(self._background, self._noise[self._index % len(self._noise)])
+        if self._next_crossing <= elapsed <= self._next_crossing + self._duration:
+            self._draw_figure(image, (elapsed - self._next_crossing) / self._duration)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        scale = max(0.4, self.height / 720)
+        cv2.putText(image, stamp, (10, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
+                    (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+        self._index += 1
+        return Frame.from_image(image, 0)
+
+
+def list_video_devices() -> list[str]:
+    return sorted(glob.glob("/dev/video*"), key=lambda p: int(p[10:]) if p[10:].isdigit() else 0)
+
+
+def probe_webcam(width: int, height: int, fps: float) -> OpenCVSource | None:
+    """The first V4L2 camera that opens and delivers a frame, or None."""
+    for path in list_video_devices():
+        source = OpenCVSource(path, width=width, height=height, fps=fps, backend=cv2.CAP_V4L2)
+        try:
+            source.open()
+            source.read()
+            return source
+        except SourceError:
+            source.close()
+    return None
+
+
+def make_source(spec: str, *, width: int = 0, height: int = 0, fps: float = 10.0,
+                loop: bool = False) -> FrameSource:
+    """A source for a `--source` value (anything but `auto`, which the capture resolves)."""
+    if spec == "demo":
+        return DemoSource(width, height, fps)
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        target: int | str = int(spec) if spec.isdigit() else spec
+        return OpenCVSource(target, width=width, height=height, fps=fps, backend=cv2.CAP_V4L2)
+    if spec.startswith(("http://", "https://")):
+        return HttpSource(spec)
+    if "://" in spec:
+        return OpenCVSource(spec, backend=cv2.CAP_FFMPEG)
+    return FileSource(spec, loop=loop)
