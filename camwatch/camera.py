@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import asdict
 from typing import Callable
 
@@ -15,6 +16,7 @@ from camwatch.sources import FrameSource, SourceError, make_source, probe_webcam
 log = logging.getLogger(__name__)
 
 FrameListener = Callable[[Frame], None]
+HISTORY_LENGTH = 1800  # a minute at 30 fps
 
 
 def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFactory | None]:
@@ -39,6 +41,8 @@ class Camera:
         self.hub = hub or Hub()
         self.listeners: list[FrameListener] = []
         self.latest_delta = 0.0
+        # (wall-clock time, delta) for the last minute or so, for the UI's motion graph
+        self.delta_history: deque[tuple[float, float]] = deque(maxlen=HISTORY_LENGTH)
         self.recording = False
         fallback: SourceFactory | None = None
         if source_factory is None:
@@ -68,6 +72,11 @@ class Camera:
         for listener in self.listeners:
             listener(frame)
         self.hub.publish(frame)
+
+    def record_delta(self, frame: Frame, delta: float) -> None:
+        """Called by motion detection on the capture thread."""
+        self.latest_delta = delta
+        self.delta_history.append((frame.captured_at, delta))
 
     def describe(self) -> dict[str, object]:
         """The camera as `GET /api/cameras` shows it."""

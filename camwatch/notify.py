@@ -1,0 +1,54 @@
+"""EventListener: how the recorder tells the rest of camwatch (MQTT, hooks, metrics, UI) about events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from camwatch.events import EventRecord
+
+log = logging.getLogger(__name__)
+
+
+class EventListener(Protocol):
+    """Called on a camera's capture thread: implementations must return at once (hand work off)."""
+
+    def motion_changed(self, camera: str, active: bool) -> None:
+        """Motion started (the first significant frame) or the scene became stable again."""
+
+    def event_started(self, record: EventRecord) -> None:
+        """An event has enough motion frames to be kept; it is indexed and still recording."""
+
+    def event_ended(self, record: EventRecord) -> None:
+        """The clip is finished, closed and indexed (status complete or truncated)."""
+
+
+class Listeners:
+    """Fans a call out to several listeners; one failing listener does not stop the others."""
+
+    def __init__(self, listeners: list[EventListener] | None = None) -> None:
+        self.items: list[EventListener] = list(listeners or [])
+
+    def add(self, listener: EventListener) -> None:
+        self.items.append(listener)
+
+    def motion_changed(self, camera: str, active: bool) -> None:
+        for listener in self.items:
+            try:
+                listener.motion_changed(camera, active)
+            except Exception:
+                log.exception("listener %r failed on motion_changed", listener)
+
+    def event_started(self, record: EventRecord) -> None:
+        for listener in self.items:
+            try:
+                listener.event_started(record)
+            except Exception:
+                log.exception("listener %r failed on event_started", listener)
+
+    def event_ended(self, record: EventRecord) -> None:
+        for listener in self.items:
+            try:
+                listener.event_ended(record)
+            except Exception:
+                log.exception("listener %r failed on event_ended", listener)
