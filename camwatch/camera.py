@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 from camwatch.capture import CaptureState, CaptureThread, SourceFactory, demo_factory
@@ -32,6 +32,20 @@ def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFacto
                                 fps=config.fps, loop=config.loop)), None
 
 
+@dataclass
+class CameraStats:
+    """Counters for /metrics, updated on the capture and writer threads (plain int/float adds)."""
+
+    detect_seconds_total: float = 0.0
+    detect_count: int = 0
+    events_total: int = 0
+    events_discarded: int = 0
+    frames_recorded: int = 0
+    frames_dropped_by_recorder: int = 0
+    encode_seconds_total: float = 0.0
+    bytes_recorded: int = 0
+
+
 class Camera:
     """Owns the capture thread, the live hub and the per-frame listeners (motion, recorder)."""
 
@@ -44,6 +58,7 @@ class Camera:
         # (wall-clock time, delta) for the last minute or so, for the UI's motion graph
         self.delta_history: deque[tuple[float, float]] = deque(maxlen=HISTORY_LENGTH)
         self.recording = False
+        self.stats = CameraStats()
         fallback: SourceFactory | None = None
         if source_factory is None:
             source_factory, fallback = source_factory_for(config)
