@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "scan":
         from camwatch.scan import main as scan_main
-        return scan_main(argv[1:])
+        return int(scan_main(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)

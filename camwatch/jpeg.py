@@ -26,13 +26,14 @@ def decode(data: bytes) -> np.ndarray:
     """Full-size BGR pixels."""
     if simplejpeg is not None:
         try:
-            return simplejpeg.decode_jpeg(data, colorspace="BGR")
+            image: np.ndarray = simplejpeg.decode_jpeg(data, colorspace="BGR")
+            return image
         except ValueError as e:
             raise JpegError(str(e)) from None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if decoded is None:
         raise JpegError("not a JPEG image")
-    return image
+    return decoded
 
 
 def decode_grey_scaled(data: bytes, width: int, target_width: int) -> np.ndarray:
@@ -43,7 +44,8 @@ def decode_grey_scaled(data: bytes, width: int, target_width: int) -> np.ndarray
                                           min_height=1)
         except ValueError as e:
             raise JpegError(str(e)) from None
-        return grey.reshape(grey.shape[0], grey.shape[1])
+        flat: np.ndarray = grey.reshape(grey.shape[0], grey.shape[1])
+        return flat
     scale = 1
     while scale < 8 and width // (scale * 2) >= target_width:
         scale *= 2

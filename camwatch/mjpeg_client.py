@@ -22,11 +22,14 @@ class MjpegReader:
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         parts = urllib.parse.urlsplit(url)
-        connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
-                            else http.client.HTTPConnection)
-        kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
-        self._connection = connection_class(parts.hostname or "", parts.port, timeout=timeout,
-                                            **kwargs)  # type: ignore[arg-type]
+        self._connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            self._connection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=timeout,
+                context=ssl.create_default_context())
+        else:
+            self._connection = http.client.HTTPConnection(parts.hostname or "", parts.port,
+                                                          timeout=timeout)
         headers = {"User-Agent": "camwatch"}
         if parts.username is not None:
             credentials = f"{urllib.parse.unquote(parts.username)}:" \

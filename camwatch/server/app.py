@@ -53,7 +53,7 @@ def routes(context: AppContext, extra: list[Route] | None = None) -> list[Route]
 def make_app(context: AppContext, extra_routes: list[Route] | None = None,
              **settings: Any) -> tornado.web.Application:
     return tornado.web.Application(
-        routes(context, extra_routes),  # type: ignore[arg-type]
+        routes(context, extra_routes),
         default_handler_class=NotFoundHandler,
         default_handler_args={"context": context},
         websocket_ping_interval=20,

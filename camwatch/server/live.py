@@ -56,7 +56,7 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
             return bool(checker(self, origin))
         return super().check_origin(origin)
 
-    def open(self, name: str | None = None) -> None:  # type: ignore[override]
+    def open(self, name: str | None = None) -> None:
         camera = self.context.camera(name)
         assert camera is not None
         self._subscription = camera.hub.subscribe()

@@ -1,0 +1,248 @@
+"""ClipWriter: a thread that encodes frames to a fragmented H.264 MP4 with PyAV, from a bounded queue."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import cv2
+import numpy as np
+
+from camwatch import jpeg
+from camwatch.frame import Frame
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 32
+KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
+THUMBNAIL_WIDTH = 480
+MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+
+
+@dataclass(frozen=True)
+class ClipFrame:
+    """A frame as the writer takes it: I420 pixels or the camera's JPEG, with its capture times."""
+
+    t: float  # monotonic seconds
+    captured_at: float  # wall-clock seconds
+    width: int
+    height: int
+    i420: np.ndarray | None = None
+    camera_jpeg: bytes | None = None
+
+    @classmethod
+    def of(cls, frame: Frame) -> ClipFrame:
+        """Cheap to keep: the camera's JPEG as is, or pixels as I420 (half the size of BGR)."""
+        if frame.camera_jpeg is not None:
+            return cls(frame.monotonic, frame.captured_at, frame.width, frame.height,
+                       camera_jpeg=frame.camera_jpeg)
+        image = frame.bgr()
+        height, width = image.shape[0] & ~1, image.shape[1] & ~1
+        i420 = cv2.cvtColor(image[:height, :width], cv2.COLOR_BGR2YUV_I420)
+        return cls(frame.monotonic, frame.captured_at, width, height, i420=i420)
+
+    def video_frame(self) -> av.VideoFrame:
+        if self.i420 is not None:
+            return av.VideoFrame.from_ndarray(self.i420, format="yuv420p")
+        assert self.camera_jpeg is not None
+        image = jpeg.decode(self.camera_jpeg)
+        height, width = image.shape[0] & ~1, image.shape[1] & ~1
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]),
+                                          format="bgr24")
+
+    def bgr(self) -> np.ndarray:
+        if self.i420 is not None:
+            return cv2.cvtColor(self.i420, cv2.COLOR_YUV2BGR_I420)
+        assert self.camera_jpeg is not None
+        return jpeg.decode(self.camera_jpeg)
+
+
+@dataclass
+class ClipResult:
+    path: Path
+    frames: int = 0
+    first_captured_at: float | None = None
+    last_captured_at: float | None = None
+    dropped: int = 0
+    size_bytes: int = 0
+    encode_seconds: float = 0.0
+    error: str | None = None  # set when writing failed part way (e.g. disk full)
+    disk_full: bool = False
+    aborted: bool = False
+
+
+@dataclass(frozen=True)
+class _Thumbnail:
+    frame: ClipFrame
+    path: Path
+
+
+_FINISH = object()
+_ABORT = object()
+
+
+def write_thumbnail(frame: ClipFrame, path: Path) -> None:
+    image = frame.bgr()
+    height, width = image.shape[:2]
+    if width > THUMBNAIL_WIDTH:
+        size = (THUMBNAIL_WIDTH, round(height * THUMBNAIL_WIDTH / width))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    data = jpeg.encode(image, 80)
+    temporary = path.with_suffix(".jpg.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+class ClipWriter(threading.Thread):
+    """Encodes ClipFrames as they come; `submit` never blocks, dropping frames evenly if behind.
+
+    Timing in the file follows the frames' capture times (millisecond time base). When the
+    writer finishes (or fails), `on_done` is called on this thread with the ClipResult.
+    """
+
+    def __init__(self, path: Path, on_done: Callable[[ClipResult], None], *,
+                 fps_hint: float = 10.0, queue_frames: int = QUEUE_FRAMES) -> None:
+        super().__init__(name=f"clip-{path.stem}", daemon=True)
+        self.path = path
+        self._on_done = on_done
+        self._fps_hint = fps_hint
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_frames + 4)
+        self._queue_frames = queue_frames
+        self._submitted = 0
+        self._warned = False
+        self._closed = False
+        self.result = ClipResult(path)
+
+    def submit(self, frame: ClipFrame) -> bool:
+        """Queue a frame; False if it was dropped because the encoder is behind."""
+        if self._closed:
+            return False
+        self._submitted += 1
+        backlog = self._queue.qsize()
+        behind = backlog >= self._queue_frames or (
+            backlog >= self._queue_frames // 2 and self._submitted % 2 == 0)
+        if behind:
+            self.result.dropped += 1
+            if not self._warned:
+                self._warned = True
+                log.warning("clip %s: encoder is falling behind; dropping frames evenly",
+                            self.path.name)
+            return False
+        self._queue.put_nowait(frame)
+        return True
+
+    def thumbnail(self, frame: ClipFrame, path: Path) -> None:
+        if not self._closed:
+            self._control(_Thumbnail(frame, path))
+
+    def finish(self) -> None:
+        """Encode what is queued, close the file, then call on_done. Returns at once."""
+        if not self._closed:
+            self._closed = True
+            self._control(_FINISH)
+
+    def abort(self) -> None:
+        """Stop and delete the file (an event that turned out too short)."""
+        if not self._closed:
+            self._closed = True
+            self._control(_ABORT)
+
+    def _control(self, item: object) -> None:
+        # Control items may exceed the frame bound by the 4 spare slots; block briefly if not.
+        self._queue.put(item, timeout=10)
+
+    def run(self) -> None:
+        container: av.container.OutputContainer | None = None
+        stream: av.video.stream.VideoStream | None = None
+        first_t: float | None = None
+        last_pts = -1
+        while True:
+            item = self._queue.get()
+            if item is _FINISH or item is _ABORT:
+                break
+            if isinstance(item, _Thumbnail):
+                self._try(lambda: write_thumbnail(item.frame, item.path))
+                continue
+            assert isinstance(item, ClipFrame)
+            if self.result.error is not None:
+                continue  # failed: drain without writing
+            started = time.perf_counter()
+            try:
+                if container is None:
+                    container, stream = self._open(item)
+                    first_t = item.t
+                    self.result.first_captured_at = item.captured_at
+                assert stream is not None and first_t is not None
+                pts = max(last_pts + 1, round((item.t - first_t) * 1000))
+                last_pts = pts
+                video_frame = item.video_frame()
+                video_frame.pts = pts
+                video_frame.time_base = Fraction(1, 1000)
+                for packet in stream.encode(video_frame):
+                    container.mux(packet)
+                self.result.frames += 1
+                self.result.last_captured_at = item.captured_at
+            except (OSError, av.FFmpegError) as e:
+                self._fail(e)
+            self.result.encode_seconds += time.perf_counter() - started
+        self._close(container, stream, abort=item is _ABORT)
+        self._try(lambda: self._on_done(self.result))
+
+    def _open(self, first: ClipFrame) -> tuple[av.container.OutputContainer,
+                                                av.video.stream.VideoStream]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        container = av.open(str(self.path), mode="w", format="mp4", options=MP4_OPTIONS)
+        stream = container.add_stream("libx264", rate=max(1, round(self._fps_hint)))
+        stream.width, stream.height = first.width & ~1, first.height & ~1
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {
+            "preset": "veryfast", "crf": "23", "tune": "zerolatency",
+            "g": str(max(1, round(self._fps_hint * KEYFRAME_INTERVAL_S))),
+        }
+        return container, stream
+
+    def _close(self, container: av.container.OutputContainer | None,
+               stream: av.video.stream.VideoStream | None, *, abort: bool) -> None:
+        if container is not None:
+            try:
+                if stream is not None and self.result.error is None and not abort:
+                    for packet in stream.encode(None):
+                        container.mux(packet)
+            except (OSError, av.FFmpegError) as e:
+                self._fail(e)
+            try:
+                container.close()
+            except (OSError, av.FFmpegError) as e:
+                self._fail(e)
+        if abort:
+            self.result.aborted = True
+            self.path.unlink(missing_ok=True)
+            return
+        try:
+            self.result.size_bytes = self.path.stat().st_size
+        except OSError:
+            self.result.size_bytes = 0
+
+    def _fail(self, error: Exception) -> None:
+        if self.result.error is None:
+            self.result.error = str(error)
+            self.result.disk_full = getattr(error, "errno", None) == errno.ENOSPC or \
+                "No space left" in str(error)
+            log.error("clip %s: writing failed: %s", self.path.name, error)
+
+    def _try(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("clip %s: error", self.path.name)

@@ -1,0 +1,270 @@
+"""EventRecorder: per camera, turns frames into motion events: pre-roll, clips, thumbnails, index."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable, Protocol
+
+from camwatch.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.config import MotionConfig
+from camwatch.events import EventRecord
+from camwatch.frame import Frame
+from camwatch.jpeg import JpegError
+from camwatch.motion import DETECT_WIDTH, MotionDetector
+from camwatch.notify import EventListener, Listeners
+from camwatch.tracker import EventTracker, Step, TrackedEvent
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where finished and confirmed events are indexed (EventStore implements it)."""
+
+    def add(self, record: EventRecord) -> None: ...
+    def update(self, record: EventRecord) -> None: ...
+
+
+class PreRollBuffer:
+    """The last `seconds` of frames, sized in time rather than in frames."""
+
+    def __init__(self) -> None:
+        self._frames: deque[ClipFrame] = deque()
+
+    def push(self, frame: ClipFrame, seconds: float) -> None:
+        self._frames.append(frame)
+        while self._frames and self._frames[0].t < frame.t - seconds:
+            self._frames.popleft()
+
+    def drain(self) -> list[ClipFrame]:
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    def clear(self) -> None:
+        self._frames.clear()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+def clip_paths(data_dir: Path, camera: str, started_at: float, event_id: str
+               ) -> tuple[Path, Path]:
+    """clips/{camera}/{YYYY-MM-DD}/{camera}-{YYYYmmdd-HHMMSS}-{id}.mp4 and the .jpg beside it."""
+    moment = time.gmtime(started_at)
+    folder = data_dir / "clips" / camera / time.strftime("%Y-%m-%d", moment)
+    stem = f"{camera}-{time.strftime('%Y%m%d-%H%M%S', moment)}-{event_id}"
+    return folder / f"{stem}.mp4", folder / f"{stem}.jpg"
+
+
+class _Clip:
+    """One clip being written: its writer, its index record and the best frame for a thumbnail."""
+
+    def __init__(self, record: EventRecord, video: Path, thumbnail: Path, fps_hint: float,
+                 on_done: Callable[[_Clip, ClipResult], None]) -> None:
+        self.record = record
+        self.writer = ClipWriter(video, lambda result: on_done(self, result), fps_hint=fps_hint)
+        self.thumbnail = thumbnail
+        self.best_delta = -1.0
+        self.best_frame: ClipFrame | None = None
+        self.indexed = False
+
+
+class EventRecorder:
+    """Runs motion detection and the event state machine on each frame (capture thread).
+
+    Clips are encoded on their own writer thread; the index is updated when an event has enough
+    motion frames (confirmed) and again when its clip is closed.
+    """
+
+    def __init__(self, camera_name: str, settings: MotionConfig, data_dir: Path,
+                 store: EventSink | None = None, listeners: EventListener | None = None, *,
+                 fps_hint: float = 10.0,
+                 on_delta: Callable[[Frame, float], None] | None = None,
+                 on_recording: Callable[[bool], None] | None = None,
+                 on_clip_closed: Callable[[ClipResult], None] | None = None) -> None:
+        self.camera_name = camera_name
+        self.settings = settings
+        self.data_dir = Path(data_dir)
+        self.store = store
+        self.listeners: EventListener = listeners or Listeners()
+        self.fps_hint = fps_hint
+        self.detector = MotionDetector(settings)
+        self.tracker = EventTracker(settings)
+        self.pre_roll = PreRollBuffer()
+        self._on_delta = on_delta
+        self._on_recording = on_recording
+        self._on_clip_closed = on_clip_closed
+        self._clip: _Clip | None = None
+        self._writers: set[ClipWriter] = set()
+        self._writers_lock = threading.Lock()
+        self.detect_seconds = 0.0
+        self.detect_count = 0
+
+    @property
+    def recording(self) -> bool:
+        return self._clip is not None
+
+    # -- per frame (capture thread) -----------------------------------------------------------
+
+    def on_frame(self, frame: Frame) -> None:
+        if not frame.online or not self.settings.enabled:
+            self._stop_event("camera offline" if not frame.online else "motion disabled")
+            self.detector.reset()
+            self.pre_roll.clear()
+            return
+        started = time.perf_counter()
+        try:
+            delta = self.detector.update(frame.grey_small(DETECT_WIDTH))
+        except JpegError:
+            return  # a corrupt camera frame: skip it
+        self.detect_seconds += time.perf_counter() - started
+        self.detect_count += 1
+        if self._on_delta is not None:
+            self._on_delta(frame, delta)
+        self.process(frame, delta)
+
+    def process(self, frame: Frame, delta: float) -> None:
+        """Advance the state machine with one frame whose delta is known."""
+        step = self.tracker.update(frame.monotonic, delta)
+        clip_frame = ClipFrame.of(frame) if (self._clip or step != Step.NONE or
+                                             self.settings.pre_roll_seconds > 0) else None
+        if step in (Step.START, Step.CONFIRM) and self._clip is None:
+            self._start_clip(clip_frame, pre_roll=self.pre_roll.drain())
+        elif self._clip is None and clip_frame is not None:
+            self.pre_roll.push(clip_frame, self.settings.pre_roll_seconds)
+            return
+        if self._clip is None or clip_frame is None:
+            return
+        self._write(self._clip, clip_frame, delta)
+        if step == Step.CONFIRM:
+            self._confirm(self._clip)
+        elif step == Step.END:
+            self._end_clip(None, motion_over=True)
+        elif step == Step.DISCARD:
+            self._discard_clip()
+        elif step == Step.SPLIT:
+            self._split(clip_frame)
+
+    # -- clip life cycle -------------------------------------------------------------------------
+
+    def _start_clip(self, trigger: ClipFrame | None, pre_roll: list[ClipFrame]) -> None:
+        assert trigger is not None
+        first = pre_roll[0] if pre_roll else trigger
+        event_id = secrets.token_hex(6)
+        video, thumbnail = clip_paths(self.data_dir, self.camera_name, first.captured_at,
+                                      event_id)
+        record = EventRecord(
+            id=event_id, camera=self.camera_name, started_at=first.captured_at, ended_at=None,
+            frames=0, motion_frames=0, peak_delta=0.0,
+            video_path=str(video.relative_to(self.data_dir)),
+            thumbnail_path=str(thumbnail.relative_to(self.data_dir)))
+        clip = _Clip(record, video, thumbnail, self.fps_hint, self._writer_done)
+        with self._writers_lock:
+            self._writers.add(clip.writer)
+        clip.writer.start()
+        self._clip = clip
+        for frame in pre_roll:
+            clip.writer.submit(frame)
+        if self._on_recording is not None:
+            self._on_recording(True)
+
+    def _write(self, clip: _Clip, frame: ClipFrame, delta: float) -> None:
+        clip.writer.submit(frame)
+        event = self.tracker.event
+        if delta > clip.best_delta:
+            clip.best_delta, clip.best_frame = delta, frame
+        if event is not None:
+            clip.record.motion_frames = event.motion_frames
+            clip.record.peak_delta = event.peak_delta
+
+    def _confirm(self, clip: _Clip) -> None:
+        clip.indexed = True
+        if clip.best_frame is not None:
+            clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
+        if self.store is not None:
+            self.store.add(clip.record)
+        self.listeners.motion_changed(self.camera_name, True)
+        self.listeners.event_started(clip.record)
+
+    def _end_clip(self, event: TrackedEvent | None, *, motion_over: bool) -> None:
+        clip, self._clip = self._clip, None
+        if clip is None:
+            return
+        if event is not None:
+            clip.record.motion_frames = event.motion_frames
+            clip.record.peak_delta = event.peak_delta
+        if clip.best_frame is not None and clip.indexed:
+            clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
+        clip.writer.finish()
+        if motion_over and clip.indexed:
+            self.listeners.motion_changed(self.camera_name, False)
+        if self._on_recording is not None:
+            self._on_recording(False)
+
+    def _discard_clip(self) -> None:
+        clip, self._clip = self._clip, None
+        if clip is None:
+            return
+        clip.writer.abort()
+        if self._on_recording is not None:
+            self._on_recording(False)
+
+    def _split(self, frame: ClipFrame) -> None:
+        """max_event_seconds reached: close this clip and continue the event in a new one."""
+        old = self.tracker.split(frame.t)
+        self._end_clip(old, motion_over=False)
+        self._start_clip(frame, pre_roll=[])
+        assert self._clip is not None
+        self._confirm_split(self._clip)
+
+    def _confirm_split(self, clip: _Clip) -> None:
+        clip.indexed = True
+        if self.store is not None:
+            self.store.add(clip.record)
+        self.listeners.event_started(clip.record)
+
+    def _stop_event(self, reason: str) -> None:
+        if self._clip is None:
+            self.tracker.stop()
+            return
+        log.info("camera %s: ending event early: %s", self.camera_name, reason)
+        event = self.tracker.stop()
+        if self._clip.indexed:
+            self._end_clip(event, motion_over=True)
+        else:
+            self._discard_clip()
+
+    # -- writer thread ---------------------------------------------------------------------------
+
+    def _writer_done(self, clip: _Clip, result: ClipResult) -> None:
+        """Called on the writer's thread once its file is closed."""
+        with self._writers_lock:
+            self._writers.discard(clip.writer)
+        if self._on_clip_closed is not None:
+            self._on_clip_closed(result)
+        if result.aborted or not clip.indexed:
+            return
+        record = clip.record
+        record.frames = result.frames
+        record.ended_at = result.last_captured_at or record.started_at
+        record.size_bytes = result.size_bytes
+        record.status = "truncated" if result.error else "complete"
+        if self.store is not None:
+            self.store.update(record)
+        self.listeners.event_ended(record)
+
+    # -- shutdown ----------------------------------------------------------------------------------
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish the clip in progress (index it if confirmed) and wait for writers to close."""
+        self._stop_event("shutting down")
+        deadline = time.monotonic() + timeout
+        with self._writers_lock:
+            writers = list(self._writers)
+        for writer in writers:
+            writer.join(max(0.0, deadline - time.monotonic()))
