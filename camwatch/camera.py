@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from camwatch.capture import CaptureState, CaptureThread, SourceFactory, demo_factory
 from camwatch.config import CameraConfig
@@ -59,6 +59,7 @@ class Camera:
         self.delta_history: deque[tuple[float, float]] = deque(maxlen=HISTORY_LENGTH)
         self.recording = False
         self.stats = CameraStats()
+        self.recorder: Any = None  # the EventRecorder, when motion recording is wired in
         fallback: SourceFactory | None = None
         if source_factory is None:
             source_factory, fallback = source_factory_for(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Callable
 
 from camwatch.config import MotionConfig
 
@@ -40,9 +41,11 @@ class EventTracker:
     `min_motion_frames` significant frames is discarded.
     """
 
-    def __init__(self, settings: MotionConfig) -> None:
+    def __init__(self, settings: MotionConfig,
+                 on_finished: Callable[[TrackedEvent], None] | None = None) -> None:
         self.settings = settings
         self.event: TrackedEvent | None = None
+        self.on_finished = on_finished  # called with each confirmed event (segment) that ends
 
     @property
     def active(self) -> bool:
@@ -61,7 +64,10 @@ class EventTracker:
         stable = self.settings.stable_frames
         if len(event.recent) >= stable and max(event.recent[-stable:]) <= self.settings.threshold:
             self.event = None
-            return Step.END if event.confirmed else Step.DISCARD
+            if not event.confirmed:
+                return Step.DISCARD
+            self._finished(event)
+            return Step.END
         if self._confirm(event):
             return Step.CONFIRM
         if t - event.started_t >= self.settings.max_event_seconds:
@@ -88,6 +94,7 @@ class EventTracker:
         """Continue the current event in a new segment starting at t (already confirmed)."""
         assert self.event is not None
         old = self.event
+        self._finished(old)
         self.event = TrackedEvent(started_t=t, first_motion_t=old.last_motion_t,
                                   last_motion_t=old.last_motion_t, confirmed=True,
                                   recent=list(old.recent))
@@ -96,4 +103,10 @@ class EventTracker:
     def stop(self) -> TrackedEvent | None:
         """End the current event now (camera offline, motion disabled, shutdown)."""
         event, self.event = self.event, None
+        if event is not None and event.confirmed:
+            self._finished(event)
         return event
+
+    def _finished(self, event: TrackedEvent) -> None:
+        if self.on_finished is not None:
+            self.on_finished(event)

@@ -1,0 +1,95 @@
+"""EventRecorder: clips with pre-roll and stable tail, thumbnails, index calls, discards, splits."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from camwatch.config import MotionConfig
+from camwatch.frame import Frame
+from camwatch.recorder import EventRecorder, PreRollBuffer
+from camwatch.clip_writer import ClipFrame
+from tests.clips import frame_at, scene
+from tests.fakes import MemoryEventSink, RecordingListener
+from tests.media import probe
+
+FPS = 10
+
+
+def feed(recorder: EventRecorder, seconds: float, intervals, *, start_wall=1_700_000_000.0,
+         offline_from: float | None = None, size=(320, 240)) -> None:
+    """Frames at 10 fps with synthetic capture times (no real-time wait)."""
+    rng = np.random.default_rng(3)
+    background = scene(*size)
+    for i in range(round(seconds * FPS)):
+        t = i / FPS
+        online = offline_from is None or t < offline_from
+        image = frame_at(background, t, intervals, rng)
+        frame = Frame.from_image(image, i + 1, captured_at=start_wall + t, monotonic=t,
+                                 online=online)
+        recorder.on_frame(frame)
+
+
+def make_recorder(tmp_path: Path, **motion) -> tuple[EventRecorder, MemoryEventSink,
+                                                      RecordingListener]:
+    sink, listener = MemoryEventSink(), RecordingListener()
+    recorder = EventRecorder("cam", MotionConfig(**motion), tmp_path, sink, listener,
+                             fps_hint=FPS)
+    return recorder, sink, listener
+
+
+def test_clip_is_h264_with_pre_roll_motion_and_stable_tail(tmp_path):
+    recorder, sink, listener = make_recorder(tmp_path, pre_roll_seconds=2.0, stable_frames=20)
+    feed(recorder, 12, [(4.0, 7.0)])
+    recorder.close()
+    [record] = sink.records.values()
+    assert record.status == "complete"
+    info = probe(tmp_path / record.video_path)
+    assert (info["codec_name"], info["pix_fmt"]) == ("h264", "yuv420p")
+    assert (info["width"], info["height"]) == (320, 240)
+    # 2 s pre-roll + 3 s motion + 20 stable frames (2 s) = about 7 s
+    assert info["duration"] == pytest.approx(7.0, abs=0.35)
+    assert record.duration_s == pytest.approx(7.0, abs=0.35)
+    assert record.frames == info["frames"]
+    assert record.motion_frames >= 25 and record.peak_delta > 0.3
+    assert record.size_bytes == (tmp_path / record.video_path).stat().st_size
+    assert (tmp_path / record.thumbnail_path).stat().st_size > 1000
+    assert [c[0] for c in listener.calls] == ["motion", "started", "motion", "ended"]
+    assert [c[1] for c in listener.calls if c[0] == "motion"] == [True, False]
+
+
+def test_short_motion_is_discarded_without_files(tmp_path):
+    recorder, sink, listener = make_recorder(tmp_path)
+    feed(recorder, 6, [(2.0, 2.3)])
+    recorder.close()
+    assert sink.records == {} and listener.calls == []
+    assert list(tmp_path.rglob("*.mp4")) == []
+
+
+def test_long_event_is_split_into_clips(tmp_path):
+    recorder, sink, _ = make_recorder(tmp_path, max_event_seconds=5.0, pre_roll_seconds=0)
+    feed(recorder, 16, [(1.0, 4.0), (4.0, 7.0), (7.0, 10.0), (10.0, 13.0)])
+    recorder.close()
+    records = sorted(sink.records.values(), key=lambda r: r.started_at)
+    assert len(records) >= 2
+    assert all(r.status == "complete" for r in records)
+    assert records[0].duration_s == pytest.approx(5.0, abs=0.25)
+    for earlier, later in zip(records, records[1:]):
+        assert later.started_at >= earlier.ended_at
+
+
+def test_camera_going_offline_mid_event_finishes_and_indexes_the_clip(tmp_path):
+    recorder, sink, listener = make_recorder(tmp_path)
+    feed(recorder, 8, [(2.0, 9.0)], offline_from=5.0)
+    assert not recorder.recording
+    assert listener.ended.wait(10)
+    [record] = sink.records.values()
+    assert record.status == "complete"
+    assert probe(tmp_path / record.video_path)["duration"] == pytest.approx(5.0, abs=0.35)
+
+
+def test_pre_roll_buffer_is_sized_in_time():
+    buffer = PreRollBuffer()
+    for i in range(50):
+        buffer.push(ClipFrame(t=i * 0.1, captured_at=0, width=2, height=2), seconds=1.5)
+    assert len(buffer) == 16  # frames from t=3.4 to t=4.9

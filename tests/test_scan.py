@@ -1,0 +1,53 @@
+"""`camwatch scan` finds exactly the motion put into generated clips."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from camwatch.config import MotionConfig
+from camwatch.scan import scan
+from tests.clips import write_clip
+
+FRAME = 0.1  # seconds per frame at 10 fps
+
+
+def test_known_intervals_give_exactly_those_events(tmp_path):
+    clip = write_clip(tmp_path / "two.mp4", 20, [(2.0, 5.0), (10.0, 13.0)])
+    events = scan(str(clip), MotionConfig())
+    assert len(events) == 2
+    for event, (start, end) in zip(events, [(2.0, 5.0), (10.0, 13.0)]):
+        assert event.start_s == pytest.approx(start, abs=FRAME + 1e-6)
+        assert event.end_s == pytest.approx(end, abs=2 * FRAME + 1e-6)
+        assert event.motion_frames >= 25
+
+
+def test_two_frame_flicker_gives_no_event(tmp_path):
+    clip = write_clip(tmp_path / "flicker.mp4", 8, flicker_at=[3.0, 3.1])
+    assert scan(str(clip), MotionConfig()) == []
+
+
+def test_motion_shorter_than_min_motion_frames_is_discarded(tmp_path):
+    clip = write_clip(tmp_path / "short.mp4", 8, [(3.0, 3.3)])
+    assert scan(str(clip), MotionConfig()) == []
+    assert len(scan(str(clip), MotionConfig(min_motion_frames=2))) == 1
+
+
+def test_cli_json_output(tmp_path):
+    clip = write_clip(tmp_path / "one.mp4", 10, [(3.0, 6.0)])
+    result = subprocess.run([sys.executable, "-m", "camwatch", "scan", str(clip), "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    events = json.loads(result.stdout)["events"]
+    assert len(events) == 1
+    assert set(events[0]) == {"start_s", "end_s", "motion_frames", "peak_delta"}
+    assert events[0]["start_s"] == pytest.approx(3.0, abs=FRAME + 1e-6)
+
+
+def test_cli_rejects_bad_motion_option(tmp_path):
+    clip = write_clip(tmp_path / "one.mp4", 1)
+    result = subprocess.run([sys.executable, "-m", "camwatch", "scan", str(clip),
+                             "--threshold", "300"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--threshold" in result.stderr and "100" in result.stderr
