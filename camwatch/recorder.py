@@ -17,7 +17,7 @@ from camwatch.frame import Frame
 from camwatch.jpeg import JpegError
 from camwatch.motion import DETECT_WIDTH, MotionDetector
 from camwatch.notify import EventListener, Listeners
-from camwatch.tracker import EventTracker, Step, TrackedEvent
+from camwatch.tracker import EventTracker, Step
 
 log = logging.getLogger(__name__)
 
@@ -131,24 +131,25 @@ class EventRecorder:
     def process(self, frame: Frame, delta: float) -> None:
         """Advance the state machine with one frame whose delta is known."""
         step = self.tracker.update(frame.monotonic, delta)
-        clip_frame = ClipFrame.of(frame) if (self._clip or step != Step.NONE or
-                                             self.settings.pre_roll_seconds > 0) else None
-        if step in (Step.START, Step.CONFIRM) and self._clip is None:
+        if self._clip is None and step not in (Step.START, Step.CONFIRM):
+            if self.settings.pre_roll_seconds > 0:
+                self.pre_roll.push(ClipFrame.of(frame), self.settings.pre_roll_seconds)
+            return
+        clip_frame = ClipFrame.of(frame)
+        if self._clip is None:
             self._start_clip(clip_frame, pre_roll=self.pre_roll.drain())
-        elif self._clip is None and clip_frame is not None:
-            self.pre_roll.push(clip_frame, self.settings.pre_roll_seconds)
-            return
-        if self._clip is None or clip_frame is None:
-            return
-        self._write(self._clip, clip_frame, delta)
-        if step == Step.CONFIRM:
-            self._confirm(self._clip)
+        elif step == Step.SPLIT:
+            self._end_clip(motion_over=False)
+            self._start_clip(clip_frame, pre_roll=[])
+        clip = self._clip
+        assert clip is not None
+        self._write(clip, clip_frame, delta)
+        if step in (Step.CONFIRM, Step.SPLIT):
+            self._confirm(clip, announce_motion=step == Step.CONFIRM)
         elif step == Step.END:
-            self._end_clip(None, motion_over=True)
+            self._end_clip(motion_over=True)
         elif step == Step.DISCARD:
             self._discard_clip()
-        elif step == Step.SPLIT:
-            self._split(clip_frame)
 
     # -- clip life cycle -------------------------------------------------------------------------
 
@@ -182,22 +183,20 @@ class EventRecorder:
             clip.record.motion_frames = event.motion_frames
             clip.record.peak_delta = event.peak_delta
 
-    def _confirm(self, clip: _Clip) -> None:
+    def _confirm(self, clip: _Clip, *, announce_motion: bool = True) -> None:
         clip.indexed = True
         if clip.best_frame is not None:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
         if self.store is not None:
             self.store.add(clip.record)
-        self.listeners.motion_changed(self.camera_name, True)
+        if announce_motion:
+            self.listeners.motion_changed(self.camera_name, True)
         self.listeners.event_started(clip.record)
 
-    def _end_clip(self, event: TrackedEvent | None, *, motion_over: bool) -> None:
+    def _end_clip(self, *, motion_over: bool) -> None:
         clip, self._clip = self._clip, None
         if clip is None:
             return
-        if event is not None:
-            clip.record.motion_frames = event.motion_frames
-            clip.record.peak_delta = event.peak_delta
         if clip.best_frame is not None and clip.indexed:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
         clip.writer.finish()
@@ -214,28 +213,14 @@ class EventRecorder:
         if self._on_recording is not None:
             self._on_recording(False)
 
-    def _split(self, frame: ClipFrame) -> None:
-        """max_event_seconds reached: close this clip and continue the event in a new one."""
-        old = self.tracker.split(frame.t)
-        self._end_clip(old, motion_over=False)
-        self._start_clip(frame, pre_roll=[])
-        assert self._clip is not None
-        self._confirm_split(self._clip)
-
-    def _confirm_split(self, clip: _Clip) -> None:
-        clip.indexed = True
-        if self.store is not None:
-            self.store.add(clip.record)
-        self.listeners.event_started(clip.record)
-
     def _stop_event(self, reason: str) -> None:
         if self._clip is None:
             self.tracker.stop()
             return
         log.info("camera %s: ending event early: %s", self.camera_name, reason)
-        event = self.tracker.stop()
+        self.tracker.stop()
         if self._clip.indexed:
-            self._end_clip(event, motion_over=True)
+            self._end_clip(motion_over=True)
         else:
             self._discard_clip()
 

@@ -71,6 +71,7 @@ class EventTracker:
         if self._confirm(event):
             return Step.CONFIRM
         if t - event.started_t >= self.settings.max_event_seconds:
+            self._split(t)
             return Step.SPLIT
         return Step.NONE
 
@@ -90,7 +91,7 @@ class EventTracker:
         event.confirmed = True
         return True
 
-    def split(self, t: float) -> TrackedEvent:
+    def _split(self, t: float) -> None:
         """Continue the current event in a new segment starting at t (already confirmed)."""
         assert self.event is not None
         old = self.event
@@ -98,7 +99,6 @@ class EventTracker:
         self.event = TrackedEvent(started_t=t, first_motion_t=old.last_motion_t,
                                   last_motion_t=old.last_motion_t, confirmed=True,
                                   recent=list(old.recent))
-        return old
 
     def stop(self) -> TrackedEvent | None:
         """End the current event now (camera offline, motion disabled, shutdown)."""
