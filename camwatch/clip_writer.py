@@ -22,7 +22,7 @@ from camwatch.frame import Frame
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 32
+BACKLOG_SECONDS = 2.0  # encoder lag allowed beyond the pre-roll burst before frames are dropped
 KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
 THUMBNAIL_WIDTH = 480
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
@@ -110,13 +110,15 @@ class ClipWriter(threading.Thread):
     """
 
     def __init__(self, path: Path, on_done: Callable[[ClipResult], None], *,
-                 fps_hint: float = 10.0, queue_frames: int = QUEUE_FRAMES) -> None:
+                 fps_hint: float = 10.0, pre_roll_seconds: float = 0.0) -> None:
         super().__init__(name=f"clip-{path.stem}", daemon=True)
         self.path = path
         self._on_done = on_done
         self._fps_hint = fps_hint
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_frames + 4)
-        self._queue_frames = queue_frames
+        # Room for the pre-roll burst plus BACKLOG_SECONDS of lag; a few spare slots for control.
+        self._queue_frames = round(fps_hint * (pre_roll_seconds + BACKLOG_SECONDS)) + 8
+        self._drop_evenly_from = self._queue_frames - max(4, round(fps_hint))
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=self._queue_frames + 4)
         self._submitted = 0
         self._warned = False
         self._closed = False
@@ -129,7 +131,7 @@ class ClipWriter(threading.Thread):
         self._submitted += 1
         backlog = self._queue.qsize()
         behind = backlog >= self._queue_frames or (
-            backlog >= self._queue_frames // 2 and self._submitted % 2 == 0)
+            backlog >= self._drop_evenly_from and self._submitted % 2 == 0)
         if behind:
             self.result.dropped += 1
             if not self._warned:

@@ -64,10 +64,11 @@ def clip_paths(data_dir: Path, camera: str, started_at: float, event_id: str
 class _Clip:
     """One clip being written: its writer, its index record and the best frame for a thumbnail."""
 
-    def __init__(self, record: EventRecord, video: Path, thumbnail: Path, fps_hint: float,
+    def __init__(self, record: EventRecord, video: Path, thumbnail: Path, writer_factory:
+                 Callable[[Path, Callable[[ClipResult], None]], ClipWriter],
                  on_done: Callable[[_Clip, ClipResult], None]) -> None:
         self.record = record
-        self.writer = ClipWriter(video, lambda result: on_done(self, result), fps_hint=fps_hint)
+        self.writer = writer_factory(video, lambda result: on_done(self, result))
         self.thumbnail = thumbnail
         self.best_delta = -1.0
         self.best_frame: ClipFrame | None = None
@@ -164,7 +165,7 @@ class EventRecorder:
             frames=0, motion_frames=0, peak_delta=0.0,
             video_path=str(video.relative_to(self.data_dir)),
             thumbnail_path=str(thumbnail.relative_to(self.data_dir)))
-        clip = _Clip(record, video, thumbnail, self.fps_hint, self._writer_done)
+        clip = _Clip(record, video, thumbnail, self._make_writer, self._writer_done)
         with self._writers_lock:
             self._writers.add(clip.writer)
         clip.writer.start()
@@ -173,6 +174,10 @@ class EventRecorder:
             clip.writer.submit(frame)
         if self._on_recording is not None:
             self._on_recording(True)
+
+    def _make_writer(self, path: Path, on_done: Callable[[ClipResult], None]) -> ClipWriter:
+        return ClipWriter(path, on_done, fps_hint=self.fps_hint,
+                          pre_roll_seconds=self.settings.pre_roll_seconds)
 
     def _write(self, clip: _Clip, frame: ClipFrame, delta: float) -> None:
         clip.writer.submit(frame)
