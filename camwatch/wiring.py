@@ -7,8 +7,12 @@ from pathlib import Path
 from camwatch.camera import Camera
 from camwatch.clip_writer import ClipResult
 from camwatch.config import Config
+from camwatch.hooks import HookRunner
+from camwatch.metrics import Metrics
+from camwatch.mqtt import MqttPublisher, server_base_url
 from camwatch.notify import Listeners
 from camwatch.recorder import EventRecorder
+from camwatch.server.metrics import MetricsHandler
 from camwatch.service import Service
 
 
@@ -53,9 +57,34 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
     return recorder
 
 
+def add_integrations(service: Service) -> Listeners:
+    """The shared event Listeners with hooks and MQTT on it, and /metrics.
+
+    Call before the recorders are attached: components stop in reverse order, so hooks and
+    MQTT stop after the recorders and still see the events of the clips closed on shutdown.
+    """
+    config, services = service.config, service.context.services
+    listeners: Listeners = services.setdefault("listeners", Listeners())
+    data_dir = config.server.data_dir
+    if config.hooks.on_event_start or config.hooks.on_event_end:
+        hooks = HookRunner(config.hooks, data_dir)
+        service.components.append(hooks)
+        listeners.add(hooks)
+        services["hooks"] = hooks
+    if config.mqtt is not None:
+        publisher = MqttPublisher(config.mqtt, list(service.context.cameras), data_dir,
+                                  base_url=server_base_url(config.server))
+        service.components.append(publisher)
+        listeners.add(publisher)
+        services["mqtt"] = publisher
+    services["metrics"] = Metrics(service.context.cameras, data_dir)
+    service.extra_routes.append((r"/metrics", MetricsHandler, {"context": service.context}))
+    return listeners
+
+
 def build_service(config: Config) -> Service:
     service = Service(config)
-    service.context.services.setdefault("listeners", Listeners())
+    add_integrations(service)
     for camera in service.context.cameras.values():
         attach_recorder(service, camera)
     return service

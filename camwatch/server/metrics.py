@@ -1,0 +1,18 @@
+"""The /metrics handler: Prometheus text rendered by camwatch.metrics."""
+
+from __future__ import annotations
+
+import tornado.web
+
+from camwatch.metrics import CONTENT_TYPE, Metrics
+from camwatch.server.base import BaseHandler
+
+
+class MetricsHandler(BaseHandler):
+    def get(self) -> None:
+        metrics: Metrics | None = self.context.services.get("metrics")
+        if metrics is None:
+            raise tornado.web.HTTPError(404, "metrics are not enabled")
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(metrics.render())

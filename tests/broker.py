@@ -1,0 +1,115 @@
+"""Test helpers: a real mosquitto broker on a free loopback port, and a subscriber that records."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mosquitto:
+    """`listener PORT 127.0.0.1`, anonymous, no persistence; start() waits until it accepts."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.config_path = directory / f"mosquitto-{self.port}.conf"
+        self.log_path = directory / f"mosquitto-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> Mosquitto:
+        self.config_path.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)],
+                                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode()
+
+
+class Collector:
+    """Subscribes to `topic` (default everything) and keeps what arrives, in order."""
+
+    def __init__(self, port: int, topic: str = "#") -> None:
+        self.messages: list[Message] = []
+        self._changed = threading.Condition()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise RuntimeError("collector did not subscribe")
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self._changed:
+            self.messages.append(Message(msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self._changed.notify_all()
+
+    def on(self, topic: str) -> list[Message]:
+        with self._changed:
+            return [m for m in self.messages if m.topic == topic]
+
+    def wait_for(self, topic: str, predicate: Callable[[Message], bool] = lambda m: True,
+                 timeout: float = 10.0) -> Message:
+        """The first message on `topic` matching `predicate`, waiting (bounded) for it."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for message in self.messages:
+                    if message.topic == topic and predicate(message):
+                        return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = sorted({m.topic for m in self.messages})
+                    raise AssertionError(f"no matching message on {topic}; topics seen: {seen}")
+                self._changed.wait(remaining)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
