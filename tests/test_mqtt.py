@@ -205,8 +205,7 @@ def test_hosts_with_distinct_prefixes_share_a_broker_without_colliding(tmp_path,
     for publisher in publishers:
         publisher.start()
     try:
-        for publisher in publishers:
-            wait_until(lambda: publisher.connected, message="publisher connected")
+        wait_until(lambda: all(p.connected for p in publishers), message="both connected")
         ha = collect(collectors, broker.port, "homeassistant/#")
         wait_until(lambda: len(ha.messages) == 4, message="both hosts' discovery")
         states = collect(collectors, broker.port, "+/+/+/motion")
