@@ -13,6 +13,8 @@ from typing import Any, Mapping, TypeVar, get_type_hints
 T = TypeVar("T")
 
 CAMERA_NAME = re.compile(r"^[a-z0-9_-]+$")
+# an MQTT topic one can publish under: no wildcards or spaces, no leading or trailing '/'
+MQTT_TOPIC_PREFIX = re.compile(r"^[^#+\s/]([^#+\s]*[^#+\s/])?$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
@@ -114,9 +116,11 @@ class MqttConfig:
     username: str = setting("", "broker user name")
     password: str = setting("", "broker password")
     tls: bool = setting(False, "connect with TLS")
-    topic_prefix: str = setting("camwatch", "topic prefix")
+    topic_prefix: str = setting("camwatch", "topic prefix; distinct per camwatch host",
+                                pattern=MQTT_TOPIC_PREFIX)
     discovery: bool = setting(True, "publish Home Assistant discovery configs")
-    discovery_prefix: str = setting("homeassistant", "Home Assistant discovery prefix")
+    discovery_prefix: str = setting("homeassistant", "Home Assistant discovery prefix",
+                                    pattern=MQTT_TOPIC_PREFIX)
 
 
 @dataclass
