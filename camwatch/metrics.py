@@ -78,7 +78,8 @@ def format_value(value: float) -> str:
 def render_families(families: Iterable[Family]) -> str:
     lines: list[str] = []
     for family in families:
-        lines.append(f"# HELP {family.name} {family.help}")
+        help_text = family.help.replace("\\", "\\\\").replace("\n", "\\n")
+        lines.append(f"# HELP {family.name} {help_text}")
         lines.append(f"# TYPE {family.name} {family.kind}")
         for name, labels, value in family.samples:
             label_text = ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items())

@@ -14,7 +14,8 @@ import paho.mqtt.publish
 import pytest
 
 from camwatch import __version__
-from camwatch.config import Config, MqttConfig, ServerConfig
+from camwatch.config import (Config, ConfigError, MqttConfig, ServerConfig,
+                             config_from_mapping)
 from camwatch.events import EventRecord
 from camwatch.mqtt import MqttPublisher, discovery_messages, node_id, server_base_url
 from camwatch.service import Service
@@ -273,3 +274,15 @@ def test_node_id_and_base_url():
 def test_discovery_device_name_carries_a_non_default_prefix():
     messages = discovery_messages(MqttConfig(topic_prefix="garage"), ["front"], "http://h:1")
     assert {payload["device"]["name"] for _, payload in messages} == {"garage front"}
+
+
+@pytest.mark.parametrize("prefix", ["a/#", "cams/+/x", "", "/camwatch", "camwatch/", "my cams"])
+def test_topic_prefixes_that_cannot_be_published_under_are_config_errors(prefix):
+    with pytest.raises(ConfigError, match=r"^mqtt\.topic_prefix: expected"):
+        config_from_mapping({"mqtt": {"topic_prefix": prefix}})
+
+
+def test_ordinary_topic_prefixes_are_accepted():
+    for prefix in ("camwatch", "home/garage/camwatch", "c"):
+        config = config_from_mapping({"mqtt": {"topic_prefix": prefix}})
+        assert config.mqtt is not None and config.mqtt.topic_prefix == prefix
