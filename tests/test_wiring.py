@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from camwatch.config import HooksConfig, MqttConfig
+import pytest
+
+from camwatch.config import CameraConfig, HooksConfig, MqttConfig
 from camwatch.events import EventRecord
 from camwatch.hooks import HookRunner
 from camwatch.mqtt import MqttPublisher
 from camwatch.notify import Listeners
-from camwatch.wiring import build_service
+from camwatch.wiring import RecorderComponent, build_service
 from tests.broker import Collector, Mosquitto
+from tests.clips import write_clip
 from tests.support import ServerThread, demo_config, wait_until
 
 
-def test_without_hooks_or_mqtt_there_are_only_listeners_and_metrics(tmp_path):
+def test_without_hooks_or_mqtt_there_are_only_listeners_recorders_and_metrics(tmp_path):
     service = build_service(demo_config(str(tmp_path)))
     listeners = service.context.services["listeners"]
     assert isinstance(listeners, Listeners) and listeners.items == []
-    assert service.components == []
+    assert [type(c) for c in service.components] == [RecorderComponent]
     assert "metrics" in service.context.services
 
 
@@ -49,3 +53,36 @@ def test_events_reach_hooks_and_mqtt_through_the_shared_listeners(tmp_path):
         broker.stop()
     assert json.loads(event.payload)["id"] == "0123456789ab"
     assert (tmp_path / "hook").read_text().strip() == "0123456789ab"
+
+
+@pytest.mark.slow
+def test_a_recorded_event_reaches_mqtt_hooks_and_metrics(tmp_path):
+    video = write_clip(tmp_path / "motion.mp4", 7.0, [(1.5, 3.5)])
+    broker = Mosquitto(tmp_path).start()
+    camera = CameraConfig(name="door", source=str(video), width=320, height=240, fps=10)
+    config = demo_config(str(tmp_path / "data"), cameras=[camera])
+    config.mqtt = MqttConfig(host="127.0.0.1", port=broker.port)
+    config.hooks = HooksConfig(on_event_end=f"env | grep ^CAMWATCH_ > {tmp_path}/end.env")
+    collector = Collector(broker.port, "camwatch/door/#")
+    try:
+        with ServerThread(config) as server:
+            collector.wait_for("camwatch/door/events", lambda m: b'"end"' in m.payload,
+                               timeout=30)
+            collector.wait_for("camwatch/door/thumbnail")
+            wait_until(lambda: (tmp_path / "end.env").exists(), message="end hook ran")
+            status, _, metrics = server.get("/metrics")
+    finally:
+        collector.close()
+        broker.stop()
+
+    assert [m.text for m in collector.on("camwatch/door/motion")] == ["OFF", "ON", "OFF"]
+    start, end = [json.loads(m.payload) for m in collector.on("camwatch/door/events")]
+    assert (start["type"], end["type"]) == ("start", "end")
+    assert start["id"] == end["id"] and end["status"] == "complete"
+    env = dict(line.split("=", 1) for line in (tmp_path / "end.env").read_text().splitlines())
+    assert env["CAMWATCH_EVENT_ID"] == end["id"]
+    clip = Path(env["CAMWATCH_CLIP_PATH"])
+    assert clip.is_absolute() and clip.stat().st_size == end["size_bytes"] > 0
+    thumbnail = collector.on("camwatch/door/thumbnail")[0].payload
+    assert thumbnail == Path(env["CAMWATCH_THUMBNAIL_PATH"]).read_bytes()
+    assert status == 200 and b'camwatch_events_total{camera="door"} 1' in metrics
