@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_HOOKS = 32
 TERM_GRACE_S = 2.0
+STOP_GRACE_S = 5.0  # with the recorders and MQTT, within systemd's TimeoutStopSec=15
 OUTPUT_TAIL_BYTES = 2000
 
 
@@ -89,7 +90,7 @@ class HookRunner:
     def start(self) -> None:
         self._worker.start()
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Let queued hooks run for up to `grace` seconds, then kill the running one."""
         if self._worker.stop(grace):
             return

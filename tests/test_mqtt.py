@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -14,8 +15,7 @@ import paho.mqtt.publish
 import pytest
 
 from camwatch import __version__
-from camwatch.config import (Config, ConfigError, MqttConfig, ServerConfig,
-                             config_from_mapping)
+from camwatch.config import Config, ConfigError, MqttConfig, ServerConfig, config_from_mapping
 from camwatch.events import EventRecord
 from camwatch.mqtt import MqttPublisher, discovery_messages, node_id, server_base_url
 from camwatch.service import Service
@@ -286,3 +286,14 @@ def test_ordinary_topic_prefixes_are_accepted():
     for prefix in ("camwatch", "home/garage/camwatch", "c"):
         config = config_from_mapping({"mqtt": {"topic_prefix": prefix}})
         assert config.mqtt is not None and config.mqtt.topic_prefix == prefix
+
+
+def test_stopping_while_the_broker_is_unreachable_returns_promptly(tmp_path):
+    publisher = publisher_for(mqtt_config(free_port()), tmp_path)
+    publisher.start()
+    time.sleep(1.5)  # a connection attempt or two have failed by now
+    stopper = threading.Thread(target=publisher.stop)
+    stopper.start()
+    stopper.join(5)  # well inside systemd's TimeoutStopSec=15
+    assert not stopper.is_alive()
+    assert not publisher.connected
