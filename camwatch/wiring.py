@@ -7,6 +7,7 @@ from pathlib import Path
 from camwatch.camera import Camera
 from camwatch.clip_writer import ClipResult
 from camwatch.config import Config
+from camwatch.frame import Frame
 from camwatch.hooks import HookRunner
 from camwatch.metrics import Metrics
 from camwatch.mqtt import MqttPublisher, server_base_url
@@ -36,6 +37,11 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
     def on_recording(active: bool) -> None:
         camera.recording = active
 
+    def on_delta(frame: Frame, delta: float) -> None:
+        camera.record_delta(frame, delta)
+        stats.detect_seconds_total = recorder.detect_seconds  # /metrics reads camera.stats
+        stats.detect_count = recorder.detect_count
+
     def on_clip_closed(result: ClipResult) -> None:
         stats.frames_recorded += result.frames
         stats.frames_dropped_by_recorder += result.dropped
@@ -50,7 +56,7 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         camera.name, camera.config.motion, Path(service.config.server.data_dir),
         store=service.context.services.get("events"),
         listeners=service.context.services["listeners"],
-        fps_hint=camera.config.fps, on_delta=camera.record_delta,
+        fps_hint=camera.config.fps, on_delta=on_delta,
         on_recording=on_recording, on_clip_closed=on_clip_closed)
     camera.recorder = recorder
     service.components.append(RecorderComponent(camera, recorder))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,6 @@ def test_a_recorded_event_reaches_mqtt_hooks_and_metrics(tmp_path):
     thumbnail = collector.on("camwatch/door/thumbnail")[0].payload
     assert thumbnail == Path(env["CAMWATCH_THUMBNAIL_PATH"]).read_bytes()
     assert status == 200 and b'camwatch_events_total{camera="door"} 1' in metrics
+    detections = re.search(rb'camwatch_motion_detection_seconds_count{camera="door"} (\d+)',
+                           metrics)
+    assert detections and int(detections.group(1)) > 30
