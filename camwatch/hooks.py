@@ -1,4 +1,4 @@
-"""HookRunner: runs the configured shell commands per event, off the capture thread, time-limited."""
+"""HookRunner: runs the configured commands per event, off the capture thread, time-limited."""
 
 from __future__ import annotations
 

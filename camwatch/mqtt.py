@@ -141,10 +141,9 @@ class MqttPublisher:
         self._motion: dict[str, bool] = {name: False for name in self.cameras}
         self._thumbnails: dict[str, bytes] = {}
         self._files = BoundedWorker("mqtt-files", max_queued=16)
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"camwatch-{socket.gethostname()}-{node_id(config.topic_prefix)}"[:64],
-        )
+        default_id = f"camwatch-{socket.gethostname()}-{node_id(config.topic_prefix)}"
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or default_id[:64])
         self._configure_client()
 
     @property

@@ -1,4 +1,4 @@
-"""BoundedWorker: one background thread with a bounded queue, so callers hand work off and return."""
+"""BoundedWorker: one thread with a bounded queue, so callers hand work off and return at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Several [[cameras]] from one TOML file run independently: a broken one does not hurt the other."""
+"""Several [[cameras]] from one TOML file run independently: a broken one does not hurt another."""
 
 from __future__ import annotations
 
