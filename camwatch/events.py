@@ -2,10 +2,59 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-from dataclasses import dataclass
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Mapping
+
+from camwatch.clip_probe import probe_clip, trim_partial_fragment, write_thumbnail
+from camwatch.config import RetentionConfig
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "camwatch.db"
+CLIPS_DIR = "clips"
+EVENT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+# {camera}-{YYYYmmdd-HHMMSS}-{id}: the id is the last dash-separated part
+CLIP_STEM = re.compile(r"^(?P<camera>[a-z0-9_-]+)-(?P<stamp>\d{8}-\d{6})-(?P<id>[A-Za-z0-9_]+)$")
+COLUMNS = ("id", "camera", "started_at", "ended_at", "frames", "motion_frames", "peak_delta",
+           "video_path", "thumbnail_path", "size_bytes", "status")
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS events (
+        id TEXT PRIMARY KEY,
+        camera TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        frames INTEGER NOT NULL DEFAULT 0,
+        motion_frames INTEGER NOT NULL DEFAULT 0,
+        peak_delta REAL NOT NULL DEFAULT 0,
+        video_path TEXT NOT NULL,
+        thumbnail_path TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'recording')""",
+    "CREATE INDEX IF NOT EXISTS events_by_time ON events (started_at, id)",
+    "CREATE INDEX IF NOT EXISTS events_by_camera ON events (camera, started_at, id)",
+    """CREATE TABLE IF NOT EXISTS motion_overrides (
+        camera TEXT PRIMARY KEY,
+        settings TEXT NOT NULL)""",
+)
+
+FreeBytes = Callable[[Path], int]
+EventIds = list[str]  # (aliases: EventStore.list shadows the builtin inside the class)
+
+
+def disk_free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
 
 
 def iso_utc(timestamp: float | None) -> str | None:
@@ -53,27 +102,351 @@ class EventRecord:
         }
 
 
-class EventStore:
-    """SQLite index under data_dir (WAL, one writer lock); thread-safe; the only SQL in camwatch."""
+Records = list[EventRecord]
 
-    def __init__(self, data_dir: str | Path) -> None:
+
+class EventRecording(Exception):
+    """The event's clip is still being written, so it cannot be deleted."""
+
+
+@dataclass
+class ReconcileReport:
+    """What reconcile() changed, by event id or (for deleted files) path relative to data_dir."""
+
+    dropped: list[str] = field(default_factory=list)  # rows whose video file was gone
+    closed: list[str] = field(default_factory=list)  # crashed recordings closed as truncated
+    indexed: list[str] = field(default_factory=list)  # clip files that had no row
+    removed_files: list[str] = field(default_factory=list)  # undecodable or stray files
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.dropped or self.closed or self.indexed or self.removed_files)
+
+
+class EventStore:
+    """SQLite index under data_dir (WAL, one writer lock); thread-safe; the only SQL in camwatch.
+
+    `free_bytes` reports the free space of the data dir's filesystem (a fake in tests).
+    """
+
+    def __init__(self, data_dir: str | Path, *, free_bytes: FreeBytes = disk_free_bytes) -> None:
         self.data_dir = Path(data_dir)
-        raise NotImplementedError
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._root = Path(os.path.abspath(self.data_dir))
+        self._free_bytes = free_bytes
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self._root / DB_NAME), check_same_thread=False,
+                                   isolation_level=None, timeout=10.0)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._transaction() as db:
+                for statement in SCHEMA:
+                    db.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- rows ------------------------------------------------------------------------------------
 
     def add(self, record: EventRecord) -> None:
         """Index a new event (called once the event has enough motion frames to keep)."""
-        raise NotImplementedError
+        values = _row_values(record)
+        with self._transaction() as db:
+            db.execute(f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) "
+                       f"VALUES ({', '.join('?' * len(COLUMNS))})", values)
 
     def update(self, record: EventRecord) -> None:
-        raise NotImplementedError
+        """Store the record's current values; a row deleted meanwhile is not brought back."""
+        values = _row_values(record)
+        assignments = ", ".join(f"{name} = ?" for name in COLUMNS[1:])
+        with self._transaction() as db:
+            db.execute(f"UPDATE events SET {assignments} WHERE id = ?", values[1:] + values[:1])
 
     def get(self, event_id: str) -> EventRecord | None:
-        raise NotImplementedError
+        rows = self._query("SELECT * FROM events WHERE id = ?", event_id)
+        return _record(rows[0]) if rows else None
 
     def list(self, camera: str | None = None, limit: int = 50,
-             before: float | None = None) -> list[EventRecord]:
-        raise NotImplementedError
+             before: float | None = None, before_id: str | None = None) -> Records:
+        """Newest first. `before` (with `before_id` to break ties of equal start times) pages:
+        only events that started before it are listed."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if camera is not None:
+            conditions.append("camera = ?")
+            params.append(camera)
+        if before is not None and before_id is not None:
+            conditions.append("(started_at < ? OR (started_at = ? AND id < ?))")
+            params += [before, before, before_id]
+        elif before is not None:
+            conditions.append("started_at < ?")
+            params.append(before)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._query(f"SELECT * FROM events {where} "
+                           "ORDER BY started_at DESC, id DESC LIMIT ?", *params, limit)
+        return [_record(row) for row in rows]
 
-    def delete(self, event_id: str) -> bool:
-        """Remove the row and its files; False if there was no such event."""
-        raise NotImplementedError
+    def records(self) -> Records:
+        """Every event, oldest first."""
+        return [_record(row) for row in
+                self._query("SELECT * FROM events ORDER BY started_at, id")]
+
+    def total_bytes(self) -> int:
+        rows = self._query("SELECT COALESCE(SUM(size_bytes), 0) FROM events")
+        return int(rows[0][0])
+
+    def delete(self, event_id: str, *, allow_recording: bool = True) -> bool:
+        """Remove the row and its files; False if there was no such event.
+
+        With allow_recording=False an event still recording raises EventRecording instead.
+        """
+        record = self._delete_row(event_id, allow_recording=allow_recording)
+        if record is None:
+            return False
+        self._remove_files(record)
+        return True
+
+    def _delete_row(self, event_id: str, *, allow_recording: bool) -> EventRecord | None:
+        with self._transaction() as db:
+            rows = db.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchall()
+            if not rows:
+                return None
+            record = _record(rows[0])
+            if record.status == "recording" and not allow_recording:
+                raise EventRecording(event_id)
+            db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+        return record
+
+    def _remove_files(self, record: EventRecord) -> bool:
+        """Delete the clip and thumbnail; False if a file that exists could not be deleted."""
+        removed = True
+        for relative in (record.video_path, record.thumbnail_path):
+            path = self.path_of(relative)
+            if path is None:
+                log.warning("event %s: not deleting %s, it is outside the data dir",
+                            record.id, relative)
+                continue
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as e:
+                log.error("event %s: cannot delete %s: %s", record.id, path, e)
+                removed = False
+        video = self.path_of(record.video_path)
+        if video is not None:
+            self._remove_day_dir_if_empty(video.parent)
+        return removed
+
+    def _remove_day_dir_if_empty(self, folder: Path) -> None:
+        """Tidy up old day folders; today's is kept, a recorder may be about to write into it."""
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        if folder.name == today or folder.parent.parent != self._root / CLIPS_DIR:
+            return
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty, or already gone
+
+    def path_of(self, relative: str) -> Path | None:
+        """The absolute path of a data-dir-relative path, or None if it leads outside the
+        data dir as written (symlinks are the media handler's business)."""
+        path = Path(os.path.abspath(self._root / relative))
+        if path != self._root and self._root in path.parents:
+            return path
+        return None
+
+    # -- motion settings ---------------------------------------------------------------------
+
+    def save_motion_overrides(self, camera: str, overrides: Mapping[str, Any]) -> None:
+        """Keep a camera's run-time motion settings (replacing what was saved before)."""
+        with self._transaction() as db:
+            if overrides:
+                db.execute("INSERT INTO motion_overrides (camera, settings) VALUES (?, ?) "
+                           "ON CONFLICT (camera) DO UPDATE SET settings = excluded.settings",
+                           (camera, json.dumps(dict(overrides), sort_keys=True)))
+            else:
+                db.execute("DELETE FROM motion_overrides WHERE camera = ?", (camera,))
+
+    def motion_overrides(self, camera: str) -> dict[str, Any]:
+        rows = self._query("SELECT settings FROM motion_overrides WHERE camera = ?", camera)
+        if not rows:
+            return {}
+        try:
+            saved = json.loads(rows[0][0])
+        except ValueError:
+            log.warning("camera %s: saved motion settings are not valid JSON; ignored", camera)
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    # -- retention -------------------------------------------------------------------------------
+
+    def enforce_retention(self, retention: RetentionConfig, now: float | None = None
+                          ) -> EventIds:
+        """Delete finished clips: older than max_days, then oldest first while the clips take
+        more than max_bytes or the disk has less than min_free_bytes free. Returns their ids.
+        An event still recording is never deleted."""
+        now = time.time() if now is None else now
+        deleted: EventIds = []
+        if retention.max_days > 0:
+            cutoff = now - retention.max_days * 86400
+            for row in self._query("SELECT id FROM events WHERE status != 'recording' "
+                                   "AND started_at < ? ORDER BY started_at, id", cutoff):
+                if self._delete_for_retention(row["id"]) is not None:
+                    deleted.append(row["id"])
+        if retention.max_bytes > 0:
+            total = self.total_bytes()
+            while total > retention.max_bytes:
+                outcome = self._delete_oldest_finished()
+                if outcome is None:
+                    break
+                deleted.append(outcome[0].id)
+                total -= outcome[0].size_bytes
+        if retention.min_free_bytes > 0:
+            while self._free_bytes(self._root) < retention.min_free_bytes:
+                outcome = self._delete_oldest_finished()
+                if outcome is None:
+                    log.warning("less than %d bytes free in %s and no finished clip left "
+                                "to delete", retention.min_free_bytes, self._root)
+                    break
+                deleted.append(outcome[0].id)
+                if not outcome[1]:
+                    break  # its files would not go: deleting more would not help
+        if deleted:
+            log.info("retention deleted %d clip(s): %s", len(deleted), ", ".join(deleted))
+        return deleted
+
+    def _delete_oldest_finished(self) -> tuple[EventRecord, bool] | None:
+        rows = self._query("SELECT id FROM events WHERE status != 'recording' "
+                           "ORDER BY started_at, id LIMIT 1")
+        return self._delete_for_retention(rows[0]["id"]) if rows else None
+
+    def _delete_for_retention(self, event_id: str) -> tuple[EventRecord, bool] | None:
+        """(the deleted event, whether its files went), or None if it was not deletable."""
+        try:
+            record = self._delete_row(event_id, allow_recording=False)
+        except EventRecording:
+            return None  # re-added as recording meanwhile
+        if record is None:
+            return None
+        return record, self._remove_files(record)
+
+    # -- reconciliation --------------------------------------------------------------------------
+
+    def reconcile(self) -> ReconcileReport:
+        """Make the index agree with the files (run at start, before any recorder):
+        rows without a video are dropped, recordings left open by a crash are closed as
+        truncated, clip files without a row are indexed if they decode and deleted if not."""
+        report = ReconcileReport()
+        known: set[Path] = set()
+        for record in self.records():
+            video = self.path_of(record.video_path)
+            thumbnail = self.path_of(record.thumbnail_path)
+            if video is None or not video.is_file():
+                self.delete(record.id)
+                report.dropped.append(record.id)
+                continue
+            known.add(video)
+            if thumbnail is not None:
+                known.add(thumbnail)
+            if record.status == "recording":
+                self._close_crashed(record, video, thumbnail, report)
+        self._reconcile_files(known, report)
+        if report.changed:
+            log.info("reconciled the event index: %d dropped, %d closed, %d indexed, "
+                     "%d files removed", len(report.dropped), len(report.closed),
+                     len(report.indexed), len(report.removed_files))
+        return report
+
+    def _close_crashed(self, record: EventRecord, video: Path, thumbnail: Path | None,
+                       report: ReconcileReport) -> None:
+        size = video.stat().st_size if video.is_symlink() else trim_partial_fragment(video)
+        probe = probe_clip(video)
+        if probe is None:
+            self.delete(record.id)
+            report.removed_files.append(record.video_path)
+            return
+        if thumbnail is not None and not thumbnail.exists():
+            write_thumbnail(probe.first_image, thumbnail)
+        record.frames = probe.frames
+        record.ended_at = record.started_at + probe.duration_s
+        record.size_bytes = size
+        record.status = "truncated"
+        self.update(record)
+        report.closed.append(record.id)
+
+    def _reconcile_files(self, known: set[Path], report: ReconcileReport) -> None:
+        """Index or delete clip files without a row; delete stray thumbnails and temp files."""
+        videos: list[Path] = []
+        others: list[Path] = []
+        for folder, _, names in os.walk(self._root / CLIPS_DIR):
+            for name in names:
+                path = Path(folder) / name
+                if path in known or path.is_symlink():
+                    continue
+                (videos if name.endswith(".mp4") else others).append(path)
+        for video in sorted(videos):
+            self._index_orphan(video, known, report)
+        for path in sorted(others):
+            stray_thumbnail = path.suffix == ".jpg" and not path.with_suffix(".mp4").exists()
+            if (stray_thumbnail or path.suffix == ".tmp") and path not in known:
+                path.unlink(missing_ok=True)
+                report.removed_files.append(str(path.relative_to(self._root)))
+
+    def _index_orphan(self, video: Path, known: set[Path], report: ReconcileReport) -> None:
+        match = CLIP_STEM.match(video.stem)
+        started_at = _parse_stamp(match["stamp"]) if match else None
+        if match is None or started_at is None or self.get(match["id"]) is not None:
+            log.warning("leaving %s alone: not a clip name camwatch writes", video)
+            return
+        size = trim_partial_fragment(video)
+        probe = probe_clip(video)
+        thumbnail = video.with_suffix(".jpg")
+        if probe is None:
+            for path in (video, thumbnail):
+                if path.exists():
+                    path.unlink()
+                    report.removed_files.append(str(path.relative_to(self._root)))
+            return
+        if not thumbnail.exists():
+            write_thumbnail(probe.first_image, thumbnail)
+        known.update((video, thumbnail))
+        self.add(EventRecord(
+            id=match["id"], camera=match["camera"], started_at=started_at,
+            ended_at=started_at + probe.duration_s, frames=probe.frames, motion_frames=0,
+            peak_delta=0.0, video_path=str(video.relative_to(self._root)),
+            thumbnail_path=str(thumbnail.relative_to(self._root)), size_bytes=size,
+            status="truncated"))
+        report.indexed.append(match["id"])
+
+
+def _parse_stamp(stamp: str) -> float | None:
+    """'20261124-093000' (UTC, as in clip names) -> epoch seconds."""
+    try:
+        return float(calendar.timegm(time.strptime(stamp, "%Y%m%d-%H%M%S")))
+    except ValueError:
+        return None
+
+
+def _row_values(record: EventRecord) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in COLUMNS)
+
+
+def _record(row: sqlite3.Row) -> EventRecord:
+    return EventRecord(**{name: row[name] for name in COLUMNS})

@@ -7,12 +7,17 @@ from pathlib import Path
 from camwatch.camera import Camera
 from camwatch.clip_writer import ClipResult
 from camwatch.config import Config
+from camwatch.events import EventStore
 from camwatch.frame import Frame
 from camwatch.hooks import HookRunner
 from camwatch.metrics import Metrics
+from camwatch.motion_settings import apply_saved_overrides
 from camwatch.mqtt import MqttPublisher, server_base_url
 from camwatch.notify import Listeners
 from camwatch.recorder import EventRecorder
+from camwatch.retention import RetentionService
+from camwatch.server import events_api, media, settings_api
+from camwatch.server.app import CAMERA
 from camwatch.server.metrics import MetricsHandler
 from camwatch.service import Service
 
@@ -51,6 +56,9 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
             stats.events_discarded += 1
         else:
             stats.events_total += 1
+        retention = service.context.services.get("retention")
+        if result.disk_full and retention is not None:
+            retention.request_cleanup()
 
     recorder = EventRecorder(
         camera.name, camera.config.motion, Path(service.config.server.data_dir),
@@ -88,9 +96,33 @@ def add_integrations(service: Service) -> Listeners:
     return listeners
 
 
+def attach_event_store(service: Service) -> EventStore:
+    """The event index under data_dir, its API and media routes, saved motion settings, and
+    retention (which reconciles the index at start, before the recorders run)."""
+    store = EventStore(service.config.server.data_dir)
+    services = service.context.services
+    services["events"] = store
+    for camera in service.context.cameras.values():
+        apply_saved_overrides(camera.name, camera.config.motion,
+                              store.motion_overrides(camera.name))
+    retention = RetentionService(store, service.config.retention)
+    services["retention"] = retention
+    services.setdefault("listeners", Listeners()).add(retention)
+    service.components.insert(0, retention)
+    ctx = {"context": service.context}
+    service.extra_routes += [
+        (r"/api/events", events_api.EventsHandler, ctx),
+        (r"/api/events/(?P<event_id>[A-Za-z0-9_-]+)", events_api.EventHandler, ctx),
+        (rf"/api/cameras/{CAMERA}/motion", settings_api.MotionSettingsHandler, ctx),
+        (r"/media/(.*)", media.MediaHandler, ctx),
+    ]
+    return store
+
+
 def build_service(config: Config) -> Service:
     service = Service(config)
     add_integrations(service)
+    attach_event_store(service)
     for camera in service.context.cameras.values():
         attach_recorder(service, camera)
     return service

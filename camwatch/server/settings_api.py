@@ -1,0 +1,29 @@
+"""PATCH /api/cameras/{name}/motion: change a camera's motion settings live and keep them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from camwatch.config import ConfigError
+from camwatch.events import EventStore
+from camwatch.motion_settings import apply_changes, validated_changes
+from camwatch.server.base import BaseHandler
+
+
+class MotionSettingsHandler(BaseHandler):
+    def get(self, name: str) -> None:
+        self.write_json(asdict(self.camera_or_404(name).config.motion))
+
+    def patch(self, name: str) -> None:
+        camera = self.camera_or_404(name)
+        changes = self.json_body()
+        try:
+            values = validated_changes(camera.config.motion, changes)
+        except ConfigError as e:
+            self.write_json({"error": str(e)}, status=400)
+            return
+        store = self.context.services.get("events")
+        if isinstance(store, EventStore):
+            store.save_motion_overrides(name, {**store.motion_overrides(name), **values})
+        apply_changes(camera.config.motion, values)
+        self.write_json(asdict(camera.config.motion))
