@@ -162,6 +162,7 @@ def _describe_allowed(f: dataclasses.Field[Any], kind: type) -> str:
 
 def _coerce(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
     allowed = _describe_allowed(f, kind)
+    given = value  # errors show the value as written (300, not 300.0)
     is_size = f.name in ("max_bytes", "min_free_bytes")
     try:
         if is_size:
@@ -186,11 +187,11 @@ def _coerce(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
     meta = f.metadata
     low, high = meta.get("low"), meta.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+        raise ConfigError(f"{key}: expected {allowed}, got {given!r}")
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+        raise ConfigError(f"{key}: expected {allowed}, got {given!r}")
     if meta.get("pattern") is not None and not meta["pattern"].match(value):
-        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+        raise ConfigError(f"{key}: expected {allowed}, got {given!r}")
     return value
 
 
