@@ -12,10 +12,11 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from camwatch.clip_probe import probe_clip, trim_partial_fragment, write_thumbnail
 from camwatch.config import RetentionConfig
@@ -60,7 +61,7 @@ def disk_free_bytes(path: Path) -> int:
 def iso_utc(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -47,7 +47,7 @@ def parse_time(text: str) -> float | None:
         except ValueError:
             continue
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone.utc)
+            moment = moment.replace(tzinfo=dt.UTC)
         return moment.timestamp()
     return None
 
@@ -85,7 +85,7 @@ class EventHandler(BaseHandler):
     def get(self, event_id: str) -> None:
         record = event_store(self.context).get(event_id)
         if record is None:
-            raise tornado.web.HTTPError(404, "no event with id %s" % event_id)
+            raise tornado.web.HTTPError(404, f"no event with id {event_id}")
         self.write_json(record.to_json())
 
     def delete(self, event_id: str) -> None:
@@ -93,9 +93,9 @@ class EventHandler(BaseHandler):
             deleted = event_store(self.context).delete(event_id, allow_recording=False)
         except EventRecording:
             raise tornado.web.HTTPError(
-                409, "event %s is still recording; delete it once it has ended" % event_id
+                409, f"event {event_id} is still recording; delete it once it has ended"
             ) from None
         if not deleted:
-            raise tornado.web.HTTPError(404, "no event with id %s" % event_id)
+            raise tornado.web.HTTPError(404, f"no event with id {event_id}")
         self.set_status(204)
         self.finish()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Generator
+from collections.abc import Generator
+from typing import Any
 
 import tornado.web
 

@@ -1,0 +1,371 @@
+"""EventStore: rows, paging, deletion with files, reconciliation after a crash, retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from camwatch.config import MotionConfig, RetentionConfig
+from camwatch.events import EventRecord, EventRecording, EventStore
+from camwatch.motion_settings import apply_saved_overrides
+from camwatch.retention import RetentionService
+from tests.event_files import (
+    FPS,
+    KEYFRAME_EVERY,
+    add_event,
+    cut_inside_last_fragment,
+    make_event,
+    write_fragmented_clip,
+)
+from tests.media import probe
+from tests.support import wait_until
+
+T0 = 1_790_000_000.0  # 2026-09-21
+DAY = 86400.0
+NO_LIMITS = {"max_days": 0.0, "max_bytes": 0, "min_free_bytes": 0}
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = EventStore(tmp_path / "data")
+    yield store
+    store.close()
+
+
+def files_of(store: EventStore, record: EventRecord) -> list[Path]:
+    return [store.data_dir / record.video_path, store.data_dir / record.thumbnail_path]
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+def test_creates_the_data_dir_and_a_wal_database(tmp_path):
+    store = EventStore(tmp_path / "new" / "data")
+    db = tmp_path / "new" / "data" / "camwatch.db"
+    assert db.is_file()
+    with sqlite3.connect(db) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_add_get_update_round_trip(store):
+    record = add_event(store, "a1", T0, status="recording")
+    assert store.get("a1") == record
+    record.ended_at, record.frames, record.size_bytes, record.status = T0 + 3, 31, 999, "complete"
+    store.update(record)
+    again = EventStore(store.data_dir).get("a1")
+    assert again == record
+    assert again.to_json()["duration_s"] == 3.0
+    assert store.get("nope") is None
+
+
+def test_update_does_not_bring_back_a_deleted_event(store):
+    record = add_event(store, "a1", T0)
+    assert store.delete("a1")
+    store.update(record)
+    assert store.get("a1") is None
+
+
+def test_list_is_newest_first_and_filters_by_camera(store):
+    for i, camera in enumerate(["cam", "yard", "cam", "yard", "cam"]):
+        add_event(store, f"e{i}", T0 + i * 60, camera=camera)
+    assert [r.id for r in store.list()] == ["e4", "e3", "e2", "e1", "e0"]
+    assert [r.id for r in store.list(camera="yard")] == ["e3", "e1"]
+    assert [r.id for r in store.list(limit=2)] == ["e4", "e3"]
+    assert store.list(camera="porch") == []
+
+
+def test_paging_by_time_and_by_id_with_equal_start_times(store):
+    for event_id in ["b", "a", "c"]:
+        add_event(store, event_id, T0)  # same start time: ties broken by id
+    add_event(store, "z", T0 + 1)
+    add_event(store, "old", T0 - 1)
+    first = store.list(limit=2)
+    assert [r.id for r in first] == ["z", "c"]
+    last = first[-1]
+    second = store.list(limit=2, before=last.started_at, before_id=last.id)
+    assert [r.id for r in second] == ["b", "a"]
+    third = store.list(limit=2, before=second[-1].started_at, before_id=second[-1].id)
+    assert [r.id for r in third] == ["old"]
+    assert [r.id for r in store.list(before=T0)] == ["old"]
+
+
+def test_delete_removes_the_row_and_both_files(store):
+    record = add_event(store, "a1", T0)
+    keep = add_event(store, "a2", T0 + 1)
+    assert all(p.exists() for p in files_of(store, record))
+    assert store.delete("a1") is True
+    assert store.get("a1") is None
+    assert not any(p.exists() for p in files_of(store, record))
+    assert all(p.exists() for p in files_of(store, keep))
+    assert store.delete("a1") is False
+
+
+def test_delete_of_a_recording_event_can_be_refused(store):
+    record = add_event(store, "live", T0, status="recording")
+    with pytest.raises(EventRecording):
+        store.delete("live", allow_recording=False)
+    assert store.get("live") is not None and all(p.exists() for p in files_of(store, record))
+
+
+def test_delete_never_touches_files_outside_the_data_dir(store, tmp_path):
+    outside = tmp_path / "precious.mp4"
+    outside.write_bytes(b"keep me")
+    record = add_event(store, "evil", T0)
+    record.video_path = "../precious.mp4"
+    store.update(record)
+    assert store.delete("evil")
+    assert outside.read_bytes() == b"keep me"
+
+
+def test_concurrent_writers_and_readers(store):
+    errors: list[Exception] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(40):
+                record = EventRecord(f"t{n}-{i}", "cam", T0 + i, None, 0, 0, 0.0,
+                                     f"clips/x/{n}-{i}.mp4", f"clips/x/{n}-{i}.jpg")
+                store.add(record)
+                record.status, record.ended_at = "complete", T0 + i + 1
+                store.update(record)
+                store.list(limit=5)
+        except Exception as e:  # noqa: BLE001 - surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    rows = store.list(limit=500)
+    assert len(rows) == 160 and all(r.status == "complete" for r in rows)
+
+
+def test_motion_overrides_persist_across_store_instances(store):
+    assert store.motion_overrides("cam") == {}
+    store.save_motion_overrides("cam", {"threshold": 1.5, "stable_frames": 30})
+    store.save_motion_overrides("yard", {"enabled": False})
+    reopened = EventStore(store.data_dir)
+    assert reopened.motion_overrides("cam") == {"threshold": 1.5, "stable_frames": 30}
+    assert reopened.motion_overrides("yard") == {"enabled": False}
+    reopened.save_motion_overrides("cam", {})
+    assert store.motion_overrides("cam") == {}
+
+
+def test_saved_overrides_apply_over_the_config_and_bad_ones_are_skipped():
+    settings = MotionConfig(threshold=0.3, stable_frames=20)
+    applied = apply_saved_overrides("cam", settings, {"threshold": 2, "stable_frames": 0,
+                                                      "no_such_key": 1})
+    assert applied == {"threshold": 2.0}
+    assert settings.threshold == 2.0 and settings.stable_frames == 20
+
+
+# -- reconciliation -----------------------------------------------------------------------------
+
+def test_reconcile_drops_rows_whose_video_is_gone(store):
+    gone = add_event(store, "gone", T0)
+    kept = add_event(store, "kept", T0 + 1)
+    (store.data_dir / gone.video_path).unlink()
+    report = store.reconcile()
+    assert report.dropped == ["gone"]
+    assert store.get("gone") is None and store.get("kept") == kept
+    assert not (store.data_dir / gone.thumbnail_path).exists()
+
+
+def test_reconcile_closes_a_recording_cut_off_mid_fragment(store):
+    record = add_event(store, "crash", T0, frames=35, status="recording")
+    video = store.data_dir / record.video_path
+    last_fragment = cut_inside_last_fragment(video)
+    report = store.reconcile()
+    closed = store.get("crash")
+    whole = 35 // KEYFRAME_EVERY * KEYFRAME_EVERY  # the frames before the cut-off fragment
+    assert report.closed == ["crash"]
+    assert closed.status == "truncated"
+    assert closed.frames == whole
+    assert closed.ended_at == pytest.approx(T0 + (whole - 1) / FPS, abs=0.002)
+    assert closed.size_bytes == video.stat().st_size == last_fragment
+    assert probe(video)["frames"] == whole  # the partial fragment was cut off cleanly
+    assert closed.motion_frames == record.motion_frames  # what the recorder knew is kept
+
+
+def test_reconcile_drops_a_recording_that_does_not_decode(store):
+    record = add_event(store, "junk", T0, status="recording")
+    (store.data_dir / record.video_path).write_bytes(b"\0" * 2000)
+    report = store.reconcile()
+    assert store.get("junk") is None
+    assert report.removed_files == [record.video_path]
+    assert not any(p.exists() for p in files_of(store, record))
+
+
+def test_reconcile_indexes_a_decodable_orphan_and_makes_its_thumbnail(store):
+    record = make_event(store.data_dir, "orph4n", 1_790_000_123.0, camera="front-door",
+                        frames=25, thumbnail=False)
+    report = store.reconcile()
+    indexed = store.get("orph4n")
+    assert report.indexed == ["orph4n"]
+    assert indexed is not None
+    assert (indexed.camera, indexed.started_at, indexed.frames) == ("front-door", 1_790_000_123.0,
+                                                                      25)
+    assert indexed.duration_s == pytest.approx(2.4, abs=0.002)
+    assert indexed.video_path == record.video_path
+    assert indexed.thumbnail_path == record.thumbnail_path
+    thumbnail = (store.data_dir / indexed.thumbnail_path).read_bytes()
+    assert thumbnail[:2] == b"\xff\xd8"
+    assert store.reconcile().changed is False  # idempotent
+
+
+def test_reconcile_deletes_undecodable_orphans_and_strays(store):
+    junk = make_event(store.data_dir, "junk1", T0)
+    (store.data_dir / junk.video_path).write_bytes(b"not a video" * 100)
+    folder = (store.data_dir / junk.video_path).parent
+    stray_thumbnail = folder / "cam-20260921-000000-lost.jpg"
+    stray_thumbnail.write_bytes(b"\xff\xd8")
+    temporary = folder / "cam-20260921-000001-x.jpg.tmp"
+    temporary.write_bytes(b"")
+    foreign = folder / "holiday.mp4"  # not a name camwatch writes: left alone
+    write_fragmented_clip(foreign, 5)
+    store.reconcile()
+    assert store.list() == []
+    assert sorted(p.name for p in folder.iterdir()) == ["holiday.mp4"]
+
+
+def test_reconcile_after_a_real_kill_9_of_the_clip_writer(tmp_path):
+    data_dir = tmp_path / "data"
+    script = r"""
+import sys, time
+from pathlib import Path
+import numpy as np
+from camwatch.clip_writer import ClipFrame, ClipWriter
+from camwatch.events import EventRecord, EventStore
+from camwatch.recorder import clip_paths
+data_dir = Path(sys.argv[1])
+store = EventStore(data_dir)
+start = 1_790_000_000.0
+video, thumbnail = clip_paths(data_dir, "cam", start, "killed")
+store.add(EventRecord("killed", "cam", start, None, 0, 7, 3.5,
+                      str(video.relative_to(data_dir)), str(thumbnail.relative_to(data_dir))))
+writer = ClipWriter(video, lambda result: None, fps_hint=10)
+writer.start()
+for i in range(600):
+    luma = np.full((48, 96), 60 + i % 100, np.uint8)
+    i420 = np.concatenate([luma, np.full((24, 96), 128, np.uint8)])  # 96x48 I420
+    writer.submit(ClipFrame(t=i / 10, captured_at=start + i / 10, width=96, height=48,
+                            i420=i420))
+    if i == 50:
+        print("ready", flush=True)
+    time.sleep(0.01)
+"""
+    process = subprocess.Popen([sys.executable, "-c", script, str(data_dir)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        clips = data_dir / "clips" / "cam"
+        wait_until(lambda: sum(p.stat().st_size for p in clips.rglob("*.mp4")) > 8000,
+                   timeout=30, message="a few fragments on disk")
+    finally:
+        process.kill()
+        process.wait(10)
+    store = EventStore(data_dir)
+    report = store.reconcile()
+    record = store.get("killed")
+    assert report.closed == ["killed"] and record.status == "truncated"
+    video = data_dir / record.video_path
+    facts = probe(video)
+    assert record.frames == facts["frames"] > 0
+    assert record.duration_s == pytest.approx((record.frames - 1) / 10, abs=0.002)
+    assert record.size_bytes == video.stat().st_size
+    assert (data_dir / record.thumbnail_path).read_bytes()[:2] == b"\xff\xd8"
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+class FakeDisk:
+    """A small disk: free space = capacity minus what the clips really take, so deleting
+    clips frees space."""
+
+    def __init__(self, capacity: int = 0) -> None:
+        self.capacity = capacity
+        self.calls = 0
+
+    def used(self, root: Path) -> int:
+        return sum(p.stat().st_size for p in (root / "clips").rglob("*") if p.is_file())
+
+    def __call__(self, root: Path) -> int:
+        self.calls += 1
+        return self.capacity - self.used(root)
+
+
+def test_retention_deletes_by_age_but_never_a_recording(store):
+    now = T0 + 100 * DAY
+    old = add_event(store, "old", now - 40 * DAY)
+    add_event(store, "live", now - 50 * DAY, status="recording")
+    add_event(store, "recent", now - 10 * DAY)
+    deleted = store.enforce_retention(RetentionConfig(**{**NO_LIMITS, "max_days": 30}), now=now)
+    assert deleted == ["old"]
+    assert not any(p.exists() for p in files_of(store, old))
+    assert {r.id for r in store.list()} == {"live", "recent"}
+
+
+def test_retention_deletes_oldest_first_beyond_max_bytes(store):
+    records = [add_event(store, f"e{i}", T0 + i) for i in range(5)]
+    live = add_event(store, "live", T0 - 10, status="recording")
+    live.size_bytes = 10**6  # counts towards the total, but is never deleted
+    store.update(live)
+    sizes = [r.size_bytes for r in records]
+    limit = live.size_bytes + sum(sizes[3:])
+    assert store.total_bytes() == live.size_bytes + sum(sizes)
+    deleted = store.enforce_retention(RetentionConfig(**{**NO_LIMITS, "max_bytes": limit}))
+    assert deleted == ["e0", "e1", "e2"]
+    assert store.total_bytes() == limit
+    assert {r.id for r in store.list()} == {"live", "e3", "e4"}
+
+
+def test_retention_stops_at_the_recording_when_the_limit_cannot_be_met(store):
+    add_event(store, "live", T0, status="recording")
+    add_event(store, "done", T0 + 1)
+    deleted = store.enforce_retention(RetentionConfig(**{**NO_LIMITS, "max_bytes": 1,
+                                                         "min_free_bytes": 10**15}))
+    assert deleted == ["done"]
+    assert [r.id for r in store.list()] == ["live"]
+
+
+def test_retention_frees_disk_space_oldest_first(tmp_path):
+    disk = FakeDisk()
+    store = EventStore(tmp_path / "data", free_bytes=disk)
+    records = [add_event(store, f"e{i}", T0 + i) for i in range(4)]
+    disk.capacity = disk.used(store.data_dir) + 1000  # 1000 bytes free
+    # Enough free space only once the two oldest clips and thumbnails are gone.
+    need = sum(p.stat().st_size for r in records[:2] for p in files_of(store, r))
+    retention = RetentionConfig(**{**NO_LIMITS, "min_free_bytes": 1000 + need})
+    assert store.enforce_retention(retention) == ["e0", "e1"]
+    assert disk(store.data_dir) == 1000 + need
+    assert [r.id for r in store.list()] == ["e3", "e2"]
+    assert store.enforce_retention(retention) == []
+    store.close()
+
+
+def test_retention_service_reconciles_at_start_and_runs_on_demand(store):
+    gone = add_event(store, "gone", T0)
+    (store.data_dir / gone.video_path).unlink()
+    retention = RetentionConfig(**NO_LIMITS)
+    service = RetentionService(store, retention, interval_s=600)
+    service.start()
+    try:
+        assert store.get("gone") is None  # reconciled before start() returned
+        wait_until(lambda: service.passes >= 1, message="first retention pass")
+        add_event(store, "ancient", time.time() - 90 * DAY)
+        retention.max_days = 30
+        service.event_ended(store.get("ancient"))  # a clip ended: clean up now
+        wait_until(lambda: store.get("ancient") is None, message="retention on demand")
+        assert service.deleted_total == 1
+    finally:
+        service.stop()
+    assert service._thread is None
