@@ -135,6 +135,7 @@ class EventStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._root = Path(os.path.abspath(self.data_dir))
         self._free_bytes = free_bytes
+        self._rows_to_delete: set[str] = set()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self._root / DB_NAME), check_same_thread=False,
                                    isolation_level=None, timeout=10.0)
@@ -305,6 +306,7 @@ class EventStore:
         An event still recording is never deleted."""
         now = time.time() if now is None else now
         deleted: EventIds = []
+        self._delete_leftover_rows()
         if retention.max_days > 0:
             cutoff = now - retention.max_days * 86400
             for row in self._query("SELECT id FROM events WHERE status != 'recording' "
@@ -319,6 +321,8 @@ class EventStore:
                     break
                 deleted.append(outcome[0].id)
                 total -= outcome[0].size_bytes
+                if not outcome[1]:
+                    break  # see below
         if retention.min_free_bytes > 0:
             while self._free_bytes(self._root) < retention.min_free_bytes:
                 outcome = self._delete_oldest_finished()
@@ -328,10 +332,19 @@ class EventStore:
                     break
                 deleted.append(outcome[0].id)
                 if not outcome[1]:
-                    break  # its files would not go: deleting more would not help
+                    break  # the row or files would not go: the next pass tries again
         if deleted:
             log.info("retention deleted %d clip(s): %s", len(deleted), ", ".join(deleted))
         return deleted
+
+    def _delete_leftover_rows(self) -> None:
+        """Rows whose files retention already deleted when the index could not be written."""
+        for event_id in sorted(self._rows_to_delete):
+            try:
+                self._delete_row(event_id, allow_recording=False)
+            except (EventRecording, sqlite3.OperationalError):
+                continue
+            self._rows_to_delete.discard(event_id)
 
     def _delete_oldest_finished(self) -> tuple[EventRecord, bool] | None:
         rows = self._query("SELECT id FROM events WHERE status != 'recording' "
@@ -339,11 +352,22 @@ class EventStore:
         return self._delete_for_retention(rows[0]["id"]) if rows else None
 
     def _delete_for_retention(self, event_id: str) -> tuple[EventRecord, bool] | None:
-        """(the deleted event, whether its files went), or None if it was not deletable."""
+        """(the deleted event, whether row and files all went), or None if not deletable."""
         try:
             record = self._delete_row(event_id, allow_recording=False)
         except EventRecording:
             return None  # re-added as recording meanwhile
+        except sqlite3.OperationalError as e:
+            # Most likely the disk is full and the index cannot be written: free the space
+            # now; the row goes on a later pass, or at the next start (its video is gone).
+            record = self.get(event_id)
+            if record is None or record.status == "recording":
+                return None
+            log.error("cannot delete event %s from the index (%s); deleting its files first",
+                      event_id, e)
+            self._remove_files(record)
+            self._rows_to_delete.add(event_id)
+            return record, False
         if record is None:
             return None
         return record, self._remove_files(record)

@@ -352,6 +352,33 @@ def test_retention_frees_disk_space_oldest_first(tmp_path):
     store.close()
 
 
+class IndexFullStore(EventStore):
+    """An index that cannot be written, as SQLite reports on a full disk."""
+
+    index_full = True
+
+    def _delete_row(self, event_id, *, allow_recording):
+        if self.index_full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return super()._delete_row(event_id, allow_recording=allow_recording)
+
+
+def test_retention_frees_files_even_when_the_index_cannot_be_written(tmp_path):
+    disk = FakeDisk()
+    store = IndexFullStore(tmp_path / "data", free_bytes=disk)
+    records = [add_event(store, f"e{i}", T0 + i) for i in range(3)]
+    disk.capacity = disk.used(store.data_dir)  # nothing free
+    retention = RetentionConfig(**{**NO_LIMITS, "min_free_bytes": 1})
+    assert store.enforce_retention(retention) == ["e0"]  # one per pass while the index is stuck
+    assert not any(p.exists() for p in files_of(store, records[0]))
+    assert all(p.exists() for p in files_of(store, records[1]))
+    assert store.get("e0") is not None
+    store.index_full = False
+    assert store.enforce_retention(retention) == []  # nothing more to free...
+    assert [r.id for r in store.list()] == ["e2", "e1"]  # ...but e0's row is gone now
+    store.close()
+
+
 def test_retention_service_reconciles_at_start_and_runs_on_demand(store):
     gone = add_event(store, "gone", T0)
     (store.data_dir / gone.video_path).unlink()

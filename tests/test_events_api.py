@@ -11,9 +11,11 @@ from camwatch.config import Config, MotionConfig
 from camwatch.events import EventRecord, EventStore
 from camwatch.service import Service
 from camwatch.wiring import attach_event_store
+from tests.clips import write_clip
 from tests.event_files import add_event
 from tests.http_client import request
-from tests.support import ServerThread, demo_config
+from tests.media import probe
+from tests.support import ServerThread, demo_config, wait_until
 
 T0 = 1_790_000_000.0
 FIELDS = {"id", "camera", "started_at", "ended_at", "duration_s", "frames", "motion_frames",
@@ -206,3 +208,29 @@ def test_patched_settings_survive_a_restart_over_the_config_file(tmp_path):
         assert motion["threshold"] == 2.5 and motion["min_motion_frames"] == 9
         assert motion["stable_frames"] == 33
         assert server.service.context.cameras["cam"].config.motion.threshold == 2.5
+
+
+def test_a_recorded_event_is_listed_and_its_clip_served(tmp_path):
+    """End to end with the real wiring: a file with motion, the recorder, the index, the API."""
+    video = write_clip(tmp_path / "motion.mp4", 6.0, [(1.0, 3.5)], width=160, height=120)
+    config = demo_config(str(tmp_path / "data"), fps=10, width=160, height=120)
+    config.cameras[0].source = str(video)
+    config.cameras[0].motion.pre_roll_seconds = 0.5
+    config.cameras[0].motion.stable_frames = 5
+    with ServerThread(config) as server:
+        def finished_events():
+            events = request(server.port, "GET", "/api/events").json()
+            return [e for e in events if e["status"] == "complete"]
+        events = wait_until(finished_events, timeout=30, message="a finished event")
+        event = events[0]
+        assert event["camera"] == "cam" and event["frames"] > 20
+        assert 2.0 < event["duration_s"] < 5.0
+        clip = request(server.port, "GET", event["video_url"])
+        assert clip.status == 200 and len(clip.body) == event["size_bytes"]
+        copy = tmp_path / "copy.mp4"
+        copy.write_bytes(clip.body)
+        facts = probe(copy)
+        assert (facts["codec_name"], facts["pix_fmt"]) == ("h264", "yuv420p")
+        assert facts["frames"] == event["frames"]
+        thumbnail = request(server.port, "GET", event["thumbnail_url"])
+        assert thumbnail.status == 200 and thumbnail.body[:2] == b"\xff\xd8"
