@@ -391,7 +391,10 @@ class EventStore:
             if thumbnail is not None:
                 known.add(thumbnail)
             if record.status == "recording":
-                self._close_crashed(record, video, thumbnail, report)
+                try:
+                    self._close_crashed(record, video, thumbnail, report)
+                except OSError as e:
+                    log.error("event %s: cannot close its clip after a crash: %s", record.id, e)
         self._reconcile_files(known, report)
         if report.changed:
             log.info("reconciled the event index: %d dropped, %d closed, %d indexed, "
@@ -404,8 +407,11 @@ class EventStore:
         size = video.stat().st_size if video.is_symlink() else trim_partial_fragment(video)
         probe = probe_clip(video)
         if probe is None:
+            report.removed_files += [relative for relative, path in
+                                     ((record.video_path, video),
+                                      (record.thumbnail_path, thumbnail))
+                                     if path is not None and path.exists()]
             self.delete(record.id)
-            report.removed_files.append(record.video_path)
             return
         if thumbnail is not None and not thumbnail.exists():
             write_thumbnail(probe.first_image, thumbnail)
@@ -427,7 +433,10 @@ class EventStore:
                     continue
                 (videos if name.endswith(".mp4") else others).append(path)
         for video in sorted(videos):
-            self._index_orphan(video, known, report)
+            try:
+                self._index_orphan(video, known, report)
+            except OSError as e:
+                log.error("cannot index or delete %s: %s", video, e)
         for path in sorted(others):
             stray_thumbnail = path.suffix == ".jpg" and not path.with_suffix(".mp4").exists()
             if (stray_thumbnail or path.suffix == ".tmp") and path not in known:
@@ -438,7 +447,8 @@ class EventStore:
         match = CLIP_STEM.match(video.stem)
         started_at = _parse_stamp(match["stamp"]) if match else None
         if match is None or started_at is None or self.get(match["id"]) is not None:
-            log.warning("leaving %s alone: not a clip name camwatch writes", video)
+            log.warning("leaving %s alone: not named like a clip of camwatch's, or its id "
+                        "is taken", video)
             return
         size = trim_partial_fragment(video)
         probe = probe_clip(video)

@@ -200,7 +200,7 @@ def test_reconcile_drops_a_recording_that_does_not_decode(store):
     (store.data_dir / record.video_path).write_bytes(b"\0" * 2000)
     report = store.reconcile()
     assert store.get("junk") is None
-    assert report.removed_files == [record.video_path]
+    assert report.removed_files == [record.video_path, record.thumbnail_path]
     assert not any(p.exists() for p in files_of(store, record))
 
 
