@@ -6,7 +6,7 @@ import logging
 import threading
 
 from camwatch.config import RetentionConfig
-from camwatch.events import EventRecord, EventStore
+from camwatch.events import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +17,6 @@ class RetentionService:
     """A Component: `start()` reconciles the index with the files (before any recorder runs),
     then a daemon thread enforces retention every `interval_s` and whenever
     `request_cleanup()` is called (a clip ended, a write hit a full disk).
-
-    It is also an EventListener, so that every finished event triggers a pass.
     """
 
     def __init__(self, store: EventStore, retention: RetentionConfig,
@@ -66,13 +64,3 @@ class RetentionService:
                 log.exception("retention pass failed")
             self._wake.wait(self.interval_s)
             self._wake.clear()
-
-    # EventListener: only the end of an event matters here.
-    def motion_changed(self, camera: str, active: bool) -> None:
-        pass
-
-    def event_started(self, record: EventRecord) -> None:
-        pass
-
-    def event_ended(self, record: EventRecord) -> None:
-        self.request_cleanup()

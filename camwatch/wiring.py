@@ -57,8 +57,8 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         else:
             stats.events_total += 1
         retention = service.context.services.get("retention")
-        if result.disk_full and retention is not None:
-            retention.request_cleanup()
+        if retention is not None and (result.disk_full or not result.aborted):
+            retention.request_cleanup()  # a clip was added, or the disk filled up
 
     recorder = EventRecorder(
         camera.name, camera.config.motion, Path(service.config.server.data_dir),
@@ -106,8 +106,7 @@ def attach_event_store(service: Service) -> EventStore:
         apply_saved_overrides(camera.name, camera.config.motion,
                               store.motion_overrides(camera.name))
     retention = RetentionService(store, service.config.retention)
-    services["retention"] = retention
-    services.setdefault("listeners", Listeners()).add(retention)
+    services["retention"] = retention  # attach_recorder asks it for a pass after each clip
     service.components.insert(0, retention)
     ctx = {"context": service.context}
     service.extra_routes += [

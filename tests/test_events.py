@@ -390,7 +390,7 @@ def test_retention_service_reconciles_at_start_and_runs_on_demand(store):
         wait_until(lambda: service.passes >= 1, message="first retention pass")
         add_event(store, "ancient", time.time() - 90 * DAY)
         retention.max_days = 30
-        service.event_ended(store.get("ancient"))  # a clip ended: clean up now
+        service.request_cleanup()  # as after each clip
         wait_until(lambda: store.get("ancient") is None, message="retention on demand")
         assert service.deleted_total == 1
     finally:

@@ -9,21 +9,23 @@ from pathlib import Path
 import pytest
 
 from camwatch.config import CameraConfig, HooksConfig, MqttConfig
-from camwatch.events import EventRecord
+from camwatch.events import EventRecord, EventStore
 from camwatch.hooks import HookRunner
 from camwatch.mqtt import MqttPublisher
 from camwatch.notify import Listeners
+from camwatch.retention import RetentionService
 from camwatch.wiring import RecorderComponent, build_service
 from tests.broker import Collector, Mosquitto
 from tests.clips import write_clip
 from tests.support import ServerThread, demo_config, wait_until
 
 
-def test_without_hooks_or_mqtt_there_are_only_listeners_recorders_and_metrics(tmp_path):
+def test_without_hooks_or_mqtt_there_are_only_listeners_recorders_events_and_metrics(tmp_path):
     service = build_service(demo_config(str(tmp_path)))
     listeners = service.context.services["listeners"]
     assert isinstance(listeners, Listeners) and listeners.items == []
-    assert [type(c) for c in service.components] == [RecorderComponent]
+    assert [type(c) for c in service.components] == [RetentionService, RecorderComponent]
+    assert isinstance(service.context.services["events"], EventStore)
     assert "metrics" in service.context.services
 
 
