@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tornado.web
+
 from camwatch.server.base import BaseHandler
+
+HISTORY_SECONDS = 60.0
 
 
 class CamerasHandler(BaseHandler):
@@ -13,6 +17,28 @@ class CamerasHandler(BaseHandler):
 class CameraHandler(BaseHandler):
     def get(self, name: str) -> None:
         self.write_json(self.camera_or_404(name).describe())
+
+
+class MotionHistoryHandler(BaseHandler):
+    """The camera's recent (time, delta) pairs, so the UI's motion graph starts full.
+
+    `?seconds=` limits the window (default 60, counted back from the newest point).
+    """
+
+    def get(self, name: str) -> None:
+        camera = self.camera_or_404(name)
+        try:
+            seconds = float(self.get_query_argument("seconds", str(HISTORY_SECONDS)))
+        except ValueError:
+            raise tornado.web.HTTPError(400, "seconds must be a number") from None
+        if not 0 < seconds <= 3600:
+            raise tornado.web.HTTPError(400, "seconds must be in (0, 3600]")
+        history = tuple(camera.delta_history)  # one C-level copy: safe against the capture thread
+        newest = history[-1][0] if history else 0.0
+        points = [[round(t, 3), round(delta, 4)] for t, delta in history
+                  if t >= newest - seconds]
+        self.write_json({"camera": camera.name, "threshold": camera.config.motion.threshold,
+                         "points": points})
 
 
 class HealthHandler(BaseHandler):

@@ -45,6 +45,7 @@ def routes(context: AppContext, extra: list[Route] | None = None) -> list[Route]
         (rf"/cameras/{CAMERA}/snapshot\.jpg", live.SnapshotHandler, ctx),
         (r"/api/cameras", api.CamerasHandler, ctx),
         (rf"/api/cameras/{CAMERA}", api.CameraHandler, ctx),
+        (rf"/api/cameras/{CAMERA}/motion/history", api.MotionHistoryHandler, ctx),
         (r"/static/(.*)", StaticHandler, {"path": str(WEB_DIR)}),
     ]
     return (extra or []) + table

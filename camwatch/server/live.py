@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 
 import tornado.iostream
 import tornado.web
 import tornado.websocket
 
+from camwatch.camera import Camera
 from camwatch.frame import Frame
 from camwatch.hub import Subscription, SubscriptionClosed
 from camwatch.server.base import BaseHandler
@@ -19,6 +21,19 @@ log = logging.getLogger(__name__)
 
 BOUNDARY = "camwatchframe"
 IDLE_TIMEOUT_S = 30.0
+
+
+def frame_meta(camera: Camera, frame: Frame) -> str:
+    """The ?meta=1 side-channel message sent before a frame: motion state for the live graph."""
+    return json.dumps({
+        "type": "meta",
+        "seq": frame.seq,
+        "t": round(frame.captured_at, 3),
+        "delta": round(camera.latest_delta, 4),
+        "threshold": camera.config.motion.threshold,
+        "recording": camera.recording,
+        "online": frame.online,
+    })
 
 
 async def jpeg_of(frame: Frame) -> bytes:
@@ -31,6 +46,7 @@ async def jpeg_of(frame: Frame) -> bytes:
 class LiveSocketHandler(tornado.websocket.WebSocketHandler):
     """Sends one message per frame: binary JPEG, or base64 text with ?format=base64.
 
+    With ?meta=1 each frame is preceded by a small JSON text message (see `frame_meta`).
     The next frame is taken only once the previous write has drained, so a slow client
     skips frames instead of queueing them.
     """
@@ -61,13 +77,18 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
         assert camera is not None
         self._subscription = camera.hub.subscribe()
         as_text = self.get_query_argument("format", "binary") == "base64"
-        self._pump = asyncio.ensure_future(self._send_frames(self._subscription, as_text))
+        with_meta = self.get_query_argument("meta", "0") not in ("0", "", "false")
+        self._pump = asyncio.ensure_future(
+            self._send_frames(camera, self._subscription, as_text, with_meta))
 
-    async def _send_frames(self, subscription: Subscription, as_text: bool) -> None:
+    async def _send_frames(self, camera: Camera, subscription: Subscription, as_text: bool,
+                           with_meta: bool) -> None:
         try:
             while True:
                 frame = await subscription.next(IDLE_TIMEOUT_S)
                 data = await jpeg_of(frame)
+                if with_meta:
+                    await self.write_message(frame_meta(camera, frame))
                 if as_text:
                     await self.write_message(base64.b64encode(data).decode("ascii"))
                 else:
