@@ -84,3 +84,17 @@ def test_history_errors_are_json(tmp_path):
         assert status == 404 and "error" in json.loads(body)
         status, _, body = server.get("/api/cameras/cam/motion/history?seconds=abc")
         assert status == 400 and json.loads(body)["error"] == "seconds must be a number"
+
+
+def test_socket_is_closed_when_the_server_stops(tmp_path):
+    async def run() -> tuple[int | None, object]:
+        server = ServerThread(demo_config(str(tmp_path))).start()
+        connection = await tornado.websocket.websocket_connect(
+            server.url.replace("http", "ws") + "/cameras/cam/ws")
+        assert isinstance(await asyncio.wait_for(connection.read_message(), 10), bytes)
+        await asyncio.get_running_loop().run_in_executor(None, server.stop)
+        while (message := await asyncio.wait_for(connection.read_message(), 10)) is not None:
+            pass
+        return connection.close_code, message
+    close_code, _ = asyncio.run(run())
+    assert close_code == 1001

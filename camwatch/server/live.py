@@ -93,7 +93,9 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
                     await self.write_message(base64.b64encode(data).decode("ascii"))
                 else:
                     await self.write_message(data, binary=True)
-        except (SubscriptionClosed, tornado.websocket.WebSocketClosedError,
+        except SubscriptionClosed:
+            self.close(1001, "server stopping")  # tell the client, so it reconnects
+        except (tornado.websocket.WebSocketClosedError,
                 tornado.iostream.StreamClosedError, asyncio.CancelledError):
             pass
         except TimeoutError:
