@@ -1,0 +1,76 @@
+// Server API: every URL is relative to the page (works on any port and behind a path prefix).
+
+export class ApiError extends Error {
+  constructor(message, status, body = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status; // 0 when the server could not be reached
+    this.body = body;
+  }
+}
+
+/** A server path ("api/cameras" or a server-root path like "/media/x.mp4") against the page. */
+export function pageUrl(path) {
+  return new URL(String(path).replace(/^\/+/, ""), document.baseURI);
+}
+
+/** The websocket URL for a server path, same host and prefix as the page. */
+export function socketUrl(path) {
+  const url = pageUrl(path);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+async function request(path, { method = "GET", body, params, signal } = {}) {
+  const url = pageUrl(path);
+  for (const [key, value] of Object.entries(params ?? {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
+  }
+  const init = { method, signal, cache: "no-store", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError("Cannot reach the camwatch server.", 0);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const message = data?.error ?? `${response.status} ${response.statusText}`.trim();
+    throw new ApiError(message, response.status, data);
+  }
+  return data;
+}
+
+const cameraPath = (name) => `api/cameras/${encodeURIComponent(name)}`;
+
+export const api = {
+  cameras: (signal) => request("api/cameras", { signal }),
+  motionHistory: (name, signal) => request(`${cameraPath(name)}/motion/history`, { signal }),
+  updateMotion: (name, changes) =>
+    request(`${cameraPath(name)}/motion`, { method: "PATCH", body: changes }),
+  /** Newest first; `before` is a cursor from `cursorOf` (or an epoch time in seconds). */
+  events: ({ camera, limit, before } = {}, signal) =>
+    request("api/events", { params: { camera, limit, before }, signal }),
+  deleteEvent: (id) => request(`api/events/${encodeURIComponent(id)}`, { method: "DELETE" }),
+};
+
+/** The `before=` value that asks for the events older than this one: its start, epoch seconds. */
+export function cursorOf(event) {
+  return startOf(event) / 1000;
+}
+
+/** An event's start as epoch milliseconds. */
+export function startOf(event) {
+  return Date.parse(event.started_at);
+}

@@ -1,0 +1,263 @@
+// Live view: a responsive grid of camera tiles (picture, status, motion graph) and a large view.
+
+import { api, pageUrl } from "./api.js";
+import { h, icon, setText } from "./dom.js";
+import { percent } from "./format.js";
+import { MotionGraph } from "./graph.js";
+import { LiveStream } from "./stream.js";
+
+const STOP_AFTER_HIDDEN_MS = 5000;
+
+class CameraTile {
+  constructor(camera, { onToggle }) {
+    this.name = camera.name;
+    this.onScreen = false;
+    this.active = false;
+    this.stopTimer = 0;
+    this.recording = false;
+    this.online = camera.online;
+    this.connection = "stopped";
+    this.#build(camera, onToggle);
+    this.graph = new MotionGraph(this.graphCanvas);
+    this.stream = new LiveStream(camera.name, {
+      onFrame: (bitmap) => this.#draw(bitmap),
+      onMeta: (meta) => this.#meta(meta),
+      onState: (state, detail) => this.#connectionState(state, detail),
+    });
+    this.update(camera);
+  }
+
+  #build(camera, onToggle) {
+    this.canvas = h("canvas", { class: "frame", width: camera.width || 640,
+                                height: camera.height || 360 });
+    this.placeholder = h("span", { class: "frame-message" }, "Connecting…");
+    this.recBadge = h("span", { class: "pill pill-rec", hidden: true }, "REC");
+    this.view = h("button", { class: "frame-button", type: "button", onclick: () => onToggle(this.name) },
+      this.canvas, this.placeholder, h("span", { class: "frame-badges" }, this.recBadge));
+    this.status = h("span", { class: "status" });
+    this.fps = h("span", { class: "tile-fps" });
+    this.back = h("button", { class: "button ghost tile-back", type: "button",
+                              "aria-label": "Back to all cameras", onclick: () => onToggle(this.name) },
+      icon("back"), h("span", {}, "All cameras"));
+    this.fullscreen = h("button", { class: "button ghost icon-only", type: "button",
+                                    "aria-label": `Full screen ${camera.name}`,
+                                    onclick: () => this.#fullscreen() }, icon("expand"));
+    this.snapshot = h("a", { class: "button ghost icon-only", download: `${camera.name}.jpg`,
+                             href: pageUrl(`cameras/${encodeURIComponent(camera.name)}/snapshot.jpg`).href,
+                             "aria-label": `Download a snapshot of ${camera.name}` }, icon("camera"));
+    this.graphCanvas = h("canvas", { class: "graph", role: "img",
+                                     "aria-label": `Motion graph of ${camera.name}` });
+    this.graphLegend = h("span", { class: "graph-legend" });
+    this.el = h("article", { class: "tile", dataset: { camera: camera.name },
+                             "aria-label": `Camera ${camera.name}` },
+      h("header", { class: "tile-head" },
+        this.back,
+        h("h2", { class: "tile-name" }, camera.name),
+        this.status, this.fps,
+        h("span", { class: "tile-actions" }, this.snapshot, this.fullscreen)),
+      this.view,
+      h("div", { class: "graph-box" },
+        h("div", { class: "graph-labels" },
+          h("span", {}, "Motion, last minute"), this.graphLegend),
+        this.graphCanvas));
+  }
+
+  /** New state from /api/cameras. */
+  update(camera) {
+    this.camera = camera;
+    if (camera.width && camera.height) {
+      this.el.style.setProperty("--aspect", `${camera.width} / ${camera.height}`);
+    }
+    if (this.connection !== "live") this.online = camera.online;
+    this.recording = camera.recording;
+    this.graph.threshold = camera.motion?.threshold ?? this.graph.threshold;
+    this.#render();
+  }
+
+  setFocused(focused) {
+    this.el.classList.toggle("focused", focused);
+    this.view.setAttribute("aria-label", focused ? "Back to all cameras" : `Open ${this.name} large`);
+    this.graph.schedule();
+  }
+
+  /** Stream only while the live view is shown and the tile is on screen. */
+  setActive(active) {
+    this.active = active;
+    this.#syncStream();
+  }
+
+  setOnScreen(onScreen) {
+    this.onScreen = onScreen;
+    this.#syncStream();
+  }
+
+  #syncStream() {
+    clearTimeout(this.stopTimer);
+    if (this.active && this.onScreen && document.visibilityState === "visible") {
+      this.stream.start();
+    } else if (this.stream.wanted) {
+      this.stopTimer = setTimeout(() => this.stream.stop(), this.active ? STOP_AFTER_HIDDEN_MS : 0);
+    }
+  }
+
+  refreshVisibility() {
+    this.#syncStream();
+  }
+
+  #draw(bitmap) {
+    if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
+      this.canvas.width = bitmap.width;
+      this.canvas.height = bitmap.height;
+      this.el.style.setProperty("--aspect", `${bitmap.width} / ${bitmap.height}`);
+    }
+    this.canvas.getContext("2d").drawImage(bitmap, 0, 0);
+    if (!this.el.classList.contains("has-frame")) this.el.classList.add("has-frame");
+  }
+
+  #meta(meta) {
+    this.graph.push(meta.t, meta.delta, meta.threshold);
+    const changed = this.recording !== meta.recording || this.online !== meta.online;
+    this.recording = meta.recording;
+    this.online = meta.online;
+    if (changed) this.#render();
+    this.#legend(meta.delta, meta.threshold);
+  }
+
+  #legend(delta, threshold) {
+    if (!this.legendValue) {
+      this.legendValue = h("strong");
+      this.legendThreshold = h("span");
+      this.graphLegend.replaceChildren("now ", this.legendValue, " · threshold ", this.legendThreshold);
+    }
+    setText(this.legendValue, percent(delta));
+    setText(this.legendThreshold, percent(threshold));
+  }
+
+  async #connectionState(state, detail) {
+    this.connection = state;
+    if (state === "connecting") setText(this.placeholder, "Connecting…");
+    if (state === "waiting") {
+      setText(this.placeholder, `Connection lost. Retrying in ${Math.ceil(detail / 1000)} s…`);
+    }
+    this.el.dataset.connection = state;
+    this.#render();
+    if (state === "live") await this.#loadHistory();
+  }
+
+  async #loadHistory() {
+    try {
+      const history = await api.motionHistory(this.name);
+      const live = this.graph.points.filter(([t]) => t > (history.points.at(-1)?.[0] ?? 0));
+      this.graph.load(history.points.concat(live), history.threshold);
+    } catch {
+      // an older server without the history endpoint: the graph fills as frames arrive
+    }
+  }
+
+  #render() {
+    const state = this.connection === "live" ? (this.online ? "online" : "offline")
+      : this.connection === "stopped" ? "paused" : "connecting";
+    const labels = { online: "Online", offline: "Camera offline", paused: "Paused",
+                     connecting: "Reconnecting" };
+    this.status.className = `status status-${state}`;
+    setText(this.status, labels[state]);
+    this.recBadge.hidden = !this.recording;
+    this.el.classList.toggle("recording", this.recording);
+    const fps = this.connection === "live" ? this.stream.fps : 0;
+    setText(this.fps, fps ? `${fps.toFixed(1)} fps` : "");
+    this.el.dataset.fps = fps.toFixed(1);
+  }
+
+  tick() {
+    this.#render();
+  }
+
+  #fullscreen() {
+    const target = this.view;
+    if (document.fullscreenElement) document.exitFullscreen();
+    else target.requestFullscreen?.().catch(() => {});
+  }
+
+  destroy() {
+    clearTimeout(this.stopTimer);
+    this.stream.stop();
+    this.el.remove();
+  }
+}
+
+export class LiveView {
+  constructor(root, store, { onToggle }) {
+    this.root = root;
+    this.store = store;
+    this.onToggle = onToggle;
+    this.tiles = new Map();
+    this.active = false;
+    this.focused = null;
+    this.grid = h("div", { class: "grid" });
+    this.empty = h("p", { class: "empty", hidden: true }, "Waiting for the camera list…");
+    this.banner = h("p", { class: "banner", role: "status", hidden: true });
+    root.append(this.banner, this.empty, this.grid);
+    this.observer = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        this.tiles.get(entry.target.dataset.camera)?.setOnScreen(entry.isIntersecting);
+      }
+    });
+    store.addEventListener("change", () => this.render());
+    document.addEventListener("visibilitychange", () => {
+      for (const tile of this.tiles.values()) tile.refreshVisibility();
+    });
+    setInterval(() => this.active && this.tiles.forEach((tile) => tile.tick()), 1000);
+  }
+
+  render() {
+    const { cameras, loaded, reachable } = this.store;
+    const seen = new Set();
+    for (const camera of cameras) {
+      seen.add(camera.name);
+      let tile = this.tiles.get(camera.name);
+      if (!tile) {
+        tile = new CameraTile(camera, { onToggle: this.onToggle });
+        this.tiles.set(camera.name, tile);
+        this.grid.append(tile.el);
+        this.observer.observe(tile.el);
+        tile.setActive(this.active);
+        tile.setFocused(tile.name === this.focused);
+      }
+      tile.update(camera);
+    }
+    for (const [name, tile] of this.tiles) {
+      if (!seen.has(name)) {
+        this.observer.unobserve(tile.el);
+        tile.destroy();
+        this.tiles.delete(name);
+      }
+    }
+    const demo = cameras.filter((camera) => camera.demo_fallback).map((camera) => camera.name);
+    this.banner.hidden = demo.length === 0;
+    setText(this.banner, demo.length
+      ? `No webcam found: ${demo.join(", ")} ${demo.length > 1 ? "show" : "shows"} the built-in demo scene.`
+      : "");
+    this.empty.hidden = cameras.length > 0;
+    setText(this.empty, !reachable && !loaded ? "Cannot reach the camwatch server. Retrying…"
+      : loaded ? "No cameras are configured." : "Loading cameras…");
+    this.#applyFocus();
+  }
+
+  setActive(active) {
+    this.active = active;
+    for (const tile of this.tiles.values()) tile.setActive(active);
+  }
+
+  /** Show one camera large (name) or the grid (null). */
+  focus(name) {
+    this.focused = name;
+    this.#applyFocus();
+  }
+
+  #applyFocus() {
+    const name = this.tiles.has(this.focused) ? this.focused : null;
+    this.grid.classList.toggle("has-focus", name !== null);
+    for (const tile of this.tiles.values()) tile.setFocused(tile.name === name);
+    if (name) document.title = `${name} · camwatch`;
+  }
+}

@@ -1,0 +1,508 @@
+"""The web UI in headless Chromium against a real server: live view, graph, recordings, settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from camwatch.config import CameraConfig
+from camwatch.frame import Frame
+from tests.browser import PageFactory, WatchedPage
+from tests.support import ServerThread, demo_config
+from tests.web_fakes import FakeEventsApi, h264_clip, make_event, started_epoch, thumbnail_jpeg
+
+pytestmark = pytest.mark.browser
+
+expect: Any = None  # playwright.sync_api.expect, imported once Chromium is known to exist
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _playwright_expect(chromium: Any) -> None:
+    global expect
+    from playwright.sync_api import expect as playwright_expect
+    playwright_expect.set_options(timeout=15000)
+    expect = playwright_expect
+
+
+def wavy_delta(frame: Frame) -> float:
+    """A delta that swings across the default threshold (0.3) every couple of seconds."""
+    return 0.05 + 0.6 * (math.sin(frame.seq / 4) + 1) / 2
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    cameras = [CameraConfig(name=name, source="demo", fps=10, width=320, height=240)
+               for name in ("front", "yard")]
+    config = demo_config(str(tmp_path_factory.mktemp("data")), cameras=cameras)
+    with ServerThread(config) as thread:
+        front = thread.service.context.cameras["front"]  # type: ignore[union-attr]
+        front.listeners.append(lambda frame: front.record_delta(frame, wavy_delta(frame)))
+        yield thread
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    clip = h264_clip(tmp_path_factory.mktemp("media") / "clip.mp4")
+    return clip, thumbnail_jpeg()
+
+
+# 30 events 45 minutes apart, newest 2026-11-20 19:00 Berlin time: two local days
+NEWEST = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.timezone.utc)
+
+
+def sample_events() -> list[dict[str, Any]]:
+    return [make_event("yard" if i % 8 == 3 else "front", NEWEST - dt.timedelta(minutes=45 * i),
+                       seconds=12 + i) for i in range(30)]
+
+
+@pytest.fixture
+def events_api(media: tuple[bytes, bytes]) -> FakeEventsApi:
+    return FakeEventsApi(sample_events(), *media)
+
+
+def wait_for_new_picture(page: Any, camera: str, previous: str) -> None:
+    page.wait_for_function(
+        "([name, old]) => document.querySelector(`.tile[data-camera='${name}'] canvas.frame`)"
+        ".toDataURL() !== old", arg=[camera, previous], timeout=10000)
+
+
+def canvas_png(page: Any, camera: str) -> str:
+    return str(page.evaluate(
+        "name => document.querySelector(`.tile[data-camera='${name}'] canvas.frame`).toDataURL()",
+        camera))
+
+
+def open_live(open_page: PageFactory, server: ServerThread, **options: Any) -> WatchedPage:
+    watched = open_page(**options)
+    watched.page.goto(server.url + "/")
+    for name in ("front", "yard"):
+        expect(watched.page.locator(f".tile[data-camera='{name}']")).to_have_class(
+            re.compile(r"\bhas-frame\b"))
+    return watched
+
+
+# ---- live view ----
+
+def test_live_picture_changes_over_time(server: ServerThread, open_page: PageFactory) -> None:
+    watched = open_live(open_page, server)
+    page = watched.page
+    first = canvas_png(page, "front")
+    page.wait_for_timeout(1000)
+    wait_for_new_picture(page, "front", first)  # normally at once; a busy CI machine may lag
+    tile = page.locator(".tile[data-camera='front']")
+    expect(tile.locator(".status")).to_have_text("Online")
+    expect(tile.locator(".tile-fps")).to_have_text(re.compile(r"^\d+\.\d fps$"))
+    fps = float(tile.get_attribute("data-fps") or 0)
+    assert 3 <= fps <= 20
+    expect(page.locator(".banner")).to_be_hidden()
+    watched.assert_no_errors()
+
+
+def test_motion_graph_draws_deltas_against_the_threshold(server: ServerThread,
+                                                         open_page: PageFactory) -> None:
+    watched = open_live(open_page, server)
+    page = watched.page
+    graph = ".tile[data-camera='front'] canvas.graph"
+    # the history endpoint fills the graph at once; meta messages keep it growing
+    page.wait_for_function(f"() => document.querySelector(\"{graph}\").dataset.points >= 20")
+    painted = page.evaluate("""selector => {
+        const canvas = document.querySelector(selector);
+        const ctx = canvas.getContext("2d");
+        const column = x => {
+            const data = ctx.getImageData(x, 0, 1, canvas.height).data;
+            let n = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+            return n;
+        };
+        // the newest point is at the right edge; a second earlier is ~1/60 of the width left
+        return {newest: column(canvas.width - 2), older: column(canvas.width - 2 - Math.round(canvas.width / 60)),
+                empty: column(2), height: canvas.height};
+    }""", graph)
+    assert painted["newest"] >= 3 and painted["older"] >= 3
+    assert painted["empty"] <= 2  # no data a minute ago: just the dashed threshold line
+    legend = page.locator(".tile[data-camera='front'] .graph-legend")
+    expect(legend).to_contain_text("threshold 0.30%")
+    values = page.evaluate(
+        f"() => {{ const c = document.querySelector(\"{graph}\"); return c.dataset.points; }}")
+    assert int(values) >= 20
+    watched.assert_no_errors()
+
+
+def test_recording_state_shows_live(server: ServerThread, open_page: PageFactory) -> None:
+    watched = open_live(open_page, server)
+    tile = watched.page.locator(".tile[data-camera='yard']")
+    yard = server.service.context.cameras["yard"]  # type: ignore[union-attr]
+    expect(tile.locator(".pill-rec")).to_be_hidden()
+    server.call(lambda: setattr(yard, "recording", True))
+    try:
+        expect(tile.locator(".pill-rec")).to_be_visible()
+        expect(tile).to_have_class(re.compile(r"\brecording\b"))
+    finally:
+        server.call(lambda: setattr(yard, "recording", False))
+    expect(tile.locator(".pill-rec")).to_be_hidden()
+    watched.assert_no_errors()
+
+
+def test_large_view_opens_and_closes_with_escape_and_back(server: ServerThread,
+                                                          open_page: PageFactory) -> None:
+    watched = open_live(open_page, server)
+    page = watched.page
+    front, yard = page.locator(".tile[data-camera='front']"), page.locator(".tile[data-camera='yard']")
+    small = front.locator("canvas.frame").bounding_box()
+    front.locator(".frame-button").click()
+    expect(page).to_have_url(re.compile(r"#live/front$"))
+    expect(yard).to_be_hidden()
+    expect(front).to_have_class(re.compile(r"\bfocused\b"))
+    large = front.locator("canvas.frame").bounding_box()
+    assert small and large and large["width"] > small["width"] * 1.4
+    wait_for_new_picture(page, "front", canvas_png(page, "front"))  # still live when large
+
+    page.keyboard.press("Escape")
+    expect(page).to_have_url(re.compile(r"/(#live)?$"))
+    expect(yard).to_be_visible()
+    assert page.evaluate("document.activeElement.closest('.tile').dataset.camera") == "front"
+
+    front.locator(".frame-button").click()
+    expect(yard).to_be_hidden()
+    page.go_back()
+    expect(yard).to_be_visible()
+    page.goto(server.url + "/#live/yard")  # a link straight to one camera works too
+    expect(front).to_be_hidden()
+    front_button = page.get_by_role("button", name="Back to all cameras").first
+    expect(front_button).to_be_visible()
+    watched.assert_no_errors()
+
+
+def test_reconnects_after_a_server_restart(tmp_path: Any, open_page: PageFactory) -> None:
+    config = demo_config(str(tmp_path), fps=10, width=320, height=240)
+    first = ServerThread(config).start()
+    try:
+        watched = open_page()
+        page = watched.page
+        page.goto(first.url + "/")
+        tile = page.locator(".tile[data-camera='cam']")
+        expect(tile).to_have_class(re.compile(r"\bhas-frame\b"))
+        port = first.port
+    finally:
+        first.stop()
+    expect(tile).to_have_attribute("data-connection", re.compile("waiting|connecting"))
+    expect(page.locator("#server-status")).to_contain_text("unreachable")
+    config.server.port = port
+    with ServerThread(config):
+        expect(tile).to_have_attribute("data-connection", "live", timeout=30000)
+        wait_for_new_picture(page, "cam", canvas_png(page, "cam"))
+        expect(page.locator("#server-status")).to_contain_text("Connected")
+    # failed connection attempts while the server was down are expected, exceptions are not
+    watched.allow(r"ERR_CONNECTION_REFUSED|WebSocket connection to|Failed to load resource")
+    watched.assert_no_errors()
+
+
+def test_demo_fallback_shows_a_banner(tmp_path: Any, open_page: PageFactory) -> None:
+    cameras = [CameraConfig(name="auto", source="auto", fps=5, width=320, height=240)]
+    with ServerThread(demo_config(str(tmp_path), cameras=cameras)) as server:
+        if not server.get_json("/api/cameras")[0]["demo_fallback"]:
+            pytest.skip("this machine has a webcam, so `auto` did not fall back to the demo")
+        watched = open_page()
+        watched.page.goto(server.url + "/")
+        expect(watched.page.locator(".banner")).to_contain_text("No webcam found")
+        watched.assert_no_errors()
+
+
+# ---- recordings ----
+
+def open_events(open_page: PageFactory, server: ServerThread, events_api: FakeEventsApi,
+                **options: Any) -> WatchedPage:
+    watched = open_page(**options)
+    events_api.install(watched.page)
+    watched.page.goto(server.url + "/#events")
+    return watched
+
+
+def test_gallery_lists_newest_first_by_local_day_and_loads_more(
+        server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi) -> None:
+    watched = open_events(open_page, server, events_api)
+    page = watched.page
+    cards = page.locator(".card-item")
+    page.mouse.wheel(0, 5000)
+    expect(cards).to_have_count(30)
+    ids = [li.get_attribute("data-id") for li in cards.all()]
+    expected = sorted(events_api.events, key=started_epoch, reverse=True)
+    assert ids == [e["id"] for e in expected]
+    # the first page, then one page of the events older than the 24th
+    queries = events_api.list_requests()
+    assert queries[0]["limit"] == ["24"] and "before" not in queries[0]
+    pages = [q for q in queries if "before" in q]
+    assert float(pages[0]["before"][0]) == pytest.approx(started_epoch(expected[23]))
+    # local time (Europe/Berlin) and grouping by local day
+    first = cards.first
+    expect(first.locator(".card-time")).to_have_text("19:00:00")
+    expect(first.locator(".card-camera")).to_have_text("front")
+    expect(first.locator(".thumb-duration")).to_have_text("0:12")
+    assert page.locator(".day").count() == 2
+    expect(page.locator(".day-title").nth(0)).to_have_text(re.compile(r"^Friday,? 20 November 2026$"))
+    expect(page.locator(".day-title").nth(1)).to_have_text(re.compile(r"^Thursday,? 19 November 2026$"))
+    expect(page.locator(".load-more")).to_be_hidden()
+    expect(page.locator(".summary")).to_have_text("30 clips")
+    # thumbnails load from the server-root path, resolved against the page
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.thumb img')].slice(0, 4).every(i => i.naturalWidth > 0)")
+    watched.assert_no_errors()
+
+
+def test_gallery_filters_by_camera_and_day(server: ServerThread, open_page: PageFactory,
+                                           events_api: FakeEventsApi) -> None:
+    watched = open_events(open_page, server, events_api)
+    page = watched.page
+    expect(page.locator(".card-item").first).to_be_visible()
+    page.get_by_label("Camera", exact=True).select_option("yard")
+    expect(page.locator(".card-item")).to_have_count(4)
+    expect(page.locator(".card-camera")).to_have_text(["yard"] * 4)
+    assert events_api.list_requests()[-1]["camera"] == ["yard"]
+
+    page.get_by_label("Camera", exact=True).select_option("")
+    page.get_by_label("Day", exact=True).fill("2026-11-19")
+    thursday = [e for e in events_api.events
+                if dt.datetime.fromtimestamp(started_epoch(e), dt.timezone(dt.timedelta(hours=1)))
+                .date() == dt.date(2026, 11, 19)]
+    expect(page.locator(".card-item")).to_have_count(len(thursday))
+    expect(page.locator(".day-title")).to_have_text([re.compile(r"^Thursday,? 19 November 2026$")])
+    page.get_by_role("button", name="All days").click()
+    page.mouse.wheel(0, 5000)
+    expect(page.locator(".card-item")).to_have_count(30)
+    watched.assert_no_errors()
+
+
+def test_new_events_appear_without_a_reload(server: ServerThread, open_page: PageFactory,
+                                            events_api: FakeEventsApi) -> None:
+    watched = open_events(open_page, server, events_api)
+    page = watched.page
+    expect(page.locator(".card-item").first).to_have_attribute("data-id", "front-20261120-180000")
+    newer = make_event("yard", NEWEST + dt.timedelta(minutes=3), recording=True)
+    events_api.events.append(newer)
+    first = page.locator(".card-item").first
+    expect(first).to_have_attribute("data-id", newer["id"], timeout=12000)
+    expect(first).to_have_class(re.compile(r"\bfresh\b"))
+    expect(first.locator(".pill-rec")).to_be_visible()
+    # when the recording ends, the card updates in place
+    newer.update(make_event("yard", NEWEST + dt.timedelta(minutes=3), seconds=9))
+    expect(first.locator(".thumb-duration")).to_have_text("0:09", timeout=12000)
+    expect(page.locator(f".card-item[data-id='{newer['id']}'] .pill-rec")).to_be_hidden()
+    watched.assert_no_errors()
+
+
+def test_player_plays_the_clip_and_closes_with_escape(server: ServerThread,
+                                                      open_page: PageFactory,
+                                                      events_api: FakeEventsApi) -> None:
+    watched = open_events(open_page, server, events_api)
+    page = watched.page
+    page.locator(".card").first.click()
+    dialog = page.locator("dialog.player")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".player-title")).to_have_text(re.compile(r"^front · .* 19:00:00$"))
+    page.wait_for_function("() => { const v = document.querySelector('dialog video');"
+                           " return v.currentTime > 0.5 && v.error === null; }")
+    download = dialog.get_by_role("link", name="Download")
+    assert download.get_attribute("href") == f"{server.url}/media/front-20261120-180000.mp4"
+    # seekable: jump and keep playing
+    page.evaluate("document.querySelector('dialog video').currentTime = 2.0")
+    page.wait_for_function("() => document.querySelector('dialog video').currentTime >= 2.0")
+    dialog.get_by_role("button", name="Older clip").click()
+    expect(dialog.locator(".player-title")).to_contain_text("18:15:00")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert page.evaluate("document.querySelector('dialog video').getAttribute('src')") is None
+    watched.assert_no_errors()
+
+
+def test_player_deletes_after_confirmation(server: ServerThread, open_page: PageFactory,
+                                           events_api: FakeEventsApi) -> None:
+    watched = open_events(open_page, server, events_api)
+    page = watched.page
+    target = "front-20261120-180000"
+    page.locator(f".card-item[data-id='{target}'] .card").click()
+    dialog = page.locator("dialog.player")
+    dialog.get_by_role("button", name="Delete…").click()
+    expect(dialog.get_by_text("Delete this clip and its thumbnail for good?")).to_be_visible()
+    dialog.get_by_role("button", name="Keep it").click()
+    assert not any(method == "DELETE" for method, _ in events_api.requests)
+    dialog.get_by_role("button", name="Delete…").click()
+    dialog.get_by_role("button", name="Delete clip").click()
+    expect(page.locator(f".card-item[data-id='{target}']")).to_have_count(0)
+    assert ("DELETE", f"{server.url}/api/events/{target}") in events_api.requests
+    # the player moves on to the next clip
+    expect(dialog.locator(".player-title")).to_contain_text("18:15:00")
+    watched.assert_no_errors()
+
+
+# ---- settings ----
+
+def test_settings_show_the_servers_error_then_save(server: ServerThread,
+                                                   open_page: PageFactory) -> None:
+    watched = open_page()
+    page = watched.page
+    bodies: list[dict[str, Any]] = []
+    replies = [(400, {"error": "threshold must be between 0 and 100"}),
+               (200, {"name": "front", "motion": {
+                   "enabled": True, "threshold": 0.5, "pixel_threshold": 30, "stable_frames": 20,
+                   "min_motion_frames": 5, "pre_roll_seconds": 2.0, "max_event_seconds": 600.0}})]
+
+    def patch(route: Any) -> None:
+        assert route.request.method == "PATCH"
+        bodies.append(json.loads(route.request.post_data or "null"))
+        status, reply = replies.pop(0)
+        route.fulfill(status=status, content_type="application/json", body=json.dumps(reply))
+
+    page.route("**/api/cameras/front/motion", patch)
+    page.goto(server.url + "/#settings")
+    form = page.locator("form.settings-card[data-camera='front']")
+    threshold = form.get_by_label("Motion threshold")
+    expect(threshold).to_have_value("0.3")
+    threshold.fill("150")
+    form.get_by_role("button", name="Save").click()
+    expect(form.get_by_role("alert")).to_have_text("threshold must be between 0 and 100")
+    expect(threshold).to_have_attribute("aria-invalid", "true")
+    assert bodies[0] == {"threshold": 150}
+
+    threshold.fill("0.5")
+    form.get_by_label("Pixel sensitivity").fill("30")
+    form.get_by_role("button", name="Save").click()
+    expect(form.get_by_role("status")).to_have_text("Saved. The new settings are in use.")
+    expect(form.locator(".form-error")).to_be_empty()
+    assert bodies[1] == {"threshold": 0.5, "pixel_threshold": 30}
+    assert isinstance(bodies[1]["pixel_threshold"], int)
+    watched.allow(r"status of 400")
+    watched.assert_no_errors()
+
+
+def test_settings_switch_and_undo(server: ServerThread, open_page: PageFactory) -> None:
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/#settings")
+    form = page.locator("form.settings-card[data-camera='yard']")
+    switch = form.get_by_role("switch", name="Detect motion and record events")
+    expect(switch).to_be_checked()
+    undo = form.get_by_role("button", name="Undo changes")
+    expect(undo).to_be_disabled()
+    form.locator("label.switch").click()
+    expect(switch).not_to_be_checked()
+    form.get_by_label("Pre-roll").fill("4.5")
+    expect(undo).to_be_enabled()
+    undo.click()
+    expect(switch).to_be_checked()
+    expect(form.get_by_label("Pre-roll")).to_have_value("2")
+    watched.assert_no_errors()
+
+
+# ---- the page as a whole ----
+
+def test_every_request_stays_under_the_pages_path(server: ServerThread, open_page: PageFactory,
+                                                  events_api: FakeEventsApi) -> None:
+    """Behind a reverse proxy at /cams/ nothing may go to the server root or another host."""
+    watched = open_page()
+    page = watched.page
+    prefix = server.url + "/cams/"
+    seen: list[str] = []
+    sockets: list[str] = []
+
+    def proxy(route: Any) -> None:
+        url = route.request.url
+        seen.append(url)
+        if url.startswith(prefix):
+            inner = server.url + "/" + url[len(prefix):]
+            if re.search(r"/api/events|/media/", inner):
+                route.fallback()
+                return
+            route.fulfill(response=route.fetch(url=inner))
+        else:
+            route.fulfill(status=404, content_type="application/json", body='{"error": "outside"}')
+
+    page.route("**/*", proxy)
+    events_api.install(page)  # registered last, so it runs first for events and media
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto(prefix)
+    expect(page.locator(".tile")).to_have_count(2)
+    page.goto(prefix + "#events")
+    expect(page.locator(".card-item").first).to_be_visible()
+    page.locator(".card").first.click()
+    page.wait_for_function("() => document.querySelector('dialog video').currentTime > 0.2")
+    outside = [url for url in seen if not url.startswith(prefix)]
+    assert outside == []
+    media = [url for _, url in events_api.requests]
+    assert media and all(url.startswith(prefix) for url in media)
+    assert sockets and all(url.startswith(prefix.replace("http", "ws")) for url in sockets)
+    watched.allow(r"WebSocket connection to|Failed to load resource")  # no socket proxy here
+    watched.assert_no_errors()
+
+
+TOUCH_TARGETS = """() => {
+    const selector = "button, a.button, .nav a, .brand, select, input:not([type=checkbox]), label.switch";
+    return [...document.querySelectorAll(selector)]
+        .filter(el => el.getClientRects().length && getComputedStyle(el).visibility !== "hidden")
+        .map(el => ({el: el.outerHTML.slice(0, 80), ...el.getBoundingClientRect().toJSON()}))
+        .filter(box => box.width < 44 || box.height < 43.5);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_layout_fits_390px_and_has_44px_targets(
+        scheme: str, server: ServerThread, open_page: PageFactory,
+        events_api: FakeEventsApi) -> None:
+    watched = open_live(open_page, server, width=390, height=844, is_mobile=True, has_touch=True,
+                        device_scale_factor=2, color_scheme=scheme)
+    events_api.install(watched.page)
+    page = watched.page
+
+    def check(name: str) -> None:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name}: page is {width}px wide"
+        assert page.evaluate(TOUCH_TARGETS) == [], name
+        watched.screenshot(f"phone-{scheme}-{name}")
+
+    check("live")
+    page.locator(".tile[data-camera='front'] .frame-button").tap()
+    expect(page.locator(".tile.focused")).to_be_visible()
+    check("live-large")
+    page.get_by_role("link", name="Recordings").tap()
+    expect(page.locator(".card-item").first).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.thumb img').naturalWidth > 0")
+    check("recordings")
+    page.locator(".card").first.tap()
+    page.wait_for_function("() => document.querySelector('dialog video').currentTime > 0.3")
+    check("player")
+    page.keyboard.press("Escape")
+    page.get_by_role("link", name="Settings").tap()
+    expect(page.locator("form.settings-card").first).to_be_visible()
+    check("settings")
+    watched.assert_no_errors()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_desktop_screenshots(scheme: str, server: ServerThread, open_page: PageFactory,
+                             events_api: FakeEventsApi) -> None:
+    watched = open_live(open_page, server, width=1280, height=800, color_scheme=scheme)
+    events_api.install(watched.page)
+    page = watched.page
+    page.wait_for_timeout(1500)  # let the graphs fill
+    watched.screenshot(f"desktop-{scheme}-live")
+    page.locator(".tile[data-camera='front'] .frame-button").click()
+    page.wait_for_timeout(500)
+    watched.screenshot(f"desktop-{scheme}-live-large")
+    page.goto(server.url + "/#events")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.thumb img')].slice(0, 10).every(i => i.naturalWidth > 0)")
+    watched.screenshot(f"desktop-{scheme}-recordings")
+    page.locator(".card").first.click()
+    page.wait_for_function("() => document.querySelector('dialog video').currentTime > 0.5")
+    watched.screenshot(f"desktop-{scheme}-player")
+    page.keyboard.press("Escape")
+    page.goto(server.url + "/#settings")
+    expect(page.locator("form.settings-card")).to_have_count(2)
+    watched.screenshot(f"desktop-{scheme}-settings")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    watched.assert_no_errors()
