@@ -14,7 +14,7 @@ import pytest
 from camwatch.config import CameraConfig
 from camwatch.frame import Frame
 from tests.browser import PageFactory, WatchedPage
-from tests.support import ServerThread, demo_config
+from tests.support import ServerThread, demo_config, wait_until
 from tests.web_fakes import FakeEventsApi, h264_clip, make_event, started_epoch, thumbnail_jpeg
 
 pytestmark = pytest.mark.browser
@@ -206,7 +206,11 @@ def test_reconnects_after_a_server_restart(tmp_path: Any, open_page: PageFactory
 def test_demo_fallback_shows_a_banner(tmp_path: Any, open_page: PageFactory) -> None:
     cameras = [CameraConfig(name="auto", source="auto", fps=5, width=320, height=240)]
     with ServerThread(demo_config(str(tmp_path), cameras=cameras)) as server:
-        if not server.get_json("/api/cameras")[0]["demo_fallback"]:
+        def online_camera() -> Any:
+            camera = server.get_json("/api/cameras")[0]
+            return camera if camera["online"] else None
+        camera = wait_until(online_camera, timeout=20, message="the camera online")
+        if not camera["demo_fallback"]:
             pytest.skip("this machine has a webcam, so `auto` did not fall back to the demo")
         watched = open_page()
         watched.page.goto(server.url + "/")

@@ -169,6 +169,8 @@ export class EventsView {
         if (generation !== this.generation) return;
         const inDay = day ? page.filter((e) => startOf(e) >= day[0]) : page;
         inDay.forEach((event) => this.#upsert(event, this.events.size > 0));
+        // "Today" becomes "Yesterday" at midnight on a page left open
+        for (const [key, { section }] of this.sections) setText(section.firstChild, dayLabel(key));
         if (!this.loading) this.#showState("idle");
       } catch {
         // shown by the header's connection status; try again next time

@@ -25,15 +25,14 @@ export function dayBounds(key) {
   return [new Date(year, month - 1, day).getTime(), new Date(year, month - 1, day + 1).getTime()];
 }
 
-/** "Today", "Yesterday" or the full local date. */
-export function dayLabel(key, now = Date.now()) {
+/** "Today", "Yesterday" or the local date (full, or short: "Fri 20 Nov"). */
+export function dayLabel(key, { short = false, now = Date.now() } = {}) {
   if (key === dayKey(now)) return "Today";
   const [start] = dayBounds(dayKey(now));
   if (key === dayKey(start - 1)) return "Yesterday";
-  return dayFormat.format(dayBounds(key)[0]);
+  return (short ? shortDayFormat : dayFormat).format(dayBounds(key)[0]);
 }
 
-export const shortDay = (ms) => shortDayFormat.format(ms);
 
 /** 14.2 -> "0:14", 3725 -> "1:02:05". */
 export function duration(seconds) {

@@ -96,7 +96,7 @@ export class PlayerDialog extends EventTarget {
 
   #describe(event) {
     const start = startOf(event);
-    setText(this.title, `${event.camera} · ${dayLabel(dayKey(start))} ${localTime(start)}`);
+    setText(this.title, `${event.camera} · ${dayLabel(dayKey(start), { short: true })} ${localTime(start)}`);
     const parts = [
       event.ended_at ? duration(event.duration_s) : "still recording",
       `peak motion ${percent(event.peak_delta)}`,
