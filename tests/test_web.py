@@ -53,7 +53,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
 
 
 # 30 events 45 minutes apart, newest 2026-11-20 19:00 Berlin time: two local days
-NEWEST = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.timezone.utc)
+NEWEST = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.UTC)
 
 
 def sample_events() -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ def thumbnail_jpeg(width: int = 320, height: int = 180) -> bytes:
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace(
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
 
 
@@ -62,7 +62,7 @@ def make_event(camera: str, started: dt.datetime, seconds: float = 12.0, *,
 
 
 def started_epoch(event: dict[str, Any]) -> float:
-    return dt.datetime.fromisoformat(event["started_at"].replace("Z", "+00:00")).timestamp()
+    return dt.datetime.fromisoformat(event["started_at"]).timestamp()
 
 
 class FakeEventsApi:
