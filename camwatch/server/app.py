@@ -31,6 +31,10 @@ class StaticHandler(tornado.web.StaticFileHandler):
         for name, value in SECURITY_HEADERS.items():
             self.set_header(name, value)
 
+    def set_extra_headers(self, path: str) -> None:
+        # revalidate (a cheap 304) so an upgraded server never runs with stale modules
+        self.set_header("Cache-Control", "no-cache")
+
 
 def routes(context: AppContext, extra: list[Route] | None = None) -> list[Route]:
     ctx = {"context": context}
