@@ -13,6 +13,7 @@ import pytest
 
 from camwatch.config import CameraConfig
 from camwatch.frame import Frame
+from camwatch.service import Service
 from tests.browser import PageFactory, WatchedPage
 from tests.support import ServerThread, demo_config, wait_until
 from tests.web_fakes import FakeEventsApi, h264_clip, make_event, started_epoch, thumbnail_jpeg
@@ -40,7 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     cameras = [CameraConfig(name=name, source="demo", fps=10, width=320, height=240)
                for name in ("front", "yard")]
     config = demo_config(str(tmp_path_factory.mktemp("data")), cameras=cameras)
-    with ServerThread(config) as thread:
+    # no recorders: the deltas and the recording state come from the tests alone
+    with ServerThread(config, factory=Service) as thread:
         front = thread.service.context.cameras["front"]  # type: ignore[union-attr]
         front.listeners.append(lambda frame: front.record_delta(frame, wavy_delta(frame)))
         yield thread
