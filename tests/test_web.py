@@ -244,7 +244,7 @@ def test_gallery_lists_newest_first_by_local_day_and_loads_more(
     queries = events_api.list_requests()
     assert queries[0]["limit"] == ["24"] and "before" not in queries[0]
     pages = [q for q in queries if "before" in q]
-    assert float(pages[0]["before"][0]) == pytest.approx(started_epoch(expected[23]))
+    assert pages[0]["before"] == [expected[23]["id"]]
     # local time (Europe/Berlin) and grouping by local day
     first = cards.first
     expect(first.locator(".card-time")).to_have_text("19:00:00")
@@ -272,12 +272,16 @@ def test_gallery_filters_by_camera_and_day(server: ServerThread, open_page: Page
     assert events_api.list_requests()[-1]["camera"] == ["yard"]
 
     page.get_by_label("Camera", exact=True).select_option("")
+    expect(page.locator(".card-item")).to_have_count(30)  # both pages: nothing still loading
+    asked_before = len(events_api.list_requests())
     page.get_by_label("Day", exact=True).fill("2026-11-19")
     thursday = [e for e in events_api.events
                 if dt.datetime.fromtimestamp(started_epoch(e), dt.timezone(dt.timedelta(hours=1)))
                 .date() == dt.date(2026, 11, 19)]
     expect(page.locator(".card-item")).to_have_count(len(thursday))
     expect(page.locator(".day-title")).to_have_text([re.compile(r"^Thursday,? 19 November 2026$")])
+    # the first page asks for what started before the local day's end, as ISO 8601
+    assert events_api.list_requests()[asked_before]["before"] == ["2026-11-19T23:00:00.000Z"]
     page.get_by_role("button", name="All days").click()
     page.mouse.wheel(0, 5000)
     expect(page.locator(".card-item")).to_have_count(30)

@@ -65,6 +65,12 @@ def started_epoch(event: dict[str, Any]) -> float:
     return dt.datetime.fromisoformat(event["started_at"]).timestamp()
 
 
+def is_before(event: dict[str, Any], moment: float, event_id: str | None) -> bool:
+    started = started_epoch(event)
+    return started < moment or (event_id is not None and started == moment
+                                and event["id"] < event_id)
+
+
 class FakeEventsApi:
     """GET/DELETE /api/events... and /media/... as the contract describes, via page.route."""
 
@@ -88,12 +94,11 @@ class FakeEventsApi:
         url = urlparse(request.url)
         if url.path.endswith("/api/events"):
             query = parse_qs(url.query)
-            chosen = sorted(self.events, key=started_epoch, reverse=True)
+            chosen = sorted(self.events, key=lambda e: (started_epoch(e), e["id"]), reverse=True)
             if "camera" in query:
                 chosen = [e for e in chosen if e["camera"] == query["camera"][0]]
             if "before" in query:
-                before = float(query["before"][0])
-                chosen = [e for e in chosen if started_epoch(e) < before]
+                chosen = [e for e in chosen if is_before(e, *self._position(query["before"][0]))]
             limit = int(query.get("limit", ["50"])[0])
             self._json(route, 200, chosen[:limit])
             return
@@ -117,6 +122,13 @@ class FakeEventsApi:
             route.fulfill(status=200, content_type="image/jpeg", body=self.thumbnail)
         else:
             fulfill_range(route, self.clip, "video/mp4")
+
+    def _position(self, before: str) -> tuple[float, str | None]:
+        """`before` as the real API reads it: an event id, else an ISO 8601 time (else 400)."""
+        event = next((e for e in self.events if e["id"] == before), None)
+        if event is not None:
+            return started_epoch(event), event["id"]
+        return dt.datetime.fromisoformat(before).timestamp(), None
 
     @staticmethod
     def _json(route: Any, status: int, value: Any) -> None:

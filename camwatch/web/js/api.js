@@ -59,15 +59,23 @@ export const api = {
   motionHistory: (name, signal) => request(`${cameraPath(name)}/motion/history`, { signal }),
   updateMotion: (name, changes) =>
     request(`${cameraPath(name)}/motion`, { method: "PATCH", body: changes }),
-  /** Newest first; `before` is a cursor from `cursorOf` (or an epoch time in seconds). */
+  /** Newest first; `before` is `cursorOf(event)` or `beforeTime(ms)`. */
   events: ({ camera, limit, before } = {}, signal) =>
     request("api/events", { params: { camera, limit, before }, signal }),
   deleteEvent: (id) => request(`api/events/${encodeURIComponent(id)}`, { method: "DELETE" }),
 };
 
-/** The `before=` value that asks for the events older than this one: its start, epoch seconds. */
+/**
+ * The `before=` value that asks for the events after this one in the list (older, or as old
+ * with a smaller id): its id, which the server turns into an exact position.
+ */
 export function cursorOf(event) {
-  return startOf(event) / 1000;
+  return event.id;
+}
+
+/** The `before=` value for a moment (epoch ms): ISO 8601 UTC. */
+export function beforeTime(ms) {
+  return new Date(ms).toISOString();
 }
 
 /** An event's start as epoch milliseconds. */

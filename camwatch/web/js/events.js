@@ -1,7 +1,7 @@
 // Events view: recordings grouped by day, newest first, with filters, infinite scroll and
 // new events arriving without a reload.
 
-import { api, ApiError, cursorOf, pageUrl, startOf } from "./api.js";
+import { api, ApiError, beforeTime, cursorOf, pageUrl, startOf } from "./api.js";
 import { h, icon, setText } from "./dom.js";
 import { dayBounds, dayKey, dayLabel, duration, localTime, percent } from "./format.js";
 
@@ -46,6 +46,7 @@ export class EventsView {
     this.exhausted = false;
     this.generation = 0; // bumped on filter change so stale responses are ignored
     this.pollTimer = 0;
+    this.cursor = null;
     this.#build();
     store.addEventListener("change", () => this.#renderCameraOptions());
     player.addEventListener("deleted", (e) => this.#remove(e.detail.id));
@@ -104,6 +105,7 @@ export class EventsView {
   reload() {
     this.generation += 1;
     this.events.clear();
+    this.cursor = null; // the last event of the last page: where the next page starts
     this.cards.clear();
     this.sections.clear();
     this.list.replaceChildren();
@@ -124,9 +126,7 @@ export class EventsView {
     this.loading = true;
     const generation = this.generation;
     const { camera, day } = this.#filters();
-    const oldest = [...this.events.values()].reduce(
-      (a, b) => (a === null || startOf(b) < startOf(a) ? b : a), null);
-    const before = oldest ? cursorOf(oldest) : day ? day[1] / 1000 : undefined;
+    const before = this.cursor ? cursorOf(this.cursor) : day ? beforeTime(day[1]) : undefined;
     this.#showState("loading");
     let failed = false;
     try {
@@ -134,6 +134,7 @@ export class EventsView {
       if (generation !== this.generation) return;
       const inDay = day ? page.filter((e) => startOf(e) >= day[0] && startOf(e) < day[1]) : page;
       inDay.forEach((event) => this.#upsert(event));
+      this.cursor = page.at(-1) ?? this.cursor;
       this.exhausted = page.length < PAGE_SIZE || inDay.length < page.length;
       this.#showState("idle");
     } catch (error) {
@@ -165,7 +166,7 @@ export class EventsView {
     if (!day || day[1] > Date.now()) {
       try {
         const page = await api.events({ camera, limit: PAGE_SIZE,
-                                        before: day ? day[1] / 1000 : undefined });
+                                        before: day ? beforeTime(day[1]) : undefined });
         if (generation !== this.generation) return;
         const inDay = day ? page.filter((e) => startOf(e) >= day[0]) : page;
         inDay.forEach((event) => this.#upsert(event, this.events.size > 0));
