@@ -75,7 +75,7 @@ PageFactory = Callable[..., WatchedPage]
 
 @pytest.fixture
 def open_page(chromium: Any) -> Iterator[PageFactory]:
-    """open_page(width=1280, height=800, **context_options) -> WatchedPage; closed after the test."""
+    """open_page(width, height, **context_options) -> WatchedPage, closed after the test."""
     contexts: list[Any] = []
 
     def factory(width: int = 1280, height: int = 800, **options: Any) -> WatchedPage:

@@ -68,6 +68,10 @@ def events_api(media: tuple[bytes, bytes]) -> FakeEventsApi:
     return FakeEventsApi(sample_events(), *media)
 
 
+THUMBNAILS_LOADED = """count => [...document.querySelectorAll('.thumb img')].slice(0, count)
+    .every(img => img.naturalWidth > 0)"""
+
+
 def wait_for_new_picture(page: Any, camera: str, previous: str) -> None:
     page.wait_for_function(
         "([name, old]) => document.querySelector(`.tile[data-camera='${name}'] canvas.frame`)"
@@ -123,7 +127,8 @@ def test_motion_graph_draws_deltas_against_the_threshold(server: ServerThread,
             return n;
         };
         // the newest point is at the right edge; a second earlier is ~1/60 of the width left
-        return {newest: column(canvas.width - 2), older: column(canvas.width - 2 - Math.round(canvas.width / 60)),
+        const second = Math.round(canvas.width / 60);
+        return {newest: column(canvas.width - 2), older: column(canvas.width - 2 - second),
                 empty: column(2), height: canvas.height};
     }""", graph)
     assert painted["newest"] >= 3 and painted["older"] >= 3
@@ -155,7 +160,8 @@ def test_large_view_opens_and_closes_with_escape_and_back(server: ServerThread,
                                                           open_page: PageFactory) -> None:
     watched = open_live(open_page, server)
     page = watched.page
-    front, yard = page.locator(".tile[data-camera='front']"), page.locator(".tile[data-camera='yard']")
+    front = page.locator(".tile[data-camera='front']")
+    yard = page.locator(".tile[data-camera='yard']")
     small = front.locator("canvas.frame").bounding_box()
     front.locator(".frame-button").click()
     expect(page).to_have_url(re.compile(r"#live/front$"))
@@ -251,13 +257,13 @@ def test_gallery_lists_newest_first_by_local_day_and_loads_more(
     expect(first.locator(".card-camera")).to_have_text("front")
     expect(first.locator(".thumb-duration")).to_have_text("0:12")
     assert page.locator(".day").count() == 2
-    expect(page.locator(".day-title").nth(0)).to_have_text(re.compile(r"^Friday,? 20 November 2026$"))
-    expect(page.locator(".day-title").nth(1)).to_have_text(re.compile(r"^Thursday,? 19 November 2026$"))
+    titles = page.locator(".day-title")
+    expect(titles.nth(0)).to_have_text(re.compile(r"^Friday,? 20 November 2026$"))
+    expect(titles.nth(1)).to_have_text(re.compile(r"^Thursday,? 19 November 2026$"))
     expect(page.locator(".load-more")).to_be_hidden()
     expect(page.locator(".summary")).to_have_text("30 clips")
     # thumbnails load from the server-root path, resolved against the page
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.thumb img')].slice(0, 4).every(i => i.naturalWidth > 0)")
+    page.wait_for_function(THUMBNAILS_LOADED, arg=4)
     watched.assert_no_errors()
 
 
@@ -451,7 +457,8 @@ def test_every_request_stays_under_the_pages_path(server: ServerThread, open_pag
 
 
 TOUCH_TARGETS = """() => {
-    const selector = "button, a.button, .nav a, .brand, select, input:not([type=checkbox]), label.switch";
+    const selector = "button, a.button, .nav a, .brand, select, input:not([type=checkbox]), "
+        + "label.switch";
     return [...document.querySelectorAll(selector)]
         .filter(el => el.getClientRects().length && getComputedStyle(el).visibility !== "hidden")
         .map(el => ({el: el.outerHTML.slice(0, 80), ...el.getBoundingClientRect().toJSON()}))
@@ -504,8 +511,7 @@ def test_desktop_screenshots(scheme: str, server: ServerThread, open_page: PageF
     page.wait_for_timeout(500)
     watched.screenshot(f"desktop-{scheme}-live-large")
     page.goto(server.url + "/#events")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.thumb img')].slice(0, 10).every(i => i.naturalWidth > 0)")
+    page.wait_for_function(THUMBNAILS_LOADED, arg=10)
     watched.screenshot(f"desktop-{scheme}-recordings")
     page.locator(".card").first.click()
     page.wait_for_function("() => document.querySelector('dialog video').currentTime > 0.5")

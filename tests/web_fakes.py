@@ -24,7 +24,8 @@ def h264_clip(path: Path, seconds: float = 3.0, fps: int = 10, width: int = 320,
         for i in range(frames):
             image = np.full((height, width, 3), (60, 50, 40), np.uint8)
             x = int(i * (width - 60) / max(1, frames - 1))
-            cv2.rectangle(image, (x, height // 2 - 30), (x + 60, height // 2 + 30), (40, 170, 240), -1)
+            top_left, bottom_right = (x, height // 2 - 30), (x + 60, height // 2 + 30)
+            cv2.rectangle(image, top_left, bottom_right, (40, 170, 240), -1)
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             for packet in stream.encode(frame):
                 container.mux(packet)
