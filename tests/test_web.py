@@ -332,7 +332,8 @@ def test_player_plays_the_clip_and_closes_with_escape(server: ServerThread,
     expect(dialog.locator(".player-title")).to_contain_text("18:15:00")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    assert page.evaluate("document.querySelector('dialog video').getAttribute('src')") is None
+    # closing unloads the clip (on the dialog's "close" event, a task after it hides)
+    page.wait_for_function("() => document.querySelector('dialog video').getAttribute('src') === null")
     watched.assert_no_errors()
 
 
