@@ -6,12 +6,15 @@ import datetime as dt
 import json
 import math
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from camwatch.config import CameraConfig
+from camwatch.events import EventRecord
 from camwatch.frame import Frame
 from camwatch.service import Service
 from tests.browser import PageFactory, WatchedPage
@@ -355,6 +358,78 @@ def test_player_deletes_after_confirmation(server: ServerThread, open_page: Page
     # the player moves on to the next clip
     expect(dialog.locator(".player-title")).to_contain_text("18:15:00")
     watched.assert_no_errors()
+
+
+def add_recorded_events(server: ServerThread, clip: bytes, thumbnail: bytes,
+                        count: int) -> list[str]:
+    """Index `count` clips of camera "front" in the real event store, one every 10 minutes."""
+    data_dir = Path(server.config.server.data_dir)
+    store = server.service.context.services["events"]  # type: ignore[union-attr]
+    ids = []
+    for i in range(count):
+        started = time.time() - 600 * (i + 1)
+        event_id = f"front-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}-{i:04x}"
+        video = Path("clips/front") / f"{event_id}.mp4"
+        (data_dir / video).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / video).write_bytes(clip)
+        (data_dir / video.with_suffix(".jpg")).write_bytes(thumbnail)
+        store.add(EventRecord(
+            id=event_id, camera="front", started_at=started, ended_at=started + 3.0, frames=30,
+            motion_frames=20, peak_delta=1.5, video_path=str(video),
+            thumbnail_path=str(video.with_suffix(".jpg")), size_bytes=len(clip),
+            status="complete"))
+        ids.append(event_id)
+    return ids
+
+
+def test_real_events_api_lists_plays_and_deletes(tmp_path: Path, open_page: PageFactory,
+                                                 media: tuple[bytes, bytes]) -> None:
+    camera = CameraConfig(name="front", source="demo", fps=5, width=320, height=240)
+    camera.motion.enabled = False  # no recordings of its own during the test
+    with ServerThread(demo_config(str(tmp_path), cameras=[camera])) as server:
+        ids = add_recorded_events(server, *media, count=26)  # more than one page of 24
+        watched = open_page()
+        page = watched.page
+        page.goto(server.url + "/#events")
+        page.mouse.wheel(0, 5000)
+        expect(page.locator(".card-item")).to_have_count(26)
+        assert [li.get_attribute("data-id") for li in page.locator(".card-item").all()] == ids
+        page.wait_for_function(THUMBNAILS_LOADED, arg=4)
+        page.locator(".card").first.click()
+        page.wait_for_function("() => { const v = document.querySelector('dialog video');"
+                               " return v.currentTime > 0.5 && v.error === null; }")
+        dialog = page.locator("dialog.player")
+        dialog.get_by_role("button", name="Delete…").click()
+        dialog.get_by_role("button", name="Delete clip").click()
+        expect(page.locator(".card-item")).to_have_count(25)
+        assert server.get(f"/api/events/{ids[0]}")[0] == 404
+        assert not list(tmp_path.glob(f"clips/front/{ids[0]}.*"))
+        expect(dialog.locator(".player-info")).to_contain_text("0:03")  # on to the next clip
+        watched.assert_no_errors()
+
+
+def test_real_motion_patch_shows_errors_and_applies(tmp_path: Path,
+                                                    open_page: PageFactory) -> None:
+    with ServerThread(demo_config(str(tmp_path))) as server:
+        watched = open_page()
+        page = watched.page
+        page.goto(server.url + "/#settings")
+        form = page.locator("form.settings-card[data-camera='cam']")
+        threshold = form.get_by_label("Motion threshold")
+        threshold.fill("150")
+        form.get_by_role("button", name="Save").click()
+        expect(form.locator(".form-error")).to_contain_text("threshold")
+        expect(form.locator(".form-error")).to_contain_text("150")
+        threshold.fill("0.45")
+        form.get_by_label("Stop after").fill("30")
+        form.get_by_role("button", name="Save").click()
+        expect(form.locator(".form-status")).to_have_text("Saved. The new settings are in use.")
+        motion = server.get_json("/api/cameras")[0]["motion"]
+        assert (motion["threshold"], motion["stable_frames"]) == (0.45, 30)
+        page.wait_for_timeout(2000)  # a camera poll later the form still shows the saved values
+        expect(threshold).to_have_value("0.45")
+        watched.allow(r"status of 400")
+        watched.assert_no_errors()
 
 
 # ---- settings ----
