@@ -408,6 +408,29 @@ def test_real_events_api_lists_plays_and_deletes(tmp_path: Path, open_page: Page
         watched.assert_no_errors()
 
 
+def test_motion_in_a_clip_is_recorded_listed_and_plays(tmp_path: Path,
+                                                      open_page: PageFactory) -> None:
+    """End to end: a video with motion -> recorder -> index -> gallery -> <video> plays it."""
+    from tests.clips import write_clip
+    clip = write_clip(tmp_path / "walk.mp4", 9, [(2.0, 5.0)])
+    camera = CameraConfig(name="front", source=str(clip), fps=10, width=320, height=240)
+    with ServerThread(demo_config(str(tmp_path / "data"), cameras=[camera])) as server:
+        watched = open_page()
+        page = watched.page
+        page.goto(server.url + "/#events")
+        card = page.locator(".card-item").first
+        expect(card).to_be_visible(timeout=30000)  # appears without a reload
+        event = wait_until(lambda: next((e for e in server.get_json("/api/events")
+                                         if e["status"] == "complete"), None),
+                           timeout=30, message="the event to complete")
+        assert event["motion_frames"] >= 20
+        assert card.get_attribute("data-id") == event["id"]
+        page.locator(".card").first.click()
+        page.wait_for_function("() => { const v = document.querySelector('dialog video');"
+                               " return v.currentTime > 0.5 && v.error === null; }")
+        watched.assert_no_errors()
+
+
 def test_real_motion_patch_shows_errors_and_applies(tmp_path: Path,
                                                     open_page: PageFactory) -> None:
     with ServerThread(demo_config(str(tmp_path))) as server:
@@ -428,6 +451,9 @@ def test_real_motion_patch_shows_errors_and_applies(tmp_path: Path,
         assert (motion["threshold"], motion["stable_frames"]) == (0.45, 30)
         page.wait_for_timeout(2000)  # a camera poll later the form still shows the saved values
         expect(threshold).to_have_value("0.45")
+        page.reload()
+        expect(form.get_by_label("Motion threshold")).to_have_value("0.45")
+        expect(form.get_by_label("Stop after")).to_have_value("30")
         watched.allow(r"status of 400")
         watched.assert_no_errors()
 
