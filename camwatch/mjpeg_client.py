@@ -17,6 +17,11 @@ class NotMjpeg(Exception):
     """The URL answered, but not with a multipart MJPEG stream (let FFmpeg try it)."""
 
 
+def is_complete_jpeg(data: bytes) -> bool:
+    """Starts with SOI and ends with EOI (allowing padding), so a cut-off frame is caught."""
+    return data.startswith(b"\xff\xd8") and b"\xff\xd9" in data[-16:]
+
+
 class MjpegReader:
     """Reads one JPEG per multipart part; corrupt parts are skipped, not fatal."""
 
@@ -38,8 +43,12 @@ class MjpegReader:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        self._connection.request("GET", path, headers=headers)
-        self._response = self._connection.getresponse()
+        try:
+            self._connection.request("GET", path, headers=headers)
+            self._response = self._connection.getresponse()
+        except http.client.HTTPException as e:  # not HTTP at all: as unreachable as a refusal
+            self.close()
+            raise ConnectionError(f"bad HTTP response: {e!r}") from None
         content_type = self._response.getheader("Content-Type", "")
         if self._response.status != 200:
             self.close()
@@ -54,12 +63,17 @@ class MjpegReader:
         for param in content_type.split(";")[1:]:
             key, _, value = param.strip().partition("=")
             if key.lower() == "boundary":
-                value = value.strip('"')
-                return value.encode() if value.startswith("--") else b"--" + value.encode()
+                # Many cameras put the dashes in the parameter; accept both spellings.
+                return b"--" + value.strip('"').lstrip("-").encode()
         raise NotMjpeg(content_type)
 
+    def _is_boundary(self, line: bytes) -> bool:
+        line = line.strip()
+        return line.startswith(b"--") and line.strip(b"-") == self._boundary.strip(b"-")
+
     def _readline(self) -> bytes:
-        line = self._response.fp.readline(8192)
+        # Through the response, not its socket file, so chunked transfer coding is undone.
+        line = self._response.readline(8192)
         if not line:
             raise ConnectionError("stream ended")
         return line
@@ -67,7 +81,7 @@ class MjpegReader:
     def _read_part(self) -> bytes:
         line = self._readline()
         for _ in range(MAX_HEADER_LINES):  # skip to the boundary (tolerates extra CRLFs)
-            if line.strip() == self._boundary or line.strip() == self._boundary + b"--":
+            if self._is_boundary(line):
                 break
             line = self._readline()
         else:
@@ -83,7 +97,7 @@ class MjpegReader:
         if length is not None:
             if length > MAX_PART_BYTES:
                 raise ConnectionError("part too large")
-            data = self._response.fp.read(length)
+            data = self._response.read(length)
             if len(data) < length:
                 raise ConnectionError("stream ended mid-frame")
             return data
@@ -101,11 +115,16 @@ class MjpegReader:
     def read_frame(self) -> tuple[bytes, int, int]:
         """(jpeg bytes, width, height) of the next good frame."""
         for _ in range(100):
-            data = self._read_part()
+            try:
+                data = self._read_part()
+            except (http.client.HTTPException, ValueError) as e:  # broken framing or coding
+                raise ConnectionError(f"bad MJPEG stream: {e!r}") from None
+            if not is_complete_jpeg(data):
+                continue  # a corrupt or truncated part: skip it and read the next
             try:
                 width, height = jpeg.dimensions(data)
             except jpeg.JpegError:
-                continue  # a corrupt part: skip it and read the next
+                continue
             return data, width, height
         raise ConnectionError("100 corrupt frames in a row")
 
