@@ -60,6 +60,7 @@ class Hub:
         self._loop = loop
         self._subscribers: set[Subscription] = set()
         self.latest: Frame | None = None
+        self.closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -70,7 +71,10 @@ class Hub:
 
     def subscribe(self) -> Subscription:
         subscription = Subscription(self)
-        self._subscribers.add(subscription)
+        if self.closed:
+            subscription.closed = True
+        else:
+            self._subscribers.add(subscription)
         return subscription
 
     def publish(self, frame: Frame) -> None:
@@ -92,5 +96,25 @@ class Hub:
             subscription.offer(frame)
 
     def close(self) -> None:
+        """Close every subscription, waking its waiter. Safe from any thread: the waking
+        happens on the bound loop, as asyncio futures require."""
+        self.closed = True
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _running_on(loop):
+            try:
+                loop.call_soon_threadsafe(self._close_subscriptions)
+                return
+            except RuntimeError:  # the loop closed meanwhile: nobody can be waiting on it
+                pass
+        self._close_subscriptions()
+
+    def _close_subscriptions(self) -> None:
         for subscription in list(self._subscribers):
             subscription.close()
+
+
+def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
