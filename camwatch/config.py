@@ -15,8 +15,7 @@ T = TypeVar("T")
 CAMERA_NAME = re.compile(r"^[a-z0-9_-]+$")
 # an MQTT topic one can publish under: no wildcards or spaces, no leading or trailing '/'
 MQTT_TOPIC_PREFIX = re.compile(r"^[^#+\s/]([^#+\s]*[^#+\s/])?$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(I)?)?B?\s*$", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -47,10 +46,9 @@ def parse_size(text: str | int) -> int:
     match = _SIZE.match(str(text))
     if not match:
         raise ValueError(f"not a size: {text!r}")
-    number, unit = float(match.group(1)), (match.group(2) or "").upper()
-    binary = "I" in unit
-    prefix = unit.replace("I", "").replace("B", "")
-    factor = _SIZE_UNITS[prefix] if not binary else 1024 ** "KMGT".index(prefix) * 1024
+    number, prefix, binary = float(match.group(1)), (match.group(2) or "").upper(), match.group(3)
+    power = "KMGT".index(prefix) + 1 if prefix else 0
+    factor = (1024 if binary else 1000) ** power
     return int(number * factor)
 
 
