@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "scan":
         from camwatch.scan import main as scan_main
         return int(scan_main(argv[1:]))
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse printed the message (or the help); report, don't raise
+        return e.code if isinstance(e.code, int) else 2
     try:
         config = config_from_args(args)
     except ConfigError as e:
