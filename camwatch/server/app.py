@@ -62,6 +62,6 @@ def make_app(context: AppContext, extra_routes: list[Route] | None = None,
         default_handler_class=NotFoundHandler,
         default_handler_args={"context": context},
         websocket_ping_interval=20,
-        websocket_ping_timeout=60,
+        websocket_ping_timeout=20,  # Tornado caps it at the interval (and warns if larger)
         **settings,
     )
