@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import logging
+from collections.abc import Awaitable
 
 import tornado.iostream
 import tornado.web
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 BOUNDARY = "camwatchframe"
 IDLE_TIMEOUT_S = 30.0
+# A viewer that has not taken a frame in this long has stopped reading: drop it.
+WRITE_STALL_TIMEOUT_S = 30.0
 
 
 def frame_meta(camera: Camera, frame: Frame) -> str:
@@ -41,6 +44,21 @@ async def jpeg_of(frame: Frame) -> bytes:
     if frame.has_jpeg:
         return frame.jpeg()
     return await asyncio.get_running_loop().run_in_executor(None, frame.jpeg)
+
+
+async def drained(write: Awaitable[None]) -> bool:
+    """Wait for a write to reach the socket; False if the client stalled past the timeout.
+
+    Errors of the write (the client went away) are raised; a stalled write is left to fail
+    quietly when the caller closes the connection.
+    """
+    future = asyncio.ensure_future(write)
+    done, _ = await asyncio.wait({future}, timeout=WRITE_STALL_TIMEOUT_S)
+    if future in done:
+        future.result()
+        return True
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return False
 
 
 class LiveSocketHandler(tornado.websocket.WebSocketHandler):
@@ -87,12 +105,11 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
             while True:
                 frame = await subscription.next(IDLE_TIMEOUT_S)
                 data = await jpeg_of(frame)
-                if with_meta:
-                    await self.write_message(frame_meta(camera, frame))
-                if as_text:
-                    await self.write_message(base64.b64encode(data).decode("ascii"))
-                else:
-                    await self.write_message(data, binary=True)
+                if with_meta and not await self._send(frame_meta(camera, frame)):
+                    return
+                message = base64.b64encode(data).decode("ascii") if as_text else data
+                if not await self._send(message, binary=not as_text):
+                    return
         except SubscriptionClosed:
             self.close(1001, "server stopping")  # tell the client, so it reconnects
         except (tornado.websocket.WebSocketClosedError,
@@ -100,6 +117,14 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
             pass
         except TimeoutError:
             self.close(1011, "no frames")
+
+    async def _send(self, message: str | bytes, binary: bool = False) -> bool:
+        """Send one message; False (and the socket closed) if the viewer stopped reading."""
+        if await drained(self.write_message(message, binary=binary)):
+            return True
+        log.info("dropping websocket viewer %s: not reading", self.request.remote_ip)
+        self.close(1008, "not reading")
+        return False
 
     def on_message(self, message: str | bytes) -> None:
         pass  # the live socket is one-way; ignore pings from old clients
@@ -131,7 +156,10 @@ class MjpegHandler(BaseHandler):
                            % (BOUNDARY.encode(), len(data), frame.captured_at))
                 self.write(data)
                 self.write(b"\r\n")
-                await self.flush()
+                if not await drained(self.flush()):
+                    log.info("dropping MJPEG viewer %s: not reading", self.request.remote_ip)
+                    self.request.connection.close()  # type: ignore[union-attr]
+                    return
         except (SubscriptionClosed, tornado.iostream.StreamClosedError, TimeoutError):
             pass
         finally:
