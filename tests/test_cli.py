@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 
 from camwatch import cli
-from tests.processes import (ROOT, camwatch_env, free_port, run_camwatch, stop_process,
-                             wait_for_health)
+from tests.processes import (
+    ROOT,
+    camwatch_env,
+    free_port,
+    run_camwatch,
+    stop_process,
+    wait_for_health,
+)
 
 
 @pytest.mark.parametrize("args,named", [
