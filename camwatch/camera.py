@@ -7,7 +7,8 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from camwatch.capture import CaptureState, CaptureThread, SourceFactory, demo_factory
+from camwatch.capture import (BACKOFF_MAX_S, BACKOFF_START_S, CaptureState, CaptureThread,
+                              SourceFactory, demo_factory)
 from camwatch.config import CameraConfig
 from camwatch.frame import Frame
 from camwatch.hub import Hub
@@ -50,7 +51,8 @@ class Camera:
     """Owns the capture thread, the live hub and the per-frame listeners (motion, recorder)."""
 
     def __init__(self, config: CameraConfig, *, source_factory: SourceFactory | None = None,
-                 hub: Hub | None = None) -> None:
+                 hub: Hub | None = None, backoff_start: float = BACKOFF_START_S,
+                 backoff_max: float = BACKOFF_MAX_S) -> None:
         self.config = config
         self.hub = hub or Hub()
         self.listeners: list[FrameListener] = []
@@ -65,7 +67,8 @@ class Camera:
             source_factory, fallback = source_factory_for(config)
         self._capture = CaptureThread(config.name, source_factory, self._on_frame,
                                       width=config.width, height=config.height,
-                                      demo_fallback=fallback)
+                                      demo_fallback=fallback, backoff_start=backoff_start,
+                                      backoff_max=backoff_max)
 
     @property
     def name(self) -> str:
