@@ -98,11 +98,16 @@ class CaptureThread(threading.Thread):
                 self._wait_offline(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
                 continue
-            backoff = self._backoff_start
+            frames_before = self.state.frames_captured
             ended = self._stream(source)
-            source.close()
+            self._close(source)
             if ended:
                 self._wait_offline(None)
+            elif self.state.frames_captured > frames_before:
+                backoff = self._backoff_start  # it worked for a while: retry at once
+            else:  # opened but gave nothing (a camera that drops us): back off as if it failed
+                self._wait_offline(backoff)
+                backoff = min(backoff * 2, self._backoff_max)
 
     def _open(self) -> FrameSource | None:
         try:
@@ -117,8 +122,17 @@ class CaptureThread(threading.Thread):
                 return self._open()
             self._set_offline(str(e))
             return None
+        except Exception as e:  # a bug in a source must not end the camera for good
+            self._set_offline(f"unexpected error: {e!r}", exc_info=True)
+            return None
         self.state.source_description = source.description
         return source
+
+    def _close(self, source: FrameSource) -> None:
+        try:
+            source.close()
+        except Exception:
+            log.exception("camera %s: error closing %s", self.camera_name, source.description)
 
     def _stream(self, source: FrameSource) -> bool:
         """Read until the source fails or we stop; True if a file ended for good."""
@@ -131,6 +145,10 @@ class CaptureThread(threading.Thread):
             except SourceError as e:
                 self.state.frames_failed += 1
                 self._set_offline(str(e))
+                return False
+            except Exception as e:
+                self.state.frames_failed += 1
+                self._set_offline(f"unexpected error: {e!r}", exc_info=True)
                 return False
             self._deliver(frame)
         return False
@@ -150,10 +168,11 @@ class CaptureThread(threading.Thread):
         except Exception:  # a bug downstream must not kill the camera
             log.exception("camera %s: error processing frame %d", self.camera_name, frame.seq)
 
-    def _set_offline(self, reason: str) -> None:
+    def _set_offline(self, reason: str, *, exc_info: bool = False) -> None:
         if self.state.online or not self._reported_offline:
             self._reported_offline = True
-            log.warning("camera %s: offline: %s; retrying", self.camera_name, reason)
+            log.warning("camera %s: offline: %s; retrying", self.camera_name, reason,
+                        exc_info=exc_info)
         self.state.online = False
         self.state.message = reason
         self.state.fps = 0.0
