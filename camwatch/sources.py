@@ -16,6 +16,9 @@ from camwatch.mjpeg_client import MjpegReader, NotMjpeg
 
 log = logging.getLogger(__name__)
 
+# A paced source this far behind its schedule re-anchors instead of catching up in a burst.
+MAX_LAG_S = 0.5
+
 
 class SourceError(IOError):
     """The source cannot be opened or stopped delivering frames; the capture loop retries."""
@@ -91,11 +94,17 @@ class FileSource(OpenCVSource):
         super().__init__(path, backend=cv2.CAP_FFMPEG)
         self.loop = loop
         self._start = 0.0
+        self._position = 0.0  # timestamp of the last frame read, seconds from the file's start
+        self._frame_interval = 0.1
 
     def open(self) -> None:
         if not os.path.isfile(str(self.target)):
             raise SourceError(f"no such file: {self.target}")
         super().open()
+        assert self._capture is not None
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self._frame_interval = 1.0 / fps if 0 < fps < 1000 else 0.1
+        self._position = 0.0
         self._start = time.monotonic()
 
     def read(self) -> Frame:
@@ -105,14 +114,21 @@ class FileSource(OpenCVSource):
             if not self.loop:
                 raise EndOfStream(f"end of {self.description}")
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            self._start = time.monotonic()
+            # the next round starts one frame after the last one, not at once
+            self._start += self._position + self._frame_interval
+            self._position = 0.0
             ok, image = self._capture.read()
             if not ok:
                 raise SourceError(f"cannot rewind {self.description}")
-        due = self._start + self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-        delay = due - time.monotonic()
+        position = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if position > self._position:
+            self._frame_interval = position - self._position
+        self._position = position
+        delay = self._start + position - time.monotonic()
         if delay > 0:
             time.sleep(min(delay, 5.0))
+        elif delay < -MAX_LAG_S:  # we were held up: carry on in real time from here, no burst
+            self._start -= delay
         return Frame.from_image(image, 0)
 
 
@@ -210,6 +226,8 @@ class DemoSource(FrameSource):
             delay = self._start + self._index / self.fps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            elif delay < -MAX_LAG_S:  # held up: carry on in real time from here, no burst
+                self._start -= delay
         elapsed = self._elapsed()
         if elapsed > self._next_crossing + self._duration:
             self._next_crossing = elapsed + float(self._rng.uniform(*self._interval))
