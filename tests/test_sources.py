@@ -12,14 +12,20 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 
 from camwatch.capture import CaptureThread
 from camwatch.frame import Frame
-from camwatch.sources import (DemoSource, EndOfStream, FileSource, HttpSource, OpenCVSource,
-                              SourceError, make_source)
+from camwatch.sources import (
+    DemoSource,
+    EndOfStream,
+    FileSource,
+    HttpSource,
+    OpenCVSource,
+    SourceError,
+    make_source,
+)
 from tests.mjpeg_server import MjpegTestServer, jpeg_frame
 from tests.support import wait_until
 
