@@ -130,3 +130,27 @@ def test_a_port_in_use_exits_1_with_a_message(tmp_path: Path) -> None:
                               "--width", "320", "--height", "240", cwd=tmp_path)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_sigterm_with_stuck_and_live_viewers_exits_0_promptly(tmp_path: Path) -> None:
+    from tests.live_clients import stuck_mjpeg_client, stuck_websocket_client
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "camwatch", "--host", "127.0.0.1", "--port", str(port),
+         "--source", "demo", "--width", "640", "--height", "480"],
+        cwd=tmp_path, env=camwatch_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_health(port, process)
+        viewers = [stuck_mjpeg_client(port), stuck_websocket_client(port)]
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        output, _ = process.communicate(timeout=15)
+        assert process.returncode == 0, output.decode(errors="replace")
+        assert time.monotonic() - started < 8
+        assert b"Traceback" not in output
+        for viewer in viewers:
+            viewer.close()
+    finally:
+        stop_process(process)
