@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Optional
 
 from camwatch.frame import Frame
@@ -61,6 +62,10 @@ class Hub:
         self._subscribers: set[Subscription] = set()
         self.latest: Frame | None = None
         self.closed = False
+        # The frame handed over but not yet delivered on the loop: at most one, so a busy
+        # loop never makes frames pile up in its callback queue.
+        self._pending: Frame | None = None
+        self._pending_lock = threading.Lock()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -85,10 +90,23 @@ class Hub:
         if self._loop is None or self._loop.is_closed():
             self.latest = frame
             return
+        with self._pending_lock:
+            already_scheduled = self._pending is not None
+            self._pending = frame
+        if already_scheduled:
+            return
         try:
-            self._loop.call_soon_threadsafe(self._deliver, frame)
+            self._loop.call_soon_threadsafe(self._deliver_pending)
         except RuntimeError:  # the loop closed between the check and the call
+            with self._pending_lock:
+                self._pending = None
             self.latest = frame
+
+    def _deliver_pending(self) -> None:
+        with self._pending_lock:
+            frame, self._pending = self._pending, None
+        if frame is not None:
+            self._deliver(frame)
 
     def _deliver(self, frame: Frame) -> None:
         self.latest = frame
