@@ -159,3 +159,19 @@ def test_without_a_loop_publish_just_keeps_the_latest_frame() -> None:
     hub = Hub()
     hub.publish(frame(3))
     assert hub.latest is not None and hub.latest.seq == 3
+
+
+def test_while_the_loop_is_busy_only_the_newest_frame_waits_for_it(
+        running_loop: asyncio.AbstractEventLoop) -> None:
+    """Frames published during a loop stall are not queued up: memory stays at one frame."""
+    import time
+
+    hub = Hub(running_loop)
+    subscription = asyncio.run_coroutine_threadsafe(
+        asyncio.sleep(0, hub.subscribe()), running_loop).result(5)
+    running_loop.call_soon_threadsafe(time.sleep, 0.5)  # the loop is stuck for a while
+    for seq in range(1, 51):
+        hub.publish(frame(seq))
+    got = asyncio.run_coroutine_threadsafe(subscription.next(5), running_loop).result(5)
+    assert got.seq == 50
+    assert subscription.frames_offered <= 2
