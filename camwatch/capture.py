@@ -122,7 +122,7 @@ class CaptureThread(threading.Thread):
                 return self._open()
             self._set_offline(str(e))
             return None
-        except Exception as e:  # a bug in a source must not end the camera for good
+        except Exception as e:  # noqa: BLE001 - a bug in a source must not end the camera
             self._set_offline(f"unexpected error: {e!r}", exc_info=True)
             return None
         self.state.source_description = source.description
@@ -140,13 +140,13 @@ class CaptureThread(threading.Thread):
             try:
                 frame = source.read()
             except EndOfStream as e:
-                self._set_offline(str(e))
+                self._set_offline(str(e), retrying=False)
                 return True
             except SourceError as e:
                 self.state.frames_failed += 1
                 self._set_offline(str(e))
                 return False
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - logged with its traceback, then retried
                 self.state.frames_failed += 1
                 self._set_offline(f"unexpected error: {e!r}", exc_info=True)
                 return False
@@ -168,11 +168,12 @@ class CaptureThread(threading.Thread):
         except Exception:  # a bug downstream must not kill the camera
             log.exception("camera %s: error processing frame %d", self.camera_name, frame.seq)
 
-    def _set_offline(self, reason: str, *, exc_info: bool = False) -> None:
+    def _set_offline(self, reason: str, *, exc_info: bool = False, retrying: bool = True
+                     ) -> None:
         if self.state.online or not self._reported_offline:
             self._reported_offline = True
-            log.warning("camera %s: offline: %s; retrying", self.camera_name, reason,
-                        exc_info=exc_info)
+            log.warning("camera %s: offline: %s%s", self.camera_name, reason,
+                        "; retrying" if retrying else "", exc_info=exc_info)
         self.state.online = False
         self.state.message = reason
         self.state.fps = 0.0
