@@ -177,7 +177,8 @@ def test_a_listener_error_does_not_kill_the_camera(threads: list[CaptureThread])
 
 
 def test_the_end_of_a_file_shows_placeholders_without_reopening(
-        threads: list[CaptureThread]) -> None:
+        threads: list[CaptureThread], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="camwatch")
     factory = CountingFactory(lambda: ScriptedSource(frames=3, then=EndOfStream("end of file")))
     collector = Collector()
     thread = capture(threads, factory, collector)
@@ -186,6 +187,7 @@ def test_the_end_of_a_file_shows_placeholders_without_reopening(
     assert factory.calls == 1 and len(collector.live) == 3
     assert not thread.state.online and thread.state.message == "end of file"
     assert collector.placeholders[0].width == 32  # the source's size once it was seen
+    assert offline_warnings(caplog) == ["camera test: offline: end of file"]  # no "retrying"
 
 
 def test_auto_falls_back_to_the_demo_factory(threads: list[CaptureThread]) -> None:
