@@ -140,6 +140,7 @@ def test_snapshot_is_a_jpeg_of_the_configured_size(server: ServerThread) -> None
 
 
 @pytest.mark.parametrize("path", ["/cameras/nope/snapshot.jpg", "/cameras/nope/stream.mjpg",
+                                  "/cameras/nope/ws",
                                   "/api/cameras/nope", "/no/such/page"])
 def test_unknown_paths_are_404_json(server: ServerThread, path: str) -> None:
     status, headers, body = server.get(path)
