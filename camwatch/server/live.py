@@ -49,16 +49,21 @@ async def jpeg_of(frame: Frame) -> bytes:
 async def drained(write: Awaitable[None]) -> bool:
     """Wait for a write to reach the socket; False if the client stalled past the timeout.
 
-    Errors of the write (the client went away) are raised; a stalled write is left to fail
-    quietly when the caller closes the connection.
+    Errors of the write (the client went away) are raised; a write given up on (stalled, or
+    the handler cancelled) fails quietly once the connection is closed.
     """
     future = asyncio.ensure_future(write)
+    future.add_done_callback(_consume_outcome)
     done, _ = await asyncio.wait({future}, timeout=WRITE_STALL_TIMEOUT_S)
     if future in done:
         future.result()
         return True
-    future.add_done_callback(lambda f: f.cancelled() or f.exception())
     return False
+
+
+def _consume_outcome(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # marks it retrieved: no "exception was never retrieved" log
 
 
 class LiveSocketHandler(tornado.websocket.WebSocketHandler):
