@@ -1,13 +1,14 @@
-"""Illumination change between a frame and the background: a smooth per-region gain map."""
+"""Lighting changes between a frame and the background: a smooth gain map, and undoing it."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-BLACK_LEVEL = 8.0  # added before dividing so dark pixels do not make wild ratios
-SAMPLE_STRIDE = 4  # the gain is estimated on every 4th pixel of every 4th row
-CELL_PIXELS = 40   # one gain per cell of about this size (detection image pixels)
+BLACK_LEVEL = 8.0   # added before dividing so dark pixels do not make wild ratios
+SATURATED = 230.0   # (blurred) grey level from which a pixel may be partly clipped at white
+SAMPLE_STRIDE = 3   # the gain is estimated on every 3rd pixel of every 3rd row
+CELL_PIXELS = 24    # one gain per cell of about this size (detection image pixels)
 
 
 def grid_shape(height: int, width: int) -> tuple[int, int]:
@@ -17,43 +18,75 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
     return rows, cols
 
 
-def gain_map(frame: np.ndarray, background: np.ndarray,
-             active: np.ndarray | None = None) -> np.ndarray:
+MIN_CLEAN_SHARE = 0.3  # a cell needs this share of samples outside moving things to use only them
+
+
+def gain_map(frame: np.ndarray, background: np.ndarray, active: np.ndarray | None = None,
+             moving: np.ndarray | None = None) -> np.ndarray:
     """How much brighter each pixel's lighting is in `frame` than in `background` (float32).
 
     Lighting is taken as a multiplicative gain that varies smoothly over the picture (lights,
-    exposure, flicker, cloud shadows): the median brightness ratio of each cell of a coarse grid,
-    interpolated between cell centres. Medians ignore objects covering less than half a cell.
-    `active` (uint8, 0 = masked) keeps masked areas out of the estimate.
+    exposure, flicker, cloud shadows): the median brightness ratio in each cell of a coarse grid,
+    interpolated between cell centres. Masked (`active` == 0) and clipped pixels are left out
+    of the estimate, and so are pixels `moving` (non-zero) where a cell has enough others;
+    medians also ignore anything new covering less than half a cell.
     """
     height, width = frame.shape
     rows, cols = grid_shape(height, width)
     s = SAMPLE_STRIDE
-    ratio = (frame[::s, ::s] + BLACK_LEVEL) / (background[::s, ::s] + BLACK_LEVEL)
+    frame_s, background_s = frame[::s, ::s], background[::s, ::s]
+    ratio = (frame_s + BLACK_LEVEL) / (background_s + BLACK_LEVEL)
+    unusable = (frame_s >= SATURATED) | (background_s >= SATURATED)
     if active is not None:
-        ratio = np.where(active[::s, ::s] > 0, ratio, np.nan)
-    cell_h, cell_w = ratio.shape[0] // rows, ratio.shape[1] // cols
-    cells = (ratio[:cell_h * rows, :cell_w * cols]
-             .reshape(rows, cell_h, cols, cell_w).transpose(0, 2, 1, 3)
-             .reshape(rows, cols, cell_h * cell_w))
-    if active is None:
-        gains = np.median(cells, axis=2)
-    else:
-        gains = _nan_median_filled(cells)
-    return cv2.resize(gains.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+        unusable |= active[::s, ::s] == 0
+    ratio[unusable] = np.nan
+    gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
+    if moving is not None and moving.shape == frame.shape:
+        ratio[moving[::s, ::s] > 0] = np.nan
+        cells = _cells(ratio, rows, cols)
+        clean, clean_counts = _median_ignoring_nan(cells)
+        enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
+        gains[enough] = clean[enough]
+    gains = _fill_empty(gains, counts)
+    return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _nan_median_filled(cells: np.ndarray) -> np.ndarray:
-    """Per-cell median ignoring masked samples; fully masked cells take the overall median."""
-    valid = ~np.isnan(cells)
-    if not valid.any():
-        return np.ones(cells.shape[:2], np.float32)
-    gains = np.full(cells.shape[:2], float(np.median(cells[valid])), np.float32)
-    usable = valid.any(axis=2)
-    gains[usable] = np.nanmedian(cells[usable], axis=1)
+def _cells(samples: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(rows, cols, samples per cell) view of a sample image cut into a grid."""
+    cell_h, cell_w = samples.shape[0] // rows, samples.shape[1] // cols
+    return (samples[:cell_h * rows, :cell_w * cols]
+            .reshape(rows, cell_h, cols, cell_w).transpose(0, 2, 1, 3)
+            .reshape(rows, cols, cell_h * cell_w))
+
+
+def _median_ignoring_nan(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell (lower) median of the samples that are not NaN, and their counts."""
+    ordered = np.sort(cells, axis=2)  # NaN sorts last
+    counts = np.count_nonzero(~np.isnan(cells), axis=2)
+    middle = np.maximum(counts - 1, 0)[..., None] // 2
+    return np.take_along_axis(ordered, middle, axis=2)[..., 0].astype(np.float32), counts
+
+
+def _fill_empty(gains: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Cells without usable samples take the overall median gain, or 1."""
+    empty = counts == 0
+    if empty.any():
+        usable = gains[~empty]
+        gains[empty] = float(np.median(usable)) if usable.size else 1.0
     return gains
 
 
-def relight(frame: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """`frame` as it would look under the background's lighting."""
-    return (frame + BLACK_LEVEL) / gain - BLACK_LEVEL
+def residual(frame: np.ndarray, background: np.ndarray, gain: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(frame under the background's lighting, its difference from the background).
+
+    Where the frame or the background is clipped at white the true level is unknown but at
+    least as bright, so a difference in the direction clipping explains counts as none.
+    """
+    relit = (frame + BLACK_LEVEL) / gain - BLACK_LEVEL
+    difference = relit - background
+    if cv2.minMaxLoc(background)[1] >= SATURATED:
+        difference = np.where(background >= SATURATED, np.minimum(difference, 0), difference)
+    if cv2.minMaxLoc(frame)[1] >= SATURATED:
+        difference = np.where(frame >= SATURATED, np.maximum(difference, 0), difference)
+    return relit, difference

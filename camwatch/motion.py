@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
-from camwatch.illumination import SAMPLE_STRIDE, gain_map, relight
+from camwatch.illumination import SAMPLE_STRIDE, gain_map, residual
 from camwatch.motion_mask import MaskCache
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
@@ -20,8 +20,14 @@ ABSORB_SECONDS = 8.0         # how fast something that arrived and stays becomes
 NOISE_SECONDS = 10.0         # memory of each pixel's frame-to-frame variation (noise, foliage)
 GLOBAL_NOISE_SECONDS = 1.0   # memory of the picture's overall noise level
 NOISE_FACTOR = 3.0           # a pixel changed when |change| > this x its frame-to-frame spread
+STEP_CAP = 2.5               # x pixel_threshold: the largest step a pixel's noise learns from
+FLIP_SECONDS = 30.0          # memory of how often each pixel flips between changed and not
+FLIP_PRIOR_STEPS = 20        # flip rates start as if that many frames had shown no flips
+FREE_FLIPS_PER_SECOND = 0.2  # flipping up to this often (people passing by) costs nothing
+FLIPS_PER_STEP = 0.2         # each further this many flips a second raises the limit by 1x
 LIGHTSWITCH_FRACTION = 0.4   # more of the picture than this changed at once: a lighting change
-_OPEN = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+MIN_BLOB_FRACTION = 0.0005   # smaller blobs of change (0.05% of the picture) do not count
+_SQUARE = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
 
 class Detector(Protocol):
@@ -67,10 +73,12 @@ class MotionDetector:
       when even so more than LIGHTSWITCH_FRACTION of the picture changed, the background is
       recalibrated to the frame and the frame counts as still.
     - A pixel changed when it differs from the background by more than pixel_threshold and by
-      more than NOISE_FACTOR times its own typical frame-to-frame variation (sensor noise in the
-      dark, swaying foliage, rain), which is learnt per pixel.
-    - Specks are removed (3x3 opening), and only changes that overlap the previous frame's count,
-      so one-frame flashes and raindrops do not; delta is the percentage of unmasked pixels left.
+      more than NOISE_FACTOR times its typical frame-to-frame variation (sensor noise), learnt
+      per pixel and for the picture; pixels that keep flipping between changed and not (swaying
+      foliage) need proportionally bigger changes.
+    - Specks and thin lines are removed (3x3 opening), only changes overlapping the previous
+      frame's count (one-frame flashes), and only blobs of at least MIN_BLOB_FRACTION of the
+      picture (rain, snow). Delta is the percentage of unmasked pixels left.
     Settings are read on every call, so changes apply live.
     """
 
@@ -85,10 +93,12 @@ class MotionDetector:
         self._previous: np.ndarray | None = None  # the last frame under background lighting
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
-        self._moving = np.zeros((0, 0), np.uint8)
+        self._flip_rate: np.ndarray | None = None  # per pixel: changed/unchanged flips a second
+        self._raw_changed = np.zeros((0, 0), np.uint8)
+        self._changed = np.zeros((0, 0), np.uint8)
         self._last_t: float | None = None
-        self._frames = 0
-        self.foreground: np.ndarray | None = None  # the last changed-pixel image (0/255)
+        self._steps = 0
+        self.foreground: np.ndarray | None = None  # pixels counted in the last delta (0/255)
 
     def update(self, grey: np.ndarray, t: float | None = None) -> float:
         """Delta (0-100) for this frame; `t` (seconds, any origin) scales the adaptation rates."""
@@ -99,19 +109,14 @@ class MotionDetector:
             return 0.0
         self._mask.update(self.settings.mask, frame.shape[:2])
         active = self._mask.active
-        relit = relight(frame, gain_map(frame, self._background, active))
-        changed = self._changed(relit - self._background, active)
-        if cv2.countNonZero(changed) > LIGHTSWITCH_FRACTION * self._mask.active_count:
+        gain = gain_map(frame, self._background, active, self._raw_changed)
+        relit, difference = residual(frame, self._background, gain)
+        raw, changed = self._classify(difference, active)
+        if cv2.countNonZero(raw) > LIGHTSWITCH_FRACTION * self._mask.active_count:
             self._recalibrate(frame)
             return 0.0
-        if self._previous is not None:
-            self._learn_variation(relit - self._previous, dt)
-        changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, _OPEN)
-        persistent = cv2.bitwise_and(changed, cv2.dilate(self._moving, _OPEN))
-        self._moving, self.foreground = changed, changed
-        self._learn_background(frame, changed, dt)
-        self._previous = relit
-        return 100.0 * cv2.countNonZero(persistent) / max(1, self._mask.active_count)
+        self._learn(frame, relit, raw, changed, dt)
+        return 100.0 * self._count_moving(changed) / max(1, self._mask.active_count)
 
     def _elapsed(self, t: float | None) -> float:
         last, self._last_t = self._last_t, t
@@ -121,40 +126,70 @@ class MotionDetector:
 
     def _recalibrate(self, frame: np.ndarray) -> None:
         self._background, self._previous = frame.copy(), frame
-        self._moving = np.zeros(frame.shape, np.uint8)
-        self.foreground = self._moving
+        self._raw_changed = self._changed = np.zeros(frame.shape, np.uint8)
+        self.foreground = self._changed
 
-    def _learn_variation(self, step: np.ndarray, dt: float) -> None:
-        """Track each pixel's typical frame-to-frame step, and the picture's, robustly."""
-        self._frames += 1
-        sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
-        global_now = float((1.4826 * np.median(np.abs(sample))) ** 2)
-        rate = max(_rate(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._frames)
-        self._global_variation += rate * (global_now - self._global_variation)
-        cap = 2.5 * self.settings.pixel_threshold  # one passing object must not deafen a pixel
-        squared = np.minimum(step * step, cap * cap)
-        if self._variation is None or self._variation.shape != step.shape:
-            self._variation = np.full(step.shape, global_now, np.float32)
-        rate = max(_rate(dt, NOISE_SECONDS), 1.0 / self._frames)
-        cv2.accumulateWeighted(squared, self._variation, rate)
-
-    def _changed(self, residual: np.ndarray, active: np.ndarray | None) -> np.ndarray:
-        """0/255 image of pixels that differ from the background by more than their limits."""
-        floor = float(self.settings.pixel_threshold) ** 2
-        limit = NOISE_FACTOR ** 2 * max(self._global_variation, 0.0)
+    def _classify(self, difference: np.ndarray, active: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, changed) 0/255 images: beyond the noise limits, and also beyond the flip limit
+        (restless pixels), opened to drop specks."""
+        limit = np.full(difference.shape, float(self.settings.pixel_threshold) ** 2, np.float32)
+        noise = NOISE_FACTOR ** 2 * self._global_variation
         if self._variation is not None:
-            limit = np.maximum(self._variation * NOISE_FACTOR ** 2, limit)
-        limit = np.maximum(limit, floor)
-        changed = ((residual * residual) > limit).astype(np.uint8) * 255
+            limit = np.maximum(limit, self._variation * NOISE_FACTOR ** 2)
+        limit = np.maximum(limit, noise)
+        squared = difference * difference
+        raw = cv2.compare(squared, limit, cv2.CMP_GT)
         if active is not None:
-            changed = cv2.bitwise_and(changed, changed, mask=active)
-        return changed
+            raw = cv2.bitwise_and(raw, raw, mask=active)
+        changed = raw
+        if self._flip_rate is not None:
+            restless = np.maximum(self._flip_rate - FREE_FLIPS_PER_SECOND, 0.0)
+            factor = 1.0 + restless * (1.0 / FLIPS_PER_STEP)
+            changed = cv2.bitwise_and(raw, cv2.compare(squared, limit * factor * factor,
+                                                       cv2.CMP_GT))
+        return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE)
 
-    def _learn_background(self, frame: np.ndarray, changed: np.ndarray, dt: float) -> None:
-        assert self._background is not None
-        still = cv2.bitwise_not(changed)
+    def _count_moving(self, changed: np.ndarray) -> int:
+        """Changed pixels that were changed (or next to changed ones) in the previous frame
+        too, in blobs of at least MIN_BLOB_FRACTION of the picture."""
+        persistent = cv2.bitwise_and(changed, cv2.dilate(self._changed, _SQUARE))
+        self._changed = changed
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        big = areas >= MIN_BLOB_FRACTION * persistent.size
+        self.foreground = persistent if big.all() else (
+            np.isin(labels, np.flatnonzero(big) + 1).astype(np.uint8) * 255)
+        return int(areas[big].sum())
+
+    def _learn(self, frame: np.ndarray, relit: np.ndarray, raw: np.ndarray,
+               changed: np.ndarray, dt: float) -> None:
+        """Update noise, restlessness and background with this frame."""
+        assert self._background is not None and self._previous is not None
+        self._steps += 1
+        warm = 1.0 / self._steps  # plain averages until the time constants take over
+        step = relit - self._previous
+        self._previous = relit
+        sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
+        noise_now = float((1.4826 * np.median(np.abs(sample))) ** 2)
+        self._global_variation += (max(_rate(dt, GLOBAL_NOISE_SECONDS), warm)
+                                   * (noise_now - self._global_variation))
+        cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
+        squared = np.minimum(step * step, cap * cap)
+        flips = cv2.bitwise_xor(raw, self._raw_changed) if self._raw_changed.shape == raw.shape \
+            else np.zeros_like(raw)
+        self._raw_changed = raw
+        if self._variation is None or self._variation.shape != step.shape:
+            self._variation = np.full(step.shape, noise_now, np.float32)
+            self._flip_rate = np.zeros(step.shape, np.float32)
+        assert self._flip_rate is not None
+        cv2.accumulateWeighted(squared, self._variation, max(_rate(dt, NOISE_SECONDS), warm))
+        flips_per_second = flips.astype(np.float32) * (1.0 / (255.0 * dt))
+        cv2.accumulateWeighted(flips_per_second, self._flip_rate,
+                               max(_rate(dt, FLIP_SECONDS), 1.0 / (self._steps + FLIP_PRIOR_STEPS)))
+        still = cv2.bitwise_not(raw)
         cv2.accumulateWeighted(frame, self._background, _rate(dt, BACKGROUND_SECONDS), still)
-        cv2.accumulateWeighted(frame, self._background, _rate(dt, ABSORB_SECONDS), changed)
+        cv2.accumulateWeighted(frame, self._background, _rate(dt, ABSORB_SECONDS), raw)
 
 
 def _rate(dt: float, seconds: float) -> float:
