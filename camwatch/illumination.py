@@ -7,6 +7,7 @@ import numpy as np
 
 BLACK_LEVEL = 8.0   # added before dividing so dark pixels do not make wild ratios
 SATURATED = 230.0   # (blurred) grey level from which a pixel may be partly clipped at white
+CLIPPED_SHARE = 0.1  # a background pixel learnt this much from clipped frames is unreliable
 SAMPLE_STRIDE = 3   # the gain is estimated on every 3rd pixel of every 3rd row
 CELL_PIXELS = 24    # one gain per cell of about this size (detection image pixels)
 
@@ -21,13 +22,13 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
 MIN_CLEAN_SHARE = 0.3  # a cell needs this share of samples outside moving things to use only them
 
 
-def gain_map(frame: np.ndarray, background: np.ndarray, active: np.ndarray | None = None,
+def gain_map(frame: np.ndarray, background: np.ndarray, unusable: np.ndarray | None = None,
              moving: np.ndarray | None = None) -> np.ndarray:
     """How much brighter each pixel's lighting is in `frame` than in `background` (float32).
 
     Lighting is taken as a multiplicative gain that varies smoothly over the picture (lights,
     exposure, flicker, cloud shadows): the median brightness ratio in each cell of a coarse grid,
-    interpolated between cell centres. Masked (`active` == 0) and clipped pixels are left out
+    interpolated between cell centres. `unusable` pixels (true: masked or clipped) are left out
     of the estimate, and so are pixels `moving` (non-zero) where a cell has enough others;
     medians also ignore anything new covering less than half a cell.
     """
@@ -36,10 +37,8 @@ def gain_map(frame: np.ndarray, background: np.ndarray, active: np.ndarray | Non
     s = SAMPLE_STRIDE
     frame_s, background_s = frame[::s, ::s], background[::s, ::s]
     ratio = (frame_s + BLACK_LEVEL) / (background_s + BLACK_LEVEL)
-    unusable = (frame_s >= SATURATED) | (background_s >= SATURATED)
-    if active is not None:
-        unusable |= active[::s, ::s] == 0
-    ratio[unusable] = np.nan
+    if unusable is not None:
+        ratio[unusable[::s, ::s]] = np.nan
     gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
     if moving is not None and moving.shape == frame.shape:
         ratio[moving[::s, ::s] > 0] = np.nan
@@ -48,6 +47,9 @@ def gain_map(frame: np.ndarray, background: np.ndarray, active: np.ndarray | Non
         enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
         gains[enough] = clean[enough]
     gains = _fill_empty(gains, counts)
+    if rows >= 3 and cols >= 3:
+        # lighting varies smoothly, so a cell unlike most of its neighbours holds an object
+        gains = cv2.medianBlur(gains, 3)
     return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -76,17 +78,18 @@ def _fill_empty(gains: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return gains
 
 
-def residual(frame: np.ndarray, background: np.ndarray, gain: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+def residual(frame: np.ndarray, background: np.ndarray, gain: np.ndarray,
+             frame_clipped: np.ndarray | None = None,
+             background_clipped: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(frame under the background's lighting, its difference from the background).
 
-    Where the frame or the background is clipped at white the true level is unknown but at
-    least as bright, so a difference in the direction clipping explains counts as none.
+    Where the frame or the background may be clipped at white (boolean images) the true level
+    is unknown but at least as bright, so a difference clipping explains counts as none.
     """
     relit = (frame + BLACK_LEVEL) / gain - BLACK_LEVEL
     difference = relit - background
-    if cv2.minMaxLoc(background)[1] >= SATURATED:
-        difference = np.where(background >= SATURATED, np.minimum(difference, 0), difference)
-    if cv2.minMaxLoc(frame)[1] >= SATURATED:
-        difference = np.where(frame >= SATURATED, np.maximum(difference, 0), difference)
+    if background_clipped is not None:
+        difference = np.where(background_clipped, np.minimum(difference, 0), difference)
+    if frame_clipped is not None:
+        difference = np.where(frame_clipped, np.maximum(difference, 0), difference)
     return relit, difference

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
-from camwatch.illumination import SAMPLE_STRIDE, gain_map, residual
+from camwatch.illumination import (CLIPPED_SHARE, SAMPLE_STRIDE, SATURATED, gain_map,
+                                   residual)
 from camwatch.motion_mask import MaskCache
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
@@ -20,13 +21,14 @@ ABSORB_SECONDS = 8.0         # how fast something that arrived and stays becomes
 NOISE_SECONDS = 10.0         # memory of each pixel's frame-to-frame variation (noise, foliage)
 GLOBAL_NOISE_SECONDS = 1.0   # memory of the picture's overall noise level
 NOISE_FACTOR = 3.0           # a pixel changed when |change| > this x its frame-to-frame spread
+PRIOR_STEPS = 20             # per-pixel averages start as if this many frames showed noise only
 STEP_CAP = 2.5               # x pixel_threshold: the largest step a pixel's noise learns from
 FLIP_SECONDS = 30.0          # memory of how often each pixel flips between changed and not
-FLIP_PRIOR_STEPS = 20        # flip rates start as if that many frames had shown no flips
 FREE_FLIPS_PER_SECOND = 0.2  # flipping up to this often (people passing by) costs nothing
 FLIPS_PER_STEP = 0.2         # each further this many flips a second raises the limit by 1x
 LIGHTSWITCH_FRACTION = 0.4   # more of the picture than this changed at once: a lighting change
 MIN_BLOB_FRACTION = 0.0005   # smaller blobs of change (0.05% of the picture) do not count
+SURE_BLOB_FRACTION = 0.003   # smaller blobs (0.3%) count only when seen in two frames in a row
 _SQUARE = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
 
@@ -76,9 +78,9 @@ class MotionDetector:
       more than NOISE_FACTOR times its typical frame-to-frame variation (sensor noise), learnt
       per pixel and for the picture; pixels that keep flipping between changed and not (swaying
       foliage) need proportionally bigger changes.
-    - Specks and thin lines are removed (3x3 opening), only changes overlapping the previous
-      frame's count (one-frame flashes), and only blobs of at least MIN_BLOB_FRACTION of the
-      picture (rain, snow). Delta is the percentage of unmasked pixels left.
+    - Specks and thin lines are removed (3x3 opening), then blobs smaller than
+      MIN_BLOB_FRACTION of the picture, and small blobs seen in one frame only (rain, snow).
+      Delta is the percentage of unmasked pixels left.
     Settings are read on every call, so changes apply live.
     """
 
@@ -90,6 +92,7 @@ class MotionDetector:
     def reset(self) -> None:
         """Forget the scene (after the camera was offline or the picture jumped)."""
         self._background: np.ndarray | None = None
+        self._clipped_share: np.ndarray | None = None  # how much of each pixel came from clipping
         self._previous: np.ndarray | None = None  # the last frame under background lighting
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
@@ -109,14 +112,27 @@ class MotionDetector:
             return 0.0
         self._mask.update(self.settings.mask, frame.shape[:2])
         active = self._mask.active
-        gain = gain_map(frame, self._background, active, self._raw_changed)
-        relit, difference = residual(frame, self._background, gain)
+        frame_clipped, background_clipped = self._clipping(frame)
+        unusable = _either(frame_clipped, background_clipped,
+                           None if active is None else active == 0)
+        gain = gain_map(frame, self._background, unusable, self._raw_changed)
+        relit, difference = residual(frame, self._background, gain, frame_clipped,
+                                     background_clipped)
         raw, changed = self._classify(difference, active)
         if cv2.countNonZero(raw) > LIGHTSWITCH_FRACTION * self._mask.active_count:
             self._recalibrate(frame)
             return 0.0
-        self._learn(frame, relit, raw, changed, dt)
+        self._learn(frame, relit, raw, frame_clipped, dt)
         return 100.0 * self._count_moving(changed) / max(1, self._mask.active_count)
+
+    def _clipping(self, frame: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Boolean images (None: nowhere) of pixels that may be clipped at white in the frame,
+        and of background pixels learnt largely from such frames."""
+        frame_clipped = frame >= SATURATED if cv2.minMaxLoc(frame)[1] >= SATURATED else None
+        share = self._clipped_share
+        background_clipped = (share > CLIPPED_SHARE if share is not None
+                              and cv2.minMaxLoc(share)[1] > CLIPPED_SHARE else None)
+        return frame_clipped, background_clipped
 
     def _elapsed(self, t: float | None) -> float:
         last, self._last_t = self._last_t, t
@@ -126,6 +142,7 @@ class MotionDetector:
 
     def _recalibrate(self, frame: np.ndarray) -> None:
         self._background, self._previous = frame.copy(), frame
+        self._clipped_share = (frame >= SATURATED).astype(np.float32)
         self._raw_changed = self._changed = np.zeros(frame.shape, np.uint8)
         self.foreground = self._changed
 
@@ -151,45 +168,79 @@ class MotionDetector:
         return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE)
 
     def _count_moving(self, changed: np.ndarray) -> int:
-        """Changed pixels that were changed (or next to changed ones) in the previous frame
-        too, in blobs of at least MIN_BLOB_FRACTION of the picture."""
-        persistent = cv2.bitwise_and(changed, cv2.dilate(self._changed, _SQUARE))
-        self._changed = changed
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=8)
+        """Changed pixels in blobs of at least MIN_BLOB_FRACTION of the picture; blobs smaller
+        than SURE_BLOB_FRACTION count only if they touch the previous frame's changes (rain,
+        snow and flashes come and go; small things people care about move a little at a time)."""
+        previous, self._changed = self._changed, changed
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
+        if count <= 1:
+            self.foreground = changed
+            return 0
         areas = stats[1:, cv2.CC_STAT_AREA]
-        big = areas >= MIN_BLOB_FRACTION * persistent.size
-        self.foreground = persistent if big.all() else (
-            np.isin(labels, np.flatnonzero(big) + 1).astype(np.uint8) * 255)
-        return int(areas[big].sum())
+        keep = areas >= MIN_BLOB_FRACTION * changed.size
+        small = keep & (areas < SURE_BLOB_FRACTION * changed.size)
+        if small.any():
+            touching = cv2.bitwise_and(changed, cv2.dilate(previous, _SQUARE)) > 0
+            seen_before = np.bincount(labels[touching], minlength=count)[1:] > 0
+            keep &= ~small | seen_before
+        self.foreground = changed if keep.all() else (
+            np.isin(labels, np.flatnonzero(keep) + 1).astype(np.uint8) * 255)
+        return int(areas[keep].sum())
 
     def _learn(self, frame: np.ndarray, relit: np.ndarray, raw: np.ndarray,
-               changed: np.ndarray, dt: float) -> None:
+               frame_clipped: np.ndarray | None, dt: float) -> None:
         """Update noise, restlessness and background with this frame."""
         assert self._background is not None and self._previous is not None
         self._steps += 1
-        warm = 1.0 / self._steps  # plain averages until the time constants take over
         step = relit - self._previous
         self._previous = relit
+        self._learn_noise(step, dt)
+        self._learn_flips(raw, dt)
+        clipped = (frame_clipped.astype(np.float32) if frame_clipped is not None
+                   else np.zeros(frame.shape, np.float32))
+        assert self._clipped_share is not None
+        still = cv2.bitwise_not(raw)
+        for rate, where in ((_rate(dt, BACKGROUND_SECONDS), still),
+                            (_rate(dt, ABSORB_SECONDS), raw)):
+            cv2.accumulateWeighted(frame, self._background, rate, where)
+            cv2.accumulateWeighted(clipped, self._clipped_share, rate, where)
+
+    def _learn_noise(self, step: np.ndarray, dt: float) -> None:
+        """The picture's and each pixel's typical frame-to-frame step (robust, capped)."""
         sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
         noise_now = float((1.4826 * np.median(np.abs(sample))) ** 2)
-        self._global_variation += (max(_rate(dt, GLOBAL_NOISE_SECONDS), warm)
+        self._global_variation += (max(_rate(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps)
                                    * (noise_now - self._global_variation))
         cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
         squared = np.minimum(step * step, cap * cap)
-        flips = cv2.bitwise_xor(raw, self._raw_changed) if self._raw_changed.shape == raw.shape \
-            else np.zeros_like(raw)
-        self._raw_changed = raw
         if self._variation is None or self._variation.shape != step.shape:
             self._variation = np.full(step.shape, noise_now, np.float32)
-            self._flip_rate = np.zeros(step.shape, np.float32)
-        assert self._flip_rate is not None
-        cv2.accumulateWeighted(squared, self._variation, max(_rate(dt, NOISE_SECONDS), warm))
-        flips_per_second = flips.astype(np.float32) * (1.0 / (255.0 * dt))
-        cv2.accumulateWeighted(flips_per_second, self._flip_rate,
-                               max(_rate(dt, FLIP_SECONDS), 1.0 / (self._steps + FLIP_PRIOR_STEPS)))
-        still = cv2.bitwise_not(raw)
-        cv2.accumulateWeighted(frame, self._background, _rate(dt, BACKGROUND_SECONDS), still)
-        cv2.accumulateWeighted(frame, self._background, _rate(dt, ABSORB_SECONDS), raw)
+        cv2.accumulateWeighted(squared, self._variation, self._prior_rate(dt, NOISE_SECONDS))
+
+    def _learn_flips(self, raw: np.ndarray, dt: float) -> None:
+        """How often each pixel flips between changed and not, per second."""
+        if self._flip_rate is None or self._flip_rate.shape != raw.shape:
+            self._flip_rate = np.zeros(raw.shape, np.float32)
+        if self._raw_changed.shape == raw.shape:
+            flips = cv2.bitwise_xor(raw, self._raw_changed).astype(np.float32)
+            cv2.accumulateWeighted(flips * (1.0 / (255.0 * dt)), self._flip_rate,
+                                   self._prior_rate(dt, FLIP_SECONDS))
+        self._raw_changed = raw
+
+    def _prior_rate(self, dt: float, seconds: float) -> float:
+        """Averaging weight that starts as if PRIOR_STEPS frames had been seen."""
+        return max(_rate(dt, seconds), 1.0 / (self._steps + PRIOR_STEPS))
+
+
+def _either(*masks: np.ndarray | None) -> np.ndarray | None:
+    """The union of boolean images, skipping None (None when all are)."""
+    present = [m for m in masks if m is not None]
+    if not present:
+        return None
+    union = present[0].copy()
+    for mask in present[1:]:
+        union |= mask
+    return union
 
 
 def _rate(dt: float, seconds: float) -> float:
