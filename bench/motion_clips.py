@@ -323,15 +323,15 @@ def cloud_shadows(seed: int = 4, width: int = WIDTH, height: int = HEIGHT,
                   depth: float = 0.4) -> Light:
     """Soft shadows of clouds drifting across the scene."""
     rng = np.random.default_rng(seed)
-    clouds = [(rng.uniform(-0.5, 1.0), rng.uniform(0, 1), rng.uniform(0.2, 0.35),
-               rng.uniform(0.02, 0.04)) for _ in range(4)]
+    clouds = [(rng.uniform(0, 3), rng.uniform(0, 1), rng.uniform(0.2, 0.35),
+               rng.uniform(0.03, 0.05)) for _ in range(6)]
     small_w, small_h = width // 8, height // 8
     ys, xs = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
 
     def gain(t: float) -> np.ndarray:
         shade = np.zeros((small_h, small_w), np.float32)
         for x0, y0, size, speed in clouds:
-            cx = (x0 + speed * t) % 1.6 - 0.3
+            cx = (x0 + speed * t) % 3.0 - 1.0  # wraps round far outside the picture
             d2 = ((xs / small_w - cx) ** 2 + ((ys / small_h - y0) * 0.6) ** 2) / size ** 2
             shade = np.maximum(shade, np.exp(-d2))
         full = cv2.resize(1 - depth * shade, (width, height), interpolation=cv2.INTER_LINEAR)

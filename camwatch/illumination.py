@@ -10,6 +10,7 @@ SATURATED = 230.0   # (blurred) grey level from which a pixel may be partly clip
 CLIPPED_SHARE = 0.1  # a background pixel learnt this much from clipped frames is unreliable
 SAMPLE_STRIDE = 3   # the gain is estimated on every 3rd pixel of every 3rd row
 CELL_PIXELS = 24    # one gain per cell of about this size (detection image pixels)
+CELL_FREEDOM = 0.08  # how far a cell's gain may stray from the median of its neighbours
 
 
 def grid_shape(height: int, width: int) -> tuple[int, int]:
@@ -48,8 +49,9 @@ def gain_map(frame: np.ndarray, background: np.ndarray, unusable: np.ndarray | N
         gains[enough] = clean[enough]
     gains = _fill_empty(gains, counts)
     if rows >= 3 and cols >= 3:
-        # lighting varies smoothly, so a cell unlike most of its neighbours holds an object
-        gains = cv2.medianBlur(gains, 3)
+        # lighting varies smoothly: a cell far from most of its neighbours holds an object
+        typical = cv2.medianBlur(gains, 3)
+        gains = np.clip(gains, typical * (1 - CELL_FREEDOM), typical * (1 + CELL_FREEDOM))
     return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
 
 

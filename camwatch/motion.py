@@ -16,6 +16,7 @@ from camwatch.motion_mask import MaskCache
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
 
 DEFAULT_FRAME_SECONDS = 0.1  # assumed time between frames when update() is given no times
+WARMUP_SECONDS = 1.0         # after reset() delta stays 0 while noise and flicker are learnt
 BACKGROUND_SECONDS = 2.0     # how fast the background follows the scene where nothing moves
 ABSORB_SECONDS = 8.0         # how fast something that arrived and stays becomes background
 NOISE_SECONDS = 10.0         # memory of each pixel's frame-to-frame variation (noise, foliage)
@@ -101,6 +102,7 @@ class MotionDetector:
         self._changed = np.zeros((0, 0), np.uint8)
         self._last_t: float | None = None
         self._steps = 0
+        self._seconds = 0.0  # learning time since reset()
         self.foreground: np.ndarray | None = None  # pixels counted in the last delta (0/255)
 
     def update(self, grey: np.ndarray, t: float | None = None) -> float:
@@ -123,7 +125,10 @@ class MotionDetector:
             self._recalibrate(frame)
             return 0.0
         self._learn(frame, relit, raw, frame_clipped, dt)
-        return 100.0 * self._count_moving(changed) / max(1, self._mask.active_count)
+        moving = self._count_moving(changed)
+        if self._seconds < WARMUP_SECONDS:
+            return 0.0
+        return 100.0 * moving / max(1, self._mask.active_count)
 
     def _clipping(self, frame: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Boolean images (None: nowhere) of pixels that may be clipped at white in the frame,
@@ -192,6 +197,7 @@ class MotionDetector:
         """Update noise, restlessness and background with this frame."""
         assert self._background is not None and self._previous is not None
         self._steps += 1
+        self._seconds += dt
         step = relit - self._previous
         self._previous = relit
         self._learn_noise(step, dt)
