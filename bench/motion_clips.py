@@ -85,20 +85,26 @@ class Walker:
     shirt: tuple[float, float, float] = (40, 40, 150)
     trousers: tuple[float, float, float] = (60, 45, 35)
     skin: tuple[float, float, float] = (120, 150, 190)
-    stop_t: float | None = None   # stops walking (stays) from this time
+    pause: tuple[float, float] | None = None  # stands still from, until
     relevant: bool = True
+
+    def _walked(self, t: float) -> float:
+        """Seconds spent walking by time t."""
+        walked = t - self.start_t
+        if self.pause is not None:
+            walked -= max(0.0, min(t, self.pause[1]) - self.pause[0])
+        return walked
 
     def x_at(self, t: float, width: int) -> float:
         start_x = -0.3 * self.height if self.speed > 0 else width + 0.3 * self.height
-        moving = min(t, self.stop_t) if self.stop_t is not None else t
-        return start_x + self.speed * (moving - self.start_t)
+        return start_x + self.speed * self._walked(t)
 
     def draw(self, image: np.ndarray, t: float) -> None:
         if t < self.start_t:
             return
         h, x, y = self.height, self.x_at(t, image.shape[1]), self.feet_y
-        still = self.stop_t is not None and t >= self.stop_t
-        swing = 0.0 if still else math.sin(2 * math.pi * 1.8 * (t - self.start_t))
+        still = self.pause is not None and self.pause[0] <= t < self.pause[1]
+        swing = 0.0 if still else math.sin(2 * math.pi * 1.8 * self._walked(t))
         thick = max(1, round(h * 0.09))
         hip = (x, y - 0.47 * h)
         for side in (-1, 1):
@@ -114,8 +120,12 @@ class Walker:
 
     def intervals(self, width: int, duration_s: float) -> list[Interval]:
         """While the body's centre is inside the frame and walking."""
-        end = self.stop_t if self.stop_t is not None else duration_s
-        return _inside(lambda t: self.x_at(t, width), self.start_t, end, width, duration_s)
+        def x_at(t: float) -> float:
+            return self.x_at(t, width)
+        if self.pause is None:
+            return _inside(x_at, self.start_t, duration_s, width, duration_s)
+        return (_inside(x_at, self.start_t, self.pause[0], width, duration_s)
+                + _inside(x_at, self.pause[1], duration_s, width, duration_s))
 
 
 @dataclass
@@ -367,6 +377,7 @@ class Clip:
     noise: float = 3.0
     blotch: float = 0.0
     mask: list[Polygon] = field(default_factory=list)
+    jpeg_quality: int | None = None  # frames arrive as camera JPEGs of this quality
     fps: float = FPS
     width: int = WIDTH
     height: int = HEIGHT
@@ -431,14 +442,20 @@ def clips() -> list[Clip]:
              [person(2, speed=16, height=40, feet_y=150)]),
         Clip("person_low_contrast", "a person in colours close to the lawn", 14,
              [person(3, speed=70, height=90, feet_y=220, **dark_clothes)]),
-        Clip("person_dark", "a person in a dark, noisy scene", 16, [person(4, speed=90)],
-             light=darkness(0.3), noise=10, blotch=4),
+        Clip("person_dark", "a person in a dark, noisy scene (JPEG camera)", 16,
+             [person(4, speed=90)], light=darkness(0.3), noise=10, blotch=4, jpeg_quality=70),
         Clip("person_flicker", "a person walks in while TV light flickers", 20,
              [person(8, speed=100)], light=flicker()),
         Clip("person_lights_on", "lights switched on while a person walks", 16,
              [person(3, speed=60)], light=lights_switched([0.0, 6.0, 9.0])),
         Clip("person_rain", "a person crosses in the rain", 16, [person(5)],
              weather=[Rain()]),
+        Clip("person_twice", "two people cross on the same path, 6 s apart", 24,
+             [person(3), person(9, speed=-110, shirt=(150, 120, 40))]),
+        Clip("person_pauses", "a person walks in, stands 25 s, walks on", 45,
+             [person(3, pause=(5.5, 30.5))]),
+        Clip("person_foliage", "a person walks past a swaying tree", 30,
+             [Foliage(centre=(120, 110), radius=80, amplitude=5), person(15, feet_y=290)]),
         Clip("car", "a car drives past", 12, [Car(4, speed=260, length=220, bottom_y=330)]),
         Clip("car_parks", "a car drives in and stays parked", 60,
              [Car(4, speed=200, length=220, bottom_y=330, stop_t=6.0)]),
@@ -446,8 +463,8 @@ def clips() -> list[Clip]:
              [Traffic(every_s=4, bottom_y=150, length=90, speed=160),
               person(18, feet_y=320)], mask=[road]),
         Clip("quiet", "a still scene with sensor noise", 30),
-        Clip("dark_noise", "a dark scene with heavy sensor noise", 30,
-             light=darkness(0.25), noise=12, blotch=6),
+        Clip("dark_noise", "a dark scene with heavy sensor noise (JPEG camera)", 30,
+             light=darkness(0.25), noise=12, blotch=6, jpeg_quality=70),
         Clip("lights", "room lights switched on and off", 30,
              light=lights_switched([8.0, 16.0, 24.0])),
         Clip("exposure", "camera auto-exposure steps", 30,

@@ -11,7 +11,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+import numpy as np
+
 from bench.motion_clips import Clip, Interval, clips
+from camwatch import jpeg
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.motion import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
@@ -61,7 +64,7 @@ def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
         states.append((contender.make(settings), EventTracker(settings, finished.append),
                        finished, [0.0]))
     for i, (t, image) in enumerate(clip.frames()):
-        grey = Frame.from_image(image, i, monotonic=t).grey_small(DETECT_WIDTH)
+        grey = camera_frame(clip, image, i, t).grey_small(DETECT_WIDTH)
         for detector, tracker, _, spent in states:
             started = time.perf_counter()
             delta = detector.update(grey, t)
@@ -72,6 +75,15 @@ def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
         tracker.stop()
         outcomes.append(score(finished, clip.labels, spent[0]))
     return outcomes
+
+
+def camera_frame(clip: Clip, image: np.ndarray, seq: int, t: float) -> Frame:
+    """The frame as a camera would deliver it: pixels, or JPEG bytes for JPEG clips."""
+    if clip.jpeg_quality is None:
+        return Frame.from_image(image, seq, monotonic=t)
+    height, width = image.shape[:2]
+    return Frame.from_jpeg(jpeg.encode(image, clip.jpeg_quality), seq, width, height,
+                           monotonic=t)
 
 
 def score(events: list[TrackedEvent], labels: list[Interval], seconds: float = 0.0) -> Outcome:
@@ -94,12 +106,14 @@ def _cell(outcome: Outcome) -> str:
     found = f"{outcome.found}/{len(outcome.labels)}" if outcome.labels else "-"
     error = outcome.worst_start_error
     start = f"{error:+.1f}" if error is not None else "-"
-    return f"{found} | {outcome.false_events} | {start}"
+    overrun = f"{outcome.overrun_s:+.1f}" if outcome.found else "-"
+    return f"{found} | {outcome.false_events} | {start} | {overrun}"
 
 
 def table(rows: list[tuple[Clip, list[Outcome]]], names: Sequence[str]) -> str:
-    header = "| clip | what |" + "".join(f" {n}: found | false | start s |" for n in names)
-    lines = [header, "|" + " --- |" * (2 + 3 * len(names))]
+    header = "| clip | what |" + "".join(f" {n}: found | false | start s | ends s |"
+                                        for n in names)
+    lines = [header, "|" + " --- |" * (2 + 4 * len(names))]
     for clip, outcomes in rows:
         lines.append(f"| {clip.name} | {clip.what} |"
                      + "".join(f" {_cell(o)} |" for o in outcomes))
@@ -109,7 +123,7 @@ def table(rows: list[tuple[Clip, list[Outcome]]], names: Sequence[str]) -> str:
         found = sum(o[k].found for _, o in rows)
         false_events = sum(o[k].false_events for _, o in rows)
         worst = max((o[k].worst_start_error or 0.0 for _, o in rows), default=0.0)
-        totals.append(f" **{found}/{labels}** | **{false_events}** | {worst:+.1f} |")
+        totals.append(f" **{found}/{labels}** | **{false_events}** | {worst:+.1f} | |")
     lines.append("| **total** | |" + "".join(totals))
     return "\n".join(lines)
 
@@ -137,8 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(rows, [c.name for c in competitors]))
     per_frame = [1000 * sum(o[k].seconds for _, o in rows) / max(1, frames)
                  for k in range(len(competitors))]
-    print("\nstart s: event start minus labelled start (worst of the clip); found: labelled "
-          "intervals with an event; false: events outside every labelled interval.")
+    print("\nfound: labelled intervals with an event; false: events outside every labelled "
+          "interval; start s: event start minus labelled start (worst of the clip); ends s: "
+          "last significant frame minus labelled end (the event's clip goes on for "
+          "stable_frames more).")
     print(f"{len(chosen)} clips, {frames} frames in {time.perf_counter() - started:.0f} s; "
           "update() per frame: "
           + ", ".join(f"{c.name} {ms:.2f} ms" for c, ms in zip(competitors, per_frame)))

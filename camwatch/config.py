@@ -92,10 +92,10 @@ def _mask_point(point: Any, where: str) -> list[float]:
 class MotionConfig:
     enabled: bool = setting(True, "detect motion and record events")
     threshold: float = setting(
-        0.15, "a frame is significant when delta (% of pixels changed) exceeds this",
+        0.1, "a frame is significant when delta (% of pixels changed) exceeds this",
         low=0.0, high=100.0)
     pixel_threshold: int = setting(
-        10, "grey-level change for a pixel to count as changed", low=1, high=255)
+        12, "grey-level change for a pixel to count as changed", low=1, high=255)
     stable_frames: int = setting(
         20, "the diff buffer: stop once this many deltas in a row are below threshold",
         low=1, high=1000)

@@ -18,7 +18,8 @@ DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
 DEFAULT_FRAME_SECONDS = 0.1  # assumed time between frames when update() is given no times
 WARMUP_SECONDS = 1.0         # after reset() delta stays 0 while noise and flicker are learnt
 BACKGROUND_SECONDS = 2.0     # how fast the background follows the scene where nothing moves
-ABSORB_SECONDS = 8.0         # how fast something that arrived and stays becomes background
+ABSORB_SECONDS = 15.0        # how fast the background takes in what keeps changing there
+STATIONARY_SECONDS = 4.0     # a change that stays the same this long becomes background
 NOISE_SECONDS = 10.0         # memory of each pixel's frame-to-frame variation (noise, foliage)
 GLOBAL_NOISE_SECONDS = 1.0   # memory of the picture's overall noise level
 NOISE_FACTOR = 3.0           # a pixel changed when |change| > this x its frame-to-frame spread
@@ -94,6 +95,7 @@ class MotionDetector:
         """Forget the scene (after the camera was offline or the picture jumped)."""
         self._background: np.ndarray | None = None
         self._clipped_share: np.ndarray | None = None  # how much of each pixel came from clipping
+        self._static_seconds: np.ndarray | None = None  # how long each changed pixel stayed put
         self._previous: np.ndarray | None = None  # the last frame under background lighting
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
@@ -210,6 +212,24 @@ class MotionDetector:
                             (_rate(dt, ABSORB_SECONDS), raw)):
             cv2.accumulateWeighted(frame, self._background, rate, where)
             cv2.accumulateWeighted(clipped, self._clipped_share, rate, where)
+        self._absorb_stationary(frame, clipped, raw, step, dt)
+
+    def _absorb_stationary(self, frame: np.ndarray, clipped: np.ndarray, raw: np.ndarray,
+                           step: np.ndarray, dt: float) -> None:
+        """Changed pixels that have not changed from frame to frame for STATIONARY_SECONDS
+        (something that arrived and stopped, or the place something left) become background."""
+        limit = float(self.settings.pixel_threshold) ** 2
+        static = cv2.bitwise_and(raw, cv2.compare(step * step, limit, cv2.CMP_LE))
+        if self._static_seconds is None or self._static_seconds.shape != frame.shape:
+            self._static_seconds = np.zeros(frame.shape, np.float32)
+        self._static_seconds += dt
+        self._static_seconds *= static.astype(np.float32) * (1.0 / 255.0)
+        stationary = self._static_seconds >= STATIONARY_SECONDS
+        if stationary.any():
+            assert self._background is not None and self._clipped_share is not None
+            np.copyto(self._background, frame, where=stationary)
+            np.copyto(self._clipped_share, clipped, where=stationary)
+            self._static_seconds[stationary] = 0.0
 
     def _learn_noise(self, step: np.ndarray, dt: float) -> None:
         """The picture's and each pixel's typical frame-to-frame step (robust, capped)."""
