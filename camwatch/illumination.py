@@ -30,8 +30,9 @@ def gain_map(frame: np.ndarray, background: np.ndarray, unusable: np.ndarray | N
     Lighting is taken as a multiplicative gain that varies smoothly over the picture (lights,
     exposure, flicker, cloud shadows): the median brightness ratio in each cell of a coarse grid,
     interpolated between cell centres. `unusable` pixels (true: masked or clipped) are left out
-    of the estimate, and so are pixels `moving` (non-zero) where a cell has enough others;
-    medians also ignore anything new covering less than half a cell.
+    of the estimate, and so are pixels `moving` (non-zero): a cell without enough others takes
+    the overall gain. Medians also ignore anything new covering less than half a cell, and a
+    cell may not stray far from its neighbours.
     """
     height, width = frame.shape
     rows, cols = grid_shape(height, width)
@@ -41,12 +42,13 @@ def gain_map(frame: np.ndarray, background: np.ndarray, unusable: np.ndarray | N
     if unusable is not None:
         ratio[unusable[::s, ::s]] = np.nan
     gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
-    if moving is not None and moving.shape == frame.shape:
+    if moving is not None and moving.shape == frame.shape and moving.any():
         ratio[moving[::s, ::s] > 0] = np.nan
         cells = _cells(ratio, rows, cols)
         clean, clean_counts = _median_ignoring_nan(cells)
         enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
-        gains[enough] = clean[enough]
+        if enough.any():  # cells mostly covered by moving things take their lighting elsewhere
+            gains, counts = clean, np.where(enough, clean_counts, 0)
     gains = _fill_empty(gains, counts)
     if rows >= 3 and cols >= 3:
         # lighting varies smoothly: a cell far from most of its neighbours holds an object

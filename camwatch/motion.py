@@ -179,10 +179,10 @@ class MotionDetector:
         than SURE_BLOB_FRACTION count only if they touch the previous frame's changes (rain,
         snow and flashes come and go; small things people care about move a little at a time)."""
         previous, self._changed = self._changed, changed
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
-        if count <= 1:
-            self.foreground = changed
+        self.foreground = changed
+        if cv2.countNonZero(changed) == 0:
             return 0
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
         areas = stats[1:, cv2.CC_STAT_AREA]
         keep = areas >= MIN_BLOB_FRACTION * changed.size
         small = keep & (areas < SURE_BLOB_FRACTION * changed.size)
