@@ -91,14 +91,19 @@ def score(events: list[TrackedEvent], labels: list[Interval], seconds: float = 0
         return (event.first_motion_t <= label[1] + MATCH_SLACK_S
                 and event.last_motion_t >= label[0] - MATCH_SLACK_S)
 
-    found, errors, overrun = 0, [], 0.0
+    found, errors = 0, []
     for label in labels:
         mine = [e for e in events if belongs(e, label)]
         if mine:
             found += 1
             errors.append(min(e.first_motion_t for e in mine) - label[0])
-            overrun = max(overrun, max(e.last_motion_t for e in mine) - label[1])
-    false_events = sum(1 for e in events if not any(belongs(e, label) for label in labels))
+    overrun, false_events = 0.0, 0
+    for event in events:
+        ends = [label[1] for label in labels if belongs(event, label)]
+        if ends:
+            overrun = max(overrun, event.last_motion_t - max(ends))
+        else:
+            false_events += 1
     return Outcome(events, labels, found, false_events, errors, overrun, seconds)
 
 

@@ -54,7 +54,20 @@ def gain_map(frame: np.ndarray, background: np.ndarray, unusable: np.ndarray | N
         # lighting varies smoothly: a cell far from most of its neighbours holds an object
         typical = cv2.medianBlur(gains, 3)
         gains = np.clip(gains, typical * (1 - CELL_FREEDOM), typical * (1 + CELL_FREEDOM))
-    return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
+    return _interpolate(gains, height, width)
+
+
+def _interpolate(gains: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear between cell centres, extrapolated linearly to the picture's edges."""
+    rows, cols = gains.shape
+    if rows < 2 or cols < 2:
+        return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
+    padded = np.pad(gains, 1, mode="reflect", reflect_type="odd")  # 2 * edge - next
+    cell_h, cell_w = height / rows, width / cols
+    big = cv2.resize(padded, (round(width + 2 * cell_w), round(height + 2 * cell_h)),
+                     interpolation=cv2.INTER_LINEAR)
+    top, left = round(cell_h), round(cell_w)
+    return np.ascontiguousarray(big[top:top + height, left:left + width])
 
 
 def _cells(samples: np.ndarray, rows: int, cols: int) -> np.ndarray:
