@@ -274,7 +274,8 @@ def _ramp(width: int, height: int, cx: float, cy: float, reach: float) -> np.nda
     """1 at (cx, cy) (fractions of the frame) falling smoothly to 0 about `reach` away."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     d2 = ((xs / width - cx) ** 2 + (ys / height - cy) ** 2) / reach ** 2
-    return np.exp(-d2)[:, :, None].astype(np.float32)
+    ramp: np.ndarray = np.exp(-d2)[:, :, None].astype(np.float32)
+    return ramp
 
 
 def lights_switched(times: Sequence[float], off: float = 0.45, width: int = WIDTH,
@@ -435,7 +436,7 @@ def person(start_t: float, speed: float = 120.0, height: float = 150.0, feet_y: 
 def clips() -> list[Clip]:
     """Every evaluation case: people and cars to record, nuisances to ignore."""
     road = [[0.0, 0.28], [1.0, 0.28], [1.0, 0.45], [0.0, 0.45]]
-    dark_clothes = dict(shirt=(70, 100, 95), trousers=(75, 110, 90), skin=(90, 120, 105))
+    dark_clothes = {"shirt": (70, 100, 95), "trousers": (75, 110, 90), "skin": (90, 120, 105)}
     return [
         Clip("person", "a person crosses at walking speed", 14, [person(3)]),
         Clip("person_far_slow", "a small far figure strolls slowly", 30,

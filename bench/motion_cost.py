@@ -34,12 +34,11 @@ def measure(images: list[np.ndarray], make: Callable[[MotionConfig], Detector],
             as_jpeg: bool) -> tuple[float, float]:
     """(ms of CPU per frame for grey_small + update, of which update alone)."""
     detector = make(MotionConfig())
-    payloads = [jpeg.encode(image, 80) for image in images] if as_jpeg else images
+    frames = [Frame.from_jpeg(jpeg.encode(image, 80), i, WIDTH, HEIGHT, monotonic=i / 10)
+              if as_jpeg else Frame.from_image(image, i, monotonic=i / 10)
+              for i, image in enumerate(images)]
     total = update = 0.0
-    for i, payload in enumerate(payloads):
-        frame = (Frame.from_jpeg(payload, i, WIDTH, HEIGHT, monotonic=i / 10)
-                 if isinstance(payload, bytes) else Frame.from_image(payload, i,
-                                                                      monotonic=i / 10))
+    for i, frame in enumerate(frames):
         started = time.process_time()
         grey = frame.grey_small(DETECT_WIDTH)
         middle = time.process_time()
@@ -47,7 +46,7 @@ def measure(images: list[np.ndarray], make: Callable[[MotionConfig], Detector],
         ended = time.process_time()
         total += ended - started
         update += ended - middle
-    return 1000 * total / len(payloads), 1000 * update / len(payloads)
+    return 1000 * total / len(frames), 1000 * update / len(frames)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

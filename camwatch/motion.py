@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
-from camwatch.illumination import (CLIPPED_SHARE, SAMPLE_STRIDE, SATURATED, gain_map,
-                                   residual)
+from camwatch.illumination import CLIPPED_SHARE, SAMPLE_STRIDE, SATURATED, gain_map, residual
 from camwatch.motion_mask import MaskCache
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
@@ -218,8 +217,9 @@ class MotionDetector:
                            step: np.ndarray, dt: float) -> None:
         """Changed pixels that have not changed from frame to frame for STATIONARY_SECONDS
         (something that arrived and stopped, or the place something left) become background."""
-        limit = float(self.settings.pixel_threshold) ** 2
-        static = cv2.bitwise_and(raw, cv2.compare(step * step, limit, cv2.CMP_LE))
+        limit = np.float32(self.settings.pixel_threshold) ** 2
+        steady = ((step * step) <= limit).astype(np.uint8) * 255
+        static = cv2.bitwise_and(raw, steady)
         if self._static_seconds is None or self._static_seconds.shape != frame.shape:
             self._static_seconds = np.zeros(frame.shape, np.float32)
         self._static_seconds += dt
