@@ -51,8 +51,11 @@ class Outcome:
 
 
 def contenders() -> list[Contender]:
+    defaults = MotionConfig()
     return [Contender("previous frame (0.3 / 25)", FrameDiffDetector, BASELINE_SETTINGS),
-            Contender("background model (defaults)", MotionDetector, MotionConfig())]
+            Contender(f"previous frame ({defaults.threshold:g} / {defaults.pixel_threshold})",
+                      FrameDiffDetector, defaults),
+            Contender("background model (defaults)", MotionDetector, defaults)]
 
 
 def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
