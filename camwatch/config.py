@@ -8,7 +8,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, TypeVar, get_type_hints
+from typing import Any, Callable, Mapping, TypeVar, get_type_hints
 
 T = TypeVar("T")
 
@@ -30,10 +30,14 @@ def setting(
     high: float | None = None,
     choices: tuple[str, ...] | None = None,
     pattern: re.Pattern[str] | None = None,
+    validate: Callable[[Any, str], Any] | None = None,
 ) -> Any:
-    """A dataclass field carrying its bounds and description for validation and docs."""
+    """A dataclass field carrying its bounds and description for validation and docs.
+
+    `validate(value, key)` checks and normalises a structured value (raising ConfigError).
+    """
     meta = {"description": description, "low": low, "high": high, "choices": choices,
-            "pattern": pattern}
+            "pattern": pattern, "validate": validate}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -52,14 +56,44 @@ def parse_size(text: str | int) -> int:
     return int(number * factor)
 
 
+MAX_MASK_POLYGONS = 64
+MAX_MASK_POINTS = 256
+
+
+def validate_mask(value: Any, key: str) -> list[list[list[float]]]:
+    """A motion mask: a list of polygons, each >= 3 [x, y] points with 0 <= x, y <= 1."""
+    allowed = ("a list of polygons, each a list of at least 3 [x, y] points "
+               "with x and y from 0 to 1")
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_MASK_POLYGONS:
+        raise ConfigError(f"{key}: expected {allowed} (at most {MAX_MASK_POLYGONS} polygons), "
+                          f"got {value!r}")
+    polygons = []
+    for i, polygon in enumerate(value):
+        where = f"{key}: polygon {i}"
+        if not isinstance(polygon, (list, tuple)) or not 3 <= len(polygon) <= MAX_MASK_POINTS:
+            raise ConfigError(f"{where}: expected 3 to {MAX_MASK_POINTS} [x, y] points, "
+                              f"got {polygon!r}")
+        polygons.append([_mask_point(point, f"{where} point {j}")
+                         for j, point in enumerate(polygon)])
+    return polygons
+
+
+def _mask_point(point: Any, where: str) -> list[float]:
+    if (not isinstance(point, (list, tuple)) or len(point) != 2
+            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)
+            or not all(0.0 <= c <= 1.0 for c in point)):
+        raise ConfigError(f"{where}: expected [x, y] with x and y from 0 to 1, got {point!r}")
+    return [float(point[0]), float(point[1])]
+
+
 @dataclass
 class MotionConfig:
     enabled: bool = setting(True, "detect motion and record events")
     threshold: float = setting(
-        0.3, "a frame is significant when delta (% of pixels changed) exceeds this",
+        0.1, "a frame is significant when delta (% of pixels changed) exceeds this",
         low=0.0, high=100.0)
     pixel_threshold: int = setting(
-        25, "grey-level change for a pixel to count as changed", low=1, high=255)
+        12, "grey-level change for a pixel to count as changed", low=1, high=255)
     stable_frames: int = setting(
         20, "the diff buffer: stop once this many deltas in a row are below threshold",
         low=1, high=1000)
@@ -69,6 +103,9 @@ class MotionConfig:
         2.0, "seconds of video kept from before the motion started", low=0.0, high=30.0)
     max_event_seconds: float = setting(
         600.0, "a longer event is split into clips", low=5.0, high=86400.0)
+    mask: list[list[list[float]]] = setting(
+        [], "polygons of [x, y] points (0-1, from the top left) where motion is ignored",
+        validate=validate_mask)
 
 
 @dataclass
@@ -159,6 +196,8 @@ def _describe_allowed(f: dataclasses.Field[Any], kind: type) -> str:
 
 
 def _coerce(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
+    if f.metadata.get("validate") is not None:
+        return f.metadata["validate"](value, key)
     allowed = _describe_allowed(f, kind)
     given = value  # errors show the value as written (300, not 300.0)
     is_size = f.name in ("max_bytes", "min_free_bytes")

@@ -1,37 +1,274 @@
-"""MotionDetector: grey image in, delta out (% of pixels changed); no I/O."""
+"""Motion detectors: small grey image in, delta out (% of the unmasked area changed); no I/O."""
 
 from __future__ import annotations
+
+import math
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
+from camwatch.illumination import CLIPPED_SHARE, SAMPLE_STRIDE, SATURATED, gain_map, residual
+from camwatch.motion_mask import MaskCache
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
 
+DEFAULT_FRAME_SECONDS = 0.1  # assumed time between frames when update() is given no times
+WARMUP_SECONDS = 1.0         # after reset() delta stays 0 while noise and flicker are learnt
+BACKGROUND_SECONDS = 2.0     # how fast the background follows the scene where nothing moves
+ABSORB_SECONDS = 15.0        # how fast the background takes in what keeps changing there
+STATIONARY_SECONDS = 4.0     # a change that stays the same this long becomes background
+NOISE_SECONDS = 10.0         # memory of each pixel's frame-to-frame variation (noise, foliage)
+GLOBAL_NOISE_SECONDS = 1.0   # memory of the picture's overall noise level
+NOISE_FACTOR = 3.0           # a pixel changed when |change| > this x its frame-to-frame spread
+PRIOR_STEPS = 20             # per-pixel averages start as if this many frames showed noise only
+STEP_CAP = 2.5               # x pixel_threshold: the largest step a pixel's noise learns from
+FLIP_SECONDS = 30.0          # memory of how often each pixel flips between changed and not
+FREE_FLIPS_PER_SECOND = 0.2  # flipping up to this often (people passing by) costs nothing
+FLIPS_PER_STEP = 0.2         # each further this many flips a second raises the limit by 1x
+LIGHTSWITCH_FRACTION = 0.4   # more of the picture than this changed at once: a lighting change
+MIN_BLOB_FRACTION = 0.0005   # smaller blobs of change (0.05% of the picture) do not count
+SURE_BLOB_FRACTION = 0.003   # smaller blobs (0.3%) count only when seen in two frames in a row
+_SQUARE = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
-class MotionDetector:
-    """Compares each small, blurred grey frame with the previous one.
 
-    A pixel has changed when its grey level moved more than `pixel_threshold`; delta is the
-    percentage of changed pixels (0-100). Settings are read on every call, so changes apply live.
-    """
+class Detector(Protocol):
+    """What the recorder and scan need of a detector."""
+
+    def update(self, grey: np.ndarray, t: float | None = None) -> float: ...
+    def reset(self) -> None: ...
+
+
+class FrameDiffDetector:
+    """The plain previous-frame rule: a pixel changed when it moved > pixel_threshold since the
+    last frame. Kept as the evaluation's baseline."""
 
     def __init__(self, settings: MotionConfig) -> None:
         self.settings = settings
         self._previous: np.ndarray | None = None
+        self._mask = MaskCache()
 
     def reset(self) -> None:
-        """Forget the reference (after the camera was offline or the scene jumped)."""
         self._previous = None
 
-    def update(self, grey: np.ndarray) -> float:
-        """Delta for this frame against the previous one; 0 for the first frame."""
+    def update(self, grey: np.ndarray, t: float | None = None) -> float:
         blurred = cv2.GaussianBlur(grey, (5, 5), 0)
         previous, self._previous = self._previous, blurred
         if previous is None or previous.shape != blurred.shape:
             return 0.0
+        self._mask.update(self.settings.mask, blurred.shape[:2])
         difference = cv2.absdiff(blurred, previous)
         _, changed = cv2.threshold(difference, self.settings.pixel_threshold, 255,
                                    cv2.THRESH_BINARY)
-        return 100.0 * cv2.countNonZero(changed) / changed.size
+        if self._mask.active is not None:
+            changed = cv2.bitwise_and(changed, changed, mask=self._mask.active)
+        return 100.0 * cv2.countNonZero(changed) / max(1, self._mask.active_count)
+
+
+class MotionDetector:
+    """Compares each frame with a background model, after undoing lighting changes.
+
+    - The background is a running average that follows the scene in about BACKGROUND_SECONDS
+      where nothing moves, and absorbs things that arrive and stay in about ABSORB_SECONDS: a
+      slow or uniform object is seen whole, not just its moving edges.
+    - Lighting (lights, exposure, flicker, clouds, dusk) is undone first with a smooth gain map;
+      when even so more than LIGHTSWITCH_FRACTION of the picture changed, the background is
+      recalibrated to the frame and the frame counts as still.
+    - A pixel changed when it differs from the background by more than pixel_threshold and by
+      more than NOISE_FACTOR times its typical frame-to-frame variation (sensor noise), learnt
+      per pixel and for the picture; pixels that keep flipping between changed and not (swaying
+      foliage) need proportionally bigger changes.
+    - Specks and thin lines are removed (3x3 opening), then blobs smaller than
+      MIN_BLOB_FRACTION of the picture, and small blobs seen in one frame only (rain, snow).
+      Delta is the percentage of unmasked pixels left.
+    Settings are read on every call, so changes apply live.
+    """
+
+    def __init__(self, settings: MotionConfig) -> None:
+        self.settings = settings
+        self._mask = MaskCache()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the scene (after the camera was offline or the picture jumped)."""
+        self._background: np.ndarray | None = None
+        self._clipped_share: np.ndarray | None = None  # how much of each pixel came from clipping
+        self._static_seconds: np.ndarray | None = None  # how long each changed pixel stayed put
+        self._previous: np.ndarray | None = None  # the last frame under background lighting
+        self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
+        self._global_variation = 0.0
+        self._flip_rate: np.ndarray | None = None  # per pixel: changed/unchanged flips a second
+        self._raw_changed = np.zeros((0, 0), np.uint8)
+        self._changed = np.zeros((0, 0), np.uint8)
+        self._last_t: float | None = None
+        self._steps = 0
+        self._seconds = 0.0  # learning time since reset()
+        self.foreground: np.ndarray | None = None  # pixels counted in the last delta (0/255)
+
+    def update(self, grey: np.ndarray, t: float | None = None) -> float:
+        """Delta (0-100) for this frame; `t` (seconds, any origin) scales the adaptation rates."""
+        frame = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
+        dt = self._elapsed(t)
+        if self._background is None or self._background.shape != frame.shape:
+            self._recalibrate(frame)
+            return 0.0
+        self._mask.update(self.settings.mask, frame.shape[:2])
+        active = self._mask.active
+        frame_clipped, background_clipped = self._clipping(frame)
+        unusable = _either(frame_clipped, background_clipped,
+                           None if active is None else active == 0)
+        gain = gain_map(frame, self._background, unusable, self._raw_changed)
+        relit, difference = residual(frame, self._background, gain, frame_clipped,
+                                     background_clipped)
+        raw, changed = self._classify(difference, active)
+        if cv2.countNonZero(raw) > LIGHTSWITCH_FRACTION * self._mask.active_count:
+            self._recalibrate(frame)
+            return 0.0
+        self._learn(frame, relit, raw, frame_clipped, dt)
+        moving = self._count_moving(changed)
+        if self._seconds < WARMUP_SECONDS:
+            return 0.0
+        return 100.0 * moving / max(1, self._mask.active_count)
+
+    def _clipping(self, frame: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Boolean images (None: nowhere) of pixels that may be clipped at white in the frame,
+        and of background pixels learnt largely from such frames."""
+        frame_clipped = frame >= SATURATED if cv2.minMaxLoc(frame)[1] >= SATURATED else None
+        share = self._clipped_share
+        background_clipped = (share > CLIPPED_SHARE if share is not None
+                              and cv2.minMaxLoc(share)[1] > CLIPPED_SHARE else None)
+        return frame_clipped, background_clipped
+
+    def _elapsed(self, t: float | None) -> float:
+        last, self._last_t = self._last_t, t
+        if t is None or last is None:
+            return DEFAULT_FRAME_SECONDS
+        return min(2.0, max(0.01, t - last))
+
+    def _recalibrate(self, frame: np.ndarray) -> None:
+        self._background, self._previous = frame.copy(), frame
+        self._clipped_share = (frame >= SATURATED).astype(np.float32)
+        self._raw_changed = self._changed = np.zeros(frame.shape, np.uint8)
+        self.foreground = self._changed
+
+    def _classify(self, difference: np.ndarray, active: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, changed) 0/255 images: beyond the noise limits, and also beyond the flip limit
+        (restless pixels), opened to drop specks."""
+        limit = np.full(difference.shape, float(self.settings.pixel_threshold) ** 2, np.float32)
+        noise = NOISE_FACTOR ** 2 * self._global_variation
+        if self._variation is not None:
+            limit = np.maximum(limit, self._variation * NOISE_FACTOR ** 2)
+        limit = np.maximum(limit, noise)
+        squared = difference * difference
+        raw = cv2.compare(squared, limit, cv2.CMP_GT)
+        if active is not None:
+            raw = cv2.bitwise_and(raw, raw, mask=active)
+        changed = raw
+        if self._flip_rate is not None:
+            restless = np.maximum(self._flip_rate - FREE_FLIPS_PER_SECOND, 0.0)
+            factor = 1.0 + restless * (1.0 / FLIPS_PER_STEP)
+            changed = cv2.bitwise_and(raw, cv2.compare(squared, limit * factor * factor,
+                                                       cv2.CMP_GT))
+        return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE)
+
+    def _count_moving(self, changed: np.ndarray) -> int:
+        """Changed pixels in blobs of at least MIN_BLOB_FRACTION of the picture; blobs smaller
+        than SURE_BLOB_FRACTION count only if they touch the previous frame's changes (rain,
+        snow and flashes come and go; small things people care about move a little at a time)."""
+        previous, self._changed = self._changed, changed
+        self.foreground = changed
+        if cv2.countNonZero(changed) == 0:
+            return 0
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        keep = areas >= MIN_BLOB_FRACTION * changed.size
+        small = keep & (areas < SURE_BLOB_FRACTION * changed.size)
+        if small.any():
+            touching = cv2.bitwise_and(changed, cv2.dilate(previous, _SQUARE)) > 0
+            seen_before = np.bincount(labels[touching], minlength=count)[1:] > 0
+            keep &= ~small | seen_before
+        self.foreground = changed if keep.all() else (
+            np.isin(labels, np.flatnonzero(keep) + 1).astype(np.uint8) * 255)
+        return int(areas[keep].sum())
+
+    def _learn(self, frame: np.ndarray, relit: np.ndarray, raw: np.ndarray,
+               frame_clipped: np.ndarray | None, dt: float) -> None:
+        """Update noise, restlessness and background with this frame."""
+        assert self._background is not None and self._previous is not None
+        self._steps += 1
+        self._seconds += dt
+        step = relit - self._previous
+        self._previous = relit
+        self._learn_noise(step, dt)
+        self._learn_flips(raw, dt)
+        clipped = (frame_clipped.astype(np.float32) if frame_clipped is not None
+                   else np.zeros(frame.shape, np.float32))
+        assert self._clipped_share is not None
+        still = cv2.bitwise_not(raw)
+        for rate, where in ((_rate(dt, BACKGROUND_SECONDS), still),
+                            (_rate(dt, ABSORB_SECONDS), raw)):
+            cv2.accumulateWeighted(frame, self._background, rate, where)
+            cv2.accumulateWeighted(clipped, self._clipped_share, rate, where)
+        self._absorb_stationary(frame, clipped, raw, step, dt)
+
+    def _absorb_stationary(self, frame: np.ndarray, clipped: np.ndarray, raw: np.ndarray,
+                           step: np.ndarray, dt: float) -> None:
+        """Changed pixels that have not changed from frame to frame for STATIONARY_SECONDS
+        (something that arrived and stopped, or the place something left) become background."""
+        limit = np.float32(self.settings.pixel_threshold) ** 2
+        steady = ((step * step) <= limit).astype(np.uint8) * 255
+        static = cv2.bitwise_and(raw, steady)
+        if self._static_seconds is None or self._static_seconds.shape != frame.shape:
+            self._static_seconds = np.zeros(frame.shape, np.float32)
+        self._static_seconds += dt
+        self._static_seconds *= static.astype(np.float32) * (1.0 / 255.0)
+        stationary = self._static_seconds >= STATIONARY_SECONDS
+        if stationary.any():
+            assert self._background is not None and self._clipped_share is not None
+            np.copyto(self._background, frame, where=stationary)
+            np.copyto(self._clipped_share, clipped, where=stationary)
+            self._static_seconds[stationary] = 0.0
+
+    def _learn_noise(self, step: np.ndarray, dt: float) -> None:
+        """The picture's and each pixel's typical frame-to-frame step (robust, capped)."""
+        sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
+        noise_now = float((1.4826 * np.median(np.abs(sample))) ** 2)
+        self._global_variation += (max(_rate(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps)
+                                   * (noise_now - self._global_variation))
+        cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
+        squared = np.minimum(step * step, cap * cap)
+        if self._variation is None or self._variation.shape != step.shape:
+            self._variation = np.full(step.shape, noise_now, np.float32)
+        cv2.accumulateWeighted(squared, self._variation, self._prior_rate(dt, NOISE_SECONDS))
+
+    def _learn_flips(self, raw: np.ndarray, dt: float) -> None:
+        """How often each pixel flips between changed and not, per second."""
+        if self._flip_rate is None or self._flip_rate.shape != raw.shape:
+            self._flip_rate = np.zeros(raw.shape, np.float32)
+        if self._raw_changed.shape == raw.shape:
+            flips = cv2.bitwise_xor(raw, self._raw_changed).astype(np.float32)
+            cv2.accumulateWeighted(flips * (1.0 / (255.0 * dt)), self._flip_rate,
+                                   self._prior_rate(dt, FLIP_SECONDS))
+        self._raw_changed = raw
+
+    def _prior_rate(self, dt: float, seconds: float) -> float:
+        """Averaging weight that starts as if PRIOR_STEPS frames had been seen."""
+        return max(_rate(dt, seconds), 1.0 / (self._steps + PRIOR_STEPS))
+
+
+def _either(*masks: np.ndarray | None) -> np.ndarray | None:
+    """The union of boolean images, skipping None (None when all are)."""
+    present = [m for m in masks if m is not None]
+    if not present:
+        return None
+    union = present[0].copy()
+    for mask in present[1:]:
+        union |= mask
+    return union
+
+
+def _rate(dt: float, seconds: float) -> float:
+    """The per-frame weight of an exponential average with time constant `seconds`."""
+    return 1.0 - math.exp(-dt / seconds)

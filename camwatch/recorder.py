@@ -120,7 +120,7 @@ class EventRecorder:
             return
         started = time.perf_counter()
         try:
-            delta = self.detector.update(frame.grey_small(DETECT_WIDTH))
+            delta = self.detector.update(frame.grey_small(DETECT_WIDTH), frame.monotonic)
         except JpegError:
             return  # a corrupt camera frame: skip it
         self.detect_seconds += time.perf_counter() - started

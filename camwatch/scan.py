@@ -61,7 +61,7 @@ def scan(path: str, settings: MotionConfig, record_dir: Path | None = None
     if record_dir is None:
         detector, tracker = MotionDetector(settings), EventTracker(settings, finished.append)
         for t, grey, _ in grey_frames(path):
-            tracker.update(t, detector.update(grey))
+            tracker.update(t, detector.update(grey, t))
         tracker.stop()
     else:
         _record(path, settings, record_dir, finished)
@@ -81,7 +81,7 @@ def _record(path: str, settings: MotionConfig, record_dir: Path,
     for seq, (t, grey, video_frame) in enumerate(grey_frames(path)):
         image = video_frame.to_ndarray(format="bgr24")
         frame = Frame.from_image(image, seq, captured_at=wall_start + t, monotonic=t)
-        recorder.process(frame, recorder.detector.update(grey))
+        recorder.process(frame, recorder.detector.update(grey, t))
     recorder.close(timeout=600)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import tornado.websocket
 
+from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.service import Service
 from tests.support import ServerThread, demo_config, wait_until
@@ -53,7 +54,7 @@ def test_meta_message_precedes_each_binary_frame(tmp_path):
     assert all(m["type"] == "meta" and m["online"] is True and m["recording"] is False
                for m in metas)
     assert metas[-1]["delta"] == 1.5
-    assert metas[-1]["threshold"] == 0.3
+    assert metas[-1]["threshold"] == MotionConfig().threshold
     assert abs(metas[-1]["t"] - time.time()) < 30
     assert [m["seq"] for m in metas] == sorted(m["seq"] for m in metas)
     assert all(isinstance(m, bytes) and m[:2] == b"\xff\xd8" for m in messages[1::2])
@@ -74,7 +75,7 @@ def test_history_returns_recent_deltas_oldest_first(tmp_path):
             return body if len(body["points"]) >= 10 else None
         body = wait_until(history_of_ten, message="ten points")
         assert body["camera"] == "cam"
-        assert body["threshold"] == 0.3
+        assert body["threshold"] == MotionConfig().threshold
         times = [t for t, _ in body["points"]]
         assert times == sorted(times)
         assert {d for _, d in body["points"]} <= {float(v) for v in range(7)}

@@ -35,7 +35,7 @@ def _playwright_expect(chromium: Any) -> None:
 
 
 def wavy_delta(frame: Frame) -> float:
-    """A delta that swings across the default threshold (0.3) every couple of seconds."""
+    """A delta that swings across the default threshold (0.1) every couple of seconds."""
     return 0.05 + 0.6 * (math.sin(frame.seq / 4) + 1) / 2
 
 
@@ -137,7 +137,7 @@ def test_motion_graph_draws_deltas_against_the_threshold(server: ServerThread,
     assert painted["newest"] >= 3 and painted["older"] >= 3
     assert painted["empty"] <= 2  # no data a minute ago: just the dashed threshold line
     legend = page.locator(".tile[data-camera='front'] .graph-legend")
-    expect(legend).to_contain_text("threshold 0.30%")
+    expect(legend).to_contain_text("threshold 0.10%")
     values = page.evaluate(
         f"() => {{ const c = document.querySelector(\"{graph}\"); return c.dataset.points; }}")
     assert int(values) >= 20
@@ -480,7 +480,7 @@ def test_settings_show_the_servers_error_then_save(server: ServerThread,
     page.goto(server.url + "/#settings")
     form = page.locator("form.settings-card[data-camera='front']")
     threshold = form.get_by_label("Motion threshold")
-    expect(threshold).to_have_value("0.3")
+    expect(threshold).to_have_value("0.1")
     threshold.fill("150")
     form.get_by_role("button", name="Save").click()
     expect(form.get_by_role("alert")).to_have_text("threshold must be between 0 and 100")

@@ -1,0 +1,112 @@
+"""Lighting changes between a frame and the background: a smooth gain map, and undoing it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BLACK_LEVEL = 8.0   # added before dividing so dark pixels do not make wild ratios
+SATURATED = 230.0   # (blurred) grey level from which a pixel may be partly clipped at white
+CLIPPED_SHARE = 0.1  # a background pixel learnt this much from clipped frames is unreliable
+SAMPLE_STRIDE = 3   # the gain is estimated on every 3rd pixel of every 3rd row
+CELL_PIXELS = 24    # one gain per cell of about this size (detection image pixels)
+CELL_FREEDOM = 0.08  # how far a cell's gain may stray from the median of its neighbours
+
+
+def grid_shape(height: int, width: int) -> tuple[int, int]:
+    sample_h, sample_w = -(-height // SAMPLE_STRIDE), -(-width // SAMPLE_STRIDE)
+    rows = max(1, min(sample_h, round(height / CELL_PIXELS)))
+    cols = max(1, min(sample_w, round(width / CELL_PIXELS)))
+    return rows, cols
+
+
+MIN_CLEAN_SHARE = 0.3  # a cell needs this share of samples outside moving things to use only them
+
+
+def gain_map(frame: np.ndarray, background: np.ndarray, unusable: np.ndarray | None = None,
+             moving: np.ndarray | None = None) -> np.ndarray:
+    """How much brighter each pixel's lighting is in `frame` than in `background` (float32).
+
+    Lighting is taken as a multiplicative gain that varies smoothly over the picture (lights,
+    exposure, flicker, cloud shadows): the median brightness ratio in each cell of a coarse grid,
+    interpolated between cell centres. `unusable` pixels (true: masked or clipped) are left out
+    of the estimate, and so are pixels `moving` (non-zero): a cell without enough others takes
+    the overall gain. Medians also ignore anything new covering less than half a cell, and a
+    cell may not stray far from its neighbours.
+    """
+    height, width = frame.shape
+    rows, cols = grid_shape(height, width)
+    s = SAMPLE_STRIDE
+    frame_s, background_s = frame[::s, ::s], background[::s, ::s]
+    ratio = (frame_s + BLACK_LEVEL) / (background_s + BLACK_LEVEL)
+    if unusable is not None:
+        ratio[unusable[::s, ::s]] = np.nan
+    gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
+    if moving is not None and moving.shape == frame.shape and moving.any():
+        ratio[moving[::s, ::s] > 0] = np.nan
+        cells = _cells(ratio, rows, cols)
+        clean, clean_counts = _median_ignoring_nan(cells)
+        enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
+        if enough.any():  # cells mostly covered by moving things take their lighting elsewhere
+            gains, counts = clean, np.where(enough, clean_counts, 0)
+    gains = _fill_empty(gains, counts)
+    if rows >= 3 and cols >= 3:
+        # lighting varies smoothly: a cell far from most of its neighbours holds an object
+        typical = cv2.medianBlur(gains, 3)
+        gains = np.clip(gains, typical * (1 - CELL_FREEDOM), typical * (1 + CELL_FREEDOM))
+    return _interpolate(gains, height, width)
+
+
+def _interpolate(gains: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear between cell centres, extrapolated linearly to the picture's edges."""
+    rows, cols = gains.shape
+    if rows < 2 or cols < 2:
+        return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
+    padded = np.pad(gains, 1, mode="reflect", reflect_type="odd")  # 2 * edge - next
+    cell_h, cell_w = height / rows, width / cols
+    big = cv2.resize(padded, (round(width + 2 * cell_w), round(height + 2 * cell_h)),
+                     interpolation=cv2.INTER_LINEAR)
+    top, left = round(cell_h), round(cell_w)
+    return np.ascontiguousarray(big[top:top + height, left:left + width])
+
+
+def _cells(samples: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(rows, cols, samples per cell) view of a sample image cut into a grid."""
+    cell_h, cell_w = samples.shape[0] // rows, samples.shape[1] // cols
+    return (samples[:cell_h * rows, :cell_w * cols]
+            .reshape(rows, cell_h, cols, cell_w).transpose(0, 2, 1, 3)
+            .reshape(rows, cols, cell_h * cell_w))
+
+
+def _median_ignoring_nan(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell (lower) median of the samples that are not NaN, and their counts."""
+    ordered = np.sort(cells, axis=2)  # NaN sorts last
+    counts = np.count_nonzero(~np.isnan(cells), axis=2)
+    middle = np.maximum(counts - 1, 0)[..., None] // 2
+    return np.take_along_axis(ordered, middle, axis=2)[..., 0].astype(np.float32), counts
+
+
+def _fill_empty(gains: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Cells without usable samples take the overall median gain, or 1."""
+    empty = counts == 0
+    if empty.any():
+        usable = gains[~empty]
+        gains[empty] = float(np.median(usable)) if usable.size else 1.0
+    return gains
+
+
+def residual(frame: np.ndarray, background: np.ndarray, gain: np.ndarray,
+             frame_clipped: np.ndarray | None = None,
+             background_clipped: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(frame under the background's lighting, its difference from the background).
+
+    Where the frame or the background may be clipped at white (boolean images) the true level
+    is unknown but at least as bright, so a difference clipping explains counts as none.
+    """
+    relit = (frame + BLACK_LEVEL) / gain - BLACK_LEVEL
+    difference = relit - background
+    if background_clipped is not None:
+        difference = np.where(background_clipped, np.minimum(difference, 0), difference)
+    if frame_clipped is not None:
+        difference = np.where(frame_clipped, np.maximum(difference, 0), difference)
+    return relit, difference

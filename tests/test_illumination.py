@@ -1,0 +1,58 @@
+"""The lighting gain map: smooth lighting changes are recovered, objects are not lighting."""
+
+import cv2
+import numpy as np
+import pytest
+
+from camwatch.config import MotionConfig
+from camwatch.illumination import gain_map, residual
+
+
+def scene(height=180, width=320):
+    rng = np.random.default_rng(4)
+    small = rng.integers(50, 180, (height // 6, width // 6)).astype(np.float32)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def test_uniform_gain_is_recovered():
+    background = scene()
+    gain = gain_map(background * 1.4, background)
+    assert gain == pytest.approx(np.full_like(gain, 1.4), rel=0.06)
+
+
+def test_smooth_uneven_lighting_is_undone():
+    background = scene()
+    ys, xs = np.mgrid[0:180, 0:320]
+    light = (0.6 + 0.8 * np.exp(-((xs - 60) ** 2 + (ys - 30) ** 2) / 160.0 ** 2)).astype(
+        np.float32)
+    _, difference = residual(background * light, background,
+                             gain_map(background * light, background))
+    assert (np.abs(difference) > MotionConfig().pixel_threshold).mean() < 0.005
+
+
+def test_an_object_is_not_taken_for_lighting():
+    background = scene()
+    frame = background.copy()
+    frame[60:108, 120:160] = 230.0  # a bright object about two cells across
+    _, difference = residual(frame, background, gain_map(frame, background))
+    assert np.median(np.abs(difference[64:104, 124:156])) > 60
+
+
+def test_a_big_object_already_moving_is_not_taken_for_lighting():
+    background = scene()
+    frame = background.copy()
+    frame[40:130, 100:164] = 230.0  # a bright object over 3 x 4 cells
+    moving = np.zeros(frame.shape, np.uint8)
+    moving[40:130, 100:164] = 255  # as found in the previous frame
+    _, difference = residual(frame, background, gain_map(frame, background, None, moving))
+    assert np.median(np.abs(difference[50:120, 110:154])) > 60
+
+
+def test_clipped_pixels_brighter_than_predicted_are_not_differences():
+    background = np.full((90, 160), 200.0, np.float32)
+    frame = np.full((90, 160), 255.0, np.float32)  # 1.5x exposure, clipped at white
+    frame[:, :80] = 150.0  # the left half darker
+    clipped = frame >= 230
+    _, difference = residual(frame, background, np.full_like(frame, 1.5), clipped, None)
+    assert np.abs(difference[:, 80:]).max() == 0
+    assert difference[:, :80].max() < -50
