@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from camwatch import cli
+from camwatch.config import MotionConfig
 from tests.processes import (
     ROOT,
     camwatch_env,
@@ -87,7 +88,7 @@ def test_options_override_the_config_file_for_the_first_camera(tmp_path: Path) -
         ("127.0.0.1", 9000, "debug")
     front, back = config.cameras
     assert (front.name, front.fps, front.width, front.motion.threshold) == ("front", 7.5, 640, 1.5)
-    assert (back.fps, back.width, back.motion.threshold) == (5.0, 1280, 0.3)
+    assert (back.fps, back.width, back.motion.threshold) == (5.0, 1280, MotionConfig().threshold)
 
 
 def test_without_a_config_file_there_is_one_camera_from_the_options() -> None:
