@@ -33,22 +33,17 @@ class Listeners:
         self.items.append(listener)
 
     def motion_changed(self, camera: str, active: bool) -> None:
-        for listener in self.items:
-            try:
-                listener.motion_changed(camera, active)
-            except Exception:
-                log.exception("listener %r failed on motion_changed", listener)
+        self._each("motion_changed", camera, active)
 
     def event_started(self, record: EventRecord) -> None:
-        for listener in self.items:
-            try:
-                listener.event_started(record)
-            except Exception:
-                log.exception("listener %r failed on event_started", listener)
+        self._each("event_started", record)
 
     def event_ended(self, record: EventRecord) -> None:
+        self._each("event_ended", record)
+
+    def _each(self, method: str, *args: object) -> None:
         for listener in self.items:
             try:
-                listener.event_ended(record)
+                getattr(listener, method)(*args)
             except Exception:
-                log.exception("listener %r failed on event_ended", listener)
+                log.exception("listener %r failed on %s", listener, method)
