@@ -193,16 +193,33 @@ class DemoSource(FrameSource):
         self._next_crossing = 0.0
 
     def _make_background(self) -> np.ndarray:
+        """A garden at dusk: sky, a house, a lawn with a fence; textured so JPEG and motion
+        detection have real work to do."""
         h, w = self.height, self.width
-        small = self._rng.integers(40, 200, (max(2, h // 40), max(2, w // 40), 3), dtype=np.uint8)
-        texture = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-        texture = cv2.GaussianBlur(texture, (0, 0), 3)
-        horizon = int(h * 0.62)
-        texture[horizon:] = (texture[horizon:] * 0.55).astype(np.uint8) + np.uint8(40)
+        horizon = int(h * 0.58)
+        rows = np.linspace(0.0, 1.0, horizon)[:, None]
+        sky = (np.array([235, 200, 150]) * (1 - rows) + np.array([250, 235, 215]) * rows)
+        image = np.empty((h, w, 3), np.float32)
+        image[:horizon] = sky[:, None, :]
+        image[horizon:] = (70, 120, 85)  # lawn (BGR)
+        grain = self._rng.normal(0, 1, (max(2, h // 6), max(2, w // 6), 3)).astype(np.float32)
+        image += cv2.resize(grain, (w, h), interpolation=cv2.INTER_LINEAR) * 10
+        image = np.clip(image, 0, 255).astype(np.uint8)
+        left, top = int(w * 0.55), int(h * 0.30)
+        right, base = int(w * 0.85), horizon + h // 20
+        cv2.rectangle(image, (left, top), (right, base), (150, 170, 190), -1)  # house
+        cv2.fillPoly(image, [np.array([(left - w // 40, top), ((left + right) // 2, top - h // 7),
+                                       (right + w // 40, top)])], (60, 60, 130))  # roof
+        for wx in (left + (right - left) // 6, left + (right - left) * 4 // 6):
+            cv2.rectangle(image, (wx, top + h // 20), (wx + (right - left) // 6, top + h // 8),
+                          (110, 90, 60), -1)  # windows
+        post_top = horizon + h // 40
         for x in range(0, w, max(8, w // 16)):  # fence posts give the scene edges
-            cv2.rectangle(texture, (x, horizon - h // 8), (x + max(2, w // 160), horizon),
-                          (70, 80, 90), -1)
-        return texture
+            cv2.rectangle(image, (x, post_top), (x + max(2, w // 120), post_top + h // 8),
+                          (80, 95, 120), -1)
+        cv2.line(image, (0, post_top + h // 40), (w, post_top + h // 40), (80, 95, 120),
+                 max(1, h // 200))
+        return image
 
     def open(self) -> None:
         self._start = time.monotonic()
@@ -236,8 +253,9 @@ class DemoSource(FrameSource):
             self._draw_figure(image, (elapsed - self._next_crossing) / self._duration)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         scale = max(0.4, self.height / 720)
-        cv2.putText(image, stamp, (10, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
-                    (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+        for colour, weight in (((30, 30, 30), 4), ((255, 255, 255), 2)):  # outlined: readable
+            cv2.putText(image, stamp, (10, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.8 * scale, colour, max(1, int(weight * scale)), cv2.LINE_AA)
         self._index += 1
         return Frame.from_image(image, 0)
 
