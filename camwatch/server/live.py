@@ -157,8 +157,8 @@ class MjpegHandler(BaseHandler):
                 frame = await subscription.next(IDLE_TIMEOUT_S)
                 data = await jpeg_of(frame)
                 self.write(b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
-                           b"X-Timestamp: %.6f\r\n\r\n"
-                           % (BOUNDARY.encode(), len(data), frame.captured_at))
+                           b"X-Timestamp: %.6f\r\nX-Sequence: %d\r\n\r\n"
+                           % (BOUNDARY.encode(), len(data), frame.captured_at, frame.seq))
                 self.write(data)
                 self.write(b"\r\n")
                 if not await drained(self.flush()):
