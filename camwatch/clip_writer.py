@@ -26,6 +26,11 @@ BACKLOG_SECONDS = 2.0  # encoder lag allowed beyond the pre-roll burst before fr
 KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
 THUMBNAIL_WIDTH = 480
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+# libx264 for a small always-on box (measured with bench/, 640x480 at 10 fps): ultrafast on one
+# thread costs about half the CPU of veryfast+zerolatency on its sliced threads, for files about
+# twice as large (like Motion's, which also uses ultrafast); superfast sits in between (-25% size,
+# +1% of a core). Constrained Baseline H.264 plays in every browser.
+X264_OPTIONS = {"preset": "ultrafast", "crf": "23", "threads": "1"}
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,12 @@ class ClipFrame:
         i420 = cv2.cvtColor(image[:height, :width], cv2.COLOR_BGR2YUV_I420)
         return cls(frame.monotonic, frame.captured_at, width, height, i420=i420)
 
-    def video_frame(self) -> av.VideoFrame:
+    def video_frame(self, decoder: JpegDecoder) -> av.VideoFrame:
         if self.i420 is not None:
             return av.VideoFrame.from_ndarray(self.i420, format="yuv420p")
         assert self.camera_jpeg is not None
+        if self.width % 2 == 0 and self.height % 2 == 0:
+            return decoder.yuv420p(self.camera_jpeg)
         image = jpeg.decode(self.camera_jpeg)
         height, width = image.shape[0] & ~1, image.shape[1] & ~1
         return av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]),
@@ -64,6 +71,27 @@ class ClipFrame:
             return cv2.cvtColor(self.i420, cv2.COLOR_YUV2BGR_I420)
         assert self.camera_jpeg is not None
         return jpeg.decode(self.camera_jpeg)
+
+
+class JpegDecoder:
+    """Camera JPEG to a yuv420p VideoFrame through FFmpeg's MJPEG decoder: the JPEG's own YCbCr
+    planes, so no conversion to BGR and back (about half the cost of decoding to BGR)."""
+
+    def __init__(self) -> None:
+        self._codec = av.CodecContext.create("mjpeg", "r")
+
+    def yuv420p(self, data: bytes) -> av.VideoFrame:
+        try:
+            frames = self._codec.decode(av.Packet(data))
+        except av.FFmpegError as e:
+            raise jpeg.JpegError(str(e)) from None
+        if not frames:
+            raise jpeg.JpegError("no picture in JPEG")
+        # JPEG is full range; H.264 in browsers is video range (16-235)
+        frame = frames[0].reformat(format="yuv420p", src_color_range="JPEG",
+                                   dst_color_range="MPEG")
+        frame.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
+        return frame
 
 
 @dataclass
@@ -167,6 +195,7 @@ class ClipWriter(threading.Thread):
         stream: av.video.stream.VideoStream | None = None
         first_t: float | None = None
         last_pts = -1
+        decoder = JpegDecoder()
         while True:
             item = self._queue.get()
             if item is _FINISH or item is _ABORT:
@@ -184,9 +213,13 @@ class ClipWriter(threading.Thread):
                     first_t = item.t
                     self.result.first_captured_at = item.captured_at
                 assert stream is not None and first_t is not None
+                try:
+                    video_frame = item.video_frame(decoder)
+                except jpeg.JpegError:
+                    self.result.dropped += 1  # a corrupt camera frame: skip it
+                    continue
                 pts = max(last_pts + 1, round((item.t - first_t) * 1000))
                 last_pts = pts
-                video_frame = item.video_frame()
                 video_frame.pts = pts
                 video_frame.time_base = Fraction(1, 1000)
                 for packet in stream.encode(video_frame):
@@ -208,10 +241,8 @@ class ClipWriter(threading.Thread):
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, 1000)
         stream.codec_context.time_base = Fraction(1, 1000)
-        stream.options = {
-            "preset": "veryfast", "crf": "23", "tune": "zerolatency",
-            "g": str(max(1, round(self._fps_hint * KEYFRAME_INTERVAL_S))),
-        }
+        stream.options = {**X264_OPTIONS,
+                          "g": str(max(1, round(self._fps_hint * KEYFRAME_INTERVAL_S)))}
         return container, stream
 
     def _close(self, container: av.container.OutputContainer | None,

@@ -69,3 +69,69 @@ def test_clip_killed_mid_event_is_playable_up_to_its_last_fragment(tmp_path):
     info = probe(path)
     assert info["codec_name"] == "h264"
     assert info["frames"] >= 40
+
+
+def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(tmp_path):
+    import threading
+
+    import av
+    import cv2
+
+    from camwatch import jpeg
+    ramp = np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))  # full range shows
+    background = np.dstack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)])  # range errors
+    images = [np.roll(background, 4 * i, axis=1) for i in range(12)]
+    done = threading.Event()
+    writer = ClipWriter(tmp_path / "cam.mp4", lambda result: done.set(), fps_hint=10)
+    writer.start()
+    for i, image in enumerate(images):
+        writer.submit(ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=160, height=120,
+                                camera_jpeg=jpeg.encode(image, 90)))
+        if i == 5:
+            writer.submit(ClipFrame(t=0.55, captured_at=1e9 + 0.55, width=160, height=120,
+                                    camera_jpeg=b"\xff\xd8 not really a jpeg \xff\xd9"))
+    writer.finish()
+    assert done.wait(30)
+    assert writer.result.frames == 12 and writer.result.dropped == 1
+    info = probe(tmp_path / "cam.mp4")
+    assert (info["codec_name"], info["pix_fmt"], info["frames"]) == ("h264", "yuv420p", 12)
+    with av.open(str(tmp_path / "cam.mp4")) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    difference = cv2.absdiff(first, images[0])
+    assert difference.mean() < 3  # same colours and brightness, not shifted by range or order
+
+
+@pytest.mark.browser
+def test_camera_jpeg_clip_plays_in_chromium(tmp_path):
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from camwatch import jpeg
+    from tests.clips import scene
+
+    done = threading.Event()
+    writer = ClipWriter(tmp_path / "clip.mp4", lambda result: done.set(), fps_hint=10)
+    writer.start()
+    for i in range(30):
+        image = np.roll(scene(320, 240), 6 * i, axis=1)
+        writer.submit(ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=320, height=240,
+                                camera_jpeg=jpeg.encode(image, 80)))
+    writer.finish()
+    assert done.wait(30)
+    (tmp_path / "page.html").write_text('<video id="v" src="clip.mp4" muted></video>')
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            page = browser.new_page()
+            page.goto((tmp_path / "page.html").as_uri())
+            played = page.evaluate("""() => new Promise(resolve => {
+                const v = document.getElementById("v");
+                v.onended = () => resolve([v.videoWidth, v.videoHeight, v.currentTime]);
+                v.onerror = () => resolve(["error", v.error && v.error.code]);
+                v.play().catch(e => resolve(["error", String(e)]));
+                setTimeout(() => resolve(["timeout", v.currentTime]), 15000);
+            })""")
+        finally:
+            browser.close()
+    assert played[:2] == [320, 240] and played[2] > 2.5
