@@ -70,10 +70,19 @@ def setup_logging(level: str) -> None:
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
+def limit_opencv_threads() -> None:
+    """One OpenCV thread: per-frame work here is small (a 320-wide grey image), and OpenCV's
+    worker pool spins after each small job, which cost more CPU than it saved (bench/)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 async def serve(config: Config) -> None:
     from camwatch.service import Service
     from camwatch.wiring import build_service
 
+    limit_opencv_threads()
     service: Service = build_service(config)
     service.start()
     log.info("camwatch serving on http://%s:%d/", config.server.host, service.port)
