@@ -29,6 +29,9 @@ class Frame:
     camera_jpeg: bytes | None = None
     online: bool = True
     jpeg_quality: int = 80
+    # bytes ready for the wire (MJPEG parts, websocket messages), built on the event loop by the
+    # first viewer that needs each kind and shared by the rest (see server/wire.py)
+    wire: dict[str, bytes] = field(default_factory=dict, repr=False)
     _jpeg: bytes | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 from collections.abc import Awaitable
+from functools import partial
 
 import tornado.iostream
 import tornado.web
@@ -15,12 +15,13 @@ import tornado.websocket
 from camwatch.camera import Camera
 from camwatch.frame import Frame
 from camwatch.hub import Subscription, SubscriptionClosed
+from camwatch.server import wire
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
 
 log = logging.getLogger(__name__)
 
-BOUNDARY = "camwatchframe"
+BOUNDARY = wire.BOUNDARY.decode()
 IDLE_TIMEOUT_S = 30.0
 # A viewer that has not taken a frame in this long has stopped reading: drop it.
 WRITE_STALL_TIMEOUT_S = 30.0
@@ -53,6 +54,9 @@ async def drained(write: Awaitable[None]) -> bool:
     the handler cancelled) fails quietly once the connection is closed.
     """
     future = asyncio.ensure_future(write)
+    if future.done():  # the usual case: the socket took it all at once, no timer needed
+        future.result()
+        return True
     future.add_done_callback(_consume_outcome)
     done, _ = await asyncio.wait({future}, timeout=WRITE_STALL_TIMEOUT_S)
     if future in done:
@@ -110,10 +114,9 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
             while True:
                 frame = await subscription.next(IDLE_TIMEOUT_S)
                 data = await jpeg_of(frame)
-                if with_meta and not await self._send(frame_meta(camera, frame)):
-                    return
-                message = base64.b64encode(data).decode("ascii") if as_text else data
-                if not await self._send(message, binary=not as_text):
+                meta = partial(frame_meta, camera, frame) if with_meta else None
+                if not await self._send(wire.websocket_messages(frame, data, as_text=as_text,
+                                                                meta=meta)):
                     return
         except SubscriptionClosed:
             self.close(1001, "server stopping")  # tell the client, so it reconnects
@@ -123,13 +126,24 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
         except TimeoutError:
             self.close(1011, "no frames")
 
-    async def _send(self, message: str | bytes, binary: bool = False) -> bool:
-        """Send one message; False (and the socket closed) if the viewer stopped reading."""
-        if await drained(self.write_message(message, binary=binary)):
+    async def _send(self, messages: bytes) -> bool:
+        """Send ready-made websocket frames; False (and the socket closed) if the viewer
+        stopped reading."""
+        if await drained(self._write_raw(messages)):
             return True
         log.info("dropping websocket viewer %s: not reading", self.request.remote_ip)
         self.close(1008, "not reading")
         return False
+
+    def _write_raw(self, messages: bytes) -> Awaitable[None]:
+        """Write websocket frames built once per frame (shared by all viewers) straight to the
+        socket; the future resolves once they have drained. Valid because this handler never
+        negotiates compression (get_compression_options is None)."""
+        connection = self.ws_connection
+        stream = connection.stream if connection is not None else None
+        if stream is None:
+            raise tornado.websocket.WebSocketClosedError()
+        return stream.write(messages)
 
     def on_message(self, message: str | bytes) -> None:
         pass  # the live socket is one-way; ignore pings from old clients
@@ -152,16 +166,17 @@ class MjpegHandler(BaseHandler):
         self.set_header("X-Accel-Buffering", "no")
         subscription = camera.hub.subscribe()
         self._subscription = subscription
+        # Tornado frames a body of unknown length as HTTP/1.1 chunks; the parts are written
+        # pre-framed the same way, straight to the socket, so its state stays consistent.
+        chunked = self.request.version == "HTTP/1.1"
         try:
+            await self.flush()  # the headers
+            stream = self.request.connection.stream  # type: ignore[union-attr]
             while True:
                 frame = await subscription.next(IDLE_TIMEOUT_S)
                 data = await jpeg_of(frame)
-                self.write(b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
-                           b"X-Timestamp: %.6f\r\nX-Sequence: %d\r\n\r\n"
-                           % (BOUNDARY.encode(), len(data), frame.captured_at, frame.seq))
-                self.write(data)
-                self.write(b"\r\n")
-                if not await drained(self.flush()):
+                part = wire.mjpeg_part(frame, data, chunked=chunked)
+                if not await drained(stream.write(part)):
                     log.info("dropping MJPEG viewer %s: not reading", self.request.remote_ip)
                     self.request.connection.close()  # type: ignore[union-attr]
                     return
