@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from camwatch.frame import Frame
 
