@@ -1,0 +1,109 @@
+"""What the pipeline does per frame, and what it must not: no JPEG encoding when nobody watches,
+camera JPEG bytes passed to viewers untouched, no full decode of camera JPEGs on the capture
+thread (only the DCT-scaled grey one), even while recording."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import tornado.websocket
+
+from camwatch import jpeg
+from camwatch.camera import Camera
+from camwatch.config import CameraConfig, Config, MotionConfig
+from camwatch.frame import Frame
+from camwatch.hub import Hub
+from camwatch.recorder import EventRecorder
+from camwatch.service import Service
+from camwatch.sources import FrameSource
+from tests.clips import frame_at, scene
+from tests.fakes import MemoryEventSink
+from tests.media import probe
+from tests.support import ServerThread, demo_config, wait_until
+from tests.test_live import read_mjpeg_parts
+
+
+def camera_jpegs(count: int, intervals=((0.0, 1e9),), size=(320, 240)) -> list[bytes]:
+    rng = np.random.default_rng(5)
+    background = scene(*size)
+    return [jpeg.encode(frame_at(background, i / 10, intervals, rng), 85) for i in range(count)]
+
+
+class JpegCamera(FrameSource):
+    """A network camera stand-in: the given JPEG bytes in turn, at `fps`."""
+
+    description = "fake jpeg camera"
+
+    def __init__(self, jpegs: list[bytes], fps: float = 20) -> None:
+        self.jpegs, self.fps = jpegs, fps
+        self.index = 0
+
+    def open(self) -> None:
+        self.index = 0
+
+    def read(self) -> Frame:
+        time.sleep(1 / self.fps)
+        data = self.jpegs[self.index % len(self.jpegs)]
+        self.index += 1
+        width, height = jpeg.dimensions(data)
+        return Frame.from_jpeg(data, 0, width, height)
+
+
+def test_no_jpeg_is_encoded_for_a_frame_nobody_watches():
+    hub = Hub()
+    unwatched = Frame.from_image(np.zeros((48, 64, 3), np.uint8), 1)
+    hub.publish(unwatched)
+    assert not unwatched.has_jpeg
+    hub.subscribe()
+    watched = Frame.from_image(np.zeros((48, 64, 3), np.uint8), 2)
+    hub.publish(watched)
+    assert watched.has_jpeg
+
+
+def test_recording_camera_jpegs_never_decodes_them_fully_on_the_capture_thread(tmp_path):
+    sink = MemoryEventSink()
+    recorder = EventRecorder("cam", MotionConfig(pre_roll_seconds=1.0, stable_frames=5),
+                             tmp_path, sink, fps_hint=10)
+    frames = []
+    for i, data in enumerate(camera_jpegs(60, intervals=[(1.0, 4.0)])):
+        frame = Frame.from_jpeg(data, i + 1, 320, 240, captured_at=1e9 + i / 10,
+                                monotonic=i / 10)
+        recorder.on_frame(frame)
+        frames.append(frame)
+    recorder.close()
+    assert all(frame.image is None for frame in frames)
+    [record] = sink.records.values()
+    info = probe(tmp_path / record.video_path)
+    assert (info["codec_name"], info["pix_fmt"], info["width"]) == ("h264", "yuv420p", 320)
+    assert info["frames"] == record.frames >= 30
+
+
+async def websocket_binaries(url: str, count: int) -> list[bytes]:
+    connection = await tornado.websocket.websocket_connect(url)
+    try:
+        messages = [await asyncio.wait_for(connection.read_message(), 10) for _ in range(count)]
+    finally:
+        connection.close()
+    return [m for m in messages if isinstance(m, bytes)]
+
+
+def test_viewers_get_the_camera_jpeg_bytes_untouched(tmp_path):
+    jpegs = camera_jpegs(5)
+    config = demo_config(str(tmp_path))
+    camera_config = CameraConfig(name="cam", source="http://camera.invalid/video.mjpg")
+
+    def build(config: Config) -> Service:
+        camera = Camera(camera_config, source_factory=lambda: JpegCamera(jpegs))
+        return Service(config, cameras=[camera])
+
+    with ServerThread(config, factory=build) as server:
+        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
+        parts = read_mjpeg_parts(server.port, "/stream.mjpg", 6)
+        binaries = asyncio.run(websocket_binaries(server.url.replace("http", "ws") + "/webcam",
+                                                  6))
+        snapshot = server.get("/snapshot.jpg")[2]
+    assert all(data in jpegs for _, data in parts)
+    assert all(data in jpegs for data in binaries)
+    assert snapshot in jpegs
