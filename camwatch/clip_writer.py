@@ -77,6 +77,11 @@ class JpegDecoder:
     """Camera JPEG to a yuv420p VideoFrame through FFmpeg's MJPEG decoder: the JPEG's own YCbCr
     planes, so no conversion to BGR and back (about half the cost of decoding to BGR)."""
 
+    # JPEG is full range (0-255); H.264 in browsers is video range (Y 16-235, C 16-240).
+    # Lookup tables do that in a fraction of swscale's time for the common 4:2:0 JPEG.
+    LUMA = np.round(16 + np.arange(256) * 219 / 255).astype(np.uint8)
+    CHROMA = np.round(128 + (np.arange(256) - 128) * 224 / 255).astype(np.uint8)
+
     def __init__(self) -> None:
         self._codec = av.CodecContext.create("mjpeg", "r")
 
@@ -87,11 +92,23 @@ class JpegDecoder:
             raise jpeg.JpegError(str(e)) from None
         if not frames:
             raise jpeg.JpegError("no picture in JPEG")
-        # JPEG is full range; H.264 in browsers is video range (16-235)
-        frame = frames[0].reformat(format="yuv420p", src_color_range="JPEG",
-                                   dst_color_range="MPEG")
+        decoded = frames[0]
+        if decoded.format.name == "yuvj420p":
+            frame = av.VideoFrame(decoded.width, decoded.height, "yuv420p")
+            for i, (source, target) in enumerate(zip(decoded.planes, frame.planes)):
+                cv2.LUT(_pixels(source), self.LUMA if i == 0 else self.CHROMA,
+                        dst=_pixels(target))
+        else:  # 4:2:2, 4:4:4 or grey JPEGs: let swscale convert
+            frame = decoded.reformat(format="yuv420p", src_color_range="JPEG",
+                                     dst_color_range="MPEG")
         frame.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
         return frame
+
+
+def _pixels(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """A plane's pixels as a (writable) array view, without its row padding."""
+    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, :plane.width]
 
 
 @dataclass

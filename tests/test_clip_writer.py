@@ -71,24 +71,33 @@ def test_clip_killed_mid_event_is_playable_up_to_its_last_fragment(tmp_path):
     assert info["frames"] >= 40
 
 
-def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(tmp_path):
+@pytest.mark.parametrize(("width", "sampling"), [
+    (160, "420"), (162, "420"),  # 162: rows of the 81-wide chroma planes are padded
+    (160, "422")])  # decoded as yuvj422p: converted by swscale instead
+def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(
+        tmp_path, width, sampling):
     import threading
 
     import av
     import cv2
 
-    from camwatch import jpeg
-    ramp = np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))  # full range shows
+    ramp = np.tile(np.linspace(0, 255, width, dtype=np.uint8), (120, 1))  # full range shows
     background = np.dstack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)])  # range errors
     images = [np.roll(background, 4 * i, axis=1) for i in range(12)]
+    factor = {"420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
+              "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422}[sampling]
+
+    def encode(image: np.ndarray) -> bytes:
+        return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90,
+                                            cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor])[1].tobytes()
     done = threading.Event()
     writer = ClipWriter(tmp_path / "cam.mp4", lambda result: done.set(), fps_hint=10)
     writer.start()
     for i, image in enumerate(images):
-        writer.submit(ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=160, height=120,
-                                camera_jpeg=jpeg.encode(image, 90)))
+        writer.submit(ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=width, height=120,
+                                camera_jpeg=encode(image)))
         if i == 5:
-            writer.submit(ClipFrame(t=0.55, captured_at=1e9 + 0.55, width=160, height=120,
+            writer.submit(ClipFrame(t=0.55, captured_at=1e9 + 0.55, width=width, height=120,
                                     camera_jpeg=b"\xff\xd8 not really a jpeg \xff\xd9"))
     writer.finish()
     assert done.wait(30)
