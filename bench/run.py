@@ -1,0 +1,624 @@
+"""camwatch benchmark: CPU, memory, latency and frame share of the real server, plus `scan` speed.
+
+    python3 bench/run.py --quick                 # a subset, a few minutes
+    python3 bench/run.py                         # the full matrix
+    python3 bench/run.py --output bench/RESULTS.md
+
+Everything runs on 127.0.0.1 in separate processes: the camwatch server (`python -m camwatch`),
+a stand-in MJPEG network camera (bench/mjpeg_source.py), the viewers (bench/viewers.py) and,
+for comparison, the Motion daemon when it is installed. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from procstat import UsageMeter, load_average
+
+PYTHON = sys.executable
+CONNECT_S = 2.0  # viewers connect and settle before the measured window starts
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One camwatch server configuration; each is measured with several viewer counts."""
+
+    source: str  # "demo" or "mjpeg"
+    width: int
+    height: int
+    fps: float
+    scene: str  # "still" (nothing recorded) or "moving" (an event being recorded)
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass
+class Row:
+    scenario: Scenario
+    viewers: int
+    cpu: float
+    rss: float
+    client_cpu: float
+    recording: bool
+    result: dict[str, Any] = field(default_factory=dict)
+    per_extra_viewer: float | None = None
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def http_get(url: str, timeout: float = 5.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return bytes(response.read())
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+class MjpegSource:
+    """bench/mjpeg_source.py in its own process."""
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        self.process = subprocess.Popen(
+            [PYTHON, str(BENCH / "mjpeg_source.py"), "--width", str(width), "--height",
+             str(height), "--fps", str(fps)], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().split()
+        if not line or line[0] != "ready":
+            stop_process(self.process)
+            raise RuntimeError("the MJPEG source did not start")
+        self.port = int(line[1])
+
+    def url(self, scene: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{scene}.mjpg"
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def camwatch_config(scenario: Scenario, source_url: str, data_dir: Path) -> str:
+    motion = ""
+    if scenario.source == "demo":
+        # The demo scene cannot be told to move: a still scene is one where no frame counts as
+        # motion (threshold 100), a moving one where sensor noise does (pixel threshold 1).
+        motion = ("threshold = 100.0\n" if scenario.scene == "still"
+                  else "threshold = 0.0\npixel_threshold = 1\n")
+    return f"""
+[server]
+host = "127.0.0.1"
+port = 8100
+data_dir = "{data_dir}"
+log_level = "warning"
+
+[[cameras]]
+name = "cam"
+source = "{source_url if scenario.source == 'mjpeg' else 'demo'}"
+width = {scenario.width}
+height = {scenario.height}
+fps = {scenario.fps}
+
+[cameras.motion]
+{motion}"""
+
+
+class CamwatchServer:
+    """`python -m camwatch` with a temporary config and data directory."""
+
+    def __init__(self, scenario: Scenario, source_url: str, workdir: Path) -> None:
+        self.port = free_port()
+        data_dir = workdir / "data"
+        config = workdir / "camwatch.toml"
+        config.write_text(camwatch_config(scenario, source_url, data_dir))
+        self.log = open(workdir / "camwatch.log", "w")  # noqa: SIM115 - open while it runs
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "camwatch", "--config", str(config), "--port", str(self.port)],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+        try:
+            wait_for(lambda: http_get(self.base + "/snapshot.jpg")[:2] == b"\xff\xd8", 60,
+                     "camwatch's first frame")
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def camera(self) -> dict[str, Any]:
+        cameras: list[dict[str, Any]] = json.loads(http_get(self.base + "/api/cameras"))
+        return cameras[0]
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.log.close()
+
+
+MOTION_CONFIG = """daemon off
+setup_mode off
+log_file {dir}/motion.log
+log_level 4
+target_dir {dir}/clips
+netcam_url {url}
+width {width}
+height {height}
+framerate {fps}
+text_left CAMERA1
+text_right %Y-%m-%d\\n%T-%q
+threshold 1500
+despeckle_filter EedDl
+minimum_motion_frames 1
+event_gap 60
+pre_capture 3
+post_capture 0
+picture_output off
+movie_output on
+movie_max_time 60
+movie_quality 45
+movie_codec mp4
+webcontrol_port 0
+stream_port {stream_port}
+stream_localhost on
+stream_maxrate {fps}
+stream_quality 80
+"""
+
+
+class MotionDaemon:
+    """Debian's `motion`, reading the same MJPEG source, with a temporary config."""
+
+    def __init__(self, source_url: str, width: int, height: int, fps: float, workdir: Path
+                 ) -> None:
+        executable = shutil.which("motion")
+        if executable is None:
+            raise RuntimeError("motion is not installed (apt-get install motion)")
+        self.stream_port = free_port()
+        (workdir / "clips").mkdir(parents=True, exist_ok=True)
+        config = workdir / "motion.conf"
+        config.write_text(MOTION_CONFIG.format(dir=workdir, url=source_url, width=width,
+                                               height=height, fps=round(fps),
+                                               stream_port=self.stream_port))
+        self.clips = workdir / "clips"
+        self.log = open(workdir / "motion.out", "w")  # noqa: SIM115 - open while Motion runs
+        self.process = subprocess.Popen([executable, "-n", "-c", str(config)],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.stream_url = f"http://127.0.0.1:{self.stream_port}/"
+
+    def recording(self) -> bool:
+        return any(path.stat().st_size > 0 for path in self.clips.iterdir())
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.log.close()
+
+
+def start_viewers(base: str, count: int, start: float, end: float, fps: float,
+                  mjpeg_url: str | None = None) -> subprocess.Popen[str]:
+    """Half websocket, half MJPEG (an odd one out is MJPEG); only MJPEG with `mjpeg_url`."""
+    ws, mjpeg = (0, count) if mjpeg_url else (count // 2, count - count // 2)
+    ws_url = base.replace("http://", "ws://") + "/webcam?meta=1"
+    command = [PYTHON, str(BENCH / "viewers.py"), "--ws-url", ws_url, "--ws", str(ws),
+               "--mjpeg-url", mjpeg_url or base + "/stream.mjpg", "--mjpeg", str(mjpeg),
+               "--start", str(start), "--end", str(end), "--fps", str(fps)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def finish_viewers(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return {"errors": ["viewers timed out"]}
+    result: dict[str, Any] = json.loads(out) if out.strip() else {"errors": ["no output"]}
+    return result
+
+
+# -- measurements ------------------------------------------------------------------------------
+
+
+def measure_window(pids: list[int], duration: float, viewer_commands: list[Any]
+                   ) -> tuple[list[Any], list[dict[str, Any]], list[float]]:
+    """Start the viewers, measure `pids` over the window, and collect the viewers' results.
+
+    Returns (usage per pid, viewer results, viewer-process CPU %)."""
+    start = time.time() + CONNECT_S
+    end = start + duration
+    viewers = [command(start, end) for command in viewer_commands]
+    meters = [UsageMeter(pid) for pid in pids]
+    client_meters = [UsageMeter(v.pid) for v in viewers]
+    time.sleep(max(0.0, start - time.time()))
+    for meter in meters + client_meters:
+        meter.start()
+    while time.time() < end:
+        time.sleep(min(0.5, max(0.0, end - time.time())))
+        for meter in meters:
+            meter.sample()
+    usages = [meter.stop() for meter in meters]
+    client_cpu = []
+    for meter in client_meters:
+        try:
+            client_cpu.append(meter.stop().cpu_percent)
+        except OSError:
+            client_cpu.append(0.0)
+    results = [finish_viewers(v, duration + 30) for v in viewers]
+    return usages, results, client_cpu
+
+
+def run_scenario(scenario: Scenario, viewer_counts: list[int], duration: float,
+                 source: MjpegSource | None, workdir: Path) -> list[Row]:
+    url = source.url(scenario.scene) if source is not None else "demo"
+    server = CamwatchServer(scenario, url, workdir)
+    rows: list[Row] = []
+    try:
+        if scenario.scene == "moving":
+            wait_for(lambda: server.camera()["recording"], 30, "the event to start")
+        else:
+            time.sleep(2.0)
+        for count in viewer_counts:
+            commands = []
+            if count:
+                commands.append(lambda s, e, c=count: start_viewers(server.base, c, s, e,
+                                                                    scenario.fps))
+            usages, results, client_cpu = measure_window([server.process.pid], duration,
+                                                         commands)
+            camera = server.camera()
+            rows.append(Row(scenario, count, usages[0].cpu_percent, usages[0].rss_mb,
+                            sum(client_cpu), bool(camera["recording"]),
+                            results[0] if results else {"capture_fps": camera["fps"]}))
+            print(format_row(rows[-1]), flush=True)
+    finally:
+        server.stop()
+    one = next((r for r in rows if r.viewers == 1), None)
+    for row in rows:
+        if one is not None and row.viewers > 1:
+            row.per_extra_viewer = (row.cpu - one.cpu) / (row.viewers - 1)
+    return rows
+
+
+@dataclass
+class MotionComparison:
+    scene: str
+    camwatch: Row
+    motion_cpu: float
+    motion_rss: float
+    motion_result: dict[str, Any]
+    motion_recording: bool
+
+
+def compare_with_motion(source: MjpegSource, width: int, height: int, fps: float,
+                        duration: float, workdir: Path) -> list[MotionComparison]:
+    """camwatch and Motion side by side on the same source, one MJPEG viewer each, same window."""
+    comparisons = []
+    for scene in ("still", "moving"):
+        scenario = Scenario("mjpeg", width, height, fps, scene)
+        scene_dir = workdir / f"side-by-side-{scene}"
+        (scene_dir / "camwatch").mkdir(parents=True)
+        (scene_dir / "motion").mkdir(parents=True)
+        server = CamwatchServer(scenario, source.url(scene), scene_dir / "camwatch")
+        motion = MotionDaemon(source.url(scene), width, height, fps, scene_dir / "motion")
+        try:
+            wait_for(lambda port=motion.stream_port: port_open(port), 30, "Motion's stream")
+            time.sleep(5.0)  # both connected, Motion's event (if any) started
+            usages, results, client_cpu = measure_window(
+                [server.process.pid, motion.process.pid], duration,
+                [lambda s, e, base=server.base: start_viewers(base, 1, s, e, fps),
+                 lambda s, e, url=motion.stream_url: start_viewers("", 1, s, e, fps,
+                                                                   mjpeg_url=url)])
+            camera = server.camera()
+            motion_recording = motion.recording()
+        finally:
+            motion.stop()
+            server.stop()
+        row = Row(scenario, 1, usages[0].cpu_percent, usages[0].rss_mb, client_cpu[0],
+                  bool(camera["recording"]), results[0])
+        comparisons.append(MotionComparison(scene, row, usages[1].cpu_percent,
+                                            usages[1].rss_mb, results[1], motion_recording))
+        print(f"side by side, {scene}: camwatch {row.cpu:.1f}% {row.rss:.0f} MB, "
+              f"motion {usages[1].cpu_percent:.1f}% {usages[1].rss_mb:.0f} MB", flush=True)
+    return comparisons
+
+
+# -- scan ----------------------------------------------------------------------------------------
+
+
+def make_scan_video(path: Path, width: int, height: int, fps: int, seconds: int) -> None:
+    """A file with a still textured scene and objects crossing during two stretches."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+    from mjpeg_source import background, draw_object, with_noise
+
+    rng = np.random.default_rng(3)
+    scene = background(width, height, rng)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        for i in range(fps * seconds):
+            t = i / fps
+            image = with_noise(scene, rng) if i % 5 == 0 else scene.copy()
+            for begin in (seconds * 0.2, seconds * 0.6):
+                if begin <= t < begin + 6:
+                    draw_object(image, (t - begin) / 6, 0.85, (40, 50, 160))
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+@dataclass
+class ScanResult:
+    width: int
+    height: int
+    fps: int
+    seconds: int
+    wall: float
+    cpu: float
+    events: int
+
+    @property
+    def speed(self) -> float:
+        return self.seconds / self.wall
+
+
+def bench_scan(workdir: Path, seconds: int) -> ScanResult:
+    video = workdir / "scan-1280x720-10fps.mp4"
+    make_scan_video(video, 1280, 720, 10, seconds)
+    before = os.times()
+    started = time.perf_counter()
+    out = subprocess.run([PYTHON, "-m", "camwatch", "scan", str(video), "--json"], cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                         text=True, timeout=600, check=True).stdout
+    wall = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + \
+        (after.children_system - before.children_system)
+    events = len(json.loads(out)["events"])
+    result = ScanResult(1280, 720, 10, seconds, wall, cpu, events)
+    print(f"scan: {seconds} s of 1280x720 at 10 fps in {wall:.2f} s "
+          f"({result.speed:.1f}x real time, {events} events)", flush=True)
+    return result
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def fmt(value: Any, digits: int = 1, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{suffix}"
+    return f"{value}{suffix}"
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+TABLE_HEAD = ("| source | size | fps | scene | rec | viewers | CPU % | RSS MB | +CPU %/viewer "
+              "| capture fps | p50 ms | p99 ms | min share % | mean share % | client CPU % | "
+              "notes |\n|" + "---|" * 16)
+
+
+COLUMNS = ("Columns: CPU % is of one core for the server process (all threads, from "
+           "/proc/PID/stat); +CPU %/viewer is (CPU - CPU with 1 viewer) / (viewers - 1); "
+           "latency is from capture (the frame's timestamp) to the whole frame at the client; "
+           "share is frames received / frames captured in the window; client CPU % is the "
+           "viewers process.")
+
+
+def format_row(row: Row) -> str:
+    s, r = row.scenario, row.result
+    notes = "; ".join(r.get("errors", []))
+    if r.get("bad_frames"):
+        notes = (notes + "; " if notes else "") + f"{r['bad_frames']} bad frames"
+    if row.viewers and r.get("connected", row.viewers) != row.viewers:
+        notes = (notes + "; " if notes else "") + f"{r.get('connected')} connected"
+    return (f"| {s.source} | {s.size} | {s.fps:g} | {s.scene} | {'yes' if row.recording else 'no'}"
+            f" | {row.viewers} | {row.cpu:.1f} | {row.rss:.0f} | {fmt(row.per_extra_viewer, 3)} "
+            f"| {fmt(r.get('capture_fps'))} | {fmt(r.get('latency_p50_ms'))} "
+            f"| {fmt(r.get('latency_p99_ms'))} | {percent(r.get('share_min'))} "
+            f"| {percent(r.get('share_mean'))} | {row.client_cpu:.1f} | {notes} |")
+
+
+def machine_description() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        total_kb = int(f.readline().split()[1])
+    return (f"{os.cpu_count()} CPUs ({model}), {total_kb / 1024 / 1024:.1f} GB RAM, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+
+
+def git_revision() -> str:
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10,
+                              check=False).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def report(args: argparse.Namespace, rows: list[Row], comparisons: list[MotionComparison],
+           scan_result: ScanResult | None, load_before: str, started: float) -> str:
+    lines = [
+        "# camwatch benchmark results", "",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(started))}",
+        f"- machine: {machine_description()}",
+        f"- camwatch revision: {git_revision()}",
+        f"- load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
+        f"- command: `python3 bench/run.py {' '.join(sys.argv[1:])}`",
+        f"- each row: {args.duration:g} s measured after {CONNECT_S:g} s for viewers to connect",
+        "",
+    ]
+    if rows:
+        lines += ["## Server", "", TABLE_HEAD] + [format_row(row) for row in rows] + [""]
+    if comparisons:
+        lines += ["## Side by side with Motion (same source, one MJPEG viewer each, same window)",
+                  "", ("| scene | camwatch recording | camwatch CPU % | camwatch RSS MB "
+                       "| camwatch viewer frames % | Motion recording | Motion CPU % "
+                       "| Motion RSS MB | Motion viewer frames % |"),
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for c in comparisons:
+            lines.append(f"| {c.scene} | {'yes' if c.camwatch.recording else 'no'} "
+                         f"| {c.camwatch.cpu:.1f} | {c.camwatch.rss:.0f} "
+                         f"| {percent(c.camwatch.result.get('share_mean'))} "
+                         f"| {'yes' if c.motion_recording else 'no'} "
+                         f"| {c.motion_cpu:.1f} | {c.motion_rss:.0f} "
+                         f"| {percent(c.motion_result.get('share_mean'))} |")
+        lines.append("")
+    if scan_result is not None:
+        s = scan_result
+        lines += ["## `camwatch scan`", "",
+                  "| video | length s | wall s | CPU s | frames/s | x real time | events |",
+                  "|---|---|---|---|---|---|---|",
+                  (f"| {s.width}x{s.height} {s.fps} fps H.264 | {s.seconds} | {s.wall:.2f} "
+                   f"| {s.cpu:.2f} | {s.seconds * s.fps / s.wall:.0f} | {s.speed:.1f} "
+                   f"| {s.events} |"), ""]
+    lines += [COLUMNS, ""]
+    return "\n".join(lines)
+
+
+# -- the matrix ----------------------------------------------------------------------------------
+
+
+def parse_list(text: str, kind: type) -> list[Any]:
+    return [kind(item) for item in text.split(",") if item]
+
+
+def scenarios(args: argparse.Namespace) -> Iterator[tuple[Scenario, list[int]]]:
+    if args.quick:
+        yield Scenario("mjpeg", 640, 480, 10, "still"), [0, 1]
+        yield Scenario("mjpeg", 640, 480, 10, "moving"), [0, 1]
+        yield Scenario("mjpeg", 1280, 720, 30, "still"), [1, 10, 100]
+        yield Scenario("demo", 640, 480, 10, "still"), [0, 1]
+        return
+    for source in args.sources:
+        for size in args.sizes:
+            width, height = (int(v) for v in size.split("x"))
+            for fps in args.fps:
+                for scene in args.scenes:
+                    yield Scenario(source, width, height, fps, scene), args.viewers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a subset that runs in minutes")
+    parser.add_argument("--sources", type=lambda t: parse_list(t, str), default=["demo", "mjpeg"])
+    parser.add_argument("--sizes", type=lambda t: parse_list(t, str),
+                        default=["640x480", "1280x720"])
+    parser.add_argument("--fps", type=lambda t: parse_list(t, float), default=[10.0, 30.0])
+    parser.add_argument("--viewers", type=lambda t: parse_list(t, int), default=[0, 1, 10, 50, 100])
+    parser.add_argument("--scenes", type=lambda t: parse_list(t, str), default=["still", "moving"])
+    parser.add_argument("--duration", type=float, default=None,
+                        help="measured seconds per row (default 10, 6 with --quick)")
+    parser.add_argument("--no-motion", action="store_true", help="skip the Motion comparison")
+    parser.add_argument("--no-scan", action="store_true", help="skip the scan benchmark")
+    parser.add_argument("--no-server", action="store_true", help="skip the server matrix")
+    parser.add_argument("--scan-seconds", type=int, default=None,
+                        help="length of the scan test video (default 60, 30 with --quick)")
+    parser.add_argument("--output", help="also write the report (Markdown) to this file")
+    args = parser.parse_args()
+    args.duration = args.duration or (6.0 if args.quick else 10.0)
+    started = time.time()
+    load_before = load_average()
+    print(f"load average before: {load_before}", flush=True)
+    rows: list[Row] = []
+    comparisons: list[MotionComparison] = []
+    scan_result: ScanResult | None = None
+    with tempfile.TemporaryDirectory(prefix="camwatch-bench-") as tmp:
+        workdir = Path(tmp)
+        sources: dict[tuple[int, int, float], MjpegSource] = {}
+        try:
+            if not args.no_server:
+                print(TABLE_HEAD, flush=True)
+                for index, (scenario, counts) in enumerate(scenarios(args)):
+                    source = None
+                    if scenario.source == "mjpeg":
+                        key = (scenario.width, scenario.height, scenario.fps)
+                        if key not in sources:
+                            sources[key] = MjpegSource(*key)
+                        source = sources[key]
+                    scenario_dir = workdir / f"scenario-{index}"
+                    scenario_dir.mkdir()
+                    rows += run_scenario(scenario, counts, args.duration, source, scenario_dir)
+            if not args.no_motion:
+                if shutil.which("motion") is None:
+                    print("motion is not installed: skipping the comparison", flush=True)
+                else:
+                    key = (640, 480, 10.0)
+                    if key not in sources:
+                        sources[key] = MjpegSource(*key)
+                    comparisons = compare_with_motion(sources[key], 640, 480, 10.0,
+                                                      args.duration, workdir)
+        finally:
+            for source in sources.values():
+                source.stop()
+        if not args.no_scan:
+            scan_result = bench_scan(workdir, args.scan_seconds or (30 if args.quick else 60))
+    text = report(args, rows, comparisons, scan_result, load_before, started)
+    print()
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
