@@ -547,6 +547,7 @@ def scenarios(args: argparse.Namespace) -> Iterator[tuple[Scenario, list[int]]]:
         yield Scenario("mjpeg", 640, 480, 10, "moving"), [0, 1]
         yield Scenario("mjpeg", 1280, 720, 30, "still"), [1, 10, 100]
         yield Scenario("demo", 640, 480, 10, "still"), [0, 1]
+        yield Scenario("demo", 640, 480, 10, "moving"), [0, 1]
         return
     for source in args.sources:
         for size in args.sizes:
