@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -576,6 +577,7 @@ def main() -> int:
                         help="length of the scan test video (default 60, 30 with --quick)")
     parser.add_argument("--output", help="also write the report (Markdown) to this file")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the child processes too
     args.duration = args.duration or (6.0 if args.quick else 10.0)
     started = time.time()
     load_before = load_average()
