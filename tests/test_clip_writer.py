@@ -111,10 +111,8 @@ def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(
 
 
 @pytest.mark.browser
-def test_camera_jpeg_clip_plays_in_chromium(tmp_path):
+def test_camera_jpeg_clip_plays_in_chromium(tmp_path, open_page):
     import threading
-
-    from playwright.sync_api import sync_playwright
 
     from camwatch import jpeg
     from tests.clips import scene
@@ -129,18 +127,14 @@ def test_camera_jpeg_clip_plays_in_chromium(tmp_path):
     writer.finish()
     assert done.wait(30)
     (tmp_path / "page.html").write_text('<video id="v" src="clip.mp4" muted></video>')
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
-        try:
-            page = browser.new_page()
-            page.goto((tmp_path / "page.html").as_uri())
-            played = page.evaluate("""() => new Promise(resolve => {
-                const v = document.getElementById("v");
-                v.onended = () => resolve([v.videoWidth, v.videoHeight, v.currentTime]);
-                v.onerror = () => resolve(["error", v.error && v.error.code]);
-                v.play().catch(e => resolve(["error", String(e)]));
-                setTimeout(() => resolve(["timeout", v.currentTime]), 15000);
-            })""")
-        finally:
-            browser.close()
+    watched = open_page()
+    watched.page.goto((tmp_path / "page.html").as_uri())
+    played = watched.page.evaluate("""() => new Promise(resolve => {
+        const v = document.getElementById("v");
+        v.onended = () => resolve([v.videoWidth, v.videoHeight, v.currentTime]);
+        v.onerror = () => resolve(["error", v.error && v.error.code]);
+        v.play().catch(e => resolve(["error", String(e)]));
+        setTimeout(() => resolve(["timeout", v.currentTime]), 15000);
+    })""")
     assert played[:2] == [320, 240] and played[2] > 2.5
+    watched.assert_no_errors()
