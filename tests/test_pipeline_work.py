@@ -22,7 +22,7 @@ from tests.clips import frame_at, scene
 from tests.fakes import MemoryEventSink
 from tests.media import probe
 from tests.support import ServerThread, demo_config, wait_until
-from tests.test_live import read_mjpeg_parts
+from tests.test_live_wire import read_mjpeg_parts
 
 
 def camera_jpegs(count: int, intervals=((0.0, 1e9),), size=(320, 240)) -> list[bytes]:
