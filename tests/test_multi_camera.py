@@ -92,3 +92,25 @@ def test_a_broken_camera_goes_offline_while_the_other_streams(tmp_path):
     offline = decode(placeholder)
     assert offline.shape == (240, 320, 3)
     assert offline.mean() < 60  # the dark "offline" placeholder, not a scene
+
+
+def test_a_camera_records_events_while_the_other_is_broken(tmp_path):
+    from tests.clips import write_clip
+    clip = write_clip(tmp_path / "walk.mp4", 9, [(2.0, 5.0)])
+    config_file = tmp_path / "camwatch.toml"
+    config_file.write_text(CONFIG.replace('source = "demo"', f'source = "{clip}"')
+                           .format(data_dir=tmp_path / "data"))
+    config = load_file(config_file)
+    config.server.port = 0
+
+    with ServerThread(config) as server:
+        event = wait_until(
+            lambda: next((e for e in server.get_json("/api/events") if e["status"] == "complete"),
+                         None), timeout=30, message="a finished event")
+        assert event["camera"] == "yard"
+        assert event["motion_frames"] >= 20
+        cameras = {c["name"]: c for c in server.get_json("/api/cameras")}
+        assert cameras["broken"]["online"] is False
+        assert server.get_json("/api/events?camera=broken") == []
+        status, headers, body = server.get(event["video_url"])
+        assert status == 200 and headers["Content-Type"] == "video/mp4" and len(body) > 1000
