@@ -27,6 +27,8 @@ STEP_CAP = 2.5               # x pixel_threshold: the largest step a pixel's noi
 FLIP_SECONDS = 30.0          # memory of how often each pixel flips between changed and not
 FREE_FLIPS_PER_SECOND = 0.2  # flipping up to this often (people passing by) costs nothing
 FLIPS_PER_STEP = 0.2         # each further this many flips a second raises the limit by 1x
+SOLID_BLOB_FRACTION = 0.01   # blobs this large (1% of the picture) are things passing by: their
+                             # coming and going does not count as restlessness
 LIGHTSWITCH_FRACTION = 0.4   # more of the picture than this changed at once: a lighting change
 MIN_BLOB_FRACTION = 0.0005   # smaller blobs of change (0.05% of the picture) do not count
 SURE_BLOB_FRACTION = 0.003   # smaller blobs (0.3%) count only when seen in two frames in a row
@@ -99,6 +101,7 @@ class MotionDetector:
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
         self._flip_rate: np.ndarray | None = None  # per pixel: changed/unchanged flips a second
+        self._flickering = np.zeros((0, 0), np.uint8)  # last frame's changes outside solid blobs
         self._raw_changed = np.zeros((0, 0), np.uint8)
         self._changed = np.zeros((0, 0), np.uint8)
         self._last_t: float | None = None
@@ -247,15 +250,30 @@ class MotionDetector:
         """How often each pixel flips between changed and not, per second."""
         if self._flip_rate is None or self._flip_rate.shape != raw.shape:
             self._flip_rate = np.zeros(raw.shape, np.float32)
-        if self._raw_changed.shape == raw.shape:
-            flips = cv2.bitwise_xor(raw, self._raw_changed).astype(np.float32)
+        flickering = _without_solid_blobs(raw)
+        if self._flickering.shape == raw.shape:
+            flips = cv2.bitwise_xor(flickering, self._flickering).astype(np.float32)
             cv2.accumulateWeighted(flips * (1.0 / (255.0 * dt)), self._flip_rate,
                                    self._prior_rate(dt, FLIP_SECONDS))
+        self._flickering = flickering
         self._raw_changed = raw
 
     def _prior_rate(self, dt: float, seconds: float) -> float:
         """Averaging weight that starts as if PRIOR_STEPS frames had been seen."""
         return max(_rate(dt, seconds), 1.0 / (self._steps + PRIOR_STEPS))
+
+
+def _without_solid_blobs(changed: np.ndarray) -> np.ndarray:
+    """Changed pixels outside blobs of SOLID_BLOB_FRACTION or more: swaying leaves, rain and
+    snow flicker in fragments, while a person or a car passing by is one solid blob."""
+    if cv2.countNonZero(changed) < SOLID_BLOB_FRACTION * changed.size:
+        return changed
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
+    solid = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= SOLID_BLOB_FRACTION * changed.size)
+    if solid.size == 0:
+        return changed
+    result: np.ndarray = np.where(np.isin(labels, solid + 1), 0, changed).astype(np.uint8)
+    return result
 
 
 def _either(*masks: np.ndarray | None) -> np.ndarray | None:

@@ -200,3 +200,22 @@ def test_frame_diff_baseline_keeps_the_original_rule():
     detector.settings.mask = [[[0, 0], [1, 0], [1, 0.5], [0, 0.5]]]  # the top half
     # of the box, rows 50-59 are unmasked: 10 x 50 pixels = 5% of the bottom half
     assert detector.update(still) == pytest.approx(5.0, abs=1.0)
+
+
+def test_objects_passing_the_same_spot_without_pause_stay_detected() -> None:
+    """Continuous traffic (a crossing every 2 s on one path, for a minute) is not taken for
+    swaying foliage: solid blobs coming and going do not make pixels 'restless'."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    background = cv2.GaussianBlur(rng.integers(60, 190, (240, 320), dtype=np.uint8), (0, 0), 3)
+    settings = MotionConfig()
+    detector = MotionDetector(settings)
+    significant = []
+    for i in range(600):
+        image = background.copy()
+        x = int((i % 20) / 20 * (320 + 30)) - 30
+        cv2.rectangle(image, (x, 120), (x + 30, 210), 30, -1)
+        noisy = np.clip(image + rng.normal(0, 1.5, image.shape), 0, 255).astype(np.uint8)
+        significant.append(detector.update(noisy, i / 10) > settings.threshold)
+    assert sum(significant[-200:]) / 200 > 0.5
