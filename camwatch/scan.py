@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +41,46 @@ def _detect_size(width: int, height: int) -> tuple[int, int]:
     return DETECT_WIDTH, max(2, round(height * DETECT_WIDTH / width) & ~1)
 
 
-def grey_frames(path: str) -> Iterator[tuple[float, np.ndarray, av.VideoFrame]]:
-    """(seconds from the file's start, small grey image, decoded frame) for every frame."""
+GreyFrame = tuple[float, np.ndarray, av.VideoFrame]
+READ_AHEAD_FRAMES = 16
+
+
+def grey_frames(path: str) -> Iterator[GreyFrame]:
+    """(seconds from the file's start, small grey image, decoded frame) for every frame.
+
+    Decoding runs on a thread of its own, a few frames ahead, so that it overlaps with motion
+    detection (both release the GIL for their heavy parts)."""
+    frames: queue.Queue[GreyFrame | BaseException | None] = queue.Queue(READ_AHEAD_FRAMES)
+    stop = threading.Event()
+
+    def decode() -> None:
+        try:
+            for item in _decode_grey(path):
+                while not stop.is_set():
+                    try:
+                        frames.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            frames.put(None)
+        except BaseException as error:  # handed to the reader, raised there
+            frames.put(error)
+
+    reader = threading.Thread(target=decode, name="scan-decode", daemon=True)
+    reader.start()
+    try:
+        while (item := frames.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(5)
+
+
+def _decode_grey(path: str) -> Iterator[GreyFrame]:
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
