@@ -85,7 +85,8 @@ async def serve(config: Config) -> None:
     limit_opencv_threads()
     service: Service = build_service(config)
     service.start()
-    log.info("camwatch serving on http://%s:%d/", config.server.host, service.port)
+    scheme = "https" if config.server.certfile else "http"
+    log.info("camwatch serving on %s://%s:%d/", scheme, config.server.host, service.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -113,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(config.server.log_level)
     try:
         asyncio.run(serve(config))
+    except ConfigError as e:
+        print(f"camwatch: error: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"camwatch: error: cannot listen on {config.server.host}:{config.server.port}: "
               f"{e.strerror or e}", file=sys.stderr)

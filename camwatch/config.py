@@ -31,16 +31,19 @@ def setting(
     choices: tuple[str, ...] | None = None,
     pattern: re.Pattern[str] | None = None,
     validate: Callable[[Any, str], Any] | None = None,
+    secret: bool = False,
 ) -> Any:
     """A dataclass field carrying its bounds and description for validation and docs.
 
     `validate(value, key)` checks and normalises a structured value (raising ConfigError).
+    A `secret` never appears in a repr or an error message.
     """
     meta = {"description": description, "low": low, "high": high, "choices": choices,
-            "pattern": pattern, "validate": validate}
+            "pattern": pattern, "validate": validate, "secret": secret}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
+        return field(default_factory=lambda: type(default)(default), metadata=meta,
+                     repr=not secret)
+    return field(default=default, metadata=meta, repr=not secret)
 
 
 def parse_size(text: str | int) -> int:
@@ -128,7 +131,7 @@ class ServerConfig:
     port: int = setting(8100, "TCP port", low=1, high=65535)
     data_dir: str = setting("recordings", "clips, thumbnails and the event index")
     username: str = setting("admin", "the user name HTTP Basic and the login page expect")
-    password: str = setting("", "when set, every endpoint but /healthz needs it")
+    password: str = setting("", "when set, every endpoint but /healthz needs it", secret=True)
     certfile: str = setting("", "TLS certificate (PEM); with keyfile enables HTTPS")
     keyfile: str = setting("", "TLS private key (PEM)")
     log_level: str = setting("info", "logging level",
@@ -149,7 +152,7 @@ class MqttConfig:
     host: str = setting("127.0.0.1", "broker address")
     port: int = setting(1883, "broker port", low=1, high=65535)
     username: str = setting("", "broker user name")
-    password: str = setting("", "broker password")
+    password: str = setting("", "broker password", secret=True)
     tls: bool = setting(False, "connect with TLS")
     topic_prefix: str = setting("camwatch", "topic prefix; distinct per camwatch host",
                                 pattern=MQTT_TOPIC_PREFIX)
@@ -196,8 +199,17 @@ def _describe_allowed(f: dataclasses.Field[Any], kind: type) -> str:
 
 
 def _coerce(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
-    if f.metadata.get("validate") is not None:
-        return f.metadata["validate"](value, key)
+    try:
+        if f.metadata.get("validate") is not None:
+            return f.metadata["validate"](value, key)
+        return _coerce_value(value, kind, key, f)
+    except ConfigError as e:
+        if f.metadata.get("secret"):  # name the key, never echo the value
+            raise ConfigError(str(e).split(", got ")[0]) from None
+        raise
+
+
+def _coerce_value(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
     allowed = _describe_allowed(f, kind)
     given = value  # errors show the value as written (300, not 300.0)
     is_size = f.name in ("max_bytes", "min_free_bytes")

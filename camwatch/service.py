@@ -8,14 +8,44 @@ import ssl
 from typing import Protocol
 
 import tornado.httpserver
+import tornado.netutil
 import tornado.web
 
 from camwatch.camera import Camera
-from camwatch.config import Config
+from camwatch.config import Config, ConfigError, ServerConfig
 from camwatch.server.app import Route, make_app
 from camwatch.server.context import AppContext
+from camwatch.server.login import is_loopback
 
 log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # Tornado refuses larger bodies unread; handlers allow less
+
+
+def tls_context(server: ServerConfig) -> ssl.SSLContext | None:
+    """HTTPS when server.certfile is set (keyfile too, unless the key is in the same PEM)."""
+    if server.keyfile and not server.certfile:
+        raise ConfigError("server.keyfile: set server.certfile too to enable HTTPS")
+    if not server.certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(server.certfile, server.keyfile or None)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"server.certfile: cannot load the certificate and key "
+                          f"({e.strerror or e})") from None
+    return context
+
+
+def warn_if_exposed(server: ServerConfig) -> None:
+    if server.password or is_loopback(server.host):
+        return
+    line = "!" * 72
+    log.warning("\n%s\n  camwatch is listening on %s without a password: anyone who can reach "
+                "this\n  machine can watch the cameras and delete recordings. Set [server] "
+                "password\n  in the config file or CAMWATCH_PASSWORD in the environment.\n%s",
+                line, server.host or "all addresses", line)
 
 
 class Component(Protocol):
@@ -42,6 +72,7 @@ class Service:
 
     def start(self, *, listen: bool = True) -> None:
         loop = asyncio.get_running_loop()
+        ssl_options = tls_context(self.config.server) if listen else None  # fail before starting
         for camera in self.context.cameras.values():
             camera.hub.bind(loop)
         for component in self.components:
@@ -49,17 +80,15 @@ class Service:
         for camera in self.context.cameras.values():
             camera.start()
         if listen:
-            self._listen()
+            self._listen(ssl_options)
 
-    def _listen(self) -> None:
+    def _listen(self, ssl_options: ssl.SSLContext | None) -> None:
         server_config = self.config.server
-        ssl_options = None
-        if server_config.certfile:
-            ssl_options = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ssl_options.load_cert_chain(server_config.certfile, server_config.keyfile or None)
+        app = self.make_app()
+        warn_if_exposed(server_config)
         self.server = tornado.httpserver.HTTPServer(
-            self.make_app(), ssl_options=ssl_options, max_body_size=1024 * 1024,
-            xheaders=False)
+            app, ssl_options=ssl_options, max_body_size=MAX_BODY_BYTES, xheaders=False,
+            max_header_size=32 * 1024, idle_connection_timeout=120, body_timeout=30)
         sockets = tornado.netutil.bind_sockets(self.port, server_config.host)
         self.port = sockets[0].getsockname()[1]
         self.server.add_sockets(sockets)

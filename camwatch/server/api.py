@@ -42,6 +42,8 @@ class MotionHistoryHandler(BaseHandler):
 
 
 class HealthHandler(BaseHandler):
+    public = True  # for monitors and container health checks; says nothing but "ok"
+
     def get(self) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish("ok")

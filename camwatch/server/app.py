@@ -7,9 +7,11 @@ from typing import Any
 
 import tornado.web
 
-from camwatch.server import api, live
-from camwatch.server.base import SECURITY_HEADERS, BaseHandler, NotFoundHandler
+from camwatch.server import api, live, login
+from camwatch.server.auth import Authenticator
+from camwatch.server.base import BaseHandler, NotFoundHandler
 from camwatch.server.context import AppContext
+from camwatch.server.guard import Guarded
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 CAMERA = r"(?P<name>[a-z0-9_-]+)"
@@ -24,12 +26,29 @@ class IndexHandler(BaseHandler):
         self.finish((WEB_DIR / "index.html").read_bytes())
 
 
-class StaticHandler(tornado.web.StaticFileHandler):
-    """Static files from camwatch/web only (Tornado rejects paths that leave the root)."""
+class StaticHandler(Guarded, tornado.web.StaticFileHandler):
+    """Static files from camwatch/web only (Tornado rejects paths that leave the root).
 
-    def set_default_headers(self) -> None:
-        for name, value in SECURITY_HEADERS.items():
-            self.set_header(name, value)
+    Only what the login page needs is served before logging in."""
+
+    PUBLIC_FILES = frozenset({"login.js", "login.css", "icon.svg"})
+
+    def initialize(self, path: str, context: AppContext,  # type: ignore[override]
+                   default_filename: str | None = None) -> None:
+        super().initialize(path, default_filename)
+        self.context = context
+
+    @property
+    def public(self) -> bool:  # type: ignore[override]
+        return bool(self.path_args) and self.path_args[0] in self.PUBLIC_FILES
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        try:
+            return super().validate_absolute_path(root, absolute_path)
+        except tornado.web.HTTPError as e:
+            if e.status_code in (403, 404):  # outside the root, a directory, or missing
+                raise tornado.web.HTTPError(404, "not found") from None
+            raise
 
     def set_extra_headers(self, path: str) -> None:
         # revalidate (a cheap 304) so an upgraded server never runs with stale modules
@@ -41,6 +60,9 @@ def routes(context: AppContext, extra: list[Route] | None = None) -> list[Route]
     table: list[Route] = [
         (r"/", IndexHandler, ctx),
         (r"/healthz", api.HealthHandler, ctx),
+        (r"/login", login.LoginPageHandler, ctx),
+        (r"/logout", login.LogoutHandler, ctx),
+        (r"/api/status", login.StatusHandler, ctx),
         (r"/webcam", live.LiveSocketHandler, ctx),
         (rf"/cameras/{CAMERA}/ws", live.LiveSocketHandler, ctx),
         (r"/stream\.mjpg", live.MjpegHandler, ctx),
@@ -50,18 +72,30 @@ def routes(context: AppContext, extra: list[Route] | None = None) -> list[Route]
         (r"/api/cameras", api.CamerasHandler, ctx),
         (rf"/api/cameras/{CAMERA}", api.CameraHandler, ctx),
         (rf"/api/cameras/{CAMERA}/motion/history", api.MotionHistoryHandler, ctx),
-        (r"/static/(.*)", StaticHandler, {"path": str(WEB_DIR)}),
+        (r"/static/(.*)", StaticHandler, {"path": str(WEB_DIR), "context": context}),
     ]
     return (extra or []) + table
 
 
+def check_guarded(table: list[Route]) -> None:
+    """Every handler must pass the security gate; a route that does not is a bug, not a choice."""
+    for pattern, handler, _ in table:
+        if not issubclass(handler, Guarded):
+            raise TypeError(f"route {pattern}: {handler.__name__} does not mix in Guarded")
+
+
 def make_app(context: AppContext, extra_routes: list[Route] | None = None,
              **settings: Any) -> tornado.web.Application:
+    context.services.setdefault("auth", Authenticator.from_config(context.config.server))
+    table = routes(context, extra_routes)
+    check_guarded(table)
     return tornado.web.Application(
-        routes(context, extra_routes),
+        table,
         default_handler_class=NotFoundHandler,
         default_handler_args={"context": context},
         websocket_ping_interval=20,
         websocket_ping_timeout=20,  # Tornado caps it at the interval (and warns if larger)
+        websocket_max_message_size=64 * 1024,  # the live socket takes no input worth more
+        cross_origin_protection=True,  # Tornado >= 6.6 checks too; Guarded does it for older
         **settings,
     )

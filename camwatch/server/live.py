@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable
 from functools import partial
+import urllib.parse
 
 import tornado.iostream
 import tornado.web
@@ -18,6 +19,7 @@ from camwatch.hub import Subscription, SubscriptionClosed
 from camwatch.server import wire
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
+from camwatch.server.guard import Guarded, cross_origin_error
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def _consume_outcome(future: asyncio.Future[None]) -> None:
         future.exception()  # marks it retrieved: no "exception was never retrieved" log
 
 
-class LiveSocketHandler(tornado.websocket.WebSocketHandler):
+class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
     """Sends one message per frame: binary JPEG, or base64 text with ?format=base64.
 
     With ?meta=1 each frame is preceded by a small JSON text message (see `frame_meta`).
@@ -87,17 +89,27 @@ class LiveSocketHandler(tornado.websocket.WebSocketHandler):
 
     async def get(self, name: str | None = None) -> None:
         if self.context.camera(name) is None:
-            self.set_status(404)
-            self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish('{"error": "no such camera"}')
-            return
+            raise tornado.web.HTTPError(404, "no such camera")
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise tornado.web.HTTPError(400, "this URL is a websocket (Upgrade: websocket)")
+        # Cross-site websocket hijacking: a page elsewhere must not open this socket with the
+        # viewer's cookie or cached password (answered here so the refusal is JSON too).
+        origin = self.request.headers.get("Origin")
+        if cross_origin_error(self.request) is not None and not (
+                origin and self.check_origin(origin)):
+            raise tornado.web.HTTPError(403, "cross-site websocket refused")
         await super().get(name)
 
     def check_origin(self, origin: str) -> bool:
+        """Called for cross-origin requests only; trusts what services["check_origin"] trusts
+        (e.g. a reverse proxy's public name), and nothing by default."""
+        if urllib.parse.urlsplit(origin).netloc.lower() == \
+                self.request.headers.get("Host", "").lower():
+            return True  # same origin (Tornado < 6.6 asks about every Origin)
         checker = self.context.services.get("check_origin")
         if checker is not None:
             return bool(checker(self, origin))
-        return super().check_origin(origin)
+        return False
 
     def open(self, name: str | None = None) -> None:
         camera = self.context.camera(name)

@@ -1,0 +1,253 @@
+"""Authentication: salted password hash, signed session cookies, HTTP Basic, failure throttling."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from camwatch.config import ServerConfig
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "camwatch_session"
+SESSION_SECONDS = 30 * 24 * 3600
+SECRET_FILE = "session.key"
+REALM = "camwatch"
+MAX_CREDENTIAL_LENGTH = 1024
+
+Clock = Callable[[], float]
+
+
+class PasswordHash:
+    """scrypt of the password with a random salt; the only form the password is kept in."""
+
+    # n=2**14, r=8: about 16 MiB and a few tens of ms per check (OWASP's scrypt minimum).
+    N, R, P = 2**14, 8, 1
+
+    def __init__(self, password: str) -> None:
+        self.salt = secrets.token_bytes(16)
+        self.digest = self._derive(password)
+
+    def _derive(self, password: str) -> bytes:
+        return hashlib.scrypt(password.encode("utf-8"), salt=self.salt, n=self.N, r=self.R,
+                              p=self.P, maxmem=64 * 1024 * 1024, dklen=32)
+
+    def matches(self, password: str) -> bool:
+        return hmac.compare_digest(self._derive(password), self.digest)
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The per-install signing key in data_dir/session.key (0600), made on first use.
+
+    If the data dir cannot be written, a key for this run only is used (sessions then end with
+    the process)."""
+    path = data_dir / SECRET_FILE
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return _read_secret(path)
+        key = secrets.token_bytes(32)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return key
+    except OSError as e:
+        log.warning("cannot keep the session key in %s (%s); logins last until restart",
+                    path, e.strerror or e)
+        return secrets.token_bytes(32)
+
+
+def _read_secret(path: Path) -> bytes:
+    if path.stat().st_mode & 0o077:
+        log.warning("%s was readable by others; making it private (0600)", path)
+        path.chmod(0o600)
+    key = path.read_bytes()
+    if len(key) < 32:
+        raise OSError(f"{path} is too short to be a session key")
+    return key
+
+
+class FailureThrottle:
+    """Per client address: after `free` failures in a row, each further one locks the address out
+    for twice as long as the last (1 s, 2 s, 4 s ... up to `max_lock`). Bounded memory: the
+    least recently failing addresses are forgotten first; a success or `forget_after` quiet
+    seconds clear an address."""
+
+    def __init__(self, *, free: int = 5, max_lock: float = 300.0, forget_after: float = 900.0,
+                 max_addresses: int = 4096, clock: Clock = time.monotonic) -> None:
+        self.free, self.max_lock, self.forget_after = free, max_lock, forget_after
+        self.max_addresses = max_addresses
+        self._clock = clock
+        # address -> (failures in a row, locked until, last failure)
+        self._entries: OrderedDict[str, tuple[int, float, float]] = OrderedDict()
+
+    def retry_after(self, address: str) -> float:
+        """Seconds this address must still wait before its credentials are checked (0: none)."""
+        entry = self._entries.get(address)
+        if entry is None:
+            return 0.0
+        now = self._clock()
+        if now - entry[2] > self.forget_after:
+            del self._entries[address]
+            return 0.0
+        return max(0.0, entry[1] - now)
+
+    def failed(self, address: str) -> None:
+        now = self._clock()
+        failures, _, last = self._entries.pop(address, (0, 0.0, now))
+        if now - last > self.forget_after:
+            failures = 0
+        failures += 1
+        lock = 0.0
+        if failures > self.free:
+            lock = min(self.max_lock, 2.0 ** (failures - self.free - 1))
+        self._entries[address] = (failures, now + lock, now)
+        while len(self._entries) > self.max_addresses:
+            self._entries.popitem(last=False)
+
+    def succeeded(self, address: str) -> None:
+        self._entries.pop(address, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+def parse_basic(header: str) -> Credentials | None:
+    """`Authorization: Basic base64(user:password)` -> Credentials; None if malformed."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not value or len(value) > 2 * MAX_CREDENTIAL_LENGTH:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        return None
+    return Credentials(username, password)
+
+
+class Authenticator:
+    """Checks credentials and session cookies for the server; disabled when no password is set.
+
+    Checking a password costs an scrypt run, so a successful HTTP Basic header is remembered
+    (as an HMAC under a key of this process, never in clear) for a few minutes: players and
+    Home Assistant send it with every request."""
+
+    BASIC_CACHE_SECONDS = 300.0
+    BASIC_CACHE_SIZE = 64
+    REVOKED_MAX = 4096
+
+    def __init__(self, username: str, password: str, data_dir: Path, *,
+                 clock: Clock = time.time, throttle: FailureThrottle | None = None) -> None:
+        self.enabled = bool(password)
+        self.username = username
+        self._hash = PasswordHash(password) if password else None
+        self._clock = clock
+        self.throttle = throttle or FailureThrottle()
+        self._secret = load_secret(data_dir) if self.enabled else b""
+        self._session_key = self._derive_session_key(username, password)
+        self._cache_key = secrets.token_bytes(32)
+        self._basic_ok: OrderedDict[bytes, float] = OrderedDict()
+        self._revoked: OrderedDict[str, float] = OrderedDict()
+
+    def _derive_session_key(self, username: str, password: str) -> bytes:
+        """Bound to the user and password, salted with the install's secret: sessions survive a
+        restart, and changing the password logs everyone out."""
+        if not self.enabled:
+            return b""
+        salt = hmac.digest(self._secret, b"session-binding", "sha256")
+        binding = hashlib.scrypt(f"{username}\0{password}".encode("utf-8"), salt=salt,
+                                 n=PasswordHash.N, r=PasswordHash.R, p=PasswordHash.P,
+                                 maxmem=64 * 1024 * 1024, dklen=32)
+        return hmac.digest(self._secret, b"session|" + binding, "sha256")
+
+    @classmethod
+    def from_config(cls, server: ServerConfig) -> Authenticator:
+        return cls(server.username, server.password, Path(server.data_dir))
+
+    # -- passwords ---------------------------------------------------------------------------
+
+    def check_credentials(self, credentials: Credentials) -> bool:
+        """Constant-time check of user name and password (always runs the password hash)."""
+        if self._hash is None:
+            return True
+        if len(credentials.password) > MAX_CREDENTIAL_LENGTH:
+            return False
+        name_ok = hmac.compare_digest(credentials.username.encode("utf-8"),
+                                      self.username.encode("utf-8"))
+        password_ok = self._hash.matches(credentials.password)
+        return name_ok and password_ok
+
+    def basic_cached(self, header: str) -> bool:
+        """True if this exact Authorization header was accepted within the last few minutes."""
+        token = hmac.digest(self._cache_key, header.encode("utf-8", "replace"), "sha256")
+        expires = self._basic_ok.get(token)
+        if expires is None:
+            return False
+        if expires < self._clock():
+            del self._basic_ok[token]
+            return False
+        return True
+
+    def remember_basic(self, header: str) -> None:
+        token = hmac.digest(self._cache_key, header.encode("utf-8", "replace"), "sha256")
+        self._basic_ok[token] = self._clock() + self.BASIC_CACHE_SECONDS
+        self._basic_ok.move_to_end(token)
+        while len(self._basic_ok) > self.BASIC_CACHE_SIZE:
+            self._basic_ok.popitem(last=False)
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def _signature(self, payload: str) -> str:
+        return hmac.new(self._session_key, payload.encode("ascii"), "sha256").hexdigest()
+
+    def issue_session(self) -> str:
+        """A cookie value `expires.nonce.signature`."""
+        payload = f"{int(self._clock()) + SESSION_SECONDS}.{secrets.token_urlsafe(16)}"
+        return f"{payload}.{self._signature(payload)}"
+
+    def session_valid(self, token: str | None) -> bool:
+        if not self.enabled:
+            return True
+        if not token or len(token) > 256:
+            return False
+        payload, _, signature = token.rpartition(".")
+        expires_text, _, nonce = payload.partition(".")
+        try:
+            if not hmac.compare_digest(self._signature(payload), signature):
+                return False
+        except (TypeError, UnicodeEncodeError):
+            return False
+        if not expires_text.isdigit() or int(expires_text) < self._clock():
+            return False
+        return nonce not in self._revoked
+
+    def revoke_session(self, token: str | None) -> None:
+        """Logout: this cookie stops working even if someone kept a copy."""
+        if not token or not self.session_valid(token):
+            return
+        nonce = token.split(".")[1]
+        self._revoked[nonce] = float(token.split(".")[0])
+        now = self._clock()
+        for old in [n for n, expires in self._revoked.items() if expires < now]:
+            del self._revoked[old]
+        while len(self._revoked) > self.REVOKED_MAX:
+            self._revoked.popitem(last=False)
