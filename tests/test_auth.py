@@ -5,8 +5,16 @@ from __future__ import annotations
 import base64
 import stat
 
-from camwatch.server.auth import (SECRET_FILE, SESSION_SECONDS, Authenticator, Credentials,
-                                  FailureThrottle, PasswordHash, load_secret, parse_basic)
+from camwatch.server.auth import (
+    SECRET_FILE,
+    SESSION_SECONDS,
+    Authenticator,
+    Credentials,
+    FailureThrottle,
+    PasswordHash,
+    load_secret,
+    parse_basic,
+)
 
 
 class FakeClock:

@@ -42,9 +42,9 @@ class StaticHandler(Guarded, tornado.web.StaticFileHandler):
     def public(self) -> bool:  # type: ignore[override]
         return bool(self.path_args) and self.path_args[0] in self.PUBLIC_FILES
 
-    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+    async def get(self, path: str, include_body: bool = True) -> None:
         try:
-            return super().validate_absolute_path(root, absolute_path)
+            await super().get(path, include_body)
         except tornado.web.HTTPError as e:
             if e.status_code in (403, 404):  # outside the root, a directory, or missing
                 raise tornado.web.HTTPError(404, "not found") from None
@@ -96,6 +96,5 @@ def make_app(context: AppContext, extra_routes: list[Route] | None = None,
         websocket_ping_interval=20,
         websocket_ping_timeout=20,  # Tornado caps it at the interval (and warns if larger)
         websocket_max_message_size=64 * 1024,  # the live socket takes no input worth more
-        cross_origin_protection=True,  # Tornado >= 6.6 checks too; Guarded does it for older
         **settings,
     )

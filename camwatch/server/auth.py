@@ -11,9 +11,9 @@ import os
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from camwatch.config import ServerConfig
 
@@ -174,7 +174,7 @@ class Authenticator:
         if not self.enabled:
             return b""
         salt = hmac.digest(self._secret, b"session-binding", "sha256")
-        binding = hashlib.scrypt(f"{username}\0{password}".encode("utf-8"), salt=salt,
+        binding = hashlib.scrypt(f"{username}\0{password}".encode(), salt=salt,
                                  n=PasswordHash.N, r=PasswordHash.R, p=PasswordHash.P,
                                  maxmem=64 * 1024 * 1024, dklen=32)
         return hmac.digest(self._secret, b"session|" + binding, "sha256")

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 import tornado.web
+from tornado.httputil import HTTPServerRequest
 
 from camwatch.server.auth import REALM, SESSION_COOKIE, Authenticator, parse_basic
 from camwatch.server.context import AppContext
@@ -51,7 +52,7 @@ def authenticator(context: AppContext) -> Authenticator:
     return auth
 
 
-def cross_origin_error(request: Any) -> str | None:
+def cross_origin_error(request: HTTPServerRequest) -> str | None:
     """Why a browser request comes from another site, or None (same origin or not a browser).
 
     Browsers send Sec-Fetch-Site (same-origin, same-site, cross-site, none); older ones send
@@ -71,12 +72,12 @@ def cross_origin_error(request: Any) -> str | None:
     return "cross-site request refused (Origin does not match Host)"
 
 
-def is_browser(request: Any) -> bool:
+def is_browser(request: HTTPServerRequest) -> bool:
     headers = request.headers
     return "Sec-Fetch-Mode" in headers or "X-Requested-With" in headers
 
 
-def is_navigation(request: Any) -> bool:
+def is_navigation(request: HTTPServerRequest) -> bool:
     """A browser loading a page (as opposed to a script, an image or a player)."""
     if request.method not in ("GET", "HEAD"):
         return False
@@ -120,7 +121,7 @@ class Guarded(tornado.web.RequestHandler):
             await self.require_login()
         if len(self.request.body or b"") > self.max_body_bytes:
             raise tornado.web.HTTPError(
-                413, "request body is larger than %d bytes" % self.max_body_bytes)
+                413, f"request body is larger than {self.max_body_bytes} bytes")
 
     # -- authentication ----------------------------------------------------------------------
 

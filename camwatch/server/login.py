@@ -9,8 +9,7 @@ from pathlib import Path
 
 import tornado.web
 
-from camwatch.server.auth import MAX_CREDENTIAL_LENGTH, SESSION_COOKIE, SESSION_SECONDS, \
-    Credentials
+from camwatch.server.auth import MAX_CREDENTIAL_LENGTH, SESSION_COOKIE, SESSION_SECONDS, Credentials
 from camwatch.server.base import BaseHandler
 
 log = logging.getLogger(__name__)
@@ -64,15 +63,15 @@ class LoginPageHandler(BaseHandler):
 
     def credentials(self) -> Credentials:
         body = self.json_body()
-        username = body.get("username", self.auth.username)
-        password = body.get("password")
-        for key, value in (("username", username), ("password", password)):
+        fields = {"username": body.get("username", self.auth.username),
+                  "password": body.get("password")}
+        for key, value in fields.items():
             if not isinstance(value, str):
-                raise tornado.web.HTTPError(400, "%s: expected a string" % key)
+                raise tornado.web.HTTPError(400, f"{key}: expected a string")
             if len(value) > MAX_CREDENTIAL_LENGTH:
-                raise tornado.web.HTTPError(400, "%s: longer than %d characters"
-                                            % (key, MAX_CREDENTIAL_LENGTH))
-        return Credentials(username, password)
+                raise tornado.web.HTTPError(
+                    400, f"{key}: longer than {MAX_CREDENTIAL_LENGTH} characters")
+        return Credentials(fields["username"], fields["password"])
 
 
 class LogoutHandler(BaseHandler):
