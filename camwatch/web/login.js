@@ -7,7 +7,7 @@ const button = form.querySelector("button");
 function destination() {
   const next = new URLSearchParams(location.search).get("next") ?? "";
   const safe = /^[A-Za-z0-9_\-./]*$/.test(next) && !next.startsWith("/") && !next.includes("..");
-  return new URL(safe ? next : "", document.baseURI).href;
+  return new URL(safe && next ? next : ".", document.baseURI).href;
 }
 
 function show(text) {
