@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
 import re
 import tomllib
@@ -12,6 +14,7 @@ from typing import Any, Callable, Mapping, TypeVar, get_type_hints
 
 T = TypeVar("T")
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 CAMERA_NAME = re.compile(r"^[a-z0-9_-]+$")
 # an MQTT topic one can publish under: no wildcards or spaces, no leading or trailing '/'
 MQTT_TOPIC_PREFIX = re.compile(r"^[^#+\s/]([^#+\s]*[^#+\s/])?$")
@@ -226,10 +229,12 @@ def _coerce_value(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError
             value = float(value)
+            if not math.isfinite(value):
+                raise ValueError
         elif kind is str:
-            if not isinstance(value, str):
+            if not isinstance(value, str) or "\x00" in value:
                 raise TypeError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         if is_size:
             allowed = "a size such as \"20GB\", \"500MiB\" or 0"
         raise ConfigError(f"{key}: expected {allowed}, got {value!r}") from None
@@ -244,6 +249,11 @@ def _coerce_value(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -
     return value
 
 
+def key_text(name: str) -> str:
+    """A key as TOML writes it: bare if it can be, else quoted (so "" or "a b" stay visible)."""
+    return name if _BARE_KEY.match(name) else json.dumps(name)
+
+
 def build(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     """Make a settings dataclass from a mapping, naming the key of any bad value."""
     if not isinstance(data, Mapping):
@@ -253,7 +263,7 @@ def build(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{prefix}{unknown[0]}: unknown key; allowed keys: {', '.join(fields)}")
+            f"{prefix}{key_text(unknown[0])}: unknown key; allowed keys: {', '.join(fields)}")
     values: dict[str, Any] = {}
     for name, value in data.items():
         key, kind = prefix + name, hints[name]
@@ -269,7 +279,8 @@ def config_from_mapping(data: Mapping[str, Any]) -> Config:
     allowed = ("server", "cameras", "retention", "mqtt", "hooks")
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown section; allowed: {', '.join(allowed)}")
+        raise ConfigError(
+            f"{key_text(unknown[0])}: unknown section; allowed: {', '.join(allowed)}")
     cameras_data = data.get("cameras", [])
     if not isinstance(cameras_data, list):
         raise ConfigError("cameras: expected an array of tables ([[cameras]])")
@@ -298,6 +309,8 @@ def load_file(path: str | Path) -> Config:
         raise ConfigError(f"--config: cannot read {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"--config: {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config: {path} is not UTF-8 text") from None
     return config_from_mapping(data)
 
 
