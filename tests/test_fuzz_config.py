@@ -14,8 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from camwatch import config as cfg
-from camwatch.config import (CameraConfig, Config, ConfigError, HooksConfig, MotionConfig,
-                             MqttConfig, RetentionConfig, ServerConfig)
+from camwatch.config import (
+    CameraConfig,
+    Config,
+    ConfigError,
+    HooksConfig,
+    MotionConfig,
+    MqttConfig,
+    RetentionConfig,
+    ServerConfig,
+)
 
 SECTIONS: dict[str, type] = {"server": ServerConfig, "retention": RetentionConfig,
                              "mqtt": MqttConfig, "hooks": HooksConfig}
@@ -104,7 +112,8 @@ def test_set_value_validates_like_the_file(case):
     assert_within_bounds(target)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_any_file_content_is_loaded_or_refused_with_config_error(tmp_path: Path, data: bytes):
     path = tmp_path / "fuzz.toml"
