@@ -15,6 +15,7 @@ from camwatch.camera import Camera
 from camwatch.config import Config, ConfigError, ServerConfig
 from camwatch.server.app import Route, make_app
 from camwatch.server.context import AppContext
+from camwatch.server.limits import LimitedHTTPServer
 from camwatch.server.login import is_loopback
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Service:
         server_config = self.config.server
         app = self.make_app()
         warn_if_exposed(server_config)
-        self.server = tornado.httpserver.HTTPServer(
+        self.server = LimitedHTTPServer(
             app, ssl_options=ssl_options, max_body_size=MAX_BODY_BYTES, xheaders=False,
             max_header_size=32 * 1024, idle_connection_timeout=120, body_timeout=30)
         sockets = tornado.netutil.bind_sockets(self.port, server_config.host)
