@@ -1,4 +1,4 @@
-"""Raw HTTP and websocket clients for tests: no redirects followed, any method, header or path."""
+"""HTTP (optionally TLS) and websocket clients for the security tests: no redirects followed."""
 
 from __future__ import annotations
 

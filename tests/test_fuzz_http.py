@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from camwatch.server.auth import FailureThrottle
 from camwatch.server.guard import SECURITY_HEADERS
-from tests.http_client import basic_header, request, session_cookie
+from tests.security_client import basic_header, request, session_cookie
 from tests.support import ServerThread, demo_config, wait_until
 
 PASSWORD = "fuzz-password"

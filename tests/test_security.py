@@ -62,7 +62,7 @@ def sample_path(pattern: str) -> str:
     path = pattern.rstrip("$")
     path = re.sub(r"\(\?P<name>[^)]*\)", "cam", path)
     path = re.sub(r"\(\?P<\w+>[^)]*\)", "abc123", path)
-    path = path.replace("(.*)", "app.js").replace("\\", "")
+    path = path.replace("(.*)", "js/main.js").replace("\\", "")
     assert re.fullmatch(pattern, path), (pattern, path)
     return path
 
@@ -86,7 +86,7 @@ def assert_json_error(response: Response, status: int) -> str:
 
 def test_every_route_but_health_and_login_needs_credentials(server):
     paths = all_route_paths(server)
-    assert "/api/cameras" in paths and "/webcam" in paths and "/static/app.js" in paths
+    assert "/api/cameras" in paths and "/webcam" in paths and "/static/js/main.js" in paths
     for path in paths + ["/no/such/page", "/static/../camwatch/config.py"]:
         response = request(server.port, "GET", path)
         if path in PUBLIC_PATHS:
@@ -162,7 +162,7 @@ def test_login_sets_a_private_session_cookie_that_opens_everything(server):
     headers = {"Cookie": session_cookie(response)}
     assert request(server.port, "GET", "/api/cameras", headers=headers).status == 200
     assert request(server.port, "GET", "/", headers={**headers, **NAVIGATE}).status == 200
-    assert request(server.port, "GET", "/static/app.js", headers=headers).status == 200
+    assert request(server.port, "GET", "/static/js/main.js", headers=headers).status == 200
     origin = {**headers, "Origin": f"http://127.0.0.1:{server.port}"}
     frames = websocket_frames(f"ws://127.0.0.1:{server.port}/cameras/cam/ws", origin)
     assert frames[0][:2] == b"\xff\xd8"
@@ -284,7 +284,7 @@ def test_security_headers_on_every_kind_of_response(server):
         request(server.port, "GET", "/api/cameras"),
         request(server.port, "GET", "/", headers=NAVIGATE),
         request(server.port, "GET", "/", headers=cookie),
-        request(server.port, "GET", "/static/app.js", headers=cookie),
+        request(server.port, "GET", "/static/js/main.js", headers=cookie),
         request(server.port, "GET", "/static/login.js"),
         request(server.port, "GET", "/static/nope.js", headers=cookie),
         request(server.port, "GET", "/nope", headers=cookie),
