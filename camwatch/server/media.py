@@ -16,6 +16,7 @@ from camwatch.server.events_api import event_store
 
 MEDIA_NAME = re.compile(r"^(?P<id>[A-Za-z0-9_-]+)\.(?P<kind>mp4|jpg)$")
 CONTENT_TYPES = {"mp4": "video/mp4", "jpg": "image/jpeg"}
+CLIPS_DIR = "clips"  # where the recorder writes (see recorder.clip_paths)
 
 
 def not_found() -> tornado.web.HTTPError:
@@ -24,7 +25,7 @@ def not_found() -> tornado.web.HTTPError:
 
 class MediaHandler(BaseHandler, tornado.web.StaticFileHandler):
     """The URL names an event, never a path: the file is whatever the index says, and must
-    resolve (symlinks included) to a regular file inside the data dir."""
+    resolve (symlinks included) to a regular .mp4/.jpg file inside the data dir's clips/."""
 
     def initialize(self, context: AppContext) -> None:  # type: ignore[override]
         BaseHandler.initialize(self, context)
@@ -45,11 +46,13 @@ class MediaHandler(BaseHandler, tornado.web.StaticFileHandler):
         return os.path.abspath(os.path.join(root, path))
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
-        real_root = os.path.realpath(root)
+        # Only clips and thumbnails: never the index, the session key or anything else that
+        # shares the data dir, even if an index row were made to point there.
+        real_root = os.path.realpath(os.path.join(root, CLIPS_DIR))
         real_path = os.path.realpath(absolute_path)
         if os.path.commonpath([real_root, real_path]) != real_root or real_path == real_root:
             raise not_found()
-        if not os.path.isfile(real_path):
+        if not real_path.endswith("." + self._kind) or not os.path.isfile(real_path):
             raise not_found()
         return real_path
 
