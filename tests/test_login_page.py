@@ -53,7 +53,7 @@ def test_login_logout_in_a_browser(tmp_path, page):
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert page.evaluate("document.cookie") == ""  # scripts cannot read the session
         page.wait_for_function(
-            "document.querySelector('#cameras img')?.naturalWidth > 0")  # live view works
+            "document.querySelector('.tile.has-frame') !== null")  # live view works
         assert page.query_selector(".security-banner") is None
 
         page.click("button.logout")

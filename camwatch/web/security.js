@@ -7,7 +7,7 @@ function banner(text) {
   element.className = "banner security-banner";
   element.setAttribute("role", "alert");
   element.textContent = text;
-  const header = document.querySelector("header");
+  const header = document.querySelector("header.topbar") ?? document.querySelector("header");
   if (header) header.after(element);
   else document.body.prepend(element);
 }
@@ -22,7 +22,7 @@ function logoutButton() {
       .catch(() => {});
     location.replace("login");
   });
-  document.querySelector("header")?.append(button);
+  (document.querySelector("header.topbar") ?? document.querySelector("header"))?.append(button);
 }
 
 async function status() {
