@@ -235,6 +235,9 @@ class ClipWriter(threading.Thread):
                 except jpeg.JpegError:
                     self.result.dropped += 1  # a corrupt camera frame: skip it
                     continue
+                if (video_frame.width, video_frame.height) != (stream.width, stream.height):
+                    # the camera changed resolution mid-clip (a reconnect, a setting)
+                    video_frame = video_frame.reformat(width=stream.width, height=stream.height)
                 pts = max(last_pts + 1, round((item.t - first_t) * 1000))
                 last_pts = pts
                 video_frame.pts = pts
