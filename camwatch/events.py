@@ -24,6 +24,11 @@ from camwatch.config import RetentionConfig
 log = logging.getLogger(__name__)
 
 DB_NAME = "camwatch.db"
+# Space kept aside so the index can still be written when clips have filled the disk (SQLite
+# needs free pages for its WAL); given up when the disk is nearly full, made again once
+# retention has freed space.
+RESERVE_NAME = "index.reserve"
+RESERVE_BYTES = 256 * 1024
 CLIPS_DIR = "clips"
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 # {camera}-{YYYYmmdd-HHMMSS}-{id}: the id is the last dash-separated part
@@ -140,6 +145,8 @@ class EventStore:
         self._db = sqlite3.connect(str(self._root / DB_NAME), check_same_thread=False,
                                    isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
+        self._reserve = self._root / RESERVE_NAME
+        self.keep_reserve()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -151,8 +158,46 @@ class EventStore:
         with self._lock:
             self._db.close()
 
+    # -- space for the index ---------------------------------------------------------------
+
+    def keep_reserve(self) -> None:
+        """(Re)make the reserve file when there is room for it and then some."""
+        try:
+            if self._reserve.exists() or self._free_bytes(self._root) < 4 * RESERVE_BYTES:
+                return
+            with open(self._reserve, "wb") as f:
+                f.write(bytes(RESERVE_BYTES))  # real blocks: a sparse file would free nothing
+        except OSError as e:
+            log.warning("cannot keep %s for the index: %s", self._reserve, e)
+            self._reserve.unlink(missing_ok=True)
+
+    def _release_reserve_if_low(self, *, force: bool = False) -> bool:
+        """Give the reserve up when the disk is (nearly) full; True if space was freed."""
+        try:
+            if not self._reserve.exists():
+                return False
+            if not force and self._free_bytes(self._root) >= RESERVE_BYTES:
+                return False
+            self._reserve.unlink()
+        except OSError:
+            return False
+        log.warning("the disk of %s is full: using the space kept for the index", self._root)
+        return True
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """One statement in a transaction; on a full disk, once more with the reserve freed."""
+        try:
+            with self._transaction() as db:
+                db.execute(sql, params)
+        except sqlite3.OperationalError as e:
+            if "full" not in str(e) or not self._release_reserve_if_low(force=True):
+                raise
+            with self._transaction() as db:
+                db.execute(sql, params)
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._release_reserve_if_low()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -170,17 +215,14 @@ class EventStore:
 
     def add(self, record: EventRecord) -> None:
         """Index a new event (called once the event has enough motion frames to keep)."""
-        values = _row_values(record)
-        with self._transaction() as db:
-            db.execute(f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) "
-                       f"VALUES ({', '.join('?' * len(COLUMNS))})", values)
+        self._write(f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(COLUMNS))})", _row_values(record))
 
     def update(self, record: EventRecord) -> None:
         """Store the record's current values; a row deleted meanwhile is not brought back."""
         values = _row_values(record)
         assignments = ", ".join(f"{name} = ?" for name in COLUMNS[1:])
-        with self._transaction() as db:
-            db.execute(f"UPDATE events SET {assignments} WHERE id = ?", values[1:] + values[:1])
+        self._write(f"UPDATE events SET {assignments} WHERE id = ?", values[1:] + values[:1])
 
     def get(self, event_id: str) -> EventRecord | None:
         rows = self._query("SELECT * FROM events WHERE id = ?", event_id)
@@ -335,6 +377,7 @@ class EventStore:
                     break  # the row or files would not go: the next pass tries again
         if deleted:
             log.info("retention deleted %d clip(s): %s", len(deleted), ", ".join(deleted))
+        self.keep_reserve()
         return deleted
 
     def _delete_leftover_rows(self) -> None:
