@@ -143,8 +143,12 @@ def write_thumbnail(frame: ClipFrame, path: Path) -> None:
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     data = jpeg.encode(image, 80)
     temporary = path.with_suffix(".jpg.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk leaves no half-written leftovers
+        raise
 
 
 class ClipWriter(threading.Thread):

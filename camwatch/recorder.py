@@ -72,7 +72,8 @@ class _Clip:
         self.thumbnail = thumbnail
         self.best_delta = -1.0
         self.best_frame: ClipFrame | None = None
-        self.indexed = False
+        self.indexed = False  # confirmed: kept and announced
+        self.stored = False  # its row made it into the index
 
 
 class EventRecorder:
@@ -192,8 +193,7 @@ class EventRecorder:
         clip.indexed = True
         if clip.best_frame is not None:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
-        if self.store is not None:
-            self.store.add(clip.record)
+        clip.stored = self._index(clip.record, new=True)
         if announce_motion:
             self.listeners.motion_changed(self.camera_name, True)
         self.listeners.event_started(clip.record)
@@ -244,9 +244,36 @@ class EventRecorder:
         record.ended_at = result.last_captured_at or record.started_at
         record.size_bytes = result.size_bytes
         record.status = "truncated" if result.error else "complete"
-        if self.store is not None:
-            self.store.update(record)
+        if result.error and result.frames == 0:
+            self._forget(clip)  # nothing reached the disk (it was full): no empty clip listed
+        else:
+            self._index(record, new=not clip.stored)
         self.listeners.event_ended(record)
+
+    def _index(self, record: EventRecord, *, new: bool) -> bool:
+        """Add or update the row; a failure (disk full, say) is logged, never raised into the
+        capture or writer thread. The restart's reconcile repairs what could not be written."""
+        if self.store is None:
+            return False
+        try:
+            if new:
+                self.store.add(record)
+            else:
+                self.store.update(record)
+        except Exception as e:  # noqa: BLE001 - whatever the index does, recording goes on
+            log.error("event %s: cannot write to the event index: %s", record.id, e)
+            return False
+        return True
+
+    def _forget(self, clip: _Clip) -> None:
+        delete = getattr(self.store, "delete", None)
+        try:
+            if clip.stored and delete is not None:
+                delete(clip.record.id)
+            for path in (clip.writer.path, clip.thumbnail):
+                path.unlink(missing_ok=True)
+        except Exception as e:  # noqa: BLE001
+            log.error("event %s: cannot remove its empty clip: %s", clip.record.id, e)
 
     # -- shutdown ----------------------------------------------------------------------------------
 
