@@ -1,0 +1,105 @@
+"""Disk full while recording: a 3 MB tmpfs as the data dir. The live stream keeps running, the clip
+that hit ENOSPC is marked truncated, retention frees space, the SQLite index stays intact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from camwatch.config import CameraConfig
+from camwatch.events import DB_NAME
+from tests.mjpeg_server import MjpegTestServer
+from tests.security_client import websocket_frames
+from tests.support import ServerThread, demo_config, wait_until
+
+pytestmark = pytest.mark.slow
+WIDTH, HEIGHT, FPS = 320, 240, 10
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB tmpfs (needs root and permission to mount; skipped otherwise)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or 'not root'})")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def noise(index: int) -> bytes:
+    """Incompressible frames: every one is 'motion', and the clips fill the disk fast."""
+    rng = np.random.default_rng(index)
+    image = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    return data.tobytes()
+
+
+def free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
+
+
+def test_disk_full_while_recording(small_disk):
+    source = MjpegTestServer(noise, fps=FPS).start()
+    camera = CameraConfig(name="cam", source=source.url, fps=FPS, width=WIDTH, height=HEIGHT)
+    camera.motion.min_motion_frames = 3
+    camera.motion.max_event_seconds = 5  # continuous motion: a new clip every 5 s
+    config = demo_config(str(small_disk / "data"), cameras=[camera])
+    config.retention.min_free_bytes = 400_000
+    config.retention.max_bytes = 0
+    server = ServerThread(config).start()
+    assert server.service is not None
+    services = server.service.context.services
+    lowest_free = free_bytes(small_disk)
+    try:
+        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
+        def truncated_and_freed() -> bool:
+            nonlocal lowest_free
+            lowest_free = min(lowest_free, free_bytes(small_disk))
+            assert server.get("/snapshot.jpg")[0] == 200  # the live view never stops
+            statuses = {e["status"] for e in server.get_json("/api/events?limit=500")}
+            return "truncated" in statuses and services["retention"].deleted_total > 0
+        wait_until(truncated_and_freed, timeout=90, interval=0.5,
+                   message="a truncated clip and retention freeing space")
+        assert lowest_free < 200_000  # the disk really filled up
+        assert server.get_json("/api/cameras")[0]["online"]
+        frames = websocket_frames(f"ws://127.0.0.1:{server.port}/webcam", count=10)
+        assert all(frame[:2] == b"\xff\xd8" for frame in frames)
+        # recording goes on after the space was freed
+        started = time.time()
+        wait_until(lambda: any(e["status"] == "complete" and parse_time(e["started_at"]) > started
+                               for e in server.get_json("/api/events?limit=500")),
+                   timeout=60, interval=0.5, message="a complete clip after the disk was full")
+    finally:
+        server.stop()
+        source.stop()
+    check_index(small_disk / "data")
+
+
+def parse_time(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
+def check_index(data_dir: Path) -> None:
+    with sqlite3.connect(data_dir / DB_NAME) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.row_factory = sqlite3.Row
+        rows: list[dict[str, Any]] = [dict(r) for r in db.execute("SELECT * FROM events")]
+    assert all(r["status"] in ("complete", "truncated") for r in rows), rows
+    on_disk = {str(p.relative_to(data_dir)) for p in (data_dir / "clips").rglob("*.mp4")}
+    assert on_disk == {r["video_path"] for r in rows}
