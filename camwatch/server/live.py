@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import urllib.parse
 from collections.abc import Awaitable
 from functools import partial
-import urllib.parse
 
 import tornado.iostream
 import tornado.web
