@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from camwatch.clip_probe import probe_clip, trim_partial_fragment, write_thumbnail
 from camwatch.config import RetentionConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DB_NAME = "camwatch.db"
 # Space kept aside so the index can still be written when clips have filled the disk (SQLite
@@ -171,33 +172,28 @@ class EventStore:
             log.warning("cannot keep %s for the index: %s", self._reserve, e)
             self._reserve.unlink(missing_ok=True)
 
-    def _release_reserve_if_low(self, *, force: bool = False) -> bool:
-        """Give the reserve up when the disk is (nearly) full; True if space was freed."""
+    def _release_reserve(self) -> bool:
+        """Give the reserve up (the disk is full); True if that freed space."""
         try:
-            if not self._reserve.exists():
-                return False
-            if not force and self._free_bytes(self._root) >= RESERVE_BYTES:
-                return False
             self._reserve.unlink()
         except OSError:
             return False
         log.warning("the disk of %s is full: using the space kept for the index", self._root)
         return True
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        """One statement in a transaction; on a full disk, once more with the reserve freed."""
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in a transaction; on a full disk, once more with the reserve freed."""
         try:
             with self._transaction() as db:
-                db.execute(sql, params)
+                return work(db)
         except sqlite3.OperationalError as e:
-            if "full" not in str(e) or not self._release_reserve_if_low(force=True):
+            if "full" not in str(e) or not self._release_reserve():
                 raise
-            with self._transaction() as db:
-                db.execute(sql, params)
+        with self._transaction() as db:
+            return work(db)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._release_reserve_if_low()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -215,14 +211,16 @@ class EventStore:
 
     def add(self, record: EventRecord) -> None:
         """Index a new event (called once the event has enough motion frames to keep)."""
-        self._write(f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(COLUMNS))})", _row_values(record))
+        sql = (f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(COLUMNS))})")
+        self._write(lambda db: db.execute(sql, _row_values(record)))
 
     def update(self, record: EventRecord) -> None:
         """Store the record's current values; a row deleted meanwhile is not brought back."""
         values = _row_values(record)
         assignments = ", ".join(f"{name} = ?" for name in COLUMNS[1:])
-        self._write(f"UPDATE events SET {assignments} WHERE id = ?", values[1:] + values[:1])
+        self._write(lambda db: db.execute(f"UPDATE events SET {assignments} WHERE id = ?",
+                                          values[1:] + values[:1]))
 
     def get(self, event_id: str) -> EventRecord | None:
         rows = self._query("SELECT * FROM events WHERE id = ?", event_id)
@@ -269,7 +267,7 @@ class EventStore:
         return True
 
     def _delete_row(self, event_id: str, *, allow_recording: bool) -> EventRecord | None:
-        with self._transaction() as db:
+        def work(db: sqlite3.Connection) -> EventRecord | None:
             rows = db.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchall()
             if not rows:
                 return None
@@ -277,7 +275,8 @@ class EventStore:
             if record.status == "recording" and not allow_recording:
                 raise EventRecording(event_id)
             db.execute("DELETE FROM events WHERE id = ?", (event_id,))
-        return record
+            return record
+        return self._write(work)
 
     def _remove_files(self, record: EventRecord) -> bool:
         """Delete the clip and thumbnail; False if a file that exists could not be deleted."""
@@ -390,8 +389,12 @@ class EventStore:
             self._rows_to_delete.discard(event_id)
 
     def _delete_oldest_finished(self) -> tuple[EventRecord, bool] | None:
-        rows = self._query("SELECT id FROM events WHERE status != 'recording' "
-                           "ORDER BY started_at, id LIMIT 1")
+        # Rows whose files are gone already (their DELETE waits for space) are skipped, or a
+        # full disk would have retention pick the same row, with nothing left to free, forever.
+        skip = sorted(self._rows_to_delete)
+        rows = self._query("SELECT id FROM events WHERE status != 'recording' AND id NOT IN "
+                           f"({', '.join('?' * len(skip))}) ORDER BY started_at, id LIMIT 1",
+                           *skip)
         return self._delete_for_retention(rows[0]["id"]) if rows else None
 
     def _delete_for_retention(self, event_id: str) -> tuple[EventRecord, bool] | None:
@@ -408,9 +411,9 @@ class EventStore:
                 return None
             log.error("cannot delete event %s from the index (%s); deleting its files first",
                       event_id, e)
-            self._remove_files(record)
-            self._rows_to_delete.add(event_id)
-            return record, False
+            removed = self._remove_files(record)
+            self._rows_to_delete.add(event_id)  # skipped from now on: the next one is tried
+            return record, removed
         if record is None:
             return None
         return record, self._remove_files(record)
