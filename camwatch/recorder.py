@@ -104,6 +104,7 @@ class EventRecorder:
         self._clip: _Clip | None = None
         self._writers: set[ClipWriter] = set()
         self._writers_lock = threading.Lock()
+        self._pending: dict[str, tuple[EventRecord, bool]] = {}  # index writes to try again
         self.detect_seconds = 0.0
         self.detect_count = 0
 
@@ -193,7 +194,7 @@ class EventRecorder:
         clip.indexed = True
         if clip.best_frame is not None:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
-        clip.stored = self._index(clip.record, new=True)
+        clip.stored = self._index(clip.record, new=True)  # if not, the clip's end adds it
         if announce_motion:
             self.listeners.motion_changed(self.camera_name, True)
         self.listeners.event_started(clip.record)
@@ -252,16 +253,38 @@ class EventRecorder:
 
     def _index(self, record: EventRecord, *, new: bool) -> bool:
         """Add or update the row; a failure (disk full, say) is logged, never raised into the
-        capture or writer thread. The restart's reconcile repairs what could not be written."""
+        capture or writer thread, and the write is tried again with the next one (the
+        restart's reconcile repairs whatever still could not be written)."""
         if self.store is None:
             return False
+        self._retry_pending()
+        with self._writers_lock:
+            earlier = self._pending.pop(record.id, None)
+        new = new or (earlier is not None and earlier[1])
+        if self._store_write(record, new=new):
+            return True
+        with self._writers_lock:
+            self._pending[record.id] = (record, new)
+        return False
+
+    def _retry_pending(self) -> None:
+        with self._writers_lock:
+            pending, self._pending = self._pending, {}
+        for record, new in pending.values():
+            if not self._store_write(record, new=new, quiet=True):
+                with self._writers_lock:
+                    self._pending.setdefault(record.id, (record, new))
+
+    def _store_write(self, record: EventRecord, *, new: bool, quiet: bool = False) -> bool:
+        assert self.store is not None
         try:
             if new:
                 self.store.add(record)
             else:
                 self.store.update(record)
         except Exception as e:  # noqa: BLE001 - whatever the index does, recording goes on
-            log.error("event %s: cannot write to the event index: %s", record.id, e)
+            if not quiet:
+                log.error("event %s: cannot write to the event index: %s", record.id, e)
             return False
         return True
 
@@ -285,3 +308,8 @@ class EventRecorder:
             writers = list(self._writers)
         for writer in writers:
             writer.join(max(0.0, deadline - time.monotonic()))
+        if self.store is not None and self._pending:
+            self._retry_pending()
+            if self._pending:
+                log.warning("camera %s: %d event(s) could not be written to the index; the "
+                            "next start repairs them", self.camera_name, len(self._pending))
