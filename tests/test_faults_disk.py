@@ -41,11 +41,23 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
+BLOCK = np.random.default_rng(1).integers(0, 256, (110, 100, 3), dtype=np.uint8)
+CROSSING = 50  # frames: a crossing of 3.5 s, then 1.5 s of still scene
+
+
 def noise(index: int) -> bytes:
-    """Incompressible frames: every one is 'motion', and the clips fill the disk fast."""
-    rng = np.random.default_rng(index)
-    image = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    """Textured blocks crossing a plain scene now and then, with fresh grain in every frame:
+    motion events one after the other, in clips that hardly compress (they fill the disk)."""
+    image = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)
+    crossing, step = divmod(index, CROSSING)
+    if step < 35:
+        x = step * 9 - 40
+        y = 10 if crossing % 2 else 120
+        left, right = max(0, x), min(WIDTH, x + 100)
+        image[y:y + 110, left:right] = BLOCK[:, left - x:right - x]
+    grain = np.random.default_rng(index).integers(-20, 21, image.shape, dtype=np.int16)
+    image = np.clip(image.astype(np.int16) + grain, 0, 255).astype(np.uint8)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return data.tobytes()
 
@@ -60,7 +72,7 @@ def test_disk_full_while_recording(small_disk):
     camera.motion.min_motion_frames = 3
     camera.motion.max_event_seconds = 5  # continuous motion: a new clip every 5 s
     config = demo_config(str(small_disk / "data"), cameras=[camera])
-    config.retention.min_free_bytes = 400_000
+    config.retention.min_free_bytes = 100_000  # less than a clip: the disk does fill up
     config.retention.max_bytes = 0
     server = ServerThread(config).start()
     assert server.service is not None

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
 
 from camwatch.clip_writer import ClipResult, ClipWriter
-from camwatch.config import MotionConfig
+from camwatch.config import MotionConfig, RetentionConfig
 from camwatch.events import RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
 from camwatch.recorder import EventRecorder
+from tests.event_files import add_event
 from tests.fakes import MemoryEventSink, RecordingListener
 from tests.test_recorder import FPS, feed
 
@@ -71,17 +76,48 @@ def test_a_clip_with_no_frame_on_disk_is_not_listed(tmp_path):
     assert [c[0] for c in listener.calls] == ["motion", "started", "motion", "ended"]
 
 
-def test_the_index_keeps_a_reserve_and_gives_it_up_when_the_disk_fills(tmp_path):
-    free = {"bytes": 10**9}
-    store = EventStore(tmp_path, free_bytes=lambda _: free["bytes"])
+class FullDisk(EventStore):
+    """An EventStore whose next `failures` transactions fail as SQLite does on a full disk."""
+
+    failures = 0
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        with super()._transaction() as db:
+            yield db
+
+
+def test_the_index_uses_its_reserve_when_the_disk_is_full(tmp_path):
+    store = FullDisk(tmp_path)
     reserve = tmp_path / RESERVE_NAME
     assert reserve.stat().st_size == RESERVE_BYTES
-    free["bytes"] = RESERVE_BYTES // 2  # the clips have filled the disk
-    store.add(EventRecord("a", "cam", 1.0, None, 0, 0, 0.0, "clips/a.mp4", "clips/a.jpg"))
+    record = EventRecord("a", "cam", 1.0, None, 0, 0, 0.0, "clips/a.mp4", "clips/a.jpg")
+    store.failures = 1
+    store.add(record)  # written once the reserve made room
     assert not reserve.exists() and store.get("a") is not None
-    from camwatch.config import RetentionConfig
+    store.failures = 1
+    with pytest.raises(sqlite3.OperationalError):
+        store.update(record)  # no reserve left: the caller (the recorder) tries again later
     store.enforce_retention(RetentionConfig(max_days=0, max_bytes=0, min_free_bytes=0))
-    assert not reserve.exists()  # still no room for it
-    free["bytes"] = 10**9  # retention (or the user) freed space
-    store.enforce_retention(RetentionConfig(max_days=0, max_bytes=0, min_free_bytes=0))
-    assert reserve.stat().st_size == RESERVE_BYTES
+    assert reserve.stat().st_size == RESERVE_BYTES  # made again once there is room
+
+
+def test_retention_moves_on_when_a_row_cannot_be_deleted(tmp_path):
+    free = {"bytes": 0}
+    store = FullDisk(tmp_path, free_bytes=lambda _: free["bytes"])
+    for i, name in enumerate("abc"):
+        add_event(store, name, 1_790_000_000.0 + i)
+    (tmp_path / RESERVE_NAME).unlink(missing_ok=True)
+    store.failures = 10**6  # nothing can be written: rows stay, files go
+    retention = RetentionConfig(max_days=0, max_bytes=0, min_free_bytes=1)
+    first = store.enforce_retention(retention)
+    second = store.enforce_retention(retention)
+    assert (first, second) == (["a", "b", "c"], [])  # each once, not "a" again and again
+    assert not list(tmp_path.rglob("*.mp4"))
+    assert [r.id for r in store.list()] == ["c", "b", "a"]  # the rows wait for space
+    store.failures = 0
+    store.enforce_retention(retention)
+    assert store.list() == []
