@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import tornado.httpclient
 import tornado.websocket
 
+from bench.procstat import rss_mb
+
 KINDS = ("websocket", "websocket_base64", "mjpeg", "snapshot", "abort")
 
 
@@ -61,11 +63,7 @@ def fd_count(pid: int) -> int:
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
+    return round(rss_mb(pid) * 1024 * 1024)
 
 
 async def _websocket(port: int, stats: ChurnStats, rng: random.Random, *, text: bool) -> None:

@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.churn import ChurnStats, churn, fd_count, rss_bytes, steady
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+from bench.procstat import cpu_seconds
 
 
 @dataclass
@@ -48,12 +47,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
