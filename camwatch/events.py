@@ -22,6 +22,8 @@ from camwatch.clip_probe import probe_clip, trim_partial_fragment, write_thumbna
 from camwatch.config import RetentionConfig
 
 log = logging.getLogger(__name__)
+
+ORPHAN_STALE_S = 30.0
 T = TypeVar("T")
 
 DB_NAME = "camwatch.db"
@@ -368,6 +370,10 @@ class EventStore:
             while self._free_bytes(self._root) < retention.min_free_bytes:
                 outcome = self._delete_oldest_finished()
                 if outcome is None:
+                    orphan = self._delete_oldest_stale_orphan()
+                    if orphan is not None:
+                        deleted.append(orphan)
+                        continue
                     log.warning("less than %d bytes free in %s and no finished clip left "
                                 "to delete", retention.min_free_bytes, self._root)
                     break
@@ -396,6 +402,32 @@ class EventStore:
                            f"({', '.join('?' * len(skip))}) ORDER BY started_at, id LIMIT 1",
                            *skip)
         return self._delete_for_retention(rows[0]["id"]) if rows else None
+
+    def _delete_oldest_stale_orphan(self) -> str | None:
+        """Last resort on a full disk: the oldest clip file that has no row (its row could not
+        be written for lack of space) and has not been written to for ORPHAN_STALE_S, so it is
+        not the clip being recorded. Without this, such files would wedge the disk for good."""
+        clips = self._root / "clips"
+        if not clips.is_dir():
+            return None
+        indexed = {row["video_path"] for row in self._query("SELECT video_path FROM events")}
+        now = time.time()
+        candidates = []
+        for path in clips.rglob("*.mp4"):
+            try:
+                modified = path.stat().st_mtime
+            except OSError:
+                continue
+            if str(path.relative_to(self._root)) not in indexed and \
+                    now - modified >= ORPHAN_STALE_S:
+                candidates.append((modified, path))
+        if not candidates:
+            return None
+        _, oldest = min(candidates)
+        log.warning("disk full: deleting %s, a clip that could not be indexed", oldest.name)
+        oldest.unlink(missing_ok=True)
+        oldest.with_suffix(".jpg").unlink(missing_ok=True)
+        return oldest.stem
 
     def _delete_for_retention(self, event_id: str) -> tuple[EventRecord, bool] | None:
         """(the deleted event, whether row and files all went), or None if not deletable."""

@@ -396,3 +396,24 @@ def test_retention_service_reconciles_at_start_and_runs_on_demand(store):
     finally:
         service.stop()
     assert service._thread is None
+
+
+def test_full_disk_with_only_unindexed_clips_deletes_the_oldest_stale_one(tmp_path):
+    """A clip whose row could not be written on a full disk must not wedge the disk: retention
+    deletes the oldest such file once nobody writes to it, and never a fresh one."""
+    import os
+    import time
+
+    from camwatch.config import RetentionConfig
+    from camwatch.events import EventStore
+
+    store = EventStore(tmp_path, free_bytes=lambda path: 0)
+    folder = tmp_path / "clips" / "cam" / "2026-11-24"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / "cam-20261124-100000-aaaa.mp4", folder / "cam-20261124-100500-bbbb.mp4"
+    for path in (stale, fresh):
+        path.write_bytes(b"\0" * 1000)
+    old = time.time() - 600
+    os.utime(stale, (old, old))
+    store.enforce_retention(RetentionConfig(max_days=0, max_bytes=0, min_free_bytes=10**9))
+    assert not stale.exists() and fresh.exists()
