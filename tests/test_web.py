@@ -628,3 +628,26 @@ def test_desktop_screenshots(scheme: str, server: ServerThread, open_page: PageF
     watched.screenshot(f"desktop-{scheme}-settings")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     watched.assert_no_errors()
+
+
+def test_mask_drawn_on_the_snapshot_is_saved_and_kept(tmp_path: Path,
+                                                      open_page: PageFactory) -> None:
+    with ServerThread(demo_config(str(tmp_path))) as server:
+        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
+        watched = open_page()
+        page = watched.page
+        page.goto(server.url + "/#settings")
+        canvas = page.locator("section.settings-camera canvas.mask-canvas")
+        page.wait_for_function("() => document.querySelector('img.mask-picture').naturalWidth > 0")
+        box = canvas.bounding_box()
+        assert box is not None
+        for x, y in ((0.1, 0.1), (0.5, 0.1), (0.3, 0.6)):
+            canvas.click(position={"x": box["width"] * x, "y": box["height"] * y})
+        page.get_by_role("button", name="Save areas").click()
+        expect(page.locator(".mask-editor .form-status")).to_contain_text("Saved")
+        [polygon] = server.get_json("/api/cameras")[0]["motion"]["mask"]
+        assert len(polygon) == 3
+        assert polygon[0] == pytest.approx([0.1, 0.1], abs=0.02)
+        page.reload()
+        expect(page.locator("canvas.mask-canvas")).to_have_attribute("data-areas", "1")
+        watched.assert_no_errors()

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { h, setText } from "./dom.js";
 import { percent } from "./format.js";
+import { MaskEditor } from "./mask.js";
 
 const FIELDS = [
   { key: "threshold", label: "Motion threshold", unit: "% of picture", min: 0, max: 100, step: 0.01,
@@ -62,6 +63,9 @@ class MotionForm {
       h("div", { class: "fields" }, rows),
       h("div", { class: "form-actions" }, this.save, this.reset, this.status),
       this.error);
+    // masks are saved on their own, beside the form
+    this.card = h("section", { class: "settings-camera" }, this.el,
+      new MaskEditor(this.name, this.saved.mask, () => this.store.refresh()).el);
   }
 
   #values() {
@@ -167,13 +171,13 @@ export class SettingsView {
       if (!form) {
         form = new MotionForm(camera, this.store);
         this.forms.set(camera.name, form);
-        this.list.append(form.el);
+        this.list.append(form.card);
       }
       form.update(camera);
     }
     for (const [name, form] of this.forms) {
       if (!this.store.get(name)) {
-        form.el.remove();
+        form.card.remove();
         this.forms.delete(name);
       }
     }
