@@ -5,23 +5,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.client
-import json
 import ssl
-from dataclasses import dataclass
 from typing import Any
 
 import tornado.httpclient
 import tornado.websocket
 
+from tests import http_client
 
-@dataclass
-class Response:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
 
-    def json(self) -> Any:
-        return json.loads(self.body)
+class Response(http_client.Response):
+    """tests/http_client.Response with header and cookie helpers."""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
