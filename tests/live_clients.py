@@ -57,6 +57,20 @@ async def receive(url: str, seconds: float, *, keep: bool = True) -> Reception:
         connection.close()
 
 
+async def read_messages(url: str, count: int) -> list[str | bytes]:
+    """The first `count` messages of a websocket, text or binary."""
+    connection = await tornado.websocket.websocket_connect(url)
+    messages: list[str | bytes] = []
+    try:
+        while len(messages) < count:
+            message = await asyncio.wait_for(connection.read_message(), 10)
+            assert message is not None, "socket closed early"
+            messages.append(message)
+    finally:
+        connection.close()
+    return messages
+
+
 def receive_sync(url: str, seconds: float, *, keep: bool = True) -> Reception:
     return asyncio.run(receive(url, seconds, keep=keep))
 

@@ -8,22 +8,8 @@ import http.client
 import json
 import time
 
-import tornado.websocket
-
+from tests.live_clients import read_messages
 from tests.support import ServerThread, demo_config, wait_until
-
-
-async def read_messages(url: str, count: int) -> list[str | bytes]:
-    connection = await tornado.websocket.websocket_connect(url)
-    messages: list[str | bytes] = []
-    try:
-        while len(messages) < count:
-            message = await asyncio.wait_for(connection.read_message(), 10)
-            assert message is not None, "socket closed early"
-            messages.append(message)
-    finally:
-        connection.close()
-    return messages
 
 
 def read_mjpeg_parts(port: int, path: str, count: int) -> list[tuple[dict[str, str], bytes]]:

@@ -12,6 +12,7 @@ import tornado.websocket
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.service import Service
+from tests.live_clients import read_messages
 from tests.support import ServerThread, demo_config, wait_until
 
 
@@ -28,18 +29,6 @@ def feed_deltas(server: ServerThread, value_of: Any) -> None:
         camera.record_delta(frame, value_of(frame))
     camera.listeners.append(listener)
 
-
-async def read_messages(url: str, count: int) -> list[str | bytes]:
-    connection = await tornado.websocket.websocket_connect(url)
-    messages: list[str | bytes] = []
-    try:
-        while len(messages) < count:
-            message = await asyncio.wait_for(connection.read_message(), 10)
-            assert message is not None, "socket closed early"
-            messages.append(message)
-    finally:
-        connection.close()
-    return messages
 
 
 def test_meta_message_precedes_each_binary_frame(tmp_path):
