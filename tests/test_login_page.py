@@ -52,8 +52,7 @@ def test_login_logout_in_a_browser(tmp_path, page):
         [cookie] = page.context.cookies()
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert page.evaluate("document.cookie") == ""  # scripts cannot read the session
-        page.wait_for_function(
-            "document.querySelector('.tile.has-frame') !== null")  # live view works
+        page.wait_for_selector(".tile.has-frame")  # live view works
         assert page.query_selector(".security-banner") is None
 
         page.click("button.logout")
