@@ -67,7 +67,7 @@ def _interpolate(gains: np.ndarray, height: int, width: int) -> np.ndarray:
     big = cv2.resize(padded, (round(width + 2 * cell_w), round(height + 2 * cell_h)),
                      interpolation=cv2.INTER_LINEAR)
     top, left = round(cell_h), round(cell_w)
-    return np.ascontiguousarray(big[top:top + height, left:left + width])
+    return big[top:top + height, left:left + width]  # a view: the caller only reads it
 
 
 def _cells(samples: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -103,7 +103,9 @@ def residual(frame: np.ndarray, background: np.ndarray, gain: np.ndarray,
     Where the frame or the background may be clipped at white (boolean images) the true level
     is unknown but at least as bright, so a difference clipping explains counts as none.
     """
-    relit = (frame + BLACK_LEVEL) / gain - BLACK_LEVEL
+    relit = frame + np.float32(BLACK_LEVEL)
+    relit /= gain
+    relit -= np.float32(BLACK_LEVEL)
     difference = relit - background
     if background_clipped is not None:
         difference = np.where(background_clipped, np.minimum(difference, 0), difference)
