@@ -62,12 +62,25 @@ def _interpolate(gains: np.ndarray, height: int, width: int) -> np.ndarray:
     rows, cols = gains.shape
     if rows < 2 or cols < 2:
         return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
-    padded = np.pad(gains, 1, mode="reflect", reflect_type="odd")  # 2 * edge - next
+    padded = _pad_linear(gains)
     cell_h, cell_w = height / rows, width / cols
     big = cv2.resize(padded, (round(width + 2 * cell_w), round(height + 2 * cell_h)),
                      interpolation=cv2.INTER_LINEAR)
     top, left = round(cell_h), round(cell_w)
     return big[top:top + height, left:left + width]  # a view: the caller only reads it
+
+
+def _pad_linear(gains: np.ndarray) -> np.ndarray:
+    """One more cell on every side, continuing the edge's slope (2 * edge - next): what
+    np.pad(mode="reflect", reflect_type="odd") gives, without its overhead per call."""
+    rows, cols = gains.shape
+    padded = np.empty((rows + 2, cols + 2), gains.dtype)
+    padded[1:-1, 1:-1] = gains
+    padded[0, 1:-1] = 2 * gains[0] - gains[1]
+    padded[-1, 1:-1] = 2 * gains[-1] - gains[-2]
+    padded[:, 0] = 2 * padded[:, 1] - padded[:, 2]
+    padded[:, -1] = 2 * padded[:, -2] - padded[:, -3]
+    return padded
 
 
 def _cells(samples: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -256,7 +256,7 @@ class MotionDetector:
         """The picture's and each pixel's typical frame-to-frame step (robust, capped).
         Caps `step_squared` in place."""
         sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
-        noise_now = float((1.4826 * np.median(np.abs(sample))) ** 2)
+        noise_now = float((1.4826 * _median(np.abs(sample).ravel())) ** 2)
         self._global_variation += (max(_rate(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps)
                                    * (noise_now - self._global_variation))
         cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
@@ -311,6 +311,15 @@ def _select(labels: np.ndarray, count: int, chosen: np.ndarray) -> np.ndarray:
     lookup[chosen] = 255
     selected: np.ndarray = np.take(lookup, labels)
     return selected
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median of a flat float32 array without NaNs, with less overhead per call."""
+    middle = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, middle)[middle])
+    part = np.partition(values, (middle - 1, middle))
+    return float((part[middle - 1] + part[middle]) / np.float32(2))
 
 
 def _either(*masks: np.ndarray | None) -> np.ndarray | None:
