@@ -651,3 +651,41 @@ def test_mask_drawn_on_the_snapshot_is_saved_and_kept(tmp_path: Path,
         page.reload()
         expect(page.locator("canvas.mask-canvas")).to_have_attribute("data-areas", "1")
         watched.assert_no_errors()
+
+
+def test_mask_areas_can_be_removed_one_by_one_and_points_undone(tmp_path: Path,
+                                                                 open_page: PageFactory) -> None:
+    with ServerThread(demo_config(str(tmp_path))) as server:
+        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
+        watched = open_page()
+        page = watched.page
+        page.goto(server.url + "/#settings")
+        canvas = page.locator("section.settings-camera canvas.mask-canvas")
+        page.wait_for_function("() => document.querySelector('img.mask-picture').naturalWidth > 0")
+        box = canvas.bounding_box()
+        assert box is not None
+
+        def click(x: float, y: float) -> None:
+            canvas.click(position={"x": box["width"] * x, "y": box["height"] * y})
+
+        for x, y in ((0.1, 0.1), (0.3, 0.1), (0.2, 0.3)):
+            click(x, y)
+        page.get_by_role("button", name="Finish area").click()
+        for x, y in ((0.6, 0.6), (0.9, 0.6), (0.5, 0.5), (0.8, 0.9)):
+            click(x, y)
+        page.get_by_role("button", name="Undo point").click()  # drops the last point, (0.8, 0.9)
+        click(0.75, 0.95)
+        page.get_by_role("button", name="Finish area").click()
+        areas = page.get_by_role("list", name="Ignored areas of cam")
+        expect(areas.locator("li")).to_have_count(2)
+        page.get_by_role("button", name="Remove area 1").click()
+        expect(areas.locator("li")).to_have_count(1)
+        expect(canvas).to_have_attribute("data-areas", "1")
+        page.get_by_role("button", name="Save areas").click()
+        expect(page.locator(".mask-editor .form-status")).to_contain_text("Saved")
+        [polygon] = server.get_json("/api/cameras")[0]["motion"]["mask"]
+        expected = [[0.6, 0.6], [0.9, 0.6], [0.5, 0.5], [0.75, 0.95]]
+        assert len(polygon) == len(expected)
+        for point, wanted in zip(polygon, expected):
+            assert point == pytest.approx(wanted, abs=0.02)
+        watched.assert_no_errors()

@@ -14,13 +14,16 @@ export class MaskEditor {
                                 onclick: (e) => this.#addPoint(e) });
     this.image.addEventListener("load", () => this.#draw());
     this.status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
+    this.list = h("ol", { class: "mask-areas", "aria-label": `Ignored areas of ${name}` });
     this.el = h("fieldset", { class: "mask-editor" },
       h("legend", {}, "Ignored areas"),
       h("p", { class: "hint" }, "Click points on the picture to outline an area where motion is "
         + "ignored (a road, a tree), then Finish area and Save areas."),
       h("div", { class: "mask-stage" }, this.image, this.canvas),
+      this.list,
       h("div", { class: "form-actions" },
         h("button", { class: "button", type: "button", onclick: () => this.#reload() }, "New snapshot"),
+        h("button", { class: "button", type: "button", onclick: () => this.#undoPoint() }, "Undo point"),
         h("button", { class: "button", type: "button", onclick: () => this.#finish() }, "Finish area"),
         h("button", { class: "button ghost", type: "button", onclick: () => this.#clear() }, "Clear areas"),
         h("button", { class: "button primary", type: "button", onclick: () => this.#save() }, "Save areas"),
@@ -39,6 +42,17 @@ export class MaskEditor {
     const x = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
     const y = Math.min(1, Math.max(0, (event.clientY - box.top) / box.height));
     this.points.push([Number(x.toFixed(4)), Number(y.toFixed(4))]);
+    this.#draw();
+  }
+
+  #undoPoint() {
+    if (this.points.pop() === undefined) setText(this.status, "No point to undo.");
+    this.#draw();
+  }
+
+  #remove(index) {
+    this.polygons.splice(index, 1);
+    setText(this.status, `Area ${index + 1} removed, not saved yet.`);
     this.#draw();
   }
 
@@ -83,14 +97,20 @@ export class MaskEditor {
       ctx.beginPath();
       points.forEach(([x, y], i) => (i ? ctx.lineTo(x * width, y * height) : ctx.moveTo(x * width, y * height)));
     };
-    for (const polygon of this.polygons) {
+    ctx.font = `bold ${Math.round(Math.max(14, width / 30))}px system-ui, sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    this.polygons.forEach((polygon, i) => {
       trace(polygon);
       ctx.closePath();
       ctx.fillStyle = "rgba(220, 38, 38, 0.35)";
       ctx.strokeStyle = "rgb(220, 38, 38)";
       ctx.fill();
       ctx.stroke();
-    }
+      const [cx, cy] = centre(polygon);
+      ctx.fillStyle = "#fff";
+      ctx.fillText(String(i + 1), cx * width, cy * height); // matches the list below
+    });
     if (this.points.length) {
       trace(this.points);
       ctx.strokeStyle = "rgb(250, 204, 21)";
@@ -98,5 +118,20 @@ export class MaskEditor {
       for (const [x, y] of this.points) ctx.fillRect(x * width - 3, y * height - 3, 6, 6);
     }
     this.canvas.dataset.areas = String(this.polygons.length);
+    this.#list();
   }
+
+  #list() {
+    this.list.replaceChildren(...this.polygons.map((polygon, i) => h("li", {},
+      `Area ${i + 1} (${polygon.length} points) `,
+      h("button", { class: "button ghost", type: "button", "aria-label": `Remove area ${i + 1}`,
+                    onclick: () => this.#remove(i) }, "Remove"))));
+    this.list.hidden = this.polygons.length === 0;
+  }
+}
+
+/** The average of a polygon's corners: where its number is drawn. */
+function centre(points) {
+  const sum = points.reduce(([sx, sy], [x, y]) => [sx + x, sy + y], [0, 0]);
+  return [sum[0] / points.length, sum[1] / points.length];
 }
