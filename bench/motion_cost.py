@@ -16,6 +16,7 @@ import numpy as np
 
 from bench.motion_clips import Clip, person
 from camwatch import jpeg
+from camwatch.cli import limit_opencv_threads
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.motion import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=300)
     args = parser.parse_args(argv)
+    limit_opencv_threads()  # as the server does
     images = source_frames(args.frames)
     print(f"CPU per frame at {WIDTH}x{HEIGHT} (detection at {DETECT_WIDTH} px wide), "
           f"{args.frames} frames, OpenCV threads {cv2.getNumThreads()}:\n")
