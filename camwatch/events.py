@@ -1,8 +1,7 @@
-"""The event index: SQLite rows for recorded clips, retention, and reconciliation with the files."""
+"""The event index: SQLite rows for recorded clips, deleting them with their files, retention."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import logging
@@ -14,11 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from camwatch.clip_probe import probe_clip, trim_partial_fragment, write_thumbnail
 from camwatch.config import RetentionConfig
 
 log = logging.getLogger(__name__)
@@ -34,8 +32,6 @@ RESERVE_NAME = "index.reserve"
 RESERVE_BYTES = 256 * 1024
 CLIPS_DIR = "clips"
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-# {camera}-{YYYYmmdd-HHMMSS}-{id}: the id is the last dash-separated part
-CLIP_STEM = re.compile(r"^(?P<camera>[a-z0-9_-]+)-(?P<stamp>\d{8}-\d{6})-(?P<id>[A-Za-z0-9_]+)$")
 COLUMNS = ("id", "camera", "started_at", "ended_at", "frames", "motion_frames", "peak_delta",
            "video_path", "thumbnail_path", "size_bytes", "status")
 SCHEMA = (
@@ -118,20 +114,6 @@ class EventRecording(Exception):
     """The event's clip is still being written, so it cannot be deleted."""
 
 
-@dataclass
-class ReconcileReport:
-    """What reconcile() changed, by event id or (for deleted files) path relative to data_dir."""
-
-    dropped: list[str] = field(default_factory=list)  # rows whose video file was gone
-    closed: list[str] = field(default_factory=list)  # crashed recordings closed as truncated
-    indexed: list[str] = field(default_factory=list)  # clip files that had no row
-    removed_files: list[str] = field(default_factory=list)  # undecodable or stray files
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.dropped or self.closed or self.indexed or self.removed_files)
-
-
 class EventStore:
     """SQLite index under data_dir (WAL, one writer lock); thread-safe; the only SQL in camwatch.
 
@@ -156,6 +138,11 @@ class EventStore:
             with self._transaction() as db:
                 for statement in SCHEMA:
                     db.execute(statement)
+
+    @property
+    def root(self) -> Path:
+        """The data dir as an absolute path (index paths are relative to it)."""
+        return self._root
 
     def close(self) -> None:
         with self._lock:
@@ -449,112 +436,6 @@ class EventStore:
         if record is None:
             return None
         return record, self._remove_files(record)
-
-    # -- reconciliation --------------------------------------------------------------------------
-
-    def reconcile(self) -> ReconcileReport:
-        """Make the index agree with the files (run at start, before any recorder):
-        rows without a video are dropped, recordings left open by a crash are closed as
-        truncated, clip files without a row are indexed if they decode and deleted if not."""
-        report = ReconcileReport()
-        known: set[Path] = set()
-        for record in self.records():
-            video = self.path_of(record.video_path)
-            thumbnail = self.path_of(record.thumbnail_path)
-            if video is None or not video.is_file():
-                self.delete(record.id)
-                report.dropped.append(record.id)
-                continue
-            known.add(video)
-            if thumbnail is not None:
-                known.add(thumbnail)
-            if record.status == "recording":
-                try:
-                    self._close_crashed(record, video, thumbnail, report)
-                except OSError as e:
-                    log.error("event %s: cannot close its clip after a crash: %s", record.id, e)
-        self._reconcile_files(known, report)
-        if report.changed:
-            log.info("reconciled the event index: %d dropped, %d closed, %d indexed, "
-                     "%d files removed", len(report.dropped), len(report.closed),
-                     len(report.indexed), len(report.removed_files))
-        return report
-
-    def _close_crashed(self, record: EventRecord, video: Path, thumbnail: Path | None,
-                       report: ReconcileReport) -> None:
-        size = video.stat().st_size if video.is_symlink() else trim_partial_fragment(video)
-        probe = probe_clip(video)
-        if probe is None:
-            report.removed_files += [relative for relative, path in
-                                     ((record.video_path, video),
-                                      (record.thumbnail_path, thumbnail))
-                                     if path is not None and path.exists()]
-            self.delete(record.id)
-            return
-        if thumbnail is not None and not thumbnail.exists():
-            write_thumbnail(probe.first_image, thumbnail)
-        record.frames = probe.frames
-        record.ended_at = record.started_at + probe.duration_s
-        record.size_bytes = size
-        record.status = "truncated"
-        self.update(record)
-        report.closed.append(record.id)
-
-    def _reconcile_files(self, known: set[Path], report: ReconcileReport) -> None:
-        """Index or delete clip files without a row; delete stray thumbnails and temp files."""
-        videos: list[Path] = []
-        others: list[Path] = []
-        for folder, _, names in os.walk(self._root / CLIPS_DIR):
-            for name in names:
-                path = Path(folder) / name
-                if path in known or path.is_symlink():
-                    continue
-                (videos if name.endswith(".mp4") else others).append(path)
-        for video in sorted(videos):
-            try:
-                self._index_orphan(video, known, report)
-            except OSError as e:
-                log.error("cannot index or delete %s: %s", video, e)
-        for path in sorted(others):
-            stray_thumbnail = path.suffix == ".jpg" and not path.with_suffix(".mp4").exists()
-            if (stray_thumbnail or path.suffix == ".tmp") and path not in known:
-                path.unlink(missing_ok=True)
-                report.removed_files.append(str(path.relative_to(self._root)))
-
-    def _index_orphan(self, video: Path, known: set[Path], report: ReconcileReport) -> None:
-        match = CLIP_STEM.match(video.stem)
-        started_at = _parse_stamp(match["stamp"]) if match else None
-        if match is None or started_at is None or self.get(match["id"]) is not None:
-            log.warning("leaving %s alone: not named like a clip of camwatch's, or its id "
-                        "is taken", video)
-            return
-        size = trim_partial_fragment(video)
-        probe = probe_clip(video)
-        thumbnail = video.with_suffix(".jpg")
-        if probe is None:
-            for path in (video, thumbnail):
-                if path.exists():
-                    path.unlink()
-                    report.removed_files.append(str(path.relative_to(self._root)))
-            return
-        if not thumbnail.exists():
-            write_thumbnail(probe.first_image, thumbnail)
-        known.update((video, thumbnail))
-        self.add(EventRecord(
-            id=match["id"], camera=match["camera"], started_at=started_at,
-            ended_at=started_at + probe.duration_s, frames=probe.frames, motion_frames=0,
-            peak_delta=0.0, video_path=str(video.relative_to(self._root)),
-            thumbnail_path=str(thumbnail.relative_to(self._root)), size_bytes=size,
-            status="truncated"))
-        report.indexed.append(match["id"])
-
-
-def _parse_stamp(stamp: str) -> float | None:
-    """'20261124-093000' (UTC, as in clip names) -> epoch seconds."""
-    try:
-        return float(calendar.timegm(time.strptime(stamp, "%Y%m%d-%H%M%S")))
-    except ValueError:
-        return None
 
 
 def _row_values(record: EventRecord) -> tuple[Any, ...]:

@@ -7,6 +7,7 @@ import threading
 
 from camwatch.config import RetentionConfig
 from camwatch.events import EventStore
+from camwatch.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class RetentionService:
 
     def start(self) -> None:
         try:
-            self.store.reconcile()
+            reconcile(self.store)
         except Exception:
             log.exception("reconciling the event index failed; going on without it")
         self._stopping.clear()

@@ -19,7 +19,7 @@ from camwatch import config as cfg
 from camwatch.config import ConfigError, MotionConfig
 from camwatch.frame import Frame
 from camwatch.motion import DETECT_WIDTH, MotionDetector
-from camwatch.tracker import EventTracker, Step, TrackedEvent
+from camwatch.tracker import EventTracker, TrackedEvent
 
 
 @dataclass

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import struct
 from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import pytest
 import cv2
 import numpy as np
 
@@ -16,6 +18,18 @@ from camwatch.recorder import clip_paths
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 FPS = 10
 KEYFRAME_EVERY = 10  # one fragment per second at 10 fps
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EventStore]:
+    """An empty event index in a fresh data dir."""
+    store = EventStore(tmp_path / "data")
+    yield store
+    store.close()
+
+
+def files_of(store: EventStore, record: EventRecord) -> list[Path]:
+    return [store.data_dir / record.video_path, store.data_dir / record.thumbnail_path]
 
 
 def picture(i: int, width: int = 64, height: int = 48) -> np.ndarray:

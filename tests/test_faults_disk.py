@@ -18,6 +18,7 @@ import pytest
 
 from camwatch.config import CameraConfig
 from camwatch.events import DB_NAME, EventStore
+from camwatch.reconcile import reconcile
 from tests.mjpeg_server import MjpegTestServer
 from tests.security_client import websocket_frames
 from tests.support import ServerThread, demo_config, wait_until
@@ -115,7 +116,7 @@ def check_index(data_dir: Path) -> None:
     clip whose row could not be written on the full disk is indexed then, not lost)."""
     with sqlite3.connect(data_dir / DB_NAME) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    EventStore(data_dir).reconcile()
+    reconcile(EventStore(data_dir))
     with sqlite3.connect(data_dir / DB_NAME) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         db.row_factory = sqlite3.Row
