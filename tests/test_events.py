@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from camwatch.config import MotionConfig, RetentionConfig
+from camwatch.config import RetentionConfig
 from camwatch.events import EventRecord, EventRecording, EventStore
-from camwatch.motion_settings import apply_saved_overrides
-from camwatch.retention import RetentionService
 from tests.event_files import add_event, files_of
-from tests.support import wait_until
 
 T0 = 1_790_000_000.0  # 2026-09-21
 DAY = 86400.0
@@ -138,14 +134,6 @@ def test_motion_overrides_persist_across_store_instances(store):
     assert store.motion_overrides("cam") == {}
 
 
-def test_saved_overrides_apply_over_the_config_and_bad_ones_are_skipped():
-    settings = MotionConfig(threshold=0.3, stable_frames=20)
-    applied = apply_saved_overrides("cam", settings, {"threshold": 2, "stable_frames": 0,
-                                                      "no_such_key": 1})
-    assert applied == {"threshold": 2.0}
-    assert settings.threshold == 2.0 and settings.stable_frames == 20
-
-
 # -- retention ----------------------------------------------------------------------------------
 
 class FakeDisk:
@@ -238,25 +226,6 @@ def test_retention_frees_files_even_when_the_index_cannot_be_written(tmp_path):
     assert store.enforce_retention(retention) == []  # nothing more to free...
     assert [r.id for r in store.list()] == ["e2", "e1"]  # ...but e0's row is gone now
     store.close()
-
-
-def test_retention_service_reconciles_at_start_and_runs_on_demand(store):
-    gone = add_event(store, "gone", T0)
-    (store.data_dir / gone.video_path).unlink()
-    retention = RetentionConfig(**NO_LIMITS)
-    service = RetentionService(store, retention, interval_s=600)
-    service.start()
-    try:
-        assert store.get("gone") is None  # reconciled before start() returned
-        wait_until(lambda: service.passes >= 1, message="first retention pass")
-        add_event(store, "ancient", time.time() - 90 * DAY)
-        retention.max_days = 30
-        service.request_cleanup()  # as after each clip
-        wait_until(lambda: store.get("ancient") is None, message="retention on demand")
-        assert service.deleted_total == 1
-    finally:
-        service.stop()
-    assert service._thread is None
 
 
 def test_full_disk_with_only_unindexed_clips_deletes_the_oldest_stale_one(tmp_path):

@@ -1,0 +1,52 @@
+"""Frame: the camera's JPEG passed through untouched, pixels encoded once, small grey copies."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from camwatch import jpeg
+from camwatch.frame import Frame
+from tests.test_jpeg import gradient
+
+
+def test_camera_jpeg_is_passed_through_byte_for_byte():
+    data = jpeg.encode(gradient(), 70)
+    frame = Frame.from_jpeg(data, 1, 640, 480)
+    assert frame.has_jpeg
+    assert frame.jpeg() is data
+
+
+def test_pixels_are_encoded_once_however_many_threads_ask():
+    frame = Frame.from_image(gradient(), 1)
+    assert not frame.has_jpeg
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.append(frame.jpeg())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 8 and all(result is results[0] for result in results)
+    assert frame.has_jpeg and jpeg.dimensions(results[0]) == (640, 480)
+
+
+def test_bgr_of_a_camera_jpeg_is_decoded_once():
+    frame = Frame.from_jpeg(jpeg.encode(gradient()), 1, 640, 480)
+    first = frame.bgr()
+    assert first.shape == (480, 640, 3)
+    assert frame.bgr() is first
+
+
+def test_grey_small_from_jpeg_and_from_pixels_agree():
+    image = gradient(1280, 720)
+    from_pixels = Frame.from_image(image, 1).grey_small(320)
+    camera = Frame.from_jpeg(jpeg.encode(image, 95), 1, 1280, 720)
+    from_jpeg = camera.grey_small(320)
+    assert from_pixels.shape == from_jpeg.shape == (180, 320)
+    assert np.abs(from_pixels.astype(int) - from_jpeg.astype(int)).mean() < 3
+    assert camera.image is None  # the small grey copy did not decode the full picture
+
+
+def test_grey_small_never_enlarges():
+    assert Frame.from_image(gradient(160, 120), 1).grey_small(320).shape == (120, 160)

@@ -1,0 +1,51 @@
+"""jpeg: encode/decode round trip, DCT-scaled grey decoding, header sizes, corrupt input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camwatch import jpeg
+
+
+def gradient(width: int = 640, height: int = 480) -> np.ndarray:
+    x = np.linspace(0, 255, width, dtype=np.float32)
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    grey = ((x + y) / 2).astype(np.uint8)
+    return np.dstack([grey, 255 - grey, np.full_like(grey, 90)])
+
+
+def test_round_trip_keeps_size_and_colours():
+    image = gradient()
+    decoded = jpeg.decode(jpeg.encode(image, 90))
+    assert decoded.shape == image.shape
+    assert np.abs(decoded.astype(int) - image.astype(int)).mean() < 3
+
+
+def test_dimensions_come_from_the_header():
+    assert jpeg.dimensions(jpeg.encode(gradient(320, 200))) == (320, 200)
+
+
+@pytest.mark.parametrize(("target", "expected_width"), [(640, 640), (320, 320), (300, 320),
+                                                          (160, 160), (100, 160), (50, 80)])
+def test_grey_is_decoded_at_the_smallest_dct_scale_still_wide_enough(target, expected_width):
+    data = jpeg.encode(gradient(640, 480))
+    grey = jpeg.decode_grey_scaled(data, 640, target)
+    assert grey.ndim == 2
+    assert grey.shape == (expected_width * 3 // 4, expected_width)
+
+
+def test_scaled_grey_matches_the_full_picture_averaged():
+    image = gradient()
+    grey = jpeg.decode_grey_scaled(jpeg.encode(image, 95), 640, 160)
+    luma = (0.114 * image[..., 0] + 0.587 * image[..., 1] + 0.299 * image[..., 2])
+    averaged = luma.reshape(120, 4, 160, 4).mean(axis=(1, 3))
+    assert np.abs(grey - averaged).mean() < 3
+
+
+@pytest.mark.parametrize("data", [b"", b"not a jpeg at all", b"\xff\xd8\xff\xe0" + b"\0" * 40])
+def test_corrupt_input_raises_jpeg_error(data):
+    with pytest.raises(jpeg.JpegError):
+        jpeg.decode(data)
+    with pytest.raises(jpeg.JpegError):
+        jpeg.decode_grey_scaled(data, 640, 320)
