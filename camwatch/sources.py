@@ -251,13 +251,21 @@ class DemoSource(FrameSource):
         image = cv2.add(self._background, self._noise[self._index % len(self._noise)])
         if self._next_crossing <= elapsed <= self._next_crossing + self._duration:
             self._draw_figure(image, (elapsed - self._next_crossing) / self._duration)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        scale = max(0.4, self.height / 720)
-        for colour, weight in (((30, 30, 30), 4), ((255, 255, 255), 2)):  # outlined: readable
-            cv2.putText(image, stamp, (10, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.8 * scale, colour, max(1, int(weight * scale)), cv2.LINE_AA)
+        self._draw_clock(image, time.strftime("%Y-%m-%d %H:%M:%S"))
         self._index += 1
         return Frame.from_image(image, 0)
+
+    def _draw_clock(self, image: np.ndarray, stamp: str) -> None:
+        """White text on a dark band, readable on any background, like a camera's overlay."""
+        scale = max(0.5, self.height / 720) * 0.8
+        thickness = max(1, round(2 * scale))
+        (width, height), baseline = cv2.getTextSize(stamp, cv2.FONT_HERSHEY_SIMPLEX, scale,
+                                                    thickness)
+        pad = max(4, round(8 * scale))
+        cv2.rectangle(image, (0, 0), (width + 2 * pad, height + baseline + 2 * pad),
+                      (25, 25, 25), -1)
+        cv2.putText(image, stamp, (pad, pad + height), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), thickness, cv2.LINE_AA)
 
 
 def list_video_devices() -> list[str]:
