@@ -689,3 +689,25 @@ def test_mask_areas_can_be_removed_one_by_one_and_points_undone(tmp_path: Path,
         for point, wanted in zip(polygon, expected):
             assert point == pytest.approx(wanted, abs=0.02)
         watched.assert_no_errors()
+
+
+def test_motion_view_lays_the_detectors_picture_over_the_live_tile(tmp_path: Path,
+                                                                     open_page: PageFactory) -> None:
+    with ServerThread(demo_config(str(tmp_path))) as server:
+        watched = open_page()
+        page = watched.page
+        page.goto(server.url + "/")
+        page.wait_for_selector(".tile.has-frame")
+        toggle = page.get_by_role("button", name="Show what counts as motion on cam")
+        expect(toggle).to_have_attribute("aria-pressed", "false")
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-pressed", "true")
+        page.wait_for_function("() => { const img = document.querySelector('.motion-overlay');"
+                               " return img.complete && img.naturalWidth > 0; }")
+        first = page.get_attribute(".motion-overlay", "src")
+        page.wait_for_function("(first) => document.querySelector('.motion-overlay')"
+                               ".getAttribute('src') !== first", arg=first)  # it refreshes
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-pressed", "false")
+        expect(page.locator(".motion-overlay")).to_be_hidden()
+        watched.assert_no_errors()

@@ -69,6 +69,7 @@ def routes(context: AppContext, extra: list[Route] | None = None) -> list[Route]
         (rf"/cameras/{CAMERA}/stream\.mjpg", live.MjpegHandler, ctx),
         (r"/snapshot\.jpg", live.SnapshotHandler, ctx),
         (rf"/cameras/{CAMERA}/snapshot\.jpg", live.SnapshotHandler, ctx),
+        (rf"/cameras/{CAMERA}/motion\.png", live.MotionViewHandler, ctx),
         (r"/api/cameras", api.CamerasHandler, ctx),
         (rf"/api/cameras/{CAMERA}", api.CameraHandler, ctx),
         (rf"/api/cameras/{CAMERA}/motion/history", api.MotionHistoryHandler, ctx),

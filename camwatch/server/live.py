@@ -16,6 +16,7 @@ import tornado.websocket
 from camwatch.camera import Camera
 from camwatch.frame import Frame
 from camwatch.hub import Subscription, SubscriptionClosed
+from camwatch.motion_view import overlay_png
 from camwatch.server import wire
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
@@ -215,3 +216,22 @@ class SnapshotHandler(BaseHandler):
         self.set_header("Content-Type", "image/jpeg")
         self.set_header("Cache-Control", "no-store")
         self.finish(data)
+
+
+class MotionViewHandler(BaseHandler):
+    """What the detector counts as moving right now (red) and the masked areas (dark), as a
+    transparent PNG the page lays over the live picture while one tunes the settings."""
+
+    async def get(self, name: str | None = None) -> None:
+        camera = self.camera_or_404(name)
+        if camera.recorder is None or not camera.config.motion.enabled:
+            raise tornado.web.HTTPError(404, "motion detection is off for this camera")
+        foreground = camera.recorder.detector.foreground
+        if foreground is None:
+            raise tornado.web.HTTPError(503, "no motion image yet")
+        mask = [[list(point) for point in polygon] for polygon in camera.config.motion.mask]
+        png = await asyncio.get_running_loop().run_in_executor(None, overlay_png, foreground,
+                                                               mask)
+        self.set_header("Content-Type", "image/png")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(png)

@@ -7,6 +7,7 @@ import { MotionGraph } from "./graph.js";
 import { LiveStream } from "./stream.js";
 
 const STOP_AFTER_HIDDEN_MS = 5000;
+const MOTION_VIEW_MS = 400; // how often the motion overlay is fetched while it is shown
 
 class CameraTile {
   constructor(camera, { onToggle }) {
@@ -32,8 +33,15 @@ class CameraTile {
                                 height: camera.height || 360 });
     this.placeholder = h("span", { class: "frame-message" }, "Connecting…");
     this.recBadge = h("span", { class: "pill pill-rec", hidden: true }, "REC");
+    this.motionOverlay = h("img", { class: "motion-overlay", alt: "", hidden: true });
     this.view = h("button", { class: "frame-button", type: "button", onclick: () => onToggle(this.name) },
-      this.canvas, this.placeholder, h("span", { class: "frame-badges" }, this.recBadge));
+      this.canvas, this.motionOverlay, this.placeholder,
+      h("span", { class: "frame-badges" }, this.recBadge));
+    this.motionToggle = h("button", { class: "button ghost icon-only", type: "button",
+                                      "aria-pressed": "false",
+                                      "aria-label": `Show what counts as motion on ${camera.name}`,
+                                      title: "Show motion (red) and ignored areas (dark)",
+                                      onclick: () => this.#toggleMotionView() }, icon("motion"));
     this.status = h("span", { class: "status" });
     this.fps = h("span", { class: "tile-fps" });
     this.back = h("button", { class: "button ghost tile-back", type: "button",
@@ -54,7 +62,7 @@ class CameraTile {
         this.back,
         h("h2", { class: "tile-name" }, camera.name),
         this.status, this.fps,
-        h("span", { class: "tile-actions" }, this.snapshot, this.fullscreen)),
+        h("span", { class: "tile-actions" }, this.motionToggle, this.snapshot, this.fullscreen)),
       this.view,
       h("div", { class: "graph-box" },
         h("div", { class: "graph-labels" },
@@ -172,6 +180,27 @@ class CameraTile {
     this.#render();
   }
 
+  /** Lay what the detector sees over the picture, refreshed while shown (one request at a time). */
+  #toggleMotionView() {
+    const showing = this.motionToggle.getAttribute("aria-pressed") !== "true";
+    this.motionToggle.setAttribute("aria-pressed", String(showing));
+    this.motionOverlay.hidden = !showing;
+    clearTimeout(this.motionTimer);
+    if (showing) this.#fetchMotionView();
+    else this.motionOverlay.removeAttribute("src");
+  }
+
+  #fetchMotionView() {
+    if (this.motionToggle.getAttribute("aria-pressed") !== "true") return;
+    const next = () => { this.motionTimer = setTimeout(() => this.#fetchMotionView(), MOTION_VIEW_MS); };
+    if (!this.stream.wanted) { next(); return; } // off screen or another page: no requests
+    const url = pageUrl(`cameras/${encodeURIComponent(this.name)}/motion.png`);
+    url.searchParams.set("t", Date.now());
+    this.motionOverlay.onload = next;
+    this.motionOverlay.onerror = () => { this.motionTimer = setTimeout(() => this.#fetchMotionView(), 3000); };
+    this.motionOverlay.src = url.href;
+  }
+
   #fullscreen() {
     const target = this.view;
     if (document.fullscreenElement) document.exitFullscreen();
@@ -180,6 +209,7 @@ class CameraTile {
 
   destroy() {
     clearTimeout(this.stopTimer);
+    clearTimeout(this.motionTimer);
     this.stream.stop();
     this.el.remove();
   }
