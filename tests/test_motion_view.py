@@ -44,7 +44,7 @@ def test_the_server_shows_the_detectors_view_of_a_live_camera(tmp_path: Path):
                      motion=MotionConfig(enabled=False)),
     ]
     with ServerThread(config) as server:
-        wait_until(lambda: server.get_json("/api/cameras/cam")["delta"] > 0.5, timeout=30,
+        wait_until(lambda: server.get_json("/api/cameras/cam")["delta"] > 0.5, timeout=60,
                    message="the demo figure crossing")
         status, headers, body = server.get("/cameras/cam/motion.png")
         assert status == 200 and headers["Content-Type"] == "image/png"
