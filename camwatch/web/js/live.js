@@ -7,7 +7,7 @@ import { MotionGraph } from "./graph.js";
 import { LiveStream } from "./stream.js";
 
 const STOP_AFTER_HIDDEN_MS = 5000;
-const MOTION_VIEW_MS = 400; // how often the motion overlay is fetched while it is shown
+const MOTION_VIEW_MS = 200; // how often the motion overlay is fetched while it is shown
 
 class CameraTile {
   constructor(camera, { onToggle }) {
