@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -271,10 +271,9 @@ class MotionDetector:
             self._flip_rate = np.zeros(raw.shape, np.float32)
         flickering = _without_solid_blobs(raw)
         if self._flickering.shape == raw.shape:
-            flips = cv2.bitwise_xor(flickering, self._flickering)  # 255 where it flipped
-            rate = self._prior_rate(dt, FLIP_SECONDS)
-            cv2.addWeighted(self._flip_rate, 1.0 - rate, flips, rate / (255.0 * dt), 0.0,
-                            dst=self._flip_rate, dtype=cv2.CV_32F)
+            flips = cv2.bitwise_xor(flickering, self._flickering).astype(np.float32)
+            flips *= 1.0 / (255.0 * dt)  # flips a second
+            cv2.accumulateWeighted(flips, self._flip_rate, self._prior_rate(dt, FLIP_SECONDS))
         self._flickering = flickering
         self._raw_changed = raw
 
@@ -313,13 +312,15 @@ def _select(labels: np.ndarray, count: int, chosen: np.ndarray) -> np.ndarray:
     return selected
 
 
-def _median(values: np.ndarray) -> float:
-    """np.median of a flat float32 array without NaNs, with less overhead per call."""
+def _median(values: np.ndarray) -> np.floating[Any]:
+    """np.median of a flat array without NaNs, in its dtype, with less overhead per call."""
     middle = values.size // 2
     if values.size % 2:
-        return float(np.partition(values, middle)[middle])
+        odd: np.floating[Any] = np.partition(values, middle)[middle]
+        return odd
     part = np.partition(values, (middle - 1, middle))
-    return float((part[middle - 1] + part[middle]) / np.float32(2))
+    even: np.floating[Any] = (part[middle - 1] + part[middle]) / values.dtype.type(2)
+    return even
 
 
 def _either(*masks: np.ndarray | None) -> np.ndarray | None:

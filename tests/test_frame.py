@@ -22,7 +22,13 @@ def test_pixels_are_encoded_once_however_many_threads_ask():
     frame = Frame.from_image(gradient(), 1)
     assert not frame.has_jpeg
     results: list[bytes] = []
-    threads = [threading.Thread(target=lambda: results.append(frame.jpeg())) for _ in range(8)]
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait(10)  # all at once, so they really race for the encoder
+        results.append(frame.jpeg())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from camwatch.config import CameraConfig
+from camwatch.config import CameraConfig, MotionConfig
 from camwatch.events import EventRecord
 from camwatch.frame import Frame
 from camwatch.service import Service
@@ -693,7 +693,10 @@ def test_mask_areas_can_be_removed_one_by_one_and_points_undone(tmp_path: Path,
 
 def test_motion_view_lays_the_detectors_picture_over_the_live_tile(tmp_path: Path,
                                                                      open_page: PageFactory) -> None:
-    with ServerThread(demo_config(str(tmp_path))) as server:
+    config = demo_config(str(tmp_path))
+    config.cameras.append(CameraConfig(name="off", source="demo", fps=10, width=320, height=240,
+                                       motion=MotionConfig(enabled=False)))
+    with ServerThread(config) as server:
         watched = open_page()
         page = watched.page
         page.goto(server.url + "/")
@@ -702,12 +705,14 @@ def test_motion_view_lays_the_detectors_picture_over_the_live_tile(tmp_path: Pat
         expect(toggle).to_have_attribute("aria-pressed", "false")
         toggle.click()
         expect(toggle).to_have_attribute("aria-pressed", "true")
-        page.wait_for_function("() => { const img = document.querySelector('.motion-overlay');"
-                               " return img.complete && img.naturalWidth > 0; }")
-        first = page.get_attribute(".motion-overlay", "src")
-        page.wait_for_function("(first) => document.querySelector('.motion-overlay')"
-                               ".getAttribute('src') !== first", arg=first)  # it refreshes
+        overlay = ".tile[data-camera='cam'] .motion-overlay"
+        page.wait_for_function("(sel) => { const img = document.querySelector(sel);"
+                               " return img.complete && img.naturalWidth > 0; }", arg=overlay)
+        first = page.get_attribute(overlay, "src")
+        page.wait_for_function("([sel, first]) => document.querySelector(sel)"
+                               ".getAttribute('src') !== first", arg=[overlay, first])  # refreshes
         toggle.click()
         expect(toggle).to_have_attribute("aria-pressed", "false")
-        expect(page.locator(".motion-overlay")).to_be_hidden()
+        expect(page.locator(".tile[data-camera='cam'] .motion-overlay")).to_be_hidden()
+        expect(page.get_by_role("button", name="Show what counts as motion on off")).to_be_disabled()
         watched.assert_no_errors()

@@ -78,6 +78,9 @@ class CameraTile {
     }
     if (this.connection !== "live") this.online = camera.online;
     this.recording = camera.recording;
+    const detecting = camera.motion?.enabled !== false;
+    this.motionToggle.disabled = !detecting;
+    if (!detecting && this.#showingMotion()) this.#toggleMotionView();
     this.graph.threshold = camera.motion?.threshold ?? this.graph.threshold;
     this.#render();
   }
@@ -181,17 +184,27 @@ class CameraTile {
   }
 
   /** Lay what the detector sees over the picture, refreshed while shown (one request at a time). */
+  #showingMotion() {
+    return this.motionToggle.getAttribute("aria-pressed") === "true";
+  }
+
   #toggleMotionView() {
-    const showing = this.motionToggle.getAttribute("aria-pressed") !== "true";
+    const showing = !this.#showingMotion();
     this.motionToggle.setAttribute("aria-pressed", String(showing));
     this.motionOverlay.hidden = !showing;
     clearTimeout(this.motionTimer);
     if (showing) this.#fetchMotionView();
-    else this.motionOverlay.removeAttribute("src");
+    else this.#stopMotionView();
+  }
+
+  #stopMotionView() {
+    clearTimeout(this.motionTimer);
+    this.motionOverlay.onload = this.motionOverlay.onerror = null;
+    this.motionOverlay.removeAttribute("src");
   }
 
   #fetchMotionView() {
-    if (this.motionToggle.getAttribute("aria-pressed") !== "true") return;
+    if (!this.#showingMotion() || this.destroyed) return;
     const next = () => { this.motionTimer = setTimeout(() => this.#fetchMotionView(), MOTION_VIEW_MS); };
     if (!this.stream.wanted) { next(); return; } // off screen or another page: no requests
     const url = pageUrl(`cameras/${encodeURIComponent(this.name)}/motion.png`);
@@ -208,8 +221,9 @@ class CameraTile {
   }
 
   destroy() {
+    this.destroyed = true;
     clearTimeout(this.stopTimer);
-    clearTimeout(this.motionTimer);
+    this.#stopMotionView();
     this.stream.stop();
     this.el.remove();
   }

@@ -13,8 +13,11 @@ export class MaskEditor {
     this.canvas = h("canvas", { class: "mask-canvas", "aria-label": `Mask areas of ${name}`,
                                 onclick: (e) => this.#addPoint(e) });
     this.image.addEventListener("load", () => this.#draw());
+    this.image.addEventListener("error", () => {
+      setText(this.status, "No picture from the camera right now; the areas are listed below.");
+    });
     this.status = h("p", { class: "form-status", role: "status", "aria-live": "polite" });
-    this.list = h("ol", { class: "mask-areas", "aria-label": `Ignored areas of ${name}` });
+    this.list = h("ol", { class: "mask-areas", "aria-label": `Ignored areas of ${name}`, hidden: true });
     this.el = h("fieldset", { class: "mask-editor" },
       h("legend", {}, "Ignored areas"),
       h("p", { class: "hint" }, "Click points on the picture to outline an area where motion is "
@@ -28,6 +31,7 @@ export class MaskEditor {
         h("button", { class: "button ghost", type: "button", onclick: () => this.#clear() }, "Clear areas"),
         h("button", { class: "button primary", type: "button", onclick: () => this.#save() }, "Save areas"),
         this.status));
+    this.#list(); // listed (and removable) even if no snapshot loads
     this.#reload();
   }
 
@@ -54,6 +58,9 @@ export class MaskEditor {
     this.polygons.splice(index, 1);
     setText(this.status, `Area ${index + 1} removed, not saved yet.`);
     this.#draw();
+    // the list was rebuilt: keep keyboard focus on the area that took this one's place
+    const buttons = this.list.querySelectorAll("button");
+    buttons[Math.min(index, buttons.length - 1)]?.focus();
   }
 
   #finish() {
