@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import socket
 import struct
@@ -16,8 +15,6 @@ from dataclasses import dataclass, field
 
 import tornado.httpclient
 import tornado.websocket
-
-from bench.procstat import rss_mb
 
 KINDS = ("websocket", "websocket_base64", "mjpeg", "snapshot", "abort")
 
@@ -56,14 +53,6 @@ class SteadyStats:
     @property
     def ratio(self) -> float:
         return self.received / self.sent if self.sent else 0.0
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_bytes(pid: int) -> int:
-    return round(rss_mb(pid) * 1024 * 1024)
 
 
 async def _websocket(port: int, stats: ChurnStats, rng: random.Random, *, text: bool) -> None:

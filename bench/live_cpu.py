@@ -15,18 +15,18 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from processes import free_port, stop_process, wait_for_health  # bench/ is sys.path[0]
+from procstat import cpu_seconds, rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -46,28 +46,6 @@ class Row:
                 f"| {self.rss_mb:.0f} MB |")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat(5)
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def start_server(width: int, height: int, fps: float, workdir: Path
                  ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
@@ -80,26 +58,12 @@ def start_server(width: int, height: int, fps: float, workdir: Path
     process = subprocess.Popen([sys.executable, "-m", "camwatch", "--config", str(config),
                                 "--log-level", "warning"], cwd=workdir, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not come up")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
     try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+        wait_for_health(port, process)
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return process, port
 
 
 def measure(pid: int, port: int, viewers: int, seconds: float) -> tuple[list[float], float]:
@@ -181,7 +145,7 @@ def main() -> int:
                     print(rows[-1].markdown(), file=sys.stderr, flush=True)
                     time.sleep(1)  # let the viewers' connections close
             finally:
-                stop_server(process)
+                stop_process(process)
     load = os.getloadavg()[0]
     print(f"Demo source at {args.fps:g} fps, motion off, {args.seconds:g} s per row, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at the end.\n")

@@ -17,6 +17,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def fd_count(pid: int) -> int:
+    """Open file descriptors of the process (/proc/PID/fd)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_bytes(pid: int) -> int:
+    return round(rss_mb(pid) * 1024 * 1024)
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size in MB (/proc/PID/status VmRSS)."""
     with open(f"/proc/{pid}/status") as f:

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,8 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.churn import ChurnStats, churn, fd_count, rss_bytes, steady
-from bench.procstat import cpu_seconds
+from bench.churn import ChurnStats, churn, steady
+from bench.processes import free_port, stop_process, wait_for_health
+from bench.procstat import cpu_seconds, fd_count, rss_bytes
 
 
 @dataclass
@@ -41,26 +41,6 @@ class Sample:
     cpu_percent: float
     connections: int
     events: int
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"camwatch exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("camwatch did not start")
 
 
 def event_count(port: int) -> int:
@@ -153,12 +133,7 @@ def main() -> int:
             alive = process.poll() is None
             flat = report(samples, total, ratio, (fds_before, fds_after), args)
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            stop_process(process)
     if not alive:
         print("the server died during the soak")
     return 0 if flat and alive else 1

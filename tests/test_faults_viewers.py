@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from bench.churn import churn, fd_count, rss_bytes, steady
+from bench.churn import churn, steady
+from bench.procstat import fd_count, rss_bytes
 from tests.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.support import wait_until
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from camwatch.config import Config
 from tests.support import ServerThread, demo_config
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,20 +34,28 @@ def page(tmp_path: Path) -> Iterator[Any]:
         browser.close()
 
 
-def test_login_logout_in_a_browser(tmp_path, page):
+def password_config(tmp_path: Path) -> Config:
     config = demo_config(str(tmp_path))
     config.server.password = PASSWORD
-    with ServerThread(config) as server:
+    return config
+
+
+def log_in(page: Any, password: str = PASSWORD) -> None:
+    """Fill in and send the login form."""
+    page.fill("#username", "admin")
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def test_login_logout_in_a_browser(tmp_path, page):
+    with ServerThread(password_config(tmp_path)) as server:
         page.goto(server.url + "/")
         assert page.url == server.url + "/login"
-        page.fill("#username", "admin")
-        page.fill("#password", "wrong")
-        page.click("button[type=submit]")
+        log_in(page, "wrong")
         page.wait_for_selector("#message:not([hidden])")
         assert "wrong user name or password" in page.inner_text("#message")
 
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        log_in(page)
         page.wait_for_url(server.url + "/")
         page.wait_for_selector("button.logout")
         [cookie] = page.context.cookies()
@@ -63,28 +72,20 @@ def test_login_logout_in_a_browser(tmp_path, page):
 
 
 def test_deep_link_returns_after_login(tmp_path, page):
-    config = demo_config(str(tmp_path))
-    config.server.password = PASSWORD
-    with ServerThread(config) as server:
+    with ServerThread(password_config(tmp_path)) as server:
         page.goto(server.url + "/api/cameras")
         assert page.url == server.url + "/login?next=api%2Fcameras"
-        page.fill("#username", "admin")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        log_in(page)
         page.wait_for_url(server.url + "/api/cameras")
         assert '"name": "cam"' in page.content()
 
 
 def test_open_redirects_are_ignored(tmp_path, page):
-    config = demo_config(str(tmp_path))
-    config.server.password = PASSWORD
-    with ServerThread(config) as server:
+    with ServerThread(password_config(tmp_path)) as server:
         for target in ("//evil.example/", "https://evil.example/", "/%2Fevil.example",
                        "javascript:alert(1)", "../../x"):
             page.goto(server.url + "/login?next=" + target)
-            page.fill("#username", "admin")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page)
             page.wait_for_url(server.url + "/")
             page.context.clear_cookies()
 

@@ -20,7 +20,8 @@ from camwatch.events import EventRecord
 from camwatch.mqtt import MqttPublisher, discovery_messages, node_id, server_base_url
 from camwatch.service import Service
 from camwatch.wiring import build_service
-from tests.broker import Collector, Mosquitto, free_port
+from tests.broker import Collector, Mosquitto
+from tests.processes import free_port
 from tests.support import ServerThread, demo_config, wait_until
 
 DISCOVERY_TOPIC = re.compile(r"^homeassistant/(binary_sensor|image)/[a-zA-Z0-9_-]+/"

@@ -21,6 +21,7 @@ from camwatch.config import ServerConfig
 from camwatch.server.auth import FailureThrottle
 from camwatch.server.guard import SECURITY_HEADERS
 from camwatch.service import warn_if_exposed
+from tests.processes import free_port
 from tests.security_client import (
     Response,
     basic_header,
@@ -380,12 +381,6 @@ def test_bad_certificate_is_a_config_error_naming_the_key(tmp_path):
         check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "server.certfile" in result.stderr and "Traceback" not in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(tmp_path: Path, text: str) -> Path:

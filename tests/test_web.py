@@ -630,19 +630,33 @@ def test_desktop_screenshots(scheme: str, server: ServerThread, open_page: PageF
     watched.assert_no_errors()
 
 
+class MaskDrawing:
+    """The Settings page with the first camera's mask editor, its snapshot loaded."""
+
+    def __init__(self, server: ServerThread, open_page: PageFactory) -> None:
+        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
+        self.watched = open_page()
+        self.page = self.watched.page
+        self.page.goto(server.url + "/#settings")
+        self.canvas = self.page.locator("section.settings-camera canvas.mask-canvas")
+        self.page.wait_for_function(
+            "() => document.querySelector('img.mask-picture').naturalWidth > 0")
+        box = self.canvas.bounding_box()
+        assert box is not None
+        self.width, self.height = box["width"], box["height"]
+
+    def click(self, x: float, y: float) -> None:
+        """Click at (x, y) in 0-1 picture coordinates."""
+        self.canvas.click(position={"x": self.width * x, "y": self.height * y})
+
+
 def test_mask_drawn_on_the_snapshot_is_saved_and_kept(tmp_path: Path,
                                                       open_page: PageFactory) -> None:
     with ServerThread(demo_config(str(tmp_path))) as server:
-        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
-        watched = open_page()
-        page = watched.page
-        page.goto(server.url + "/#settings")
-        canvas = page.locator("section.settings-camera canvas.mask-canvas")
-        page.wait_for_function("() => document.querySelector('img.mask-picture').naturalWidth > 0")
-        box = canvas.bounding_box()
-        assert box is not None
+        drawing = MaskDrawing(server, open_page)
+        watched, page = drawing.watched, drawing.page
         for x, y in ((0.1, 0.1), (0.5, 0.1), (0.3, 0.6)):
-            canvas.click(position={"x": box["width"] * x, "y": box["height"] * y})
+            drawing.click(x, y)
         page.get_by_role("button", name="Save areas").click()
         expect(page.locator(".mask-editor .form-status")).to_contain_text("Saved")
         [polygon] = server.get_json("/api/cameras")[0]["motion"]["mask"]
@@ -656,18 +670,8 @@ def test_mask_drawn_on_the_snapshot_is_saved_and_kept(tmp_path: Path,
 def test_mask_areas_can_be_removed_one_by_one_and_points_undone(tmp_path: Path,
                                                                  open_page: PageFactory) -> None:
     with ServerThread(demo_config(str(tmp_path))) as server:
-        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
-        watched = open_page()
-        page = watched.page
-        page.goto(server.url + "/#settings")
-        canvas = page.locator("section.settings-camera canvas.mask-canvas")
-        page.wait_for_function("() => document.querySelector('img.mask-picture').naturalWidth > 0")
-        box = canvas.bounding_box()
-        assert box is not None
-
-        def click(x: float, y: float) -> None:
-            canvas.click(position={"x": box["width"] * x, "y": box["height"] * y})
-
+        drawing = MaskDrawing(server, open_page)
+        watched, page, canvas, click = drawing.watched, drawing.page, drawing.canvas, drawing.click
         for x, y in ((0.1, 0.1), (0.3, 0.1), (0.2, 0.3)):
             click(x, y)
         page.get_by_role("button", name="Finish area").click()
