@@ -19,7 +19,7 @@ from camwatch import jpeg
 from camwatch.cli import limit_opencv_threads
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.motion import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
+from camwatch.motion.detector import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
 
 WIDTH, HEIGHT = 1280, 720
 

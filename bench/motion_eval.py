@@ -17,8 +17,8 @@ from bench.motion_clips import Clip, Interval, clips
 from camwatch import jpeg
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.motion import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
-from camwatch.tracker import EventTracker, TrackedEvent
+from camwatch.motion.detector import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
+from camwatch.motion.tracker import EventTracker, TrackedEvent
 
 MATCH_SLACK_S = 1.0  # an event within this of a labelled interval belongs to it
 BASELINE_SETTINGS = MotionConfig(threshold=0.3, pixel_threshold=25)  # the original defaults

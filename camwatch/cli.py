@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Sequence
 
+import av
+
 from camwatch import config as cfg
-from camwatch.config import CameraConfig, Config, ConfigError
+from camwatch.config import CameraConfig, Config, ConfigError, MotionConfig
+from camwatch.motion.scan import ScannedEvent, scan
+from camwatch.recording.offline import record_file
+from camwatch.service import Service
+from camwatch.wiring import build_service
 
 log = logging.getLogger("camwatch")
 
@@ -79,9 +87,6 @@ def limit_opencv_threads() -> None:
 
 
 async def serve(config: Config) -> None:
-    from camwatch.service import Service
-    from camwatch.wiring import build_service
-
     limit_opencv_threads()
     service: Service = build_service(config)
     service.start()
@@ -97,28 +102,87 @@ async def serve(config: Config) -> None:
     log.info("stopped")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "scan":
-        from camwatch.scan import main as scan_main
-        return int(scan_main(argv[1:]))
+SCAN_MOTION_OPTIONS = {"threshold": float, "pixel_threshold": int, "stable_frames": int,
+                       "min_motion_frames": int, "pre_roll_seconds": float,
+                       "max_event_seconds": float}
+
+
+def build_scan_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="camwatch scan",
+                            description="Run motion detection over a video file.")
+    parser.add_argument("video", help="the video file to analyse")
+    parser.add_argument("--json", action="store_true", help="print a JSON object")
+    parser.add_argument("--record", metavar="DIR", help="also write event clips to DIR")
+    parser.add_argument("--config", metavar="FILE",
+                        help="take motion settings from the first camera in this TOML file")
+    for key, kind in SCAN_MOTION_OPTIONS.items():
+        parser.add_argument("--" + key.replace("_", "-"), type=kind)
+    return parser
+
+
+def scan_settings_from_args(args: argparse.Namespace) -> MotionConfig:
+    """The first camera's motion settings from --config (or the defaults), options on top."""
+    settings = MotionConfig()
+    if args.config:
+        loaded = cfg.load_file(args.config)
+        if loaded.cameras:
+            settings = loaded.cameras[0].motion
+    for key in SCAN_MOTION_OPTIONS:
+        value = getattr(args, key)
+        if value is not None:
+            cfg.set_value(settings, key, value, "--" + key.replace("_", "-"))
+    return settings
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    settings = scan_settings_from_args(args)
+    if not Path(args.video).is_file():
+        raise ConfigError(f"VIDEO: no such file: {args.video}")
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:  # argparse printed the message (or the help); report, don't raise
-        return e.code if isinstance(e.code, int) else 2
-    try:
-        config = config_from_args(args)
-    except ConfigError as e:
-        print(f"camwatch: error: {e}", file=sys.stderr)
-        return 2
+        if args.record:
+            events = record_file(args.video, settings, Path(args.record))
+        else:
+            events = scan(args.video, settings)
+    except av.FFmpegError as e:
+        raise ConfigError(f"VIDEO: cannot decode {args.video}: {e}") from e
+    print_events(events, as_json=args.json)
+    return 0
+
+
+def print_events(events: list[ScannedEvent], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"events": [vars(e) for e in events]}))
+        return
+    for i, event in enumerate(events, 1):
+        print(f"event {i}: {event.start_s:.2f}s - {event.end_s:.2f}s, "
+              f"{event.motion_frames} motion frames, peak delta {event.peak_delta:.2f}%")
+    if not events:
+        print("no events")
+
+
+def run_server(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
     setup_logging(config.server.log_level)
     try:
         asyncio.run(serve(config))
-    except ConfigError as e:
-        print(f"camwatch: error: {e}", file=sys.stderr)
-        return 2
     except OSError as e:
         print(f"camwatch: error: cannot listen on {config.server.host}:{config.server.port}: "
               f"{e.strerror or e}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `camwatch [options]` or `camwatch scan VIDEO ...`; bad input of either exits 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_scan = bool(argv) and argv[0] == "scan"
+    parser = build_scan_parser() if is_scan else build_parser()
+    try:
+        args = parser.parse_args(argv[1:] if is_scan else argv)
+    except SystemExit as e:  # argparse printed the message (or the help); report, don't raise
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        return run_scan(args) if is_scan else run_server(args)
+    except ConfigError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2

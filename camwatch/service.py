@@ -11,7 +11,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from camwatch.camera import Camera
+from camwatch.capture.camera import Camera
 from camwatch.config import Config, ConfigError, ServerConfig
 from camwatch.server.app import Route, make_app
 from camwatch.server.context import AppContext

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from camwatch.camera import Camera
-from camwatch.clip_writer import ClipResult
+from camwatch.capture.camera import Camera
+from camwatch.recording.clip_writer import ClipResult
 from camwatch.config import Config
-from camwatch.events import EventStore
+from camwatch.recording.index import EventStore
 from camwatch.frame import Frame
-from camwatch.hooks import HookRunner
-from camwatch.metrics import Metrics
-from camwatch.motion_settings import apply_saved_overrides
-from camwatch.mqtt import MqttPublisher, server_base_url
-from camwatch.notify import Listeners
-from camwatch.recorder import EventRecorder
-from camwatch.retention import RetentionService
+from camwatch.integrations.hooks import HookRunner
+from camwatch.integrations.metrics import Metrics
+from camwatch.motion.settings import apply_saved_overrides
+from camwatch.integrations.mqtt import MqttPublisher, server_base_url
+from camwatch.integrations.listeners import Listeners
+from camwatch.recording.recorder import EventRecorder
+from camwatch.recording.retention import RetentionService
 from camwatch.server import events_api, media, settings_api
 from camwatch.server.app import CAMERA
 from camwatch.server.metrics import MetricsHandler

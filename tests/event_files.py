@@ -12,8 +12,8 @@ import pytest
 import cv2
 import numpy as np
 
-from camwatch.events import EventRecord, EventStore
-from camwatch.recorder import clip_paths
+from camwatch.recording.index import EventRecord, EventStore
+from camwatch.recording.recorder import clip_paths
 
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 FPS = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from camwatch.events import EventRecord
+from camwatch.recording.index import EventRecord
 
 
 class MemoryEventSink:

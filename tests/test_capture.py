@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from camwatch.camera import Camera
-from camwatch.capture import CaptureThread
+from camwatch.capture.camera import Camera
+from camwatch.capture.thread import CaptureThread
 from camwatch.config import CameraConfig, Config
 from camwatch.frame import Frame
 from camwatch.service import Service
-from camwatch.sources import EndOfStream, FrameSource, HttpSource, SourceError
+from camwatch.capture.sources import EndOfStream, FrameSource, HttpSource, SourceError
 from tests.live_clients import decode_jpeg, receive_sync
 from tests.mjpeg_server import MjpegTestServer, jpeg_frame
 from tests.support import ServerThread, demo_config, wait_until
@@ -98,7 +98,7 @@ def capture(threads: list[CaptureThread], factory: Callable[[], FrameSource], co
 
 def offline_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "camwatch.capture" and "offline" in r.getMessage()]
+            if r.name == "camwatch.capture.thread" and "offline" in r.getMessage()]
 
 
 def test_frames_are_numbered_and_counted(threads: list[CaptureThread]) -> None:
@@ -274,6 +274,6 @@ def test_a_network_camera_that_disappears_goes_offline_and_comes_back(
             assert decode_jpeg(body).shape == (120, 160, 3)
         finally:
             source.stop()
-    messages = [r.getMessage() for r in caplog.records if r.name == "camwatch.capture"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "camwatch.capture.thread"]
     assert sum("online (" in m for m in messages) == 2
 

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from camwatch.clip_writer import ClipFrame, ClipWriter
+from camwatch.recording.clip_writer import ClipFrame, ClipWriter
 from tests.media import probe
 
 
@@ -43,7 +43,7 @@ def test_pre_roll_burst_is_not_dropped(tmp_path):
 KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
     import numpy as np
-    from camwatch.clip_writer import ClipFrame, ClipWriter
+    from camwatch.recording.clip_writer import ClipFrame, ClipWriter
     writer = ClipWriter(__import__("pathlib").Path(sys.argv[1]), lambda r: None, fps_hint=10)
     writer.start()
     for i in range(70):  # 7 s at 10 fps: three 2-second fragments are complete

@@ -7,7 +7,7 @@ import threading
 import cv2
 import numpy as np
 
-from camwatch.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from tests.media import probe
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from camwatch.config import RetentionConfig
-from camwatch.events import EventRecord, EventRecording, EventStore
+from camwatch.recording.index import EventRecord, EventRecording, EventStore
 from tests.event_files import add_event, files_of
 
 T0 = 1_790_000_000.0  # 2026-09-21
@@ -235,7 +235,7 @@ def test_full_disk_with_only_unindexed_clips_deletes_the_oldest_stale_one(tmp_pa
     import time
 
     from camwatch.config import RetentionConfig
-    from camwatch.events import EventStore
+    from camwatch.recording.index import EventStore
 
     store = EventStore(tmp_path, free_bytes=lambda path: 0)
     folder = tmp_path / "clips" / "cam" / "2026-11-24"

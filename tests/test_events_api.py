@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from camwatch.config import Config, MotionConfig
-from camwatch.events import EventRecord, EventStore
+from camwatch.recording.index import EventRecord, EventStore
 from camwatch.service import Service
 from camwatch.wiring import attach_event_store
 from tests.clips import write_clip

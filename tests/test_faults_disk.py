@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from camwatch.config import CameraConfig
-from camwatch.events import DB_NAME, EventStore
-from camwatch.reconcile import reconcile
+from camwatch.recording.index import DB_NAME, EventStore
+from camwatch.recording.reconcile import reconcile
 from tests.mjpeg_server import MjpegTestServer
 from tests.security_client import websocket_frames
 from tests.support import ServerThread, demo_config, wait_until

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camwatch.events import DB_NAME
+from camwatch.recording.index import DB_NAME
 from tests.media import probe
 from tests.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.support import wait_until

@@ -7,8 +7,8 @@ import shlex
 from pathlib import Path
 
 from camwatch.config import HooksConfig
-from camwatch.events import EventRecord
-from camwatch.hooks import HookRunner
+from camwatch.recording.index import EventRecord
+from camwatch.integrations.hooks import HookRunner
 from tests.support import wait_until
 
 VARIABLES = ("CAMWATCH_EVENT", "CAMWATCH_CAMERA", "CAMWATCH_EVENT_ID", "CAMWATCH_CLIP_PATH",
@@ -77,7 +77,7 @@ def test_a_hook_running_past_the_timeout_has_its_process_group_killed(tmp_path, 
     command = f"echo $$ > {pid_file}; sleep 30; touch {finished}"
     runner = HookRunner(HooksConfig(on_event_start=command, timeout_seconds=1.0), tmp_path)
     runner.start()
-    with caplog.at_level(logging.WARNING, logger="camwatch.hooks"):
+    with caplog.at_level(logging.WARNING, logger="camwatch.integrations.hooks"):
         runner.event_started(record())
         wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(),
                    message="the hook started")
@@ -113,7 +113,7 @@ def test_a_failing_hook_is_logged_and_later_hooks_still_run(tmp_path, caplog):
     runner = HookRunner(HooksConfig(on_event_start="echo oops >&2; exit 3",
                                     on_event_end=f"touch {marker}"), tmp_path)
     runner.start()
-    with caplog.at_level(logging.WARNING, logger="camwatch.hooks"):
+    with caplog.at_level(logging.WARNING, logger="camwatch.integrations.hooks"):
         runner.event_started(record())
         runner.event_ended(record())
         runner.stop()

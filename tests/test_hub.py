@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from camwatch.frame import Frame
-from camwatch.hub import Hub, SubscriptionClosed
+from camwatch.capture.hub import Hub, SubscriptionClosed
 
 
 def frame(seq: int) -> Frame:

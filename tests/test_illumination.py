@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.illumination import gain_map, residual
+from camwatch.motion.illumination import gain_map, residual
 
 
 def scene(height=180, width=320):

@@ -19,7 +19,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from camwatch.config import CameraConfig
-from camwatch.mjpeg_client import MjpegReader
+from camwatch.capture.mjpeg_client import MjpegReader
 from camwatch.server import live
 from tests.live_clients import (
     decode_jpeg,

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camwatch.events import EventRecord, EventStore
+from camwatch.recording.index import EventRecord, EventStore
 from tests.event_files import add_event
 from tests.http_client import request
 from tests.media import probe

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from camwatch.events import EventRecord, EventStore
+from camwatch.recording.index import EventRecord, EventStore
 from camwatch.server.auth import SECRET_FILE
 from tests.event_files import add_event
 from tests.security_client import basic_header, request, session_cookie

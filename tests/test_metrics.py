@@ -7,9 +7,9 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from camwatch import __version__
-from camwatch.camera import Camera
+from camwatch.capture.camera import Camera
 from camwatch.config import CameraConfig
-from camwatch.metrics import Metrics
+from camwatch.integrations.metrics import Metrics
 from tests.support import ServerThread, demo_config, wait_until
 
 

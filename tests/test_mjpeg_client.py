@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from camwatch.mjpeg_client import MjpegReader, NotMjpeg
+from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
 from tests.mjpeg_server import MjpegTestServer, jpeg_frame
 
 

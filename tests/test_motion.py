@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.motion import STATIONARY_SECONDS, WARMUP_SECONDS, FrameDiffDetector, MotionDetector
+from camwatch.motion.detector import STATIONARY_SECONDS, WARMUP_SECONDS, FrameDiffDetector, MotionDetector
 
 FRAME_S = 0.1
 

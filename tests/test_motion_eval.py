@@ -7,7 +7,7 @@ from bench import motion_eval
 from bench.motion_clips import clip_named, clips
 from bench.motion_eval import BASELINE_SETTINGS, Contender, run
 from camwatch.config import MotionConfig
-from camwatch.motion import FrameDiffDetector, MotionDetector
+from camwatch.motion.detector import FrameDiffDetector, MotionDetector
 
 CLIPS = clips()
 DETECTOR = Contender("background model", MotionDetector, MotionConfig())

@@ -7,7 +7,7 @@ import pytest
 
 from camwatch import config
 from camwatch.config import ConfigError, MotionConfig
-from camwatch.motion_mask import MaskCache, rasterise
+from camwatch.motion.mask import MaskCache, rasterise
 
 TRIANGLE = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camwatch.config import MotionConfig
-from camwatch.motion_settings import apply_saved_overrides
+from camwatch.motion.settings import apply_saved_overrides
 
 
 def test_saved_overrides_apply_over_the_config_and_bad_ones_are_skipped():

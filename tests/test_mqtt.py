@@ -16,8 +16,8 @@ import pytest
 
 from camwatch import __version__
 from camwatch.config import Config, ConfigError, MqttConfig, ServerConfig, config_from_mapping
-from camwatch.events import EventRecord
-from camwatch.mqtt import MqttPublisher, discovery_messages, node_id, server_base_url
+from camwatch.recording.index import EventRecord
+from camwatch.integrations.mqtt import MqttPublisher, discovery_messages, node_id, server_base_url
 from camwatch.service import Service
 from camwatch.wiring import build_service
 from tests.broker import Collector, Mosquitto
@@ -90,7 +90,7 @@ def test_last_will_says_offline_when_the_process_dies(tmp_path, broker, collecto
     script = (
         "import sys, time\n"
         "from camwatch.config import MqttConfig\n"
-        "from camwatch.mqtt import MqttPublisher\n"
+        "from camwatch.integrations.mqtt import MqttPublisher\n"
         f"p = MqttPublisher(MqttConfig(host='127.0.0.1', port={broker.port}), ['front'], '.', "
         "base_url='http://x:1')\n"
         "p.start()\n"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from camwatch.events import EventRecord
-from camwatch.notify import Listeners
+from camwatch.recording.index import EventRecord
+from camwatch.integrations.listeners import Listeners
 
 
 class Recording:

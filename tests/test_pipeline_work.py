@@ -11,13 +11,13 @@ import numpy as np
 import tornado.websocket
 
 from camwatch import jpeg
-from camwatch.camera import Camera
+from camwatch.capture.camera import Camera
 from camwatch.config import CameraConfig, Config, MotionConfig
 from camwatch.frame import Frame
-from camwatch.hub import Hub
-from camwatch.recorder import EventRecorder
+from camwatch.capture.hub import Hub
+from camwatch.recording.recorder import EventRecorder
 from camwatch.service import Service
-from camwatch.sources import FrameSource
+from camwatch.capture.sources import FrameSource
 from tests.clips import frame_at, scene
 from tests.fakes import MemoryEventSink
 from tests.media import probe

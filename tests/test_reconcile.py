@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from camwatch.events import EventStore
-from camwatch.reconcile import reconcile
+from camwatch.recording.index import EventStore
+from camwatch.recording.reconcile import reconcile
 from tests.event_files import (
     FPS,
     KEYFRAME_EVERY,
@@ -97,9 +97,9 @@ def test_reconcile_after_a_real_kill_9_of_the_clip_writer(tmp_path):
 import sys, time
 from pathlib import Path
 import numpy as np
-from camwatch.clip_writer import ClipFrame, ClipWriter
-from camwatch.events import EventRecord, EventStore
-from camwatch.recorder import clip_paths
+from camwatch.recording.clip_writer import ClipFrame, ClipWriter
+from camwatch.recording.index import EventRecord, EventStore
+from camwatch.recording.recorder import clip_paths
 data_dir = Path(sys.argv[1])
 store = EventStore(data_dir)
 start = 1_790_000_000.0

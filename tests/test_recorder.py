@@ -7,8 +7,8 @@ import pytest
 
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.recorder import EventRecorder, PreRollBuffer
-from camwatch.clip_writer import ClipFrame
+from camwatch.recording.recorder import EventRecorder, PreRollBuffer
+from camwatch.recording.clip_writer import ClipFrame
 from tests.clips import frame_at, scene
 from tests.fakes import MemoryEventSink, RecordingListener
 from tests.media import probe

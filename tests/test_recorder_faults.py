@@ -8,10 +8,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from camwatch.clip_writer import ClipResult, ClipWriter
+from camwatch.recording.clip_writer import ClipResult, ClipWriter
 from camwatch.config import MotionConfig, RetentionConfig
-from camwatch.events import RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
-from camwatch.recorder import EventRecorder
+from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
+from camwatch.recording.recorder import EventRecorder
 from tests.event_files import add_event
 from tests.fakes import MemoryEventSink, RecordingListener
 from tests.test_recorder import FPS, feed

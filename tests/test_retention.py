@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from camwatch.config import RetentionConfig
-from camwatch.retention import RetentionService
+from camwatch.recording.retention import RetentionService
 from tests.event_files import add_event
 from tests.support import wait_until
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.scan import scan
+from camwatch.motion.scan import scan
 from tests.clips import write_clip
 
 FRAME = 0.1  # seconds per frame at 10 fps

@@ -15,9 +15,9 @@ import av
 import numpy as np
 import pytest
 
-from camwatch.capture import CaptureThread
+from camwatch.capture.thread import CaptureThread
 from camwatch.frame import Frame
-from camwatch.sources import (
+from camwatch.capture.sources import (
     DemoSource,
     EndOfStream,
     FileSource,

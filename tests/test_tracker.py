@@ -3,7 +3,7 @@
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.tracker import EventTracker, Step
+from camwatch.motion.tracker import EventTracker, Step
 
 
 def run(deltas, **settings):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from camwatch.config import CameraConfig, MotionConfig
-from camwatch.events import EventRecord
+from camwatch.recording.index import EventRecord
 from camwatch.frame import Frame
 from camwatch.service import Service
 from tests.browser import PageFactory, WatchedPage

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from camwatch.config import CameraConfig, HooksConfig, MqttConfig
-from camwatch.events import EventRecord, EventStore
-from camwatch.hooks import HookRunner
-from camwatch.mqtt import MqttPublisher
-from camwatch.notify import Listeners
-from camwatch.retention import RetentionService
+from camwatch.recording.index import EventRecord, EventStore
+from camwatch.integrations.hooks import HookRunner
+from camwatch.integrations.mqtt import MqttPublisher
+from camwatch.integrations.listeners import Listeners
+from camwatch.recording.retention import RetentionService
 from camwatch.wiring import RecorderComponent, build_service
 from tests.broker import Collector, Mosquitto
 from tests.clips import write_clip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from camwatch.worker import BoundedWorker
+from camwatch.integrations.worker import BoundedWorker
 
 
 def test_jobs_run_in_order_on_the_worker_thread():

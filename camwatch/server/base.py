@@ -7,7 +7,7 @@ from typing import Any
 
 import tornado.web
 
-from camwatch.camera import Camera
+from camwatch.capture.camera import Camera
 from camwatch.server.context import AppContext
 from camwatch.server.guard import SECURITY_HEADERS, Guarded
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from camwatch.camera import Camera
+from camwatch.capture.camera import Camera
 from camwatch.config import Config
 
 

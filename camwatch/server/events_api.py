@@ -7,7 +7,7 @@ import datetime as dt
 import tornado.web
 
 from camwatch.config import CAMERA_NAME
-from camwatch.events import EVENT_ID, EventRecording, EventStore
+from camwatch.recording.index import EVENT_ID, EventRecording, EventStore
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
 

@@ -13,10 +13,10 @@ import tornado.iostream
 import tornado.web
 import tornado.websocket
 
-from camwatch.camera import Camera
+from camwatch.capture.camera import Camera
 from camwatch.frame import Frame
-from camwatch.hub import Subscription, SubscriptionClosed
-from camwatch.motion_view import overlay_png
+from camwatch.capture.hub import Subscription, SubscriptionClosed
+from camwatch.motion.view import overlay_png
 from camwatch.server import wire
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext

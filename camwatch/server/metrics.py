@@ -1,10 +1,10 @@
-"""The /metrics handler: Prometheus text rendered by camwatch.metrics."""
+"""The /metrics handler: Prometheus text rendered by camwatch.integrations.metrics."""
 
 from __future__ import annotations
 
 import tornado.web
 
-from camwatch.metrics import CONTENT_TYPE, Metrics
+from camwatch.integrations.metrics import CONTENT_TYPE, Metrics
 from camwatch.server.base import BaseHandler
 
 

@@ -10,14 +10,14 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Protocol
 
-from camwatch.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.config import MotionConfig
-from camwatch.events import EventRecord
+from camwatch.recording.index import EventRecord
 from camwatch.frame import Frame
 from camwatch.jpeg import JpegError
-from camwatch.motion import DETECT_WIDTH, MotionDetector
-from camwatch.notify import EventListener, Listeners
-from camwatch.tracker import EventTracker, Step
+from camwatch.motion.detector import DETECT_WIDTH, MotionDetector
+from camwatch.integrations.listeners import EventListener, Listeners
+from camwatch.motion.tracker import EventTracker, Step
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from camwatch import __version__
 from camwatch.config import MqttConfig, ServerConfig
-from camwatch.events import EventRecord
-from camwatch.worker import BoundedWorker
+from camwatch.recording.index import EventRecord
+from camwatch.integrations.worker import BoundedWorker
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camwatch.clip_probe import probe_clip, trim_partial_fragment, write_thumbnail
-from camwatch.events import CLIPS_DIR, EventRecord, EventStore
+from camwatch.recording.clip_probe import probe_clip, trim_partial_fragment, write_thumbnail
+from camwatch.recording.index import CLIPS_DIR, EventRecord, EventStore
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from camwatch import __version__
-from camwatch.camera import Camera
+from camwatch.capture.camera import Camera
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from camwatch.frame import Frame
-from camwatch.sources import DemoSource, EndOfStream, FrameSource, SourceError
+from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 import threading
 
 from camwatch.config import RetentionConfig
-from camwatch.events import EventStore
-from camwatch.reconcile import reconcile
+from camwatch.recording.index import EventStore
+from camwatch.recording.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 

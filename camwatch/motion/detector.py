@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
-from camwatch.illumination import CLIPPED_SHARE, SAMPLE_STRIDE, SATURATED, gain_map, residual
-from camwatch.motion_mask import MaskCache
+from camwatch.motion.illumination import CLIPPED_SHARE, SAMPLE_STRIDE, SATURATED, gain_map, residual
+from camwatch.motion.mask import MaskCache
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
 

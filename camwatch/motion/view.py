@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from camwatch.motion_mask import Polygons, rasterise
+from camwatch.motion.mask import Polygons, rasterise
 
 MOVING_RGBA = (239, 68, 68, 170)  # red, see-through: the picture stays visible under it
 MASKED_RGBA = (15, 23, 42, 140)   # dark: areas where motion is ignored

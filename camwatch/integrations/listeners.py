@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from camwatch.events import EventRecord
+from camwatch.recording.index import EventRecord
 
 log = logging.getLogger(__name__)
 

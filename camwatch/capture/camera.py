@@ -7,12 +7,12 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from camwatch.capture import (BACKOFF_MAX_S, BACKOFF_START_S, CaptureState, CaptureThread,
+from camwatch.capture.thread import (BACKOFF_MAX_S, BACKOFF_START_S, CaptureState, CaptureThread,
                               SourceFactory, demo_factory)
 from camwatch.config import CameraConfig
 from camwatch.frame import Frame
-from camwatch.hub import Hub
-from camwatch.sources import FrameSource, SourceError, make_source, probe_webcam
+from camwatch.capture.hub import Hub
+from camwatch.capture.sources import FrameSource, SourceError, make_source, probe_webcam
 
 log = logging.getLogger(__name__)
 

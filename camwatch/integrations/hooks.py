@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import IO, Mapping
 
 from camwatch.config import HooksConfig
-from camwatch.events import EventRecord, iso_utc
-from camwatch.worker import BoundedWorker
+from camwatch.recording.index import EventRecord, iso_utc
+from camwatch.integrations.worker import BoundedWorker
 
 log = logging.getLogger(__name__)
 

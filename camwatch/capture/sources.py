@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from camwatch.frame import Frame
-from camwatch.mjpeg_client import MjpegReader, NotMjpeg
+from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
 
 log = logging.getLogger(__name__)
 

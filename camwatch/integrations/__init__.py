@@ -1,0 +1,1 @@
+"""Integrations: listeners, MQTT, hooks, metrics and the bounded worker."""

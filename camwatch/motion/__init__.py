@@ -1,0 +1,1 @@
+"""Motion: the detector, lighting, masks, the event tracker, run-time settings and offline scan."""

@@ -1,0 +1,1 @@
+"""Recording: clips, thumbnails, the event index, retention and reconciliation."""
