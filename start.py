@@ -7,4 +7,4 @@ from camwatch.cli import main
 
 if __name__ == "__main__":
     port = sys.argv[1:2]
-    sys.exit(main(["--port", port[0]] + sys.argv[2:] if port else []))
+    sys.exit(main(["--port", port[0], *sys.argv[2:]] if port else []))

@@ -58,7 +58,8 @@ class SteadyStats:
 async def _websocket(port: int, stats: ChurnStats, rng: random.Random, *, text: bool) -> None:
     query = "?format=base64" if text else ""
     connection = await tornado.websocket.websocket_connect(
-        f"ws://127.0.0.1:{port}/webcam{query}", connect_timeout=10)
+        f"ws://127.0.0.1:{port}/webcam{query}", connect_timeout=10
+    )
     try:
         for _ in range(rng.randint(1, 3)):
             message = await asyncio.wait_for(connection.read_message(), 10)
@@ -69,8 +70,7 @@ async def _websocket(port: int, stats: ChurnStats, rng: random.Random, *, text: 
         connection.close()
 
 
-async def _http(port: int, path: str, stats: ChurnStats, rng: random.Random, *,
-                parts: int) -> None:
+async def _http(port: int, path: str, stats: ChurnStats, rng: random.Random, *, parts: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
@@ -93,17 +93,20 @@ async def _abort(port: int) -> None:
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, ("127.0.0.1", port))
-    await loop.sock_sendall(sock, (
-        f"GET /webcam HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET /webcam HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
     await asyncio.wait_for(loop.sock_recv(sock, 4096), 10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()  # RST
 
 
-async def _viewer(port: int, deadline: float, stats: ChurnStats, seed: int,
-                  pause: float) -> None:
+async def _viewer(port: int, deadline: float, stats: ChurnStats, seed: int, pause: float) -> None:
     rng = random.Random(seed)
     while time.monotonic() < deadline:
         kind = rng.choice(KINDS)
@@ -117,20 +120,32 @@ async def _viewer(port: int, deadline: float, stats: ChurnStats, seed: int,
             else:
                 await _abort(port)
             stats.connections[kind] += 1
-        except (OSError, TimeoutError, tornado.websocket.WebSocketError,
-                tornado.httpclient.HTTPClientError) as e:
+        except (
+            OSError,
+            TimeoutError,
+            tornado.websocket.WebSocketError,
+            tornado.httpclient.HTTPClientError,
+        ) as e:
             stats.error(e)
         await asyncio.sleep(rng.uniform(0, pause))
 
 
-async def churn(port: int, viewers: int, seconds: float, *, pause: float = 0.3,
-                seed: int = 1, stats: ChurnStats | None = None) -> ChurnStats:
+async def churn(
+    port: int,
+    viewers: int,
+    seconds: float,
+    *,
+    pause: float = 0.3,
+    seed: int = 1,
+    stats: ChurnStats | None = None,
+) -> ChurnStats:
     """`viewers` concurrent clients that connect, take 1-3 frames and leave, for `seconds`
     (counting into `stats` as they go, if given)."""
     stats = stats if stats is not None else ChurnStats()
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*(_viewer(port, deadline, stats, seed * 1000 + i, pause)
-                           for i in range(viewers)))
+    await asyncio.gather(
+        *(_viewer(port, deadline, stats, seed * 1000 + i, pause) for i in range(viewers))
+    )
     return stats
 
 
@@ -139,7 +154,8 @@ async def steady(port: int, seconds: float) -> SteadyStats:
     numbers (each frame is announced by a JSON message carrying its `seq`)."""
     stats = SteadyStats()
     connection = await tornado.websocket.websocket_connect(
-        f"ws://127.0.0.1:{port}/webcam?meta=1", connect_timeout=10)
+        f"ws://127.0.0.1:{port}/webcam?meta=1", connect_timeout=10
+    )
     deadline = time.monotonic() + seconds
     try:
         while (left := deadline - time.monotonic()) > 0:

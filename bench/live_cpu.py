@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Live streaming cost: server CPU and RSS, and frames per viewer, for 0, 1 and 20 websocket viewers.
+"""Live streaming cost: server CPU and RSS, and frames per viewer, for 0, 1 and 20 websocket
+viewers.
 
 Starts the real server (`python3 -m camwatch`, demo source, 127.0.0.1, motion off) once per frame
 size, connects the viewers from a separate process, and prints a Markdown table. Loopback only,
@@ -42,22 +43,30 @@ class Row:
             rates = f"{min(self.fps):.1f} / {statistics.median(self.fps):.1f} / {max(self.fps):.1f}"
         else:
             rates = "-"
-        return (f"| {self.size} | {self.viewers} | {rates} | {self.cpu_percent:.0f} % "
-                f"| {self.rss_mb:.0f} MB |")
+        return (
+            f"| {self.size} | {self.viewers} | {rates} | {self.cpu_percent:.0f} % "
+            f"| {self.rss_mb:.0f} MB |"
+        )
 
 
-def start_server(width: int, height: int, fps: float, workdir: Path
-                 ) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    width: int, height: int, fps: float, workdir: Path
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     config = workdir / "bench.toml"
     config.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "{workdir / "data"}"\n'
         f'[[cameras]]\nname = "cam"\nsource = "demo"\nwidth = {width}\nheight = {height}\n'
-        f'fps = {fps}\n[cameras.motion]\nenabled = false\n')
+        f"fps = {fps}\n[cameras.motion]\nenabled = false\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen([sys.executable, "-m", "camwatch", "--config", str(config),
-                                "--log-level", "warning"], cwd=workdir, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "camwatch", "--config", str(config), "--log-level", "warning"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_health(port, process)
     except RuntimeError:
@@ -73,8 +82,17 @@ def measure(pid: int, port: int, viewers: int, seconds: float) -> tuple[list[flo
         time.sleep(seconds)
         return [], 100 * (cpu_seconds(pid) - before) / (time.monotonic() - started)
     child = subprocess.Popen(
-        [sys.executable, __file__, "--viewer-process", f"ws://127.0.0.1:{port}/webcam",
-         str(viewers), str(seconds)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            __file__,
+            "--viewer-process",
+            f"ws://127.0.0.1:{port}/webcam",
+            str(viewers),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     try:
         if child.stdout.readline().strip() != "READY":
@@ -93,8 +111,10 @@ async def view(url: str, count: int, seconds: float) -> list[float]:
     """`count` websocket viewers; READY once all have a frame, then frames counted per viewer."""
     import tornado.websocket
 
-    connections = [await tornado.websocket.websocket_connect(url, max_message_size=64 << 20)
-                   for _ in range(count)]
+    connections = [
+        await tornado.websocket.websocket_connect(url, max_message_size=64 << 20)
+        for _ in range(count)
+    ]
     for connection in connections:
         await asyncio.wait_for(connection.read_message(), 10)
     print("READY", flush=True)
@@ -124,13 +144,13 @@ def main() -> int:
     parser.add_argument("--viewers", default="0,1,20", help="viewer counts, comma separated")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--fps", type=float, default=10.0)
-    parser.add_argument("--viewer-process", nargs=3, metavar=("URL", "COUNT", "SECONDS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--viewer-process", nargs=3, metavar=("URL", "COUNT", "SECONDS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.viewer_process:
         url, count, seconds = args.viewer_process
-        print(json.dumps({"fps": asyncio.run(view(url, int(count), float(seconds)))}),
-              flush=True)
+        print(json.dumps({"fps": asyncio.run(view(url, int(count), float(seconds)))}), flush=True)
         return 0
     rows: list[Row] = []
     for size in args.sizes.split(","):
@@ -147,10 +167,14 @@ def main() -> int:
             finally:
                 stop_process(process)
     load = os.getloadavg()[0]
-    print(f"Demo source at {args.fps:g} fps, motion off, {args.seconds:g} s per row, "
-          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end.\n")
-    print("| size | viewers | fps per viewer (min / median / max) | server CPU (% of one core) "
-          "| server RSS |")
+    print(
+        f"Demo source at {args.fps:g} fps, motion off, {args.seconds:g} s per row, "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} at the end.\n"
+    )
+    print(
+        "| size | viewers | fps per viewer (min / median / max) | server CPU (% of one core) "
+        "| server RSS |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for row in rows:
         print(row.markdown())

@@ -1,4 +1,4 @@
-"""A stand-in network camera for the benchmark: pre-encoded JPEG frames served as MJPEG at a fixed fps.
+"""A stand-in network camera for the benchmark: pre-encoded JPEG frames served as MJPEG.
 
 Run as its own process: `python3 bench/mjpeg_source.py --port P --width W --height H --fps F`.
 `/moving.mjpg` shows two objects crossing a textured scene without pause (motion all the time);
@@ -27,8 +27,9 @@ def background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     image = cv2.GaussianBlur(image, (0, 0), 2)
     horizon = int(height * 0.6)
     for x in range(0, width, max(8, width // 20)):
-        cv2.rectangle(image, (x, horizon - height // 8), (x + max(2, width // 160), horizon),
-                      (70, 80, 90), -1)
+        cv2.rectangle(
+            image, (x, horizon - height // 8), (x + max(2, width // 160), horizon), (70, 80, 90), -1
+        )
     return image
 
 
@@ -38,8 +39,9 @@ def with_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return noisy
 
 
-def draw_object(image: np.ndarray, progress: float, row: float, colour: tuple[int, int, int]
-                ) -> None:
+def draw_object(
+    image: np.ndarray, progress: float, row: float, colour: tuple[int, int, int]
+) -> None:
     height, width = image.shape[:2]
     body_w, body_h = max(8, width // 12), max(20, height // 3)
     x = int(-body_w + (progress % 1.0) * (width + body_w))
@@ -48,25 +50,37 @@ def draw_object(image: np.ndarray, progress: float, row: float, colour: tuple[in
 
 
 def part(jpeg: bytes) -> bytes:
-    return (b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-            % (BOUNDARY, len(jpeg)) + jpeg + b"\r\n")
+    return (
+        b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % (BOUNDARY, len(jpeg))
+        + jpeg
+        + b"\r\n"
+    )
 
 
 def make_frames(width: int, height: int, fps: float, quality: int) -> dict[str, list[bytes]]:
     rng = np.random.default_rng(7)
     scene = background(width, height, rng)
-    still = [part(simplejpeg.encode_jpeg(with_noise(scene, rng), quality, colorspace="BGR",
-                                                  colorsubsampling="420"))
-             for _ in range(STILL_VARIANTS)]
+    still = [
+        part(
+            simplejpeg.encode_jpeg(
+                with_noise(scene, rng), quality, colorspace="BGR", colorsubsampling="420"
+            )
+        )
+        for _ in range(STILL_VARIANTS)
+    ]
     moving = []
     count = max(2, round(fps * CROSSING_SECONDS))
     for i in range(count):
         image = scene.copy()
         draw_object(image, i / count, 0.9, (40, 50, 160))
         draw_object(image, i / count + 0.5, 0.7, (160, 120, 40))
-        moving.append(part(simplejpeg.encode_jpeg(with_noise(image, rng), quality,
-                                                  colorspace="BGR",
-                                                  colorsubsampling="420")))
+        moving.append(
+            part(
+                simplejpeg.encode_jpeg(
+                    with_noise(image, rng), quality, colorspace="BGR", colorsubsampling="420"
+                )
+            )
+        )
     return {"/still.mjpg": still, "/moving.mjpg": moving}
 
 
@@ -84,12 +98,18 @@ class Camera:
             if frames is None:
                 writer.write(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                 return
-            writer.write(b"HTTP/1.0 200 OK\r\nCache-Control: no-cache\r\n"
-                         b"Content-Type: multipart/x-mixed-replace; boundary=%s\r\n\r\n"
-                         % BOUNDARY)
+            writer.write(
+                b"HTTP/1.0 200 OK\r\nCache-Control: no-cache\r\n"
+                b"Content-Type: multipart/x-mixed-replace; boundary=%s\r\n\r\n" % BOUNDARY
+            )
             await self._stream(frames, writer)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, asyncio.CancelledError,
-                IndexError):
+        except (
+            OSError,
+            asyncio.IncompleteReadError,
+            TimeoutError,
+            asyncio.CancelledError,
+            IndexError,
+        ):
             pass
         finally:
             writer.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -22,7 +23,8 @@ class Actor(Protocol):
     def intervals(self, width: int, duration_s: float) -> list[Interval]: ...
 
 
-# -- the still scene --------------------------------------------------------------------------------
+# -- the still scene ----------------------------------------------------------------------
+
 
 def background(width: int = WIDTH, height: int = HEIGHT, seed: int = 1) -> np.ndarray:
     """A plausible outdoor scene: sky, a wall with windows, a lawn, a path, fine texture."""
@@ -33,15 +35,14 @@ def background(width: int = WIDTH, height: int = HEIGHT, seed: int = 1) -> np.nd
     image[:horizon] = sky * np.array([1.0, 0.93, 0.85], np.float32)
     image[horizon:] = (85, 125, 95)  # lawn
     wall_top, wall_left, wall_right = int(height * 0.12), int(width * 0.45), int(width * 0.95)
-    image[wall_top:horizon + 20, wall_left:wall_right] = (120, 140, 170)
+    image[wall_top : horizon + 20, wall_left:wall_right] = (120, 140, 170)
     for x in range(wall_left + 20, wall_right - 40, 70):
         cv2.rectangle(image, (x, wall_top + 20), (x + 35, wall_top + 60), (70, 60, 55), -1)
     path_top = int(height * 0.62)
-    image[path_top:path_top + int(height * 0.2)] = (150, 160, 165)
+    image[path_top : path_top + int(height * 0.2)] = (150, 160, 165)
     small = (height // 12 + 1, width // 12 + 1)
     blotches = rng.uniform(-25, 25, (*small, 1)) + rng.uniform(-8, 8, (*small, 3))
-    image += cv2.resize(blotches.astype(np.float32), (width, height),
-                        interpolation=cv2.INTER_CUBIC)
+    image += cv2.resize(blotches.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
     image += rng.normal(0, 6, image.shape).astype(np.float32)  # fixed fine texture
     return np.clip(cv2.GaussianBlur(image, (3, 3), 0), 0, 255)
 
@@ -53,17 +54,20 @@ class Noise:
         self.rng = np.random.default_rng(seed)
         self.sigma, self.blotch, self.width, self.height = sigma, blotch, width, height
         pad = 32
-        self.bank = [self.rng.standard_normal((height + pad, width + pad, 3), np.float32)
-                     for _ in range(3)]
+        self.bank = [
+            self.rng.standard_normal((height + pad, width + pad, 3), np.float32) for _ in range(3)
+        ]
         if blotch:
-            small = [self.rng.standard_normal(((height + pad) // 3, (width + pad) // 3, 3),
-                                              np.float32) for _ in range(3)]
+            small = [
+                self.rng.standard_normal(((height + pad) // 3, (width + pad) // 3, 3), np.float32)
+                for _ in range(3)
+            ]
             self.blotches = [cv2.resize(s, (width + pad, height + pad)) for s in small]
 
     def _pick(self, bank: list[np.ndarray]) -> np.ndarray:
         k = int(self.rng.integers(len(bank)))
         dy, dx = (int(v) for v in self.rng.integers(0, 32, 2))
-        return bank[k][dy:dy + self.height, dx:dx + self.width]
+        return bank[k][dy : dy + self.height, dx : dx + self.width]
 
     def add(self, image: np.ndarray) -> None:
         if self.sigma:
@@ -74,13 +78,14 @@ class Noise:
 
 # -- actors -------------------------------------------------------------------------------------
 
+
 @dataclass
 class Walker:
     """A person walking across: head, torso, swinging arms and legs."""
 
     start_t: float
-    speed: float                  # pixels per second; negative walks right to left
-    height: float                 # pixels, head to feet
+    speed: float  # pixels per second; negative walks right to left
+    height: float  # pixels, head to feet
     feet_y: float
     shirt: tuple[float, float, float] = (40, 40, 150)
     trousers: tuple[float, float, float] = (60, 45, 35)
@@ -114,18 +119,28 @@ class Walker:
         for side in (-1, 1):
             hand = (x - side * swing * 0.13 * h, y - 0.45 * h)
             _line(image, shoulder, hand, self.shirt, max(1, round(h * 0.06)))
-        cv2.rectangle(image, _pt(x - 0.11 * h, y - 0.83 * h), _pt(x + 0.11 * h, y - 0.45 * h),
-                      self.shirt, -1, cv2.LINE_AA, 4)
+        cv2.rectangle(
+            image,
+            _pt(x - 0.11 * h, y - 0.83 * h),
+            _pt(x + 0.11 * h, y - 0.45 * h),
+            self.shirt,
+            -1,
+            cv2.LINE_AA,
+            4,
+        )
         cv2.circle(image, _pt(x, y - 0.91 * h), _px(0.085 * h), self.skin, -1, cv2.LINE_AA, 4)
 
     def intervals(self, width: int, duration_s: float) -> list[Interval]:
         """While the body's centre is inside the frame and walking."""
+
         def x_at(t: float) -> float:
             return self.x_at(t, width)
+
         if self.pause is None:
             return _inside(x_at, self.start_t, duration_s, width, duration_s)
-        return (_inside(x_at, self.start_t, self.pause[0], width, duration_s)
-                + _inside(x_at, self.pause[1], duration_s, width, duration_s))
+        return _inside(x_at, self.start_t, self.pause[0], width, duration_s) + _inside(
+            x_at, self.pause[1], duration_s, width, duration_s
+        )
 
 
 @dataclass
@@ -150,15 +165,37 @@ class Car:
             return
         x, y, n = self.x_at(t, image.shape[1]), self.bottom_y, self.length
         body_h = 0.22 * n
-        cv2.rectangle(image, _pt(x - n / 2, y - 0.08 * n - body_h), _pt(x + n / 2, y - 0.08 * n),
-                      self.colour, -1, cv2.LINE_AA, 4)
-        cv2.rectangle(image, _pt(x - n / 4, y - 0.08 * n - body_h - 0.16 * n),
-                      _pt(x + n / 5, y - 0.08 * n - body_h), self.colour, -1, cv2.LINE_AA, 4)
-        cv2.rectangle(image, _pt(x - n / 5, y - 0.1 * n - body_h - 0.12 * n),
-                      _pt(x + n / 7, y - 0.08 * n - body_h), (200, 190, 170), -1, cv2.LINE_AA, 4)
+        cv2.rectangle(
+            image,
+            _pt(x - n / 2, y - 0.08 * n - body_h),
+            _pt(x + n / 2, y - 0.08 * n),
+            self.colour,
+            -1,
+            cv2.LINE_AA,
+            4,
+        )
+        cv2.rectangle(
+            image,
+            _pt(x - n / 4, y - 0.08 * n - body_h - 0.16 * n),
+            _pt(x + n / 5, y - 0.08 * n - body_h),
+            self.colour,
+            -1,
+            cv2.LINE_AA,
+            4,
+        )
+        cv2.rectangle(
+            image,
+            _pt(x - n / 5, y - 0.1 * n - body_h - 0.12 * n),
+            _pt(x + n / 7, y - 0.08 * n - body_h),
+            (200, 190, 170),
+            -1,
+            cv2.LINE_AA,
+            4,
+        )
         for wheel in (x - 0.3 * n, x + 0.3 * n):
-            cv2.circle(image, _pt(wheel, y - 0.08 * n), _px(0.09 * n), (25, 25, 25), -1,
-                       cv2.LINE_AA, 4)
+            cv2.circle(
+                image, _pt(wheel, y - 0.08 * n), _px(0.09 * n), (25, 25, 25), -1, cv2.LINE_AA, 4
+            )
 
     def intervals(self, width: int, duration_s: float) -> list[Interval]:
         end = self.stop_t if self.stop_t is not None else duration_s
@@ -178,8 +215,13 @@ class Traffic:
     def draw(self, image: np.ndarray, t: float) -> None:
         for k in range(int(t / self.every_s) - 4, int(t / self.every_s) + 1):
             colour = ((k * 67) % 200 + 30, (k * 131) % 200 + 30, (k * 29) % 200 + 30)
-            Car(k * self.every_s, self.speed * (1 if k % 2 else -1), self.length, self.bottom_y,
-                colour).draw(image, t)
+            Car(
+                k * self.every_s,
+                self.speed * (1 if k % 2 else -1),
+                self.length,
+                self.bottom_y,
+                colour,
+            ).draw(image, t)
 
     def intervals(self, width: int, duration_s: float) -> list[Interval]:
         return []
@@ -199,19 +241,27 @@ class Foliage:
         rng = np.random.default_rng(self.seed)
         n = 220
         angle, r = rng.uniform(0, 2 * math.pi, n), self.radius * np.sqrt(rng.uniform(0, 1, n))
-        self.leaves = np.stack([self.centre[0] + r * np.cos(angle),
-                                self.centre[1] + 0.8 * r * np.sin(angle)], axis=1)
+        self.leaves = np.stack(
+            [self.centre[0] + r * np.cos(angle), self.centre[1] + 0.8 * r * np.sin(angle)], axis=1
+        )
         self.sizes = rng.uniform(0.06, 0.14, n) * self.radius
         self.shades = rng.uniform(0.5, 1.4, n)
         self.phases = rng.uniform(0, 2 * math.pi, n)
 
     def draw(self, image: np.ndarray, t: float) -> None:
         cx, cy = self.centre
-        cv2.rectangle(image, _pt(cx - 0.08 * self.radius, cy), _pt(cx + 0.08 * self.radius,
-                      cy + 1.6 * self.radius), (40, 60, 80), -1)
+        cv2.rectangle(
+            image,
+            _pt(cx - 0.08 * self.radius, cy),
+            _pt(cx + 0.08 * self.radius, cy + 1.6 * self.radius),
+            (40, 60, 80),
+            -1,
+        )
         gust = 0.6 + 0.4 * math.sin(2 * math.pi * t / 7.0)
         sway = self.amplitude * gust * np.sin(2 * math.pi * 0.8 * t + self.phases)
-        for (x, y), size, shade, dx in zip(self.leaves, self.sizes, self.shades, sway):
+        for (x, y), size, shade, dx in zip(
+            self.leaves, self.sizes, self.shades, sway, strict=False
+        ):
             colour = (30 * shade, 110 * shade, 50 * shade)
             cv2.circle(image, _pt(x + dx, y + 0.3 * dx), _px(size), colour, -1, cv2.LINE_AA, 4)
 
@@ -234,7 +284,7 @@ class Rain:
         height, width = image.shape[:2]
         xs, ys = self.rng.uniform(0, width, self.drops), self.rng.uniform(0, height, self.drops)
         lengths = self.rng.uniform(8, 26, self.drops)
-        for x, y, n in zip(xs, ys, lengths):
+        for x, y, n in zip(xs, ys, lengths, strict=False):
             cv2.line(image, _pt(x, y), _pt(x + 0.25 * n, y + n), (210, 210, 210), 1, cv2.LINE_AA, 4)
 
     def intervals(self, width: int, duration_s: float) -> list[Interval]:
@@ -253,15 +303,16 @@ class Snow:
         rng = np.random.default_rng(self.seed)
         self.start = rng.uniform(0, 1, (self.flakes, 2))
         self.fall = rng.uniform(0.08, 0.2, self.flakes)  # frame heights per second
-        self.size = np.where(rng.uniform(0, 1, self.flakes) < 0.05, 3.5, rng.uniform(1, 2.2,
-                                                                                     self.flakes))
+        self.size = np.where(
+            rng.uniform(0, 1, self.flakes) < 0.05, 3.5, rng.uniform(1, 2.2, self.flakes)
+        )
         self.phase = rng.uniform(0, 2 * math.pi, self.flakes)
 
     def draw(self, image: np.ndarray, t: float) -> None:
         height, width = image.shape[:2]
         ys = (self.start[:, 1] + self.fall * t) % 1.0 * height
         xs = (self.start[:, 0] * width + 6 * np.sin(1.3 * t + self.phase)) % width
-        for x, y, size in zip(xs, ys, self.size):
+        for x, y, size in zip(xs, ys, self.size, strict=False):
             cv2.circle(image, _pt(x, y), _px(size), (235, 235, 235), -1, cv2.LINE_AA, 4)
 
     def intervals(self, width: int, duration_s: float) -> list[Interval]:
@@ -270,49 +321,57 @@ class Snow:
 
 # -- light ------------------------------------------------------------------------------------
 
+
 def _ramp(width: int, height: int, cx: float, cy: float, reach: float) -> np.ndarray:
     """1 at (cx, cy) (fractions of the frame) falling smoothly to 0 about `reach` away."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    d2 = ((xs / width - cx) ** 2 + (ys / height - cy) ** 2) / reach ** 2
+    d2 = ((xs / width - cx) ** 2 + (ys / height - cy) ** 2) / reach**2
     ramp: np.ndarray = np.exp(-d2)[:, :, None].astype(np.float32)
     return ramp
 
 
-def lights_switched(times: Sequence[float], off: float = 0.45, width: int = WIDTH,
-                    height: int = HEIGHT) -> Light:
+def lights_switched(
+    times: Sequence[float], off: float = 0.45, width: int = WIDTH, height: int = HEIGHT
+) -> Light:
     """Room lights toggled at `times` (starting off): dimmer and unevenly lit while off."""
     lamp = 0.5 + 0.5 * _ramp(width, height, 0.2, 0.1, 0.7)
 
     def gain(t: float) -> float | np.ndarray:
         on = sum(t >= s for s in times) % 2 == 1
         return lamp if on else off * (0.8 + 0.2 * lamp)
+
     return gain
 
 
 def exposure_steps(steps: Sequence[tuple[float, float]], ramp_s: float = 0.4) -> Light:
     """Auto-exposure: the gain moves to each (time, gain) over ramp_s."""
+
     def gain(t: float) -> float:
         value = 1.0
         for start, target in steps:
             if t >= start:
                 value += (target - value) * min(1.0, (t - start) / ramp_s)
         return value
+
     return gain
 
 
-def lightning(flashes: Sequence[float], fps: float = FPS, width: int = WIDTH,
-              height: int = HEIGHT) -> Light:
+def lightning(
+    flashes: Sequence[float], fps: float = FPS, width: int = WIDTH, height: int = HEIGHT
+) -> Light:
     """One-frame flashes, much stronger in the sky."""
     sky = (1.35 + 0.8 * np.linspace(1, 0, height, dtype=np.float32) ** 2)[:, None, None]
     sky = np.broadcast_to(sky, (height, width, 1)).copy()
 
     def gain(t: float) -> float | np.ndarray:
         return sky if any(abs(t - f) < 0.5 / fps for f in flashes) else 1.0
+
     return gain
 
 
-def flicker(seed: int = 3, strength: float = 0.25, width: int = WIDTH,
-            height: int = HEIGHT) -> Light:
+def flicker(
+    seed: int = 3, strength: float = 0.25, width: int = WIDTH, height: int = HEIGHT
+) -> Light:
     """TV light: the room's brightness jumps every frame, most near the TV (right)."""
     rng = np.random.default_rng(seed)
     tv = _ramp(width, height, 0.95, 0.5, 0.6)
@@ -320,22 +379,27 @@ def flicker(seed: int = 3, strength: float = 0.25, width: int = WIDTH,
     def gain(t: float) -> np.ndarray:
         overall, near = rng.uniform(1 - strength, 1 + strength * 0.6), rng.uniform(-0.3, 0.3)
         return overall * (1 + near * tv)
+
     return gain
 
 
 def sunset(duration_s: float, end_gain: float = 0.3) -> Light:
     def gain(t: float) -> np.ndarray:
         k = end_gain ** (t / duration_s)
-        return np.array([k ** 0.8, k, k ** 1.2], np.float32)  # bluer as it darkens
+        return np.array([k**0.8, k, k**1.2], np.float32)  # bluer as it darkens
+
     return gain
 
 
-def cloud_shadows(seed: int = 4, width: int = WIDTH, height: int = HEIGHT,
-                  depth: float = 0.4) -> Light:
+def cloud_shadows(
+    seed: int = 4, width: int = WIDTH, height: int = HEIGHT, depth: float = 0.4
+) -> Light:
     """Soft shadows of clouds drifting across the scene."""
     rng = np.random.default_rng(seed)
-    clouds = [(rng.uniform(0, 3), rng.uniform(0, 1), rng.uniform(0.2, 0.35),
-               rng.uniform(0.03, 0.05)) for _ in range(6)]
+    clouds = [
+        (rng.uniform(0, 3), rng.uniform(0, 1), rng.uniform(0.2, 0.35), rng.uniform(0.03, 0.05))
+        for _ in range(6)
+    ]
     small_w, small_h = width // 8, height // 8
     ys, xs = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
 
@@ -343,10 +407,11 @@ def cloud_shadows(seed: int = 4, width: int = WIDTH, height: int = HEIGHT,
         shade = np.zeros((small_h, small_w), np.float32)
         for x0, y0, size, speed in clouds:
             cx = (x0 + speed * t) % 3.0 - 1.0  # wraps round far outside the picture
-            d2 = ((xs / small_w - cx) ** 2 + ((ys / small_h - y0) * 0.6) ** 2) / size ** 2
+            d2 = ((xs / small_w - cx) ** 2 + ((ys / small_h - y0) * 0.6) ** 2) / size**2
             shade = np.maximum(shade, np.exp(-d2))
         full = cv2.resize(1 - depth * shade, (width, height), interpolation=cv2.INTER_LINEAR)
         return full[:, :, None]
+
     return gain
 
 
@@ -360,10 +425,12 @@ def combined(*lights: Light) -> Light:
         for light in lights:
             value = value * light(t)
         return value
+
     return gain
 
 
 # -- clips --------------------------------------------------------------------------------------
+
 
 @dataclass
 class Clip:
@@ -386,8 +453,9 @@ class Clip:
 
     @property
     def labels(self) -> list[Interval]:
-        found = [i for a in self.actors if a.relevant
-                 for i in a.intervals(self.width, self.duration_s)]
+        found = [
+            i for a in self.actors if a.relevant for i in a.intervals(self.width, self.duration_s)
+        ]
         return sorted(found)
 
     def frames(self) -> Iterator[tuple[float, np.ndarray]]:
@@ -407,11 +475,20 @@ class Clip:
             yield t, np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _inside(x_at: Callable[[float], float], start: float, end: float, width: int,
-            duration_s: float, step: float = 0.05) -> list[Interval]:
+def _inside(
+    x_at: Callable[[float], float],
+    start: float,
+    end: float,
+    width: int,
+    duration_s: float,
+    step: float = 0.05,
+) -> list[Interval]:
     """The interval (within [start, end]) during which x_at(t) is inside 0..width."""
-    times = [t for t in np.arange(start, min(end, duration_s) + 1e-9, step)
-             if 0 <= x_at(float(t)) <= width]
+    times = [
+        t
+        for t in np.arange(start, min(end, duration_s) + 1e-9, step)
+        if 0 <= x_at(float(t)) <= width
+    ]
     return [(round(float(times[0]), 2), round(float(times[-1]), 2))] if times else []
 
 
@@ -423,13 +500,23 @@ def _px(length: float) -> int:
     return max(16, round(length * 16))
 
 
-def _line(image: np.ndarray, a: tuple[float, float], b: tuple[float, float],
-          colour: tuple[float, float, float], thickness: int) -> None:
+def _line(
+    image: np.ndarray,
+    a: tuple[float, float],
+    b: tuple[float, float],
+    colour: tuple[float, float, float],
+    thickness: int,
+) -> None:
     cv2.line(image, _pt(*a), _pt(*b), colour, thickness, cv2.LINE_AA, 4)
 
 
-def person(start_t: float, speed: float = 120.0, height: float = 150.0, feet_y: float = 300.0,
-           **kwargs: object) -> Walker:
+def person(
+    start_t: float,
+    speed: float = 120.0,
+    height: float = 150.0,
+    feet_y: float = 300.0,
+    **kwargs: object,
+) -> Walker:
     return Walker(start_t, speed, height, feet_y, **kwargs)  # type: ignore[arg-type]
 
 
@@ -439,44 +526,112 @@ def clips() -> list[Clip]:
     dark_clothes = {"shirt": (70, 100, 95), "trousers": (75, 110, 90), "skin": (90, 120, 105)}
     return [
         Clip("person", "a person crosses at walking speed", 14, [person(3)]),
-        Clip("person_far_slow", "a small far figure strolls slowly", 30,
-             [person(2, speed=16, height=40, feet_y=150)]),
-        Clip("person_low_contrast", "a person in colours close to the lawn", 14,
-             [person(3, speed=70, height=90, feet_y=220, **dark_clothes)]),
-        Clip("person_dark", "a person in a dark, noisy scene (JPEG camera)", 16,
-             [person(4, speed=90)], light=darkness(0.3), noise=10, blotch=4, jpeg_quality=70),
-        Clip("person_flicker", "a person walks in while TV light flickers", 20,
-             [person(8, speed=100)], light=flicker()),
-        Clip("person_lights_on", "lights switched on while a person walks", 16,
-             [person(3, speed=60)], light=lights_switched([0.0, 6.0, 9.0])),
-        Clip("person_rain", "a person crosses in the rain", 16, [person(5)],
-             weather=[Rain()]),
-        Clip("person_twice", "two people cross on the same path, 6 s apart", 24,
-             [person(3), person(9, speed=-110, shirt=(150, 120, 40))]),
-        Clip("person_pauses", "a person walks in, stands 25 s, walks on", 45,
-             [person(3, pause=(5.5, 30.5))]),
-        Clip("person_foliage", "a person walks past a swaying tree", 30,
-             [Foliage(centre=(120, 110), radius=80, amplitude=5), person(15, feet_y=290)]),
+        Clip(
+            "person_far_slow",
+            "a small far figure strolls slowly",
+            30,
+            [person(2, speed=16, height=40, feet_y=150)],
+        ),
+        Clip(
+            "person_low_contrast",
+            "a person in colours close to the lawn",
+            14,
+            [person(3, speed=70, height=90, feet_y=220, **dark_clothes)],
+        ),
+        Clip(
+            "person_dark",
+            "a person in a dark, noisy scene (JPEG camera)",
+            16,
+            [person(4, speed=90)],
+            light=darkness(0.3),
+            noise=10,
+            blotch=4,
+            jpeg_quality=70,
+        ),
+        Clip(
+            "person_flicker",
+            "a person walks in while TV light flickers",
+            20,
+            [person(8, speed=100)],
+            light=flicker(),
+        ),
+        Clip(
+            "person_lights_on",
+            "lights switched on while a person walks",
+            16,
+            [person(3, speed=60)],
+            light=lights_switched([0.0, 6.0, 9.0]),
+        ),
+        Clip("person_rain", "a person crosses in the rain", 16, [person(5)], weather=[Rain()]),
+        Clip(
+            "person_twice",
+            "two people cross on the same path, 6 s apart",
+            24,
+            [person(3), person(9, speed=-110, shirt=(150, 120, 40))],
+        ),
+        Clip(
+            "person_pauses",
+            "a person walks in, stands 25 s, walks on",
+            45,
+            [person(3, pause=(5.5, 30.5))],
+        ),
+        Clip(
+            "person_foliage",
+            "a person walks past a swaying tree",
+            30,
+            [Foliage(centre=(120, 110), radius=80, amplitude=5), person(15, feet_y=290)],
+        ),
         Clip("car", "a car drives past", 12, [Car(4, speed=260, length=220, bottom_y=330)]),
-        Clip("car_parks", "a car drives in and stays parked", 60,
-             [Car(4, speed=200, length=220, bottom_y=330, stop_t=6.0)]),
-        Clip("masked_road", "traffic on a masked road, then a person", 30,
-             [Traffic(every_s=4, bottom_y=150, length=90, speed=160),
-              person(18, feet_y=320)], mask=[road]),
+        Clip(
+            "car_parks",
+            "a car drives in and stays parked",
+            60,
+            [Car(4, speed=200, length=220, bottom_y=330, stop_t=6.0)],
+        ),
+        Clip(
+            "masked_road",
+            "traffic on a masked road, then a person",
+            30,
+            [Traffic(every_s=4, bottom_y=150, length=90, speed=160), person(18, feet_y=320)],
+            mask=[road],
+        ),
         Clip("quiet", "a still scene with sensor noise", 30),
-        Clip("dark_noise", "a dark scene with heavy sensor noise (JPEG camera)", 30,
-             light=darkness(0.25), noise=12, blotch=6, jpeg_quality=70),
-        Clip("lights", "room lights switched on and off", 30,
-             light=lights_switched([8.0, 16.0, 24.0])),
-        Clip("exposure", "camera auto-exposure steps", 30,
-             light=exposure_steps([(6, 1.4), (13, 0.7), (20, 1.15), (26, 0.85)])),
-        Clip("lightning", "lightning strobes", 30,
-             light=lightning([5.0, 5.2, 5.3, 11.0, 11.1, 11.4, 17.5, 17.6, 17.8, 18.0, 25.0])),
+        Clip(
+            "dark_noise",
+            "a dark scene with heavy sensor noise (JPEG camera)",
+            30,
+            light=darkness(0.25),
+            noise=12,
+            blotch=6,
+            jpeg_quality=70,
+        ),
+        Clip(
+            "lights",
+            "room lights switched on and off",
+            30,
+            light=lights_switched([8.0, 16.0, 24.0]),
+        ),
+        Clip(
+            "exposure",
+            "camera auto-exposure steps",
+            30,
+            light=exposure_steps([(6, 1.4), (13, 0.7), (20, 1.15), (26, 0.85)]),
+        ),
+        Clip(
+            "lightning",
+            "lightning strobes",
+            30,
+            light=lightning([5.0, 5.2, 5.3, 11.0, 11.1, 11.4, 17.5, 17.6, 17.8, 18.0, 25.0]),
+        ),
         Clip("tv_flicker", "TV light flickering every frame", 30, light=flicker(seed=8)),
         Clip("sunset", "sunset: the scene darkens and turns blue", 40, light=sunset(40)),
         Clip("clouds", "shadows of clouds drift across", 40, light=cloud_shadows()),
-        Clip("foliage", "a tree sways in gusty wind", 30,
-             [Foliage(centre=(120, 110), radius=80, amplitude=5)]),
+        Clip(
+            "foliage",
+            "a tree sways in gusty wind",
+            30,
+            [Foliage(centre=(120, 110), radius=80, amplitude=5)],
+        ),
         Clip("rain", "rain streaks", 30, weather=[Rain()]),
         Clip("snow", "falling snow", 30, weather=[Snow()]),
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -26,18 +26,28 @@ WIDTH, HEIGHT = 1280, 720
 
 def source_frames(count: int) -> list[np.ndarray]:
     """1280x720 frames of a person crossing a noisy scene (made once, outside the timing)."""
-    clip = Clip("cost", "", count / 10, [person(0.5, speed=500, height=300, feet_y=600)],
-                width=WIDTH, height=HEIGHT)
+    clip = Clip(
+        "cost",
+        "",
+        count / 10,
+        [person(0.5, speed=500, height=300, feet_y=600)],
+        width=WIDTH,
+        height=HEIGHT,
+    )
     return [image for _, image in clip.frames()]
 
 
-def measure(images: list[np.ndarray], make: Callable[[MotionConfig], Detector],
-            as_jpeg: bool) -> tuple[float, float]:
+def measure(
+    images: list[np.ndarray], make: Callable[[MotionConfig], Detector], as_jpeg: bool
+) -> tuple[float, float]:
     """(ms of CPU per frame for grey_small + update, of which update alone)."""
     detector = make(MotionConfig())
-    frames = [Frame.from_jpeg(jpeg.encode(image, 80), i, WIDTH, HEIGHT, monotonic=i / 10)
-              if as_jpeg else Frame.from_image(image, i, monotonic=i / 10)
-              for i, image in enumerate(images)]
+    frames = [
+        Frame.from_jpeg(jpeg.encode(image, 80), i, WIDTH, HEIGHT, monotonic=i / 10)
+        if as_jpeg
+        else Frame.from_image(image, i, monotonic=i / 10)
+        for i, image in enumerate(images)
+    ]
     total = update = 0.0
     for i, frame in enumerate(frames):
         started = time.process_time()
@@ -56,12 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     limit_opencv_threads()  # as the server does
     images = source_frames(args.frames)
-    print(f"CPU per frame at {WIDTH}x{HEIGHT} (detection at {DETECT_WIDTH} px wide), "
-          f"{args.frames} frames, OpenCV threads {cv2.getNumThreads()}:\n")
+    print(
+        f"CPU per frame at {WIDTH}x{HEIGHT} (detection at {DETECT_WIDTH} px wide), "
+        f"{args.frames} frames, OpenCV threads {cv2.getNumThreads()}:\n"
+    )
     print("| detector | input | grey_small + update, ms | update alone, ms |")
     print("| --- | --- | --- | --- |")
-    for name, make in (("FrameDiffDetector", FrameDiffDetector),
-                       ("MotionDetector", MotionDetector)):
+    for name, make in (
+        ("FrameDiffDetector", FrameDiffDetector),
+        ("MotionDetector", MotionDetector),
+    ):
         for as_jpeg in (False, True):
             total, update = measure(images, make, as_jpeg)
             kind = "camera JPEG (DCT-scaled grey decode)" if as_jpeg else "BGR pixels"

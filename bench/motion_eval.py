@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -39,11 +39,11 @@ class Outcome:
 
     events: list[TrackedEvent]
     labels: list[Interval]
-    found: int            # labelled intervals with an event
-    false_events: int     # events that belong to no labelled interval
+    found: int  # labelled intervals with an event
+    false_events: int  # events that belong to no labelled interval
     start_errors: list[float]  # per found interval: event start minus labelled start (s)
-    overrun_s: float      # longest time motion was still seen after a labelled interval ended
-    seconds: float        # detector time
+    overrun_s: float  # longest time motion was still seen after a labelled interval ended
+    seconds: float  # detector time
 
     @property
     def worst_start_error(self) -> float | None:
@@ -52,10 +52,15 @@ class Outcome:
 
 def contenders() -> list[Contender]:
     defaults = MotionConfig()
-    return [Contender("previous frame (0.3 / 25)", FrameDiffDetector, BASELINE_SETTINGS),
-            Contender(f"previous frame ({defaults.threshold:g} / {defaults.pixel_threshold})",
-                      FrameDiffDetector, defaults),
-            Contender("background model (defaults)", MotionDetector, defaults)]
+    return [
+        Contender("previous frame (0.3 / 25)", FrameDiffDetector, BASELINE_SETTINGS),
+        Contender(
+            f"previous frame ({defaults.threshold:g} / {defaults.pixel_threshold})",
+            FrameDiffDetector,
+            defaults,
+        ),
+        Contender("background model (defaults)", MotionDetector, defaults),
+    ]
 
 
 def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
@@ -64,8 +69,9 @@ def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
     for contender in contenders:
         settings = replace(contender.settings, mask=clip.mask)
         finished: list[TrackedEvent] = []
-        states.append((contender.make(settings), EventTracker(settings, finished.append),
-                       finished, [0.0]))
+        states.append(
+            (contender.make(settings), EventTracker(settings, finished.append), finished, [0.0])
+        )
     for i, (t, image) in enumerate(clip.frames()):
         grey = camera_frame(clip, image, i, t).grey_small(DETECT_WIDTH)
         for detector, tracker, _, spent in states:
@@ -85,14 +91,15 @@ def camera_frame(clip: Clip, image: np.ndarray, seq: int, t: float) -> Frame:
     if clip.jpeg_quality is None:
         return Frame.from_image(image, seq, monotonic=t)
     height, width = image.shape[:2]
-    return Frame.from_jpeg(jpeg.encode(image, clip.jpeg_quality), seq, width, height,
-                           monotonic=t)
+    return Frame.from_jpeg(jpeg.encode(image, clip.jpeg_quality), seq, width, height, monotonic=t)
 
 
 def score(events: list[TrackedEvent], labels: list[Interval], seconds: float = 0.0) -> Outcome:
     def belongs(event: TrackedEvent, label: Interval) -> bool:
-        return (event.first_motion_t <= label[1] + MATCH_SLACK_S
-                and event.last_motion_t >= label[0] - MATCH_SLACK_S)
+        return (
+            event.first_motion_t <= label[1] + MATCH_SLACK_S
+            and event.last_motion_t >= label[0] - MATCH_SLACK_S
+        )
 
     found, errors = 0, []
     for label in labels:
@@ -119,12 +126,10 @@ def _cell(outcome: Outcome) -> str:
 
 
 def table(rows: list[tuple[Clip, list[Outcome]]], names: Sequence[str]) -> str:
-    header = "| clip | what |" + "".join(f" {n}: found | false | start s | ends s |"
-                                        for n in names)
+    header = "| clip | what |" + "".join(f" {n}: found | false | start s | ends s |" for n in names)
     lines = [header, "|" + " --- |" * (2 + 4 * len(names))]
     for clip, outcomes in rows:
-        lines.append(f"| {clip.name} | {clip.what} |"
-                     + "".join(f" {_cell(o)} |" for o in outcomes))
+        lines.append(f"| {clip.name} | {clip.what} |" + "".join(f" {_cell(o)} |" for o in outcomes))
     totals = []
     for k in range(len(names)):
         labels = sum(len(o[k].labels) for _, o in rows)
@@ -150,22 +155,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append((clip, outcomes))
         frames += round(clip.duration_s * clip.fps)
         if args.verbose:
-            for contender, outcome in zip(competitors, outcomes):
-                spans = ", ".join(f"{e.first_motion_t:.1f}-{e.last_motion_t:.1f}"
-                                  f" ({e.motion_frames}, peak {e.peak_delta:.2f})"
-                                  for e in outcome.events)
-                print(f"{clip.name:20} {contender.name:28} labels {clip.labels} events {spans}",
-                      file=sys.stderr)
+            for contender, outcome in zip(competitors, outcomes, strict=False):
+                spans = ", ".join(
+                    f"{e.first_motion_t:.1f}-{e.last_motion_t:.1f}"
+                    f" ({e.motion_frames}, peak {e.peak_delta:.2f})"
+                    for e in outcome.events
+                )
+                print(
+                    f"{clip.name:20} {contender.name:28} labels {clip.labels} events {spans}",
+                    file=sys.stderr,
+                )
     print(table(rows, [c.name for c in competitors]))
-    per_frame = [1000 * sum(o[k].seconds for _, o in rows) / max(1, frames)
-                 for k in range(len(competitors))]
-    print("\nfound: labelled intervals with an event; false: events outside every labelled "
-          "interval; start s: event start minus labelled start (worst of the clip); ends s: "
-          "last significant frame minus labelled end (the event's clip goes on for "
-          "stable_frames more).")
-    print(f"{len(chosen)} clips, {frames} frames in {time.perf_counter() - started:.0f} s; "
-          "update() per frame: "
-          + ", ".join(f"{c.name} {ms:.2f} ms" for c, ms in zip(competitors, per_frame)))
+    per_frame = [
+        1000 * sum(o[k].seconds for _, o in rows) / max(1, frames) for k in range(len(competitors))
+    ]
+    print(
+        "\nfound: labelled intervals with an event; false: events outside every labelled "
+        "interval; start s: event start minus labelled start (worst of the clip); ends s: "
+        "last significant frame minus labelled end (the event's clip goes on for "
+        "stable_frames more)."
+    )
+    print(
+        f"{len(chosen)} clips, {frames} frames in {time.perf_counter() - started:.0f} s; "
+        "update() per frame: "
+        + ", ".join(f"{c.name} {ms:.2f} ms" for c, ms in zip(competitors, per_frame, strict=False))
+    )
     return 0
 
 

@@ -96,8 +96,19 @@ class MjpegSource:
 
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.process = subprocess.Popen(
-            [PYTHON, str(BENCH / "mjpeg_source.py"), "--width", str(width), "--height",
-             str(height), "--fps", str(fps)], stdout=subprocess.PIPE, text=True)
+            [
+                PYTHON,
+                str(BENCH / "mjpeg_source.py"),
+                "--width",
+                str(width),
+                "--height",
+                str(height),
+                "--fps",
+                str(fps),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().split()
         if not line or line[0] != "ready":
@@ -117,8 +128,11 @@ def camwatch_config(scenario: Scenario, source_url: str, data_dir: Path) -> str:
     if scenario.source == "demo":
         # The demo scene cannot be told to move: a still scene is one where no frame counts as
         # motion (threshold 100), a moving one where sensor noise does (pixel threshold 1).
-        motion = ("threshold = 100.0\n" if scenario.scene == "still"
-                  else "threshold = 0.0\npixel_threshold = 1\n")
+        motion = (
+            "threshold = 100.0\n"
+            if scenario.scene == "still"
+            else "threshold = 0.0\npixel_threshold = 1\n"
+        )
     return f"""
 [server]
 host = "127.0.0.1"
@@ -128,7 +142,7 @@ log_level = "warning"
 
 [[cameras]]
 name = "cam"
-source = "{source_url if scenario.source == 'mjpeg' else 'demo'}"
+source = "{source_url if scenario.source == "mjpeg" else "demo"}"
 width = {scenario.width}
 height = {scenario.height}
 fps = {scenario.fps}
@@ -149,11 +163,18 @@ class CamwatchServer:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
             [PYTHON, "-m", "camwatch", "--config", str(config), "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         try:
-            wait_for(lambda: http_get(self.base + "/snapshot.jpg")[:2] == b"\xff\xd8", 60,
-                     "camwatch's first frame")
+            wait_for(
+                lambda: http_get(self.base + "/snapshot.jpg")[:2] == b"\xff\xd8",
+                60,
+                "camwatch's first frame",
+            )
         except RuntimeError:
             self.stop()
             raise
@@ -200,21 +221,28 @@ stream_quality 80
 class MotionDaemon:
     """Debian's `motion`, reading the same MJPEG source, with a temporary config."""
 
-    def __init__(self, source_url: str, width: int, height: int, fps: float, workdir: Path
-                 ) -> None:
+    def __init__(self, source_url: str, width: int, height: int, fps: float, workdir: Path) -> None:
         executable = shutil.which("motion")
         if executable is None:
             raise RuntimeError("motion is not installed (apt-get install motion)")
         self.stream_port = free_port()
         (workdir / "clips").mkdir(parents=True, exist_ok=True)
         config = workdir / "motion.conf"
-        config.write_text(MOTION_CONFIG.format(dir=workdir, url=source_url, width=width,
-                                               height=height, fps=round(fps),
-                                               stream_port=self.stream_port))
+        config.write_text(
+            MOTION_CONFIG.format(
+                dir=workdir,
+                url=source_url,
+                width=width,
+                height=height,
+                fps=round(fps),
+                stream_port=self.stream_port,
+            )
+        )
         self.clips = workdir / "clips"
         self.log = open(workdir / "motion.out", "w")  # noqa: SIM115 - open while Motion runs
-        self.process = subprocess.Popen([executable, "-n", "-c", str(config)],
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [executable, "-n", "-c", str(config)], stdout=self.log, stderr=subprocess.STDOUT
+        )
         self.stream_url = f"http://127.0.0.1:{self.stream_port}/"
 
     def recording(self) -> bool:
@@ -225,14 +253,30 @@ class MotionDaemon:
         self.log.close()
 
 
-def start_viewers(base: str, count: int, start: float, end: float, fps: float,
-                  mjpeg_url: str | None = None) -> subprocess.Popen[str]:
+def start_viewers(
+    base: str, count: int, start: float, end: float, fps: float, mjpeg_url: str | None = None
+) -> subprocess.Popen[str]:
     """Half websocket, half MJPEG (an odd one out is MJPEG); only MJPEG with `mjpeg_url`."""
     ws, mjpeg = (0, count) if mjpeg_url else (count // 2, count - count // 2)
     ws_url = base.replace("http://", "ws://") + "/webcam?meta=1"
-    command = [PYTHON, str(BENCH / "viewers.py"), "--ws-url", ws_url, "--ws", str(ws),
-               "--mjpeg-url", mjpeg_url or base + "/stream.mjpg", "--mjpeg", str(mjpeg),
-               "--start", str(start), "--end", str(end), "--fps", str(fps)]
+    command = [
+        PYTHON,
+        str(BENCH / "viewers.py"),
+        "--ws-url",
+        ws_url,
+        "--ws",
+        str(ws),
+        "--mjpeg-url",
+        mjpeg_url or base + "/stream.mjpg",
+        "--mjpeg",
+        str(mjpeg),
+        "--start",
+        str(start),
+        "--end",
+        str(end),
+        "--fps",
+        str(fps),
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
@@ -250,8 +294,9 @@ def finish_viewers(process: subprocess.Popen[str], timeout: float) -> dict[str, 
 # -- measurements ------------------------------------------------------------------------------
 
 
-def measure_window(pids: list[int], duration: float, viewer_commands: list[Any]
-                   ) -> tuple[list[Any], list[dict[str, Any]], list[float]]:
+def measure_window(
+    pids: list[int], duration: float, viewer_commands: list[Any]
+) -> tuple[list[Any], list[dict[str, Any]], list[float]]:
     """Start the viewers, measure `pids` over the window, and collect the viewers' results.
 
     Returns (usage per pid, viewer results, viewer-process CPU %)."""
@@ -278,8 +323,13 @@ def measure_window(pids: list[int], duration: float, viewer_commands: list[Any]
     return usages, results, client_cpu
 
 
-def run_scenario(scenario: Scenario, viewer_counts: list[int], duration: float,
-                 source: MjpegSource | None, workdir: Path) -> list[Row]:
+def run_scenario(
+    scenario: Scenario,
+    viewer_counts: list[int],
+    duration: float,
+    source: MjpegSource | None,
+    workdir: Path,
+) -> list[Row]:
     url = source.url(scenario.scene) if source is not None else "demo"
     server = CamwatchServer(scenario, url, workdir)
     rows: list[Row] = []
@@ -291,14 +341,22 @@ def run_scenario(scenario: Scenario, viewer_counts: list[int], duration: float,
         for count in viewer_counts:
             commands = []
             if count:
-                commands.append(lambda s, e, c=count: start_viewers(server.base, c, s, e,
-                                                                    scenario.fps))
-            usages, results, client_cpu = measure_window([server.process.pid], duration,
-                                                         commands)
+                commands.append(
+                    lambda s, e, c=count: start_viewers(server.base, c, s, e, scenario.fps)
+                )
+            usages, results, client_cpu = measure_window([server.process.pid], duration, commands)
             camera = server.camera()
-            rows.append(Row(scenario, count, usages[0].cpu_percent, usages[0].rss_mb,
-                            sum(client_cpu), bool(camera["recording"]),
-                            results[0] if results else {"capture_fps": camera["fps"]}))
+            rows.append(
+                Row(
+                    scenario,
+                    count,
+                    usages[0].cpu_percent,
+                    usages[0].rss_mb,
+                    sum(client_cpu),
+                    bool(camera["recording"]),
+                    results[0] if results else {"capture_fps": camera["fps"]},
+                )
+            )
             print(format_row(rows[-1]), flush=True)
     finally:
         server.stop()
@@ -319,8 +377,9 @@ class MotionComparison:
     motion_recording: bool
 
 
-def compare_with_motion(source: MjpegSource, width: int, height: int, fps: float,
-                        duration: float, workdir: Path) -> list[MotionComparison]:
+def compare_with_motion(
+    source: MjpegSource, width: int, height: int, fps: float, duration: float, workdir: Path
+) -> list[MotionComparison]:
     """camwatch and Motion side by side on the same source, one MJPEG viewer each, same window."""
     comparisons = []
     for scene in ("still", "moving"):
@@ -334,21 +393,39 @@ def compare_with_motion(source: MjpegSource, width: int, height: int, fps: float
             wait_for(lambda port=motion.stream_port: port_open(port), 30, "Motion's stream")
             time.sleep(5.0)  # both connected, Motion's event (if any) started
             usages, results, client_cpu = measure_window(
-                [server.process.pid, motion.process.pid], duration,
-                [lambda s, e, base=server.base: start_viewers(base, 1, s, e, fps),
-                 lambda s, e, url=motion.stream_url: start_viewers("", 1, s, e, fps,
-                                                                   mjpeg_url=url)])
+                [server.process.pid, motion.process.pid],
+                duration,
+                [
+                    lambda s, e, base=server.base: start_viewers(base, 1, s, e, fps),
+                    lambda s, e, url=motion.stream_url: start_viewers(
+                        "", 1, s, e, fps, mjpeg_url=url
+                    ),
+                ],
+            )
             camera = server.camera()
             motion_recording = motion.recording()
         finally:
             motion.stop()
             server.stop()
-        row = Row(scenario, 1, usages[0].cpu_percent, usages[0].rss_mb, client_cpu[0],
-                  bool(camera["recording"]), results[0])
-        comparisons.append(MotionComparison(scene, row, usages[1].cpu_percent,
-                                            usages[1].rss_mb, results[1], motion_recording))
-        print(f"side by side, {scene}: camwatch {row.cpu:.1f}% {row.rss:.0f} MB, "
-              f"motion {usages[1].cpu_percent:.1f}% {usages[1].rss_mb:.0f} MB", flush=True)
+        row = Row(
+            scenario,
+            1,
+            usages[0].cpu_percent,
+            usages[0].rss_mb,
+            client_cpu[0],
+            bool(camera["recording"]),
+            results[0],
+        )
+        comparisons.append(
+            MotionComparison(
+                scene, row, usages[1].cpu_percent, usages[1].rss_mb, results[1], motion_recording
+            )
+        )
+        print(
+            f"side by side, {scene}: camwatch {row.cpu:.1f}% {row.rss:.0f} MB, "
+            f"motion {usages[1].cpu_percent:.1f}% {usages[1].rss_mb:.0f} MB",
+            flush=True,
+        )
     return comparisons
 
 
@@ -403,17 +480,27 @@ def bench_scan(workdir: Path, seconds: int) -> ScanResult:
     make_scan_video(video, 1280, 720, 10, seconds)
     before = os.times()
     started = time.perf_counter()
-    out = subprocess.run([PYTHON, "-m", "camwatch", "scan", str(video), "--json"], cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                         text=True, timeout=600, check=True).stdout
+    out = subprocess.run(
+        [PYTHON, "-m", "camwatch", "scan", str(video), "--json"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
     wall = time.perf_counter() - started
     after = os.times()
-    cpu = (after.children_user - before.children_user) + \
-        (after.children_system - before.children_system)
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
     events = len(json.loads(out)["events"])
     result = ScanResult(1280, 720, 10, seconds, wall, cpu, events)
-    print(f"scan: {seconds} s of 1280x720 at 10 fps in {wall:.2f} s "
-          f"({result.speed:.1f}x real time, {events} events)", flush=True)
+    print(
+        f"scan: {seconds} s of 1280x720 at 10 fps in {wall:.2f} s "
+        f"({result.speed:.1f}x real time, {events} events)",
+        flush=True,
+    )
     return result
 
 
@@ -432,16 +519,20 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-TABLE_HEAD = ("| source | size | fps | scene | rec | viewers | CPU % | RSS MB | +CPU %/viewer "
-              "| capture fps | p50 ms | p99 ms | min share % | mean share % | client CPU % | "
-              "notes |\n|" + "---|" * 16)
+TABLE_HEAD = (
+    "| source | size | fps | scene | rec | viewers | CPU % | RSS MB | +CPU %/viewer "
+    "| capture fps | p50 ms | p99 ms | min share % | mean share % | client CPU % | "
+    "notes |\n|" + "---|" * 16
+)
 
 
-COLUMNS = ("Columns: CPU % is of one core for the server process (all threads, from "
-           "/proc/PID/stat); +CPU %/viewer is (CPU - CPU with 1 viewer) / (viewers - 1); "
-           "latency is from capture (the frame's timestamp) to the whole frame at the client; "
-           "share is frames received / frames captured in the window; client CPU % is the "
-           "viewers process.")
+COLUMNS = (
+    "Columns: CPU % is of one core for the server process (all threads, from "
+    "/proc/PID/stat); +CPU %/viewer is (CPU - CPU with 1 viewer) / (viewers - 1); "
+    "latency is from capture (the frame's timestamp) to the whole frame at the client; "
+    "share is frames received / frames captured in the window; client CPU % is the "
+    "viewers process."
+)
 
 
 def format_row(row: Row) -> str:
@@ -451,11 +542,13 @@ def format_row(row: Row) -> str:
         notes = (notes + "; " if notes else "") + f"{r['bad_frames']} bad frames"
     if row.viewers and r.get("connected", row.viewers) != row.viewers:
         notes = (notes + "; " if notes else "") + f"{r.get('connected')} connected"
-    return (f"| {s.source} | {s.size} | {s.fps:g} | {s.scene} | {'yes' if row.recording else 'no'}"
-            f" | {row.viewers} | {row.cpu:.1f} | {row.rss:.0f} | {fmt(row.per_extra_viewer, 3)} "
-            f"| {fmt(r.get('capture_fps'))} | {fmt(r.get('latency_p50_ms'))} "
-            f"| {fmt(r.get('latency_p99_ms'))} | {percent(r.get('share_min'))} "
-            f"| {percent(r.get('share_mean'))} | {row.client_cpu:.1f} | {notes} |")
+    return (
+        f"| {s.source} | {s.size} | {s.fps:g} | {s.scene} | {'yes' if row.recording else 'no'}"
+        f" | {row.viewers} | {row.cpu:.1f} | {row.rss:.0f} | {fmt(row.per_extra_viewer, 3)} "
+        f"| {fmt(r.get('capture_fps'))} | {fmt(r.get('latency_p50_ms'))} "
+        f"| {fmt(r.get('latency_p99_ms'))} | {percent(r.get('share_min'))} "
+        f"| {percent(r.get('share_mean'))} | {row.client_cpu:.1f} | {notes} |"
+    )
 
 
 def machine_description() -> str:
@@ -467,23 +560,37 @@ def machine_description() -> str:
                 break
     with open("/proc/meminfo") as f:
         total_kb = int(f.readline().split()[1])
-    return (f"{os.cpu_count()} CPUs ({model}), {total_kb / 1024 / 1024:.1f} GB RAM, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {total_kb / 1024 / 1024:.1f} GB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
 
 
 def git_revision() -> str:
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=10,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
     except OSError:
         return "unknown"
 
 
-def report(args: argparse.Namespace, rows: list[Row], comparisons: list[MotionComparison],
-           scan_result: ScanResult | None, load_before: str, started: float) -> str:
+def report(
+    args: argparse.Namespace,
+    rows: list[Row],
+    comparisons: list[MotionComparison],
+    scan_result: ScanResult | None,
+    load_before: str,
+    started: float,
+) -> str:
     lines = [
-        "# camwatch benchmark results", "",
+        "# camwatch benchmark results",
+        "",
         f"- date: {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(started))}",
         f"- machine: {machine_description()}",
         f"- camwatch revision: {git_revision()}",
@@ -495,27 +602,40 @@ def report(args: argparse.Namespace, rows: list[Row], comparisons: list[MotionCo
     if rows:
         lines += ["## Server", "", TABLE_HEAD] + [format_row(row) for row in rows] + [""]
     if comparisons:
-        lines += ["## Side by side with Motion (same source, one MJPEG viewer each, same window)",
-                  "", ("| scene | camwatch recording | camwatch CPU % | camwatch RSS MB "
-                       "| camwatch viewer frames % | Motion recording | Motion CPU % "
-                       "| Motion RSS MB | Motion viewer frames % |"),
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Side by side with Motion (same source, one MJPEG viewer each, same window)",
+            "",
+            (
+                "| scene | camwatch recording | camwatch CPU % | camwatch RSS MB "
+                "| camwatch viewer frames % | Motion recording | Motion CPU % "
+                "| Motion RSS MB | Motion viewer frames % |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for c in comparisons:
-            lines.append(f"| {c.scene} | {'yes' if c.camwatch.recording else 'no'} "
-                         f"| {c.camwatch.cpu:.1f} | {c.camwatch.rss:.0f} "
-                         f"| {percent(c.camwatch.result.get('share_mean'))} "
-                         f"| {'yes' if c.motion_recording else 'no'} "
-                         f"| {c.motion_cpu:.1f} | {c.motion_rss:.0f} "
-                         f"| {percent(c.motion_result.get('share_mean'))} |")
+            lines.append(
+                f"| {c.scene} | {'yes' if c.camwatch.recording else 'no'} "
+                f"| {c.camwatch.cpu:.1f} | {c.camwatch.rss:.0f} "
+                f"| {percent(c.camwatch.result.get('share_mean'))} "
+                f"| {'yes' if c.motion_recording else 'no'} "
+                f"| {c.motion_cpu:.1f} | {c.motion_rss:.0f} "
+                f"| {percent(c.motion_result.get('share_mean'))} |"
+            )
         lines.append("")
     if scan_result is not None:
         s = scan_result
-        lines += ["## `camwatch scan`", "",
-                  "| video | length s | wall s | CPU s | frames/s | x real time | events |",
-                  "|---|---|---|---|---|---|---|",
-                  (f"| {s.width}x{s.height} {s.fps} fps H.264 | {s.seconds} | {s.wall:.2f} "
-                   f"| {s.cpu:.2f} | {s.seconds * s.fps / s.wall:.0f} | {s.speed:.1f} "
-                   f"| {s.events} |"), ""]
+        lines += [
+            "## `camwatch scan`",
+            "",
+            "| video | length s | wall s | CPU s | frames/s | x real time | events |",
+            "|---|---|---|---|---|---|---|",
+            (
+                f"| {s.width}x{s.height} {s.fps} fps H.264 | {s.seconds} | {s.wall:.2f} "
+                f"| {s.cpu:.2f} | {s.seconds * s.fps / s.wall:.0f} | {s.speed:.1f} "
+                f"| {s.events} |"
+            ),
+            "",
+        ]
     lines += [COLUMNS, ""]
     return "\n".join(lines)
 
@@ -543,23 +663,67 @@ def scenarios(args: argparse.Namespace) -> Iterator[tuple[Scenario, list[int]]]:
                     yield Scenario(source, width, height, fps, scene), args.viewers
 
 
+Sources = dict[tuple[int, int, float], MjpegSource]
+
+
+def shared_source(sources: Sources, width: int, height: int, fps: float) -> MjpegSource:
+    """One MJPEG camera per size and rate, started on first use and reused by later rows."""
+    key = (width, height, fps)
+    if key not in sources:
+        sources[key] = MjpegSource(*key)
+    return sources[key]
+
+
+def run_server_matrix(args: argparse.Namespace, workdir: Path, sources: Sources) -> list[Row]:
+    print(TABLE_HEAD, flush=True)
+    rows: list[Row] = []
+    for index, (scenario, counts) in enumerate(scenarios(args)):
+        source = None
+        if scenario.source == "mjpeg":
+            source = shared_source(sources, scenario.width, scenario.height, scenario.fps)
+        scenario_dir = workdir / f"scenario-{index}"
+        scenario_dir.mkdir()
+        rows += run_scenario(scenario, counts, args.duration, source, scenario_dir)
+    return rows
+
+
+def run_motion_comparison(
+    args: argparse.Namespace, workdir: Path, sources: Sources
+) -> list[MotionComparison]:
+    if shutil.which("motion") is None:
+        print("motion is not installed: skipping the comparison", flush=True)
+        return []
+    source = shared_source(sources, 640, 480, 10.0)
+    return compare_with_motion(source, 640, 480, 10.0, args.duration, workdir)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="a subset that runs in minutes")
     parser.add_argument("--sources", type=lambda t: parse_list(t, str), default=["demo", "mjpeg"])
-    parser.add_argument("--sizes", type=lambda t: parse_list(t, str),
-                        default=["640x480", "1280x720"])
+    parser.add_argument(
+        "--sizes", type=lambda t: parse_list(t, str), default=["640x480", "1280x720"]
+    )
     parser.add_argument("--fps", type=lambda t: parse_list(t, float), default=[10.0, 30.0])
     parser.add_argument("--viewers", type=lambda t: parse_list(t, int), default=[0, 1, 10, 50, 100])
     parser.add_argument("--scenes", type=lambda t: parse_list(t, str), default=["still", "moving"])
-    parser.add_argument("--duration", type=float, default=None,
-                        help="measured seconds per row (default 10, 6 with --quick)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="measured seconds per row (default 10, 6 with --quick)",
+    )
     parser.add_argument("--no-motion", action="store_true", help="skip the Motion comparison")
     parser.add_argument("--no-scan", action="store_true", help="skip the scan benchmark")
     parser.add_argument("--no-server", action="store_true", help="skip the server matrix")
-    parser.add_argument("--scan-seconds", type=int, default=None,
-                        help="length of the scan test video (default 60, 30 with --quick)")
+    parser.add_argument(
+        "--scan-seconds",
+        type=int,
+        default=None,
+        help="length of the scan test video (default 60, 30 with --quick)",
+    )
     parser.add_argument("--output", help="also write the report (Markdown) to this file")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the child processes too
@@ -572,29 +736,12 @@ def main() -> int:
     scan_result: ScanResult | None = None
     with tempfile.TemporaryDirectory(prefix="camwatch-bench-") as tmp:
         workdir = Path(tmp)
-        sources: dict[tuple[int, int, float], MjpegSource] = {}
+        sources: Sources = {}
         try:
             if not args.no_server:
-                print(TABLE_HEAD, flush=True)
-                for index, (scenario, counts) in enumerate(scenarios(args)):
-                    source = None
-                    if scenario.source == "mjpeg":
-                        key = (scenario.width, scenario.height, scenario.fps)
-                        if key not in sources:
-                            sources[key] = MjpegSource(*key)
-                        source = sources[key]
-                    scenario_dir = workdir / f"scenario-{index}"
-                    scenario_dir.mkdir()
-                    rows += run_scenario(scenario, counts, args.duration, source, scenario_dir)
+                rows = run_server_matrix(args, workdir, sources)
             if not args.no_motion:
-                if shutil.which("motion") is None:
-                    print("motion is not installed: skipping the comparison", flush=True)
-                else:
-                    key = (640, 480, 10.0)
-                    if key not in sources:
-                        sources[key] = MjpegSource(*key)
-                    comparisons = compare_with_motion(sources[key], 640, 480, 10.0,
-                                                      args.duration, workdir)
+                comparisons = run_motion_comparison(args, workdir, sources)
         finally:
             for source in sources.values():
                 source.stop()

@@ -58,46 +58,72 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
 
 
-async def soak(port: int, pid: int, args: argparse.Namespace) -> tuple[list[Sample], ChurnStats,
-                                                                       float]:
+async def soak(
+    port: int, pid: int, args: argparse.Namespace
+) -> tuple[list[Sample], ChurnStats, float]:
     total = ChurnStats()
     samples: list[Sample] = []
     seconds = args.minutes * 60
     started = time.monotonic()
     steady_task = asyncio.ensure_future(steady(port, seconds))
-    load_task = asyncio.ensure_future(churn(port, args.viewers, seconds, stats=total,
-                                            seed=int(time.time())))
+    load_task = asyncio.ensure_future(
+        churn(port, args.viewers, seconds, stats=total, seed=int(time.time()))
+    )
     last_cpu, last_time = cpu_seconds(pid), time.monotonic()
     while not load_task.done():
         await asyncio.wait({load_task}, timeout=args.interval)
         now, cpu = time.monotonic(), cpu_seconds(pid)
         events = await asyncio.get_running_loop().run_in_executor(None, event_count, port)
-        samples.append(Sample((now - started) / 60, rss_bytes(pid) / 2**20, fd_count(pid),
-                              100 * (cpu - last_cpu) / (now - last_time), total.total, events))
-        print(f"  {samples[-1].minute:5.2f} min  RSS {samples[-1].rss_mib:6.1f} MiB  "
-              f"fds {samples[-1].fds:4d}  CPU {samples[-1].cpu_percent:4.0f} %", flush=True)
+        samples.append(
+            Sample(
+                (now - started) / 60,
+                rss_bytes(pid) / 2**20,
+                fd_count(pid),
+                100 * (cpu - last_cpu) / (now - last_time),
+                total.total,
+                events,
+            )
+        )
+        print(
+            f"  {samples[-1].minute:5.2f} min  RSS {samples[-1].rss_mib:6.1f} MiB  "
+            f"fds {samples[-1].fds:4d}  CPU {samples[-1].cpu_percent:4.0f} %",
+            flush=True,
+        )
         last_cpu, last_time = cpu, now
     kept = await steady_task
     return samples, total, kept.ratio
 
 
-def report(samples: list[Sample], total: ChurnStats, ratio: float, fds_idle: tuple[int, int],
-           args: argparse.Namespace) -> bool:
-    print(f"\n## Soak: {args.minutes:g} min, {args.viewers} churning viewers, "
-          f"{args.width}x{args.height} at {args.fps:g} fps\n")
+def report(
+    samples: list[Sample],
+    total: ChurnStats,
+    ratio: float,
+    fds_idle: tuple[int, int],
+    args: argparse.Namespace,
+) -> bool:
+    print(
+        f"\n## Soak: {args.minutes:g} min, {args.viewers} churning viewers, "
+        f"{args.width}x{args.height} at {args.fps:g} fps\n"
+    )
     print("| minute | RSS (MiB) | open fds | server CPU | connections so far | events |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for s in samples:
-        print(f"| {s.minute:.2f} | {s.rss_mib:.1f} | {s.fds} | {s.cpu_percent:.0f} % "
-              f"| {s.connections} | {s.events} |")
+        print(
+            f"| {s.minute:.2f} | {s.rss_mib:.1f} | {s.fds} | {s.cpu_percent:.0f} % "
+            f"| {s.connections} | {s.events} |"
+        )
     warm = [s for s in samples if s.minute >= samples[-1].minute / 3] or samples
     rss_slope = slope_per_minute([(s.minute, s.rss_mib) for s in warm])
     rss_range = max(s.rss_mib for s in warm) - min(s.rss_mib for s in warm)
-    print(f"\n{total.total} connections ({total.connections}), {total.frames} frames to "
-          f"churning viewers, {sum(total.errors.values())} client errors {total.errors or ''}")
+    print(
+        f"\n{total.total} connections ({total.connections}), {total.frames} frames to "
+        f"churning viewers, {sum(total.errors.values())} client errors {total.errors or ''}"
+    )
     print(f"steady viewer kept {ratio:.1%} of the frames")
-    print(f"RSS after warm-up: {rss_slope:+.2f} MiB/min (range {rss_range:.1f} MiB); "
-          f"open fds idle before/after: {fds_idle[0]} / {fds_idle[1]}")
+    print(
+        f"RSS after warm-up: {rss_slope:+.2f} MiB/min (range {rss_range:.1f} MiB); "
+        f"open fds idle before/after: {fds_idle[0]} / {fds_idle[1]}"
+    )
     flat = rss_slope < args.max_rss_slope and fds_idle[1] <= fds_idle[0] + 2 and ratio >= 0.9
     print("verdict:", "flat" if flat else "NOT FLAT")
     return flat
@@ -118,10 +144,30 @@ def main() -> int:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="camwatch-soak-") as data_dir:
         process = subprocess.Popen(
-            [sys.executable, "-m", "camwatch", "--source", "demo", "--host", "127.0.0.1",
-             "--port", str(port), "--width", str(args.width), "--height", str(args.height),
-             "--fps", str(args.fps), "--data-dir", data_dir, "--log-level", "warning"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            [
+                sys.executable,
+                "-m",
+                "camwatch",
+                "--source",
+                "demo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--width",
+                str(args.width),
+                "--height",
+                str(args.height),
+                "--fps",
+                str(args.fps),
+                "--data-dir",
+                data_dir,
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         try:
             wait_for_health(port, process)
             asyncio.run(churn(port, 20, 3.0))  # warm-up

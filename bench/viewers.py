@@ -50,7 +50,7 @@ class Payload:
         if taken:
             if len(self.head) < 2:
                 self.head = (self.head + bytes(data[:2]))[:2]
-            self.tail = (self.tail + bytes(data[max(0, taken - 2):taken]))[-2:]
+            self.tail = (self.tail + bytes(data[max(0, taken - 2) : taken]))[-2:]
             self.remaining -= taken
         return taken
 
@@ -139,8 +139,8 @@ class Dechunker:
                 if end < 0:
                     self._line += data
                     return
-                self._line += data[:end + 1]
-                data = data[end + 1:]
+                self._line += data[: end + 1]
+                data = data[end + 1 :]
                 size = self._line.strip().split(b";")[0]
                 self._line.clear()
                 if size:
@@ -231,8 +231,9 @@ class MjpegViewer(Viewer):
         self._body_sink(data)
 
     def _part(self, fields: dict[str, str], payload: Payload) -> None:
-        self.frame_done(int(fields.get("x-sequence", "-1")),
-                        float(fields.get("x-timestamp", "0")), payload)
+        self.frame_done(
+            int(fields.get("x-sequence", "-1")), float(fields.get("x-timestamp", "0")), payload
+        )
 
 
 class WebSocketViewer(Viewer):
@@ -267,7 +268,7 @@ class WebSocketViewer(Viewer):
                     continue
             assert self._payload is not None
             if self._opcode != 2:
-                self._text += data[:self._payload.remaining]
+                self._text += data[: self._payload.remaining]
             used = self._payload.feed(data)
             data = data[used:]
             if self._payload.remaining == 0:
@@ -321,8 +322,12 @@ def request_for(url: str, websocket: bool) -> bytes:
     lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", "User-Agent: camwatch-bench"]
     if websocket:
         key = base64.b64encode(os.urandom(16)).decode()
-        lines += ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
-                  "Sec-WebSocket-Version: 13"]
+        lines += [
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -330,11 +335,13 @@ async def run_viewer(url: str, websocket: bool, end: float) -> Received:
     loop = asyncio.get_running_loop()
     parts = urllib.parse.urlsplit(url)
     request = request_for(url, websocket)
-    factory: Callable[[], Viewer] = (lambda: WebSocketViewer(request)) if websocket else \
-        (lambda: MjpegViewer(request))
+    factory: Callable[[], Viewer] = (
+        (lambda: WebSocketViewer(request)) if websocket else (lambda: MjpegViewer(request))
+    )
     try:
         _, viewer = await asyncio.wait_for(
-            loop.create_connection(factory, parts.hostname or "127.0.0.1", parts.port or 80), 10)
+            loop.create_connection(factory, parts.hostname or "127.0.0.1", parts.port or 80), 10
+        )
     except (OSError, TimeoutError) as e:
         return Received("ws" if websocket else "mjpeg", error=f"connect: {e}")
     try:
@@ -366,8 +373,11 @@ def summarise(results: list[Received], start: float, end: float, fps: float) -> 
     seqs: set[int] = set()
     counts: list[int] = []
     for received in results:
-        in_window = [(seq, captured, arrived) for seq, captured, arrived in received.frames
-                     if start <= (captured or arrived) < end]
+        in_window = [
+            (seq, captured, arrived)
+            for seq, captured, arrived in received.frames
+            if start <= (captured or arrived) < end
+        ]
         counts.append(len(in_window))
         latencies += [arrived - captured for _, captured, arrived in in_window if captured]
         seqs.update(seq for seq, _, _ in in_window if seq >= 0)
@@ -394,15 +404,20 @@ def summarise(results: list[Received], start: float, end: float, fps: float) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ws-url", action="append", default=[],
-                        help="websocket URL (repeatable), e.g. ws://127.0.0.1:8100/webcam?meta=1")
+    parser.add_argument(
+        "--ws-url",
+        action="append",
+        default=[],
+        help="websocket URL (repeatable), e.g. ws://127.0.0.1:8100/webcam?meta=1",
+    )
     parser.add_argument("--mjpeg-url", action="append", default=[], help="MJPEG URL (repeatable)")
     parser.add_argument("--ws", type=int, default=0, help="websocket viewers per URL")
     parser.add_argument("--mjpeg", type=int, default=0, help="MJPEG viewers per URL")
     parser.add_argument("--start", type=float, required=True, help="window start (wall clock)")
     parser.add_argument("--end", type=float, required=True, help="window end (wall clock)")
-    parser.add_argument("--fps", type=float, default=10, help="nominal fps, for streams "
-                        "without sequence numbers")
+    parser.add_argument(
+        "--fps", type=float, default=10, help="nominal fps, for streams without sequence numbers"
+    )
     args = parser.parse_args()
     results = asyncio.run(run_all(args))
     json.dump(summarise(results, args.start, args.end, args.fps), sys.stdout)

@@ -8,8 +8,8 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import av
 
@@ -46,8 +46,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="camwatch",
-                            description="Webcam streamer with motion recording.")
+    parser = ArgumentParser(prog="camwatch", description="Webcam streamer with motion recording.")
     add_serve_options(parser)
     return parser
 
@@ -73,8 +72,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
@@ -102,19 +102,28 @@ async def serve(config: Config) -> None:
     log.info("stopped")
 
 
-SCAN_MOTION_OPTIONS = {"threshold": float, "pixel_threshold": int, "stable_frames": int,
-                       "min_motion_frames": int, "pre_roll_seconds": float,
-                       "max_event_seconds": float}
+SCAN_MOTION_OPTIONS = {
+    "threshold": float,
+    "pixel_threshold": int,
+    "stable_frames": int,
+    "min_motion_frames": int,
+    "pre_roll_seconds": float,
+    "max_event_seconds": float,
+}
 
 
 def build_scan_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="camwatch scan",
-                            description="Run motion detection over a video file.")
+    parser = ArgumentParser(
+        prog="camwatch scan", description="Run motion detection over a video file."
+    )
     parser.add_argument("video", help="the video file to analyse")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.add_argument("--record", metavar="DIR", help="also write event clips to DIR")
-    parser.add_argument("--config", metavar="FILE",
-                        help="take motion settings from the first camera in this TOML file")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="take motion settings from the first camera in this TOML file",
+    )
     for key, kind in SCAN_MOTION_OPTIONS.items():
         parser.add_argument("--" + key.replace("_", "-"), type=kind)
     return parser
@@ -154,8 +163,10 @@ def print_events(events: list[ScannedEvent], *, as_json: bool) -> None:
         print(json.dumps({"events": [vars(e) for e in events]}))
         return
     for i, event in enumerate(events, 1):
-        print(f"event {i}: {event.start_s:.2f}s - {event.end_s:.2f}s, "
-              f"{event.motion_frames} motion frames, peak delta {event.peak_delta:.2f}%")
+        print(
+            f"event {i}: {event.start_s:.2f}s - {event.end_s:.2f}s, "
+            f"{event.motion_frames} motion frames, peak delta {event.peak_delta:.2f}%"
+        )
     if not events:
         print("no events")
 
@@ -166,8 +177,11 @@ def run_server(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(config))
     except OSError as e:
-        print(f"camwatch: error: cannot listen on {config.server.host}:{config.server.port}: "
-              f"{e.strerror or e}", file=sys.stderr)
+        print(
+            f"camwatch: error: cannot listen on {config.server.host}:{config.server.port}: "
+            f"{e.strerror or e}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

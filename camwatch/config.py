@@ -1,4 +1,4 @@
-"""Typed settings: dataclasses with bounds and descriptions, loaded from TOML and validated by key."""
+"""Typed settings: dataclasses with bounds and descriptions, from TOML, validated by key."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 T = TypeVar("T")
 
@@ -34,18 +35,30 @@ def setting(
     choices: tuple[str, ...] | None = None,
     pattern: re.Pattern[str] | None = None,
     validate: Callable[[Any, str], Any] | None = None,
+    parse: Callable[[Any], Any] | None = None,
+    allowed: str | None = None,
     secret: bool = False,
 ) -> Any:
     """A dataclass field carrying its bounds and description for validation and docs.
 
-    `validate(value, key)` checks and normalises a structured value (raising ConfigError).
+    `validate(value, key)` checks and normalises a structured value (raising ConfigError);
+    `parse(value)` turns a scalar into the field's type (raising TypeError or ValueError), and
+    `allowed` then describes what it accepts.
     A `secret` never appears in a repr or an error message.
     """
-    meta = {"description": description, "low": low, "high": high, "choices": choices,
-            "pattern": pattern, "validate": validate, "secret": secret}
+    meta = {
+        "description": description,
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "pattern": pattern,
+        "validate": validate,
+        "parse": parse,
+        "allowed": allowed,
+        "secret": secret,
+    }
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta,
-                     repr=not secret)
+        return field(default_factory=lambda: type(default)(default), metadata=meta, repr=not secret)
     return field(default=default, metadata=meta, repr=not secret)
 
 
@@ -62,32 +75,48 @@ def parse_size(text: str | int) -> int:
     return int(number * factor)
 
 
+def size_setting(default: int, description: str) -> Any:
+    """A byte count written as a number or a size such as "20GB"."""
+    return setting(
+        default,
+        description,
+        low=0,
+        parse=parse_size,
+        allowed='a size such as "20GB", "500MiB" or 0',
+    )
+
+
 MAX_MASK_POLYGONS = 64
 MAX_MASK_POINTS = 256
 
 
 def validate_mask(value: Any, key: str) -> list[list[list[float]]]:
     """A motion mask: a list of polygons, each >= 3 [x, y] points with 0 <= x, y <= 1."""
-    allowed = ("a list of polygons, each a list of at least 3 [x, y] points "
-               "with x and y from 0 to 1")
+    allowed = "a list of polygons, each a list of at least 3 [x, y] points with x and y from 0 to 1"
     if not isinstance(value, (list, tuple)) or len(value) > MAX_MASK_POLYGONS:
-        raise ConfigError(f"{key}: expected {allowed} (at most {MAX_MASK_POLYGONS} polygons), "
-                          f"got {value!r}")
+        raise ConfigError(
+            f"{key}: expected {allowed} (at most {MAX_MASK_POLYGONS} polygons), got {value!r}"
+        )
     polygons = []
     for i, polygon in enumerate(value):
         where = f"{key}: polygon {i}"
         if not isinstance(polygon, (list, tuple)) or not 3 <= len(polygon) <= MAX_MASK_POINTS:
-            raise ConfigError(f"{where}: expected 3 to {MAX_MASK_POINTS} [x, y] points, "
-                              f"got {polygon!r}")
-        polygons.append([_mask_point(point, f"{where} point {j}")
-                         for j, point in enumerate(polygon)])
+            raise ConfigError(
+                f"{where}: expected 3 to {MAX_MASK_POINTS} [x, y] points, got {polygon!r}"
+            )
+        polygons.append(
+            [_mask_point(point, f"{where} point {j}") for j, point in enumerate(polygon)]
+        )
     return polygons
 
 
 def _mask_point(point: Any, where: str) -> list[float]:
-    if (not isinstance(point, (list, tuple)) or len(point) != 2
-            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)
-            or not all(0.0 <= c <= 1.0 for c in point)):
+    if (
+        not isinstance(point, (list, tuple))
+        or len(point) != 2
+        or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)
+        or not all(0.0 <= c <= 1.0 for c in point)
+    ):
         raise ConfigError(f"{where}: expected [x, y] with x and y from 0 to 1, got {point!r}")
     return [float(point[0]), float(point[1])]
 
@@ -96,32 +125,46 @@ def _mask_point(point: Any, where: str) -> list[float]:
 class MotionConfig:
     enabled: bool = setting(True, "detect motion and record events")
     threshold: float = setting(
-        0.1, "a frame is significant when delta (% of pixels changed) exceeds this",
-        low=0.0, high=100.0)
+        0.1,
+        "a frame is significant when delta (% of pixels changed) exceeds this",
+        low=0.0,
+        high=100.0,
+    )
     pixel_threshold: int = setting(
-        12, "grey-level change for a pixel to count as changed", low=1, high=255)
+        12, "grey-level change for a pixel to count as changed", low=1, high=255
+    )
     stable_frames: int = setting(
-        20, "the diff buffer: stop once this many deltas in a row are below threshold",
-        low=1, high=1000)
+        20,
+        "the diff buffer: stop once this many deltas in a row are below threshold",
+        low=1,
+        high=1000,
+    )
     min_motion_frames: int = setting(
-        5, "an event with fewer significant frames is discarded", low=1, high=10000)
+        5, "an event with fewer significant frames is discarded", low=1, high=10000
+    )
     pre_roll_seconds: float = setting(
-        2.0, "seconds of video kept from before the motion started", low=0.0, high=30.0)
+        2.0, "seconds of video kept from before the motion started", low=0.0, high=30.0
+    )
     max_event_seconds: float = setting(
-        600.0, "a longer event is split into clips", low=5.0, high=86400.0)
+        600.0, "a longer event is split into clips", low=5.0, high=86400.0
+    )
     mask: list[list[list[float]]] = setting(
-        [], "polygons of [x, y] points (0-1, from the top left) where motion is ignored",
-        validate=validate_mask)
+        [],
+        "polygons of [x, y] points (0-1, from the top left) where motion is ignored",
+        validate=validate_mask,
+    )
 
 
 @dataclass
 class CameraConfig:
     name: str = setting("cam", "[a-z0-9_-]+, unique; used in URLs", pattern=CAMERA_NAME)
     source: str = setting("auto", "auto, demo, a device index or path, a file, or a URL")
-    width: int = setting(1280, "requested capture width; 0 = the camera's default",
-                         low=0, high=7680)
-    height: int = setting(720, "requested capture height; 0 = the camera's default",
-                          low=0, high=4320)
+    width: int = setting(
+        1280, "requested capture width; 0 = the camera's default", low=0, high=7680
+    )
+    height: int = setting(
+        720, "requested capture height; 0 = the camera's default", low=0, high=4320
+    )
     fps: float = setting(10.0, "frames per second to capture", low=0.5, high=120.0)
     jpeg_quality: int = setting(80, "JPEG quality for live frames", low=10, high=100)
     loop: bool = setting(False, "loop a file source")
@@ -137,17 +180,16 @@ class ServerConfig:
     password: str = setting("", "when set, every endpoint but /healthz needs it", secret=True)
     certfile: str = setting("", "TLS certificate (PEM); with keyfile enables HTTPS")
     keyfile: str = setting("", "TLS private key (PEM)")
-    log_level: str = setting("info", "logging level",
-                             choices=("debug", "info", "warning", "error"))
+    log_level: str = setting("info", "logging level", choices=("debug", "info", "warning", "error"))
 
 
 @dataclass
 class RetentionConfig:
-    max_days: float = setting(30.0, "older clips are deleted; 0 = keep forever",
-                              low=0.0, high=36500.0)
-    max_bytes: int = setting(20 * 10**9, "oldest clips deleted beyond this; 0 = no limit", low=0)
-    min_free_bytes: int = setting(10**9, "keep at least this much free on the data disk",
-                                  low=0)
+    max_days: float = setting(
+        30.0, "older clips are deleted; 0 = keep forever", low=0.0, high=36500.0
+    )
+    max_bytes: int = size_setting(20 * 10**9, "oldest clips deleted beyond this; 0 = no limit")
+    min_free_bytes: int = size_setting(10**9, "keep at least this much free on the data disk")
 
 
 @dataclass
@@ -157,19 +199,22 @@ class MqttConfig:
     username: str = setting("", "broker user name")
     password: str = setting("", "broker password", secret=True)
     tls: bool = setting(False, "connect with TLS")
-    topic_prefix: str = setting("camwatch", "topic prefix; distinct per camwatch host",
-                                pattern=MQTT_TOPIC_PREFIX)
+    topic_prefix: str = setting(
+        "camwatch", "topic prefix; distinct per camwatch host", pattern=MQTT_TOPIC_PREFIX
+    )
     discovery: bool = setting(True, "publish Home Assistant discovery configs")
-    discovery_prefix: str = setting("homeassistant", "Home Assistant discovery prefix",
-                                    pattern=MQTT_TOPIC_PREFIX)
+    discovery_prefix: str = setting(
+        "homeassistant", "Home Assistant discovery prefix", pattern=MQTT_TOPIC_PREFIX
+    )
 
 
 @dataclass
 class HooksConfig:
     on_event_start: str = setting("", "command run when an event starts")
     on_event_end: str = setting("", "command run when an event ends")
-    timeout_seconds: float = setting(30.0, "a hook still running after this is killed",
-                                     low=1.0, high=3600.0)
+    timeout_seconds: float = setting(
+        30.0, "a hook still running after this is killed", low=1.0, high=3600.0
+    )
 
 
 @dataclass
@@ -212,41 +257,55 @@ def _coerce(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
         raise
 
 
-def _coerce_value(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
-    allowed = _describe_allowed(f, kind)
-    given = value  # errors show the value as written (300, not 300.0)
-    is_size = f.name in ("max_bytes", "min_free_bytes")
-    try:
-        if is_size:
-            value = parse_size(value)
-        elif kind is bool:
-            if not isinstance(value, bool):
-                raise TypeError
-        elif kind is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError
-        elif kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError
-            value = float(value)
-            if not math.isfinite(value):
-                raise ValueError
-        elif kind is str:
-            if not isinstance(value, str) or "\x00" in value:
-                raise TypeError
-    except (TypeError, ValueError, OverflowError):
-        if is_size:
-            allowed = "a size such as \"20GB\", \"500MiB\" or 0"
-        raise ConfigError(f"{key}: expected {allowed}, got {value!r}") from None
-    meta = f.metadata
-    low, high = meta.get("low"), meta.get("high")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{key}: expected {allowed}, got {given!r}")
-    if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{key}: expected {allowed}, got {given!r}")
-    if meta.get("pattern") is not None and not meta["pattern"].match(value):
-        raise ConfigError(f"{key}: expected {allowed}, got {given!r}")
+def _as_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError
     return value
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    return value
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError
+    if not math.isfinite(value):
+        raise ValueError
+    return float(value)
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str) or "\x00" in value:
+        raise TypeError
+    return value
+
+
+_PARSERS: dict[type, Callable[[Any], Any]] = {
+    bool: _as_bool,
+    int: _as_int,
+    float: _as_float,
+    str: _as_str,
+}
+
+
+def _coerce_value(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
+    meta = f.metadata
+    allowed = meta.get("allowed") or _describe_allowed(f, kind)
+    parse = meta.get("parse") or _PARSERS.get(kind, lambda v: v)
+    try:
+        parsed = parse(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{key}: expected {allowed}, got {value!r}") from None
+    low, high = meta.get("low"), meta.get("high")
+    out_of_range = (low is not None and parsed < low) or (high is not None and parsed > high)
+    not_a_choice = bool(meta.get("choices")) and parsed not in meta["choices"]
+    no_match = meta.get("pattern") is not None and not meta["pattern"].match(parsed)
+    if out_of_range or not_a_choice or no_match:  # the value as written: 300, not 300.0
+        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+    return parsed
 
 
 def key_text(name: str) -> str:
@@ -263,7 +322,8 @@ def build(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{prefix}{key_text(unknown[0])}: unknown key; allowed keys: {', '.join(fields)}")
+            f"{prefix}{key_text(unknown[0])}: unknown key; allowed keys: {', '.join(fields)}"
+        )
     values: dict[str, Any] = {}
     for name, value in data.items():
         key, kind = prefix + name, hints[name]
@@ -279,8 +339,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> Config:
     allowed = ("server", "cameras", "retention", "mqtt", "hooks")
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ConfigError(
-            f"{key_text(unknown[0])}: unknown section; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{key_text(unknown[0])}: unknown section; allowed: {', '.join(allowed)}")
     cameras_data = data.get("cameras", [])
     if not isinstance(cameras_data, list):
         raise ConfigError("cameras: expected an array of tables ([[cameras]])")

@@ -36,21 +36,47 @@ class Frame:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_image(cls, image: np.ndarray, seq: int, *, captured_at: float | None = None,
-                   monotonic: float | None = None, online: bool = True,
-                   jpeg_quality: int = 80) -> Frame:
+    def from_image(
+        cls,
+        image: np.ndarray,
+        seq: int,
+        *,
+        captured_at: float | None = None,
+        monotonic: float | None = None,
+        online: bool = True,
+        jpeg_quality: int = 80,
+    ) -> Frame:
         height, width = image.shape[:2]
-        return cls(seq=seq, captured_at=time.time() if captured_at is None else captured_at,
-                   monotonic=time.monotonic() if monotonic is None else monotonic,
-                   width=width, height=height, image=image, online=online,
-                   jpeg_quality=jpeg_quality)
+        return cls(
+            seq=seq,
+            captured_at=time.time() if captured_at is None else captured_at,
+            monotonic=time.monotonic() if monotonic is None else monotonic,
+            width=width,
+            height=height,
+            image=image,
+            online=online,
+            jpeg_quality=jpeg_quality,
+        )
 
     @classmethod
-    def from_jpeg(cls, data: bytes, seq: int, width: int, height: int, *,
-                  captured_at: float | None = None, monotonic: float | None = None) -> Frame:
-        return cls(seq=seq, captured_at=time.time() if captured_at is None else captured_at,
-                   monotonic=time.monotonic() if monotonic is None else monotonic,
-                   width=width, height=height, camera_jpeg=data)
+    def from_jpeg(
+        cls,
+        data: bytes,
+        seq: int,
+        width: int,
+        height: int,
+        *,
+        captured_at: float | None = None,
+        monotonic: float | None = None,
+    ) -> Frame:
+        return cls(
+            seq=seq,
+            captured_at=time.time() if captured_at is None else captured_at,
+            monotonic=time.monotonic() if monotonic is None else monotonic,
+            width=width,
+            height=height,
+            camera_jpeg=data,
+        )
 
     @property
     def has_jpeg(self) -> bool:

@@ -40,8 +40,9 @@ def decode_grey_scaled(data: bytes, width: int, target_width: int) -> np.ndarray
     """A grey image at the smallest DCT scale (1/2, 1/4, 1/8) still at least target_width wide."""
     if simplejpeg is not None:
         try:
-            grey = simplejpeg.decode_jpeg(data, colorspace="GRAY", min_width=target_width,
-                                          min_height=1)
+            grey = simplejpeg.decode_jpeg(
+                data, colorspace="GRAY", min_width=target_width, min_height=1
+            )
         except ValueError as e:
             raise JpegError(str(e)) from None
         flat: np.ndarray = grey.reshape(grey.shape[0], grey.shape[1])
@@ -49,8 +50,12 @@ def decode_grey_scaled(data: bytes, width: int, target_width: int) -> np.ndarray
     scale = 1
     while scale < 8 and width // (scale * 2) >= target_width:
         scale *= 2
-    flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
-            4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[scale]
+    flag = {
+        1: cv2.IMREAD_GRAYSCALE,
+        2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+        4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+        8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+    }[scale]
     grey = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if grey is None:
         raise JpegError("not a JPEG image")

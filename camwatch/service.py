@@ -34,8 +34,9 @@ def tls_context(server: ServerConfig) -> ssl.SSLContext | None:
     try:
         context.load_cert_chain(server.certfile, server.keyfile or None)
     except (OSError, ssl.SSLError) as e:
-        raise ConfigError(f"server.certfile: cannot load the certificate and key "
-                          f"({e.strerror or e})") from None
+        raise ConfigError(
+            f"server.certfile: cannot load the certificate and key ({e.strerror or e})"
+        ) from None
     return context
 
 
@@ -43,10 +44,14 @@ def warn_if_exposed(server: ServerConfig) -> None:
     if server.password or is_loopback(server.host):
         return
     line = "!" * 72
-    log.warning("\n%s\n  camwatch is listening on %s without a password: anyone who can reach "
-                "this\n  machine can watch the cameras and delete recordings. Set [server] "
-                "password\n  in the config file or CAMWATCH_PASSWORD in the environment.\n%s",
-                line, server.host or "all addresses", line)
+    log.warning(
+        "\n%s\n  camwatch is listening on %s without a password: anyone who can reach "
+        "this\n  machine can watch the cameras and delete recordings. Set [server] "
+        "password\n  in the config file or CAMWATCH_PASSWORD in the environment.\n%s",
+        line,
+        server.host or "all addresses",
+        line,
+    )
 
 
 class Component(Protocol):
@@ -88,8 +93,14 @@ class Service:
         app = self.make_app()
         warn_if_exposed(server_config)
         self.server = LimitedHTTPServer(
-            app, ssl_options=ssl_options, max_body_size=MAX_BODY_BYTES, xheaders=False,
-            max_header_size=32 * 1024, idle_connection_timeout=120, body_timeout=30)
+            app,
+            ssl_options=ssl_options,
+            max_body_size=MAX_BODY_BYTES,
+            xheaders=False,
+            max_header_size=32 * 1024,
+            idle_connection_timeout=120,
+            body_timeout=30,
+        )
         sockets = tornado.netutil.bind_sockets(self.port, server_config.host)
         self.port = sockets[0].getsockname()[1]
         self.server.add_sockets(sockets)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from camwatch.capture.camera import Camera
-from camwatch.recording.clip_writer import ClipResult
 from camwatch.config import Config
-from camwatch.recording.index import EventStore
 from camwatch.frame import Frame
 from camwatch.integrations.hooks import HookRunner
-from camwatch.integrations.metrics import Metrics
-from camwatch.motion.settings import apply_saved_overrides
-from camwatch.integrations.mqtt import MqttPublisher, server_base_url
 from camwatch.integrations.listeners import Listeners
+from camwatch.integrations.metrics import Metrics
+from camwatch.integrations.mqtt import MqttPublisher, server_base_url
+from camwatch.motion.settings import apply_saved_overrides
+from camwatch.recording.clip_writer import ClipResult
+from camwatch.recording.index import EventStore
 from camwatch.recording.recorder import EventRecorder
 from camwatch.recording.retention import RetentionService
 from camwatch.server import events_api, media, settings_api
@@ -61,11 +61,16 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
             retention.request_cleanup()  # a clip was added, or the disk filled up
 
     recorder = EventRecorder(
-        camera.name, camera.config.motion, Path(service.config.server.data_dir),
+        camera.name,
+        camera.config.motion,
+        Path(service.config.server.data_dir),
         store=service.context.services.get("events"),
         listeners=service.context.services["listeners"],
-        fps_hint=camera.config.fps, on_delta=on_delta,
-        on_recording=on_recording, on_clip_closed=on_clip_closed)
+        fps_hint=camera.config.fps,
+        on_delta=on_delta,
+        on_recording=on_recording,
+        on_clip_closed=on_clip_closed,
+    )
     camera.recorder = recorder
     service.components.append(RecorderComponent(camera, recorder))
     return recorder
@@ -86,8 +91,12 @@ def add_integrations(service: Service) -> Listeners:
         listeners.add(hooks)
         services["hooks"] = hooks
     if config.mqtt is not None:
-        publisher = MqttPublisher(config.mqtt, list(service.context.cameras), data_dir,
-                                  base_url=server_base_url(config.server))
+        publisher = MqttPublisher(
+            config.mqtt,
+            list(service.context.cameras),
+            data_dir,
+            base_url=server_base_url(config.server),
+        )
         service.components.append(publisher)
         listeners.add(publisher)
         services["mqtt"] = publisher
@@ -103,8 +112,9 @@ def attach_event_store(service: Service) -> EventStore:
     services = service.context.services
     services["events"] = store
     for camera in service.context.cameras.values():
-        apply_saved_overrides(camera.name, camera.config.motion,
-                              store.motion_overrides(camera.name))
+        apply_saved_overrides(
+            camera.name, camera.config.motion, store.motion_overrides(camera.name)
+        )
     retention = RetentionService(store, service.config.retention)
     services["retention"] = retention  # attach_recorder asks it for a pass after each clip
     service.components.insert(0, retention)

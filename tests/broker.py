@@ -6,9 +6,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -29,10 +29,12 @@ class Mosquitto:
 
     def start(self, timeout: float = 10.0) -> Mosquitto:
         self.config_path.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)],
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -91,8 +93,12 @@ class Collector:
         with self._changed:
             return [m for m in self.messages if m.topic == topic]
 
-    def wait_for(self, topic: str, predicate: Callable[[Message], bool] = lambda m: True,
-                 timeout: float = 10.0) -> Message:
+    def wait_for(
+        self,
+        topic: str,
+        predicate: Callable[[Message], bool] = lambda m: True,
+        timeout: float = 10.0,
+    ) -> Message:
         """The first message on `topic` matching `predicate`, waiting (bounded) for it."""
         deadline = time.monotonic() + timeout
         with self._changed:

@@ -20,9 +20,15 @@ from typing import Any
 import pytest
 
 CHROMIUM = os.environ.get("CAMWATCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -61,9 +67,12 @@ class WatchedPage:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"headless Chromium not found at {CHROMIUM} (scripts/setup --test installs "
-                    "it; CAMWATCH_CHROMIUM overrides the path)")
+        pytest.skip(
+            f"headless Chromium not found at {CHROMIUM} (scripts/setup --test installs "
+            "it; CAMWATCH_CHROMIUM overrides the path)"
+        )
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

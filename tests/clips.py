@@ -1,10 +1,10 @@
-"""Test videos with known motion: a noisy still scene and a box that moves during given intervals."""
+"""Test videos with known motion: a noisy still scene, a box moving in given intervals."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import av
 import cv2
@@ -14,13 +14,19 @@ import numpy as np
 def scene(width: int, height: int, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     small = rng.integers(60, 190, (max(2, height // 24), max(2, width // 24), 3), dtype=np.uint8)
-    return cv2.GaussianBlur(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC),
-                            (0, 0), 2)
+    return cv2.GaussianBlur(
+        cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), (0, 0), 2
+    )
 
 
-def frame_at(background: np.ndarray, t: float, intervals: Sequence[tuple[float, float]],
-             rng: np.random.Generator, flicker_at: Sequence[float] = (), fps: float = 10
-             ) -> np.ndarray:
+def frame_at(
+    background: np.ndarray,
+    t: float,
+    intervals: Sequence[tuple[float, float]],
+    rng: np.random.Generator,
+    flicker_at: Sequence[float] = (),
+    fps: float = 10,
+) -> np.ndarray:
     """The scene at time t: a box crossing during each interval, sensor noise always."""
     height, width = background.shape[:2]
     image = background.copy()
@@ -38,9 +44,16 @@ def frame_at(background: np.ndarray, t: float, intervals: Sequence[tuple[float, 
     return image
 
 
-def write_clip(path: Path, duration_s: float, intervals: Sequence[tuple[float, float]] = (), *,
-               fps: int = 10, width: int = 320, height: int = 240,
-               flicker_at: Sequence[float] = ()) -> Path:
+def write_clip(
+    path: Path,
+    duration_s: float,
+    intervals: Sequence[tuple[float, float]] = (),
+    *,
+    fps: int = 10,
+    width: int = 320,
+    height: int = 240,
+    flicker_at: Sequence[float] = (),
+) -> Path:
     """An H.264 MP4 with motion exactly during `intervals` (seconds), and optional 1-frame
     brightness flickers at `flicker_at`."""
     rng = np.random.default_rng(11)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import struct
-from fractions import Fraction
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
-import pytest
 import cv2
 import numpy as np
+import pytest
 
 from camwatch.recording.index import EventRecord, EventStore
 from camwatch.recording.recorder import clip_paths
@@ -39,8 +39,9 @@ def picture(i: int, width: int = 64, height: int = 48) -> np.ndarray:
     return image
 
 
-def write_fragmented_clip(path: Path, frames: int, *, fps: int = FPS, width: int = 64,
-                          height: int = 48) -> Path:
+def write_fragmented_clip(
+    path: Path, frames: int, *, fps: int = FPS, width: int = 64, height: int = 48
+) -> Path:
     """H.264 (yuv420p) in a fragmented MP4, as the clip writer makes them: millisecond
     timestamps i * 1000 / fps, a keyframe (and so a new fragment) every KEYFRAME_EVERY frames."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,25 +69,39 @@ def write_thumbnail(path: Path) -> Path:
     return path
 
 
-def make_event(data_dir: Path, event_id: str, started_at: float, *, camera: str = "cam",
-               frames: int = 10, status: str = "complete", thumbnail: bool = True
-               ) -> EventRecord:
+def make_event(
+    data_dir: Path,
+    event_id: str,
+    started_at: float,
+    *,
+    camera: str = "cam",
+    frames: int = 10,
+    status: str = "complete",
+    thumbnail: bool = True,
+) -> EventRecord:
     """Files where the recorder puts them, and the record it would index (not yet added)."""
     video, thumb = clip_paths(data_dir, camera, started_at, event_id)
     write_fragmented_clip(video, frames)
     if thumbnail:
         write_thumbnail(thumb)
     return EventRecord(
-        id=event_id, camera=camera, started_at=started_at,
+        id=event_id,
+        camera=camera,
+        started_at=started_at,
         ended_at=None if status == "recording" else started_at + (frames - 1) / FPS,
-        frames=frames, motion_frames=frames // 2, peak_delta=4.5,
+        frames=frames,
+        motion_frames=frames // 2,
+        peak_delta=4.5,
         video_path=str(video.relative_to(data_dir)),
         thumbnail_path=str(thumb.relative_to(data_dir)),
-        size_bytes=0 if status == "recording" else video.stat().st_size, status=status)
+        size_bytes=0 if status == "recording" else video.stat().st_size,
+        status=status,
+    )
 
 
-def add_event(store: EventStore, event_id: str, started_at: float, **options: object
-              ) -> EventRecord:
+def add_event(
+    store: EventStore, event_id: str, started_at: float, **options: object
+) -> EventRecord:
     record = make_event(store.data_dir, event_id, started_at, **options)  # type: ignore[arg-type]
     store.add(record)
     return record
@@ -97,7 +112,7 @@ def top_level_boxes(path: Path) -> list[tuple[int, str, int]]:
     data = path.read_bytes()
     boxes, offset = [], 0
     while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
         boxes.append((offset, kind.decode("latin-1"), size))
         offset += size
     return boxes

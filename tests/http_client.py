@@ -18,14 +18,23 @@ class Response:
         return json.loads(self.body)
 
 
-def request(port: int, method: str, path: str, body: Any = None,
-            headers: dict[str, str] | None = None, *, raw_body: bytes | None = None
-            ) -> Response:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    raw_body: bytes | None = None,
+) -> Response:
     """Sends `path` exactly as given (no normalisation of `..` or escapes)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        data = raw_body if raw_body is not None else (
-            None if body is None else json.dumps(body).encode())
+        data = (
+            raw_body
+            if raw_body is not None
+            else (None if body is None else json.dumps(body).encode())
+        )
         all_headers = {"Content-Type": "application/json"} if data is not None else {}
         connection.request(method, path, body=data, headers={**all_headers, **(headers or {})})
         response = connection.getresponse()

@@ -90,10 +90,14 @@ def stuck_mjpeg_client(port: int, path: str = "/stream.mjpg") -> socket.socket:
 
 def stuck_websocket_client(port: int, path: str = "/webcam") -> socket.socket:
     """Completes the websocket handshake, then never reads a frame."""
-    client = stuck_socket(port, (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    client = stuck_socket(
+        port,
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
     client.settimeout(10)
     head = b""
     while b"\r\n\r\n" not in head:

@@ -11,10 +11,28 @@ from typing import Any
 def probe(path: Path | str) -> dict[str, Any]:
     """ffprobe's view of the first video stream plus the container duration and frame count."""
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=codec_name,pix_fmt,width,height,nb_read_frames:format=duration",
-         "-of", "json", str(path)], capture_output=True, text=True, timeout=60, check=True)
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,pix_fmt,width,height,nb_read_frames:format=duration",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     data = json.loads(result.stdout)
     stream = data["streams"][0]
-    return {**stream, "duration": float(data["format"].get("duration", 0) or 0),
-            "frames": int(stream.get("nb_read_frames", 0))}
+    return {
+        **stream,
+        "duration": float(data["format"].get("duration", 0) or 0),
+        "frames": int(stream.get("nb_read_frames", 0)),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import threading
@@ -18,8 +19,9 @@ BOUNDARY = "testframe"
 def jpeg_frame(index: int, width: int = 160, height: int = 120) -> bytes:
     """A small JPEG whose brightness changes with the index."""
     image = np.full((height, width, 3), (index * 37) % 200 + 20, np.uint8)
-    cv2.putText(image, str(index), (5, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 1.0,
-                (255, 255, 255), 2)
+    cv2.putText(
+        image, str(index), (5, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2
+    )
     ok, data = cv2.imencode(".jpg", image)
     assert ok
     return data.tobytes()
@@ -33,10 +35,17 @@ class MjpegTestServer:
     replaces the multipart header (to pose as something that is not MJPEG).
     """
 
-    def __init__(self, make_part: PartMaker = jpeg_frame, *, fps: float = 10.0,
-                 chunked: bool = False, content_length: bool = True,
-                 content_type: str | None = None, status: int = 200, raw: bool = False
-                 ) -> None:
+    def __init__(
+        self,
+        make_part: PartMaker = jpeg_frame,
+        *,
+        fps: float = 10.0,
+        chunked: bool = False,
+        content_length: bool = True,
+        content_type: str | None = None,
+        status: int = 200,
+        raw: bool = False,
+    ) -> None:
         self.make_part, self.fps = make_part, fps
         self.chunked, self.content_length = chunked, content_length
         self.content_type = content_type or f"multipart/x-mixed-replace; boundary={BOUNDARY}"
@@ -62,8 +71,12 @@ class MjpegTestServer:
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="mjpeg-test-server", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="mjpeg-test-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -76,10 +89,8 @@ class MjpegTestServer:
             self._server = None
         with self._lock:
             for client in self._clients:
-                try:
+                with contextlib.suppress(OSError):
                     client.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
         if self._thread is not None:
             self._thread.join(5)
 
@@ -90,57 +101,59 @@ class MjpegTestServer:
         self.stop()
 
     def _handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
-        owner = self
+        version = "HTTP/1.1" if self.chunked else "HTTP/1.0"
+        return type("Handler", (_Handler,), {"owner": self, "protocol_version": version})
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1" if owner.chunked else "HTTP/1.0"
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves the owning MjpegTestServer's parts; `owner` is set on a subclass per server."""
 
-            def do_GET(self) -> None:
-                owner.request_headers.append(dict(self.headers))
-                with owner._lock:
-                    owner.connections += 1
-                    owner._clients.add(self.connection)
-                try:
-                    self._serve()
-                except OSError:
-                    pass
-                finally:
-                    with owner._lock:
-                        owner._clients.discard(self.connection)
+    owner: MjpegTestServer
 
-            def _serve(self) -> None:
-                self.send_response(owner.status)
-                self.send_header("Content-Type", owner.content_type)
-                if owner.chunked:
-                    self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                index = 0
-                while not owner._stopping.is_set():
-                    self._send(self._part(owner.make_part(index)))
-                    owner.parts_sent += 1
-                    index += 1
-                    owner._stopping.wait(1.0 / owner.fps)
-                if owner.chunked:
-                    self.wfile.write(b"0\r\n\r\n")
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
-            def _part(self, data: bytes) -> bytes:
-                if owner.raw:
-                    return data
-                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                if owner.content_length:
-                    head += f"Content-Length: {len(data)}\r\n"
-                return head.encode() + b"\r\n" + data + b"\r\n"
+    def do_GET(self) -> None:
+        self.owner.request_headers.append(dict(self.headers))
+        with self.owner._lock:
+            self.owner.connections += 1
+            self.owner._clients.add(self.connection)
+        try:
+            self._serve()
+        except OSError:
+            pass
+        finally:
+            with self.owner._lock:
+                self.owner._clients.discard(self.connection)
 
-            def _send(self, payload: bytes) -> None:
-                if not owner.chunked:
-                    self.wfile.write(payload)
-                    return
-                for start in range(0, len(payload), 777):  # chunks that cut through parts
-                    piece = payload[start:start + 777]
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                self.wfile.flush()
+    def _serve(self) -> None:
+        self.send_response(self.owner.status)
+        self.send_header("Content-Type", self.owner.content_type)
+        if self.owner.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        index = 0
+        while not self.owner._stopping.is_set():
+            self._send(self._part(self.owner.make_part(index)))
+            self.owner.parts_sent += 1
+            index += 1
+            self.owner._stopping.wait(1.0 / self.owner.fps)
+        if self.owner.chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
-        return Handler
+    def _part(self, data: bytes) -> bytes:
+        if self.owner.raw:
+            return data
+        head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+        if self.owner.content_length:
+            head += f"Content-Length: {len(data)}\r\n"
+        return head.encode() + b"\r\n" + data + b"\r\n"
+
+    def _send(self, payload: bytes) -> None:
+        if not self.owner.chunked:
+            self.wfile.write(payload)
+            return
+        for start in range(0, len(payload), 777):  # chunks that cut through parts
+            piece = payload[start : start + 777]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.flush()

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from bench.processes import free_port, wait_for_health  # one version for tests and benchmarks
 
-__all__ = ["ROOT", "camwatch_env", "free_port", "run_camwatch", "stop_process",
-           "wait_for_health"]
+__all__ = ["ROOT", "camwatch_env", "free_port", "run_camwatch", "stop_process", "wait_for_health"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,8 +24,15 @@ def camwatch_env() -> dict[str, str]:
 
 def run_camwatch(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """`python3 -m camwatch ARGS` to completion (for commands that exit by themselves)."""
-    return subprocess.run([sys.executable, "-m", "camwatch", *args], cwd=cwd, env=camwatch_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "camwatch", *args],
+        cwd=cwd,
+        env=camwatch_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:

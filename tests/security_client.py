@@ -29,12 +29,20 @@ def basic_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def request(port: int, method: str, path: str, *, headers: dict[str, str] | None = None,
-            body: bytes | str | None = None, tls: ssl.SSLContext | None = None,
-            timeout: float = 10.0) -> Response:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | str | None = None,
+    tls: ssl.SSLContext | None = None,
+    timeout: float = 10.0,
+) -> Response:
     if tls is not None:
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            "127.0.0.1", port, timeout=timeout, context=tls)
+            "127.0.0.1", port, timeout=timeout, context=tls
+        )
     else:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -53,18 +61,27 @@ def session_cookie(response: Response) -> str:
     raise AssertionError(f"no session cookie in {response.cookies}")
 
 
-def websocket_frames(url: str, headers: dict[str, str] | None = None, count: int = 1,
-                     timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> list[Any]:
+def websocket_frames(
+    url: str,
+    headers: dict[str, str] | None = None,
+    count: int = 1,
+    timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
+) -> list[Any]:
     """Connect, read `count` messages, close; raises HTTPClientError if refused."""
+
     async def run() -> list[Any]:
-        request = tornado.httpclient.HTTPRequest(url, headers=headers or {},
-                                                 ssl_options=tls, request_timeout=timeout)
+        request = tornado.httpclient.HTTPRequest(
+            url, headers=headers or {}, ssl_options=tls, request_timeout=timeout
+        )
         connection = await tornado.websocket.websocket_connect(request)
         try:
-            return [await asyncio.wait_for(connection.read_message(), timeout)
-                    for _ in range(count)]
+            return [
+                await asyncio.wait_for(connection.read_message(), timeout) for _ in range(count)
+            ]
         finally:
             connection.close()
+
     return asyncio.run(run())
 
 

@@ -6,7 +6,8 @@ import asyncio
 import json
 import threading
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from camwatch.config import CameraConfig, Config
 from camwatch.service import Service
@@ -14,14 +15,21 @@ from camwatch.service import Service
 ServiceFactory = Callable[[Config], Service]
 
 
-def demo_config(data_dir: str, *, fps: float = 10, width: int = 320, height: int = 240,
-                cameras: list[CameraConfig] | None = None) -> Config:
+def demo_config(
+    data_dir: str,
+    *,
+    fps: float = 10,
+    width: int = 320,
+    height: int = 240,
+    cameras: list[CameraConfig] | None = None,
+) -> Config:
     config = Config()
     config.server.host = "127.0.0.1"
     config.server.port = 0
     config.server.data_dir = data_dir
-    config.cameras = cameras or [CameraConfig(name="cam", source="demo", fps=fps, width=width,
-                                              height=height)]
+    config.cameras = cameras or [
+        CameraConfig(name="cam", source="demo", fps=fps, width=width, height=height)
+    ]
     return config
 
 
@@ -31,6 +39,7 @@ class ServerThread:
     def __init__(self, config: Config, factory: ServiceFactory | None = None) -> None:
         if factory is None:
             from camwatch.wiring import build_service
+
             factory = build_service
         self.config = config
         self._factory = factory
@@ -75,8 +84,10 @@ class ServerThread:
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run fn on the server's loop and return its result (for poking at state safely)."""
+
         async def wrapper() -> Any:
             return fn()
+
         return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(10)
 
     def stop(self) -> None:
@@ -104,10 +115,15 @@ class ServerThread:
         return json.loads(body)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
-               message: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> Any:
     """Poll until predicate() is truthy (bounded); returns its value or fails the test."""
     import time
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -114,9 +114,14 @@ def test_revoked_session_stops_working(tmp_path):
 def test_parse_basic():
     assert parse_basic(basic("admin", "p:w é")) == Credentials("admin", "p:w é")
     assert parse_basic("basic " + base64.b64encode(b"u:").decode()) == Credentials("u", "")
-    for bad in ("Bearer abc", "Basic", "Basic !!!", "Basic " + base64.b64encode(b"nocolon")
-                .decode(), "Basic " + base64.b64encode(b"\xff:\xfe").decode(),
-                "Basic " + "A" * 5000):
+    for bad in (
+        "Bearer abc",
+        "Basic",
+        "Basic !!!",
+        "Basic " + base64.b64encode(b"nocolon").decode(),
+        "Basic " + base64.b64encode(b"\xff:\xfe").decode(),
+        "Basic " + "A" * 5000,
+    ):
         assert parse_basic(bad) is None
 
 
@@ -165,4 +170,3 @@ def test_throttle_forgets_quiet_addresses_and_bounds_memory():
     for i in range(10_000):
         throttle.failed(f"10.0.{i // 256}.{i % 256}")
     assert len(throttle) == 100
-

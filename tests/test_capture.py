@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from camwatch.capture.camera import Camera
+from camwatch.capture.sources import EndOfStream, FrameSource, HttpSource, SourceError
 from camwatch.capture.thread import CaptureThread
 from camwatch.config import CameraConfig, Config
 from camwatch.frame import Frame
 from camwatch.service import Service
-from camwatch.capture.sources import EndOfStream, FrameSource, HttpSource, SourceError
 from tests.live_clients import decode_jpeg, receive_sync
 from tests.mjpeg_server import MjpegTestServer, jpeg_frame
 from tests.support import ServerThread, demo_config, wait_until
@@ -26,8 +26,14 @@ class ScriptedSource(FrameSource):
 
     description = "scripted"
 
-    def __init__(self, *, frames: int = 0, then: BaseException | None = None,
-                 open_error: BaseException | None = None, interval: float = 0.01) -> None:
+    def __init__(
+        self,
+        *,
+        frames: int = 0,
+        then: BaseException | None = None,
+        open_error: BaseException | None = None,
+        interval: float = 0.01,
+    ) -> None:
         self.frames, self.then, self.open_error = frames, then, open_error
         self.interval = interval
         self.closed = False
@@ -86,19 +92,35 @@ def threads() -> Iterator[list[CaptureThread]]:
         assert not thread.is_alive()
 
 
-def capture(threads: list[CaptureThread], factory: Callable[[], FrameSource], collector: Collector,
-            *, backoff: float = 0.1, **options: object) -> CaptureThread:
-    thread = CaptureThread("test", factory, collector, width=64, height=48,
-                           backoff_start=backoff, backoff_max=2 * backoff,
-                           **options)  # type: ignore[arg-type]
+def capture(
+    threads: list[CaptureThread],
+    factory: Callable[[], FrameSource],
+    collector: Collector,
+    *,
+    backoff: float = 0.1,
+    **options: object,
+) -> CaptureThread:
+    thread = CaptureThread(
+        "test",
+        factory,
+        collector,
+        width=64,
+        height=48,
+        backoff_start=backoff,
+        backoff_max=2 * backoff,
+        **options,
+    )  # type: ignore[arg-type]
     threads.append(thread)
     thread.start()
     return thread
 
 
 def offline_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "camwatch.capture.thread" and "offline" in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "camwatch.capture.thread" and "offline" in r.getMessage()
+    ]
 
 
 def test_frames_are_numbered_and_counted(threads: list[CaptureThread]) -> None:
@@ -113,7 +135,8 @@ def test_frames_are_numbered_and_counted(threads: list[CaptureThread]) -> None:
 
 
 def test_a_source_that_cannot_open_shows_placeholders_and_logs_once(
-        threads: list[CaptureThread], caplog: pytest.LogCaptureFixture) -> None:
+    threads: list[CaptureThread], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="camwatch")
     factory = CountingFactory(lambda: ScriptedSource(open_error=SourceError("unplugged")))
     collector = Collector()
@@ -126,7 +149,8 @@ def test_a_source_that_cannot_open_shows_placeholders_and_logs_once(
 
 
 def test_a_source_that_opens_but_fails_at_once_does_not_spin(
-        threads: list[CaptureThread], caplog: pytest.LogCaptureFixture) -> None:
+    threads: list[CaptureThread], caplog: pytest.LogCaptureFixture
+) -> None:
     """A camera that accepts the connection and drops it must be retried with backoff too."""
     caplog.set_level(logging.INFO, logger="camwatch")
     factory = CountingFactory(lambda: ScriptedSource(frames=0))
@@ -146,7 +170,8 @@ def test_a_source_that_delivered_frames_is_reopened_at_once(threads: list[Captur
 
 
 def test_an_unexpected_error_in_a_source_does_not_kill_the_camera(
-        threads: list[CaptureThread], caplog: pytest.LogCaptureFixture) -> None:
+    threads: list[CaptureThread], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="camwatch")
     factory = CountingFactory(lambda: ScriptedSource(frames=3, then=ValueError("bug")))
     collector = Collector()
@@ -157,7 +182,8 @@ def test_an_unexpected_error_in_a_source_does_not_kill_the_camera(
 
 
 def test_an_error_opening_unexpectedly_does_not_kill_the_camera(
-        threads: list[CaptureThread]) -> None:
+    threads: list[CaptureThread],
+) -> None:
     factory = CountingFactory(lambda: ScriptedSource(open_error=KeyError("bug")))
     collector = Collector()
     thread = capture(threads, factory, collector)
@@ -177,7 +203,8 @@ def test_a_listener_error_does_not_kill_the_camera(threads: list[CaptureThread])
 
 
 def test_the_end_of_a_file_shows_placeholders_without_reopening(
-        threads: list[CaptureThread], caplog: pytest.LogCaptureFixture) -> None:
+    threads: list[CaptureThread], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="camwatch")
     factory = CountingFactory(lambda: ScriptedSource(frames=3, then=EndOfStream("end of file")))
     collector = Collector()
@@ -192,15 +219,24 @@ def test_the_end_of_a_file_shows_placeholders_without_reopening(
 
 def test_auto_falls_back_to_the_demo_factory(threads: list[CaptureThread]) -> None:
     collector = Collector()
-    thread = capture(threads, lambda: ScriptedSource(open_error=SourceError("no webcam")),
-                     collector, demo_fallback=lambda: ScriptedSource(frames=1000))
+    thread = capture(
+        threads,
+        lambda: ScriptedSource(open_error=SourceError("no webcam")),
+        collector,
+        demo_fallback=lambda: ScriptedSource(frames=1000),
+    )
     wait_until(lambda: len(collector.live) >= 3, message="demo frames")
     assert thread.state.demo_fallback and thread.state.online
 
 
 def test_stop_is_prompt_during_a_long_backoff(threads: list[CaptureThread]) -> None:
-    thread = CaptureThread("slow", lambda: ScriptedSource(open_error=SourceError("gone")),
-                           Collector(), backoff_start=30, backoff_max=30)
+    thread = CaptureThread(
+        "slow",
+        lambda: ScriptedSource(open_error=SourceError("gone")),
+        Collector(),
+        backoff_start=30,
+        backoff_max=30,
+    )
     thread.start()
     time.sleep(0.3)
     started = time.monotonic()
@@ -209,7 +245,8 @@ def test_stop_is_prompt_during_a_long_backoff(threads: list[CaptureThread]) -> N
 
 
 def test_corrupt_parts_from_an_mjpeg_camera_are_skipped_without_going_offline(
-        threads: list[CaptureThread]) -> None:
+    threads: list[CaptureThread],
+) -> None:
     def part(index: int) -> bytes:
         if index % 3 == 1:
             return b"\x00garbage\xff" * 50
@@ -235,14 +272,17 @@ def test_corrupt_parts_from_an_mjpeg_camera_are_skipped_without_going_offline(
 
 def network_camera_service(url: str, factory: CountingFactory) -> Callable[[Config], Service]:
     def build(config: Config) -> Service:
-        camera = Camera(config.cameras[0], source_factory=factory,
-                        backoff_start=0.2, backoff_max=0.5)
+        camera = Camera(
+            config.cameras[0], source_factory=factory, backoff_start=0.2, backoff_max=0.5
+        )
         return Service(config, cameras=[camera])
+
     return build
 
 
 def test_a_network_camera_that_disappears_goes_offline_and_comes_back(
-        tmp_path: object, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="camwatch")
     source = MjpegTestServer(fps=10).start()
     camera_config = CameraConfig(name="net", source=source.url, width=0, height=0)
@@ -276,4 +316,3 @@ def test_a_network_camera_that_disappears_goes_offline_and_comes_back(
             source.stop()
     messages = [r.getMessage() for r in caplog.records if r.name == "camwatch.capture.thread"]
     assert sum("online (" in m for m in messages) == 2
-

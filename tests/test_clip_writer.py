@@ -16,27 +16,32 @@ from tests.media import probe
 
 def clip_frame(i: int, size=(64, 48)) -> ClipFrame:
     width, height = size
-    return ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=width, height=height,
-                     i420=np.full((height * 3 // 2, width), i % 255, np.uint8))
+    return ClipFrame(
+        t=i / 10,
+        captured_at=1e9 + i / 10,
+        width=width,
+        height=height,
+        i420=np.full((height * 3 // 2, width), i % 255, np.uint8),
+    )
 
 
 def test_a_stalled_encoder_drops_every_other_frame_then_all_without_blocking(tmp_path):
-    writer = ClipWriter(tmp_path / "x.mp4", lambda result: None, fps_hint=10,
-                        pre_roll_seconds=0)  # not started: nothing drains the queue
+    writer = ClipWriter(
+        tmp_path / "x.mp4", lambda result: None, fps_hint=10, pre_roll_seconds=0
+    )  # not started: nothing drains the queue
     started = time.monotonic()
     accepted = [writer.submit(clip_frame(i)) for i in range(60)]
     assert time.monotonic() - started < 1.0
     first_drop = accepted.index(False)
     assert all(accepted[:first_drop])
-    alternating = accepted[first_drop:first_drop + 8]
+    alternating = accepted[first_drop : first_drop + 8]
     assert alternating.count(True) == 4 and alternating.count(False) == 4
     assert not any(accepted[-10:])
     assert writer.result.dropped == accepted.count(False)
 
 
 def test_pre_roll_burst_is_not_dropped(tmp_path):
-    writer = ClipWriter(tmp_path / "x.mp4", lambda result: None, fps_hint=30,
-                        pre_roll_seconds=2)
+    writer = ClipWriter(tmp_path / "x.mp4", lambda result: None, fps_hint=30, pre_roll_seconds=2)
     assert all(writer.submit(clip_frame(i)) for i in range(60))
 
 
@@ -59,8 +64,9 @@ KILLED_WRITER = textwrap.dedent("""
 
 def test_clip_killed_mid_event_is_playable_up_to_its_last_fragment(tmp_path):
     path = tmp_path / "killed.mp4"
-    process = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout.readline().strip() == "written"
     finally:
@@ -71,11 +77,17 @@ def test_clip_killed_mid_event_is_playable_up_to_its_last_fragment(tmp_path):
     assert info["frames"] >= 40
 
 
-@pytest.mark.parametrize(("width", "sampling"), [
-    (160, "420"), (162, "420"),  # 162: rows of the 81-wide chroma planes are padded
-    (160, "422")])  # decoded as yuvj422p: converted by swscale instead
+@pytest.mark.parametrize(
+    ("width", "sampling"),
+    [
+        (160, "420"),
+        (162, "420"),  # 162: rows of the 81-wide chroma planes are padded
+        (160, "422"),
+    ],
+)  # decoded as yuvj422p: converted by swscale instead
 def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(
-        tmp_path, width, sampling):
+    tmp_path, width, sampling
+):
     import threading
 
     import av
@@ -84,21 +96,39 @@ def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(
     ramp = np.tile(np.linspace(0, 255, width, dtype=np.uint8), (120, 1))  # full range shows
     background = np.dstack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)])  # range errors
     images = [np.roll(background, 4 * i, axis=1) for i in range(12)]
-    factor = {"420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
-              "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422}[sampling]
+    factor = {
+        "420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
+        "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
+    }[sampling]
 
     def encode(image: np.ndarray) -> bytes:
-        return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90,
-                                            cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor])[1].tobytes()
+        return cv2.imencode(
+            ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor]
+        )[1].tobytes()
+
     done = threading.Event()
     writer = ClipWriter(tmp_path / "cam.mp4", lambda result: done.set(), fps_hint=10)
     writer.start()
     for i, image in enumerate(images):
-        writer.submit(ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=width, height=120,
-                                camera_jpeg=encode(image)))
+        writer.submit(
+            ClipFrame(
+                t=i / 10,
+                captured_at=1e9 + i / 10,
+                width=width,
+                height=120,
+                camera_jpeg=encode(image),
+            )
+        )
         if i == 5:
-            writer.submit(ClipFrame(t=0.55, captured_at=1e9 + 0.55, width=width, height=120,
-                                    camera_jpeg=b"\xff\xd8 not really a jpeg \xff\xd9"))
+            writer.submit(
+                ClipFrame(
+                    t=0.55,
+                    captured_at=1e9 + 0.55,
+                    width=width,
+                    height=120,
+                    camera_jpeg=b"\xff\xd8 not really a jpeg \xff\xd9",
+                )
+            )
     writer.finish()
     assert done.wait(30)
     assert writer.result.frames == 12 and writer.result.dropped == 1
@@ -122,8 +152,15 @@ def test_camera_jpeg_clip_plays_in_chromium(tmp_path, open_page):
     writer.start()
     for i in range(30):
         image = np.roll(scene(320, 240), 6 * i, axis=1)
-        writer.submit(ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=320, height=240,
-                                camera_jpeg=jpeg.encode(image, 80)))
+        writer.submit(
+            ClipFrame(
+                t=i / 10,
+                captured_at=1e9 + i / 10,
+                width=320,
+                height=240,
+                camera_jpeg=jpeg.encode(image, 80),
+            )
+        )
     writer.finish()
     assert done.wait(30)
     (tmp_path / "page.html").write_text('<video id="v" src="clip.mp4" muted></video>')

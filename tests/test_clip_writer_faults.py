@@ -15,15 +15,20 @@ def camera_jpeg(i: int, width: int = 64, height: int = 48) -> ClipFrame:
     image = np.full((height, width, 3), (i * 20) % 255, np.uint8)
     ok, data = cv2.imencode(".jpg", image)
     assert ok
-    return ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=width, height=height,
-                     camera_jpeg=data.tobytes())
+    return ClipFrame(
+        t=i / 10, captured_at=1e9 + i / 10, width=width, height=height, camera_jpeg=data.tobytes()
+    )
 
 
 def test_corrupt_and_resized_frames_do_not_end_the_clip(tmp_path):
     done = threading.Event()
     results: list[ClipResult] = []
-    writer = ClipWriter(tmp_path / "x.mp4", lambda r: (results.append(r), done.set()),
-                        fps_hint=10, pre_roll_seconds=5)  # room for all 30 at once
+    writer = ClipWriter(
+        tmp_path / "x.mp4",
+        lambda r: (results.append(r), done.set()),
+        fps_hint=10,
+        pre_roll_seconds=5,
+    )  # room for all 30 at once
     writer.start()
     for i in range(30):
         frame = camera_jpeg(i)

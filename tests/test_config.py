@@ -70,13 +70,21 @@ def test_the_contract_example_loads(tmp_path: Path) -> None:
 
 def test_defaults_match_the_contract() -> None:
     config = cfg.config_from_mapping({})
-    assert (config.server.host, config.server.port, config.server.data_dir) == \
-        ("0.0.0.0", 8100, "recordings")
+    assert (config.server.host, config.server.port, config.server.data_dir) == (
+        "0.0.0.0",
+        8100,
+        "recordings",
+    )
     assert config.cameras == [] and config.mqtt is None
     motion = MotionConfig()
-    assert (motion.threshold, motion.pixel_threshold, motion.stable_frames,
-            motion.min_motion_frames, motion.pre_roll_seconds, motion.max_event_seconds) == \
-        (0.1, 12, 20, 5, 2.0, 600.0)  # threshold and pixel_threshold tuned: README
+    assert (
+        motion.threshold,
+        motion.pixel_threshold,
+        motion.stable_frames,
+        motion.min_motion_frames,
+        motion.pre_roll_seconds,
+        motion.max_event_seconds,
+    ) == (0.1, 12, 20, 5, 2.0, 600.0)  # threshold and pixel_threshold tuned: README
     assert (config.retention.max_days, config.retention.max_bytes) == (30.0, 20 * 10**9)
 
 
@@ -85,53 +93,76 @@ def test_cameras_without_names_are_numbered(tmp_path: Path) -> None:
     assert [c.name for c in config.cameras] == ["cam", "cam2"]
 
 
-@pytest.mark.parametrize("text,named", [
-    ("[server]\nprot = 8100\n", "server.prot: unknown key"),
-    ("[[cameras]]\ncolour = true\n", "cameras[0].colour: unknown key"),
-    ("[[cameras]]\n[cameras.motion]\nthreshhold = 1\n", "cameras[0].motion.threshhold: unknown key"),
-    ("[retention]\nmax_age = 3\n", "retention.max_age: unknown key"),
-    ("[mqtt]\nbroker = 'x'\n", "mqtt.broker: unknown key"),
-    ("[recording]\nx = 1\n", "recording: unknown section"),
-])
+@pytest.mark.parametrize(
+    "text,named",
+    [
+        ("[server]\nprot = 8100\n", "server.prot: unknown key"),
+        ("[[cameras]]\ncolour = true\n", "cameras[0].colour: unknown key"),
+        (
+            "[[cameras]]\n[cameras.motion]\nthreshhold = 1\n",
+            "cameras[0].motion.threshhold: unknown key",
+        ),
+        ("[retention]\nmax_age = 3\n", "retention.max_age: unknown key"),
+        ("[mqtt]\nbroker = 'x'\n", "mqtt.broker: unknown key"),
+        ("[recording]\nx = 1\n", "recording: unknown section"),
+    ],
+)
 def test_unknown_keys_are_named(tmp_path: Path, text: str, named: str) -> None:
     with pytest.raises(ConfigError, match="^" + named.replace("[", r"\[").replace("]", r"\]")):
         load(tmp_path, text)
 
 
-@pytest.mark.parametrize("text,named,allowed", [
-    ("[server]\nport = 70000\n", "server.port", "an integer from 1 to 65535"),
-    ("[server]\nport = 0\n", "server.port", "an integer from 1 to 65535"),
-    ("[[cameras]]\nfps = 0\n", "cameras[0].fps", "a number from 0.5 to 120"),
-    ("[[cameras]]\njpeg_quality = 101\n", "cameras[0].jpeg_quality", "from 10 to 100"),
-    ("[[cameras]]\nwidth = -1\n", "cameras[0].width", "from 0 to 7680"),
-    ("[[cameras]]\n[cameras.motion]\nthreshold = 150\n", "cameras[0].motion.threshold",
-     "a number from 0 to 100"),
-    ("[[cameras]]\n[cameras.motion]\npixel_threshold = 0\n", "cameras[0].motion.pixel_threshold",
-     "from 1 to 255"),
-    ("[retention]\nmax_days = -1\n", "retention.max_days", "from 0 to 36500"),
-    ("[server]\nlog_level = 'loud'\n", "server.log_level", "one of debug, info, warning, error"),
-    ("[[cameras]]\nname = 'Front Door'\n", "cameras[0].name", "a string matching"),
-])
-def test_out_of_range_values_name_the_key_and_the_range(tmp_path: Path, text: str, named: str,
-                                                        allowed: str) -> None:
+@pytest.mark.parametrize(
+    "text,named,allowed",
+    [
+        ("[server]\nport = 70000\n", "server.port", "an integer from 1 to 65535"),
+        ("[server]\nport = 0\n", "server.port", "an integer from 1 to 65535"),
+        ("[[cameras]]\nfps = 0\n", "cameras[0].fps", "a number from 0.5 to 120"),
+        ("[[cameras]]\njpeg_quality = 101\n", "cameras[0].jpeg_quality", "from 10 to 100"),
+        ("[[cameras]]\nwidth = -1\n", "cameras[0].width", "from 0 to 7680"),
+        (
+            "[[cameras]]\n[cameras.motion]\nthreshold = 150\n",
+            "cameras[0].motion.threshold",
+            "a number from 0 to 100",
+        ),
+        (
+            "[[cameras]]\n[cameras.motion]\npixel_threshold = 0\n",
+            "cameras[0].motion.pixel_threshold",
+            "from 1 to 255",
+        ),
+        ("[retention]\nmax_days = -1\n", "retention.max_days", "from 0 to 36500"),
+        (
+            "[server]\nlog_level = 'loud'\n",
+            "server.log_level",
+            "one of debug, info, warning, error",
+        ),
+        ("[[cameras]]\nname = 'Front Door'\n", "cameras[0].name", "a string matching"),
+    ],
+)
+def test_out_of_range_values_name_the_key_and_the_range(
+    tmp_path: Path, text: str, named: str, allowed: str
+) -> None:
     with pytest.raises(ConfigError) as error:
         load(tmp_path, text)
     message = str(error.value)
     assert message.startswith(named + ":") and allowed in message
 
 
-@pytest.mark.parametrize("text,named", [
-    ("[server]\nport = '8100'\n", "server.port"),
-    ("[server]\nport = true\n", "server.port"),
-    ("[server]\nport = 8100.5\n", "server.port"),
-    ("[[cameras]]\nfps = 'ten'\n", "cameras[0].fps"),
-    ("[[cameras]]\nloop = 'yes'\n", "cameras[0].loop"),
-    ("[[cameras]]\nsource = 0\n", "cameras[0].source"),
-    ("[[cameras]]\nmotion = 3\n", "cameras[0].motion"),
-    ("[retention]\nmax_bytes = 'lots'\n", "retention.max_bytes"),
-    ("server = 1\n", "server"),
-    ("cameras = 'front'\n", "cameras"),
-])
+@pytest.mark.parametrize(
+    "text,named",
+    [
+        ("[server]\nport = '8100'\n", "server.port"),
+        ("[server]\nport = true\n", "server.port"),
+        ("[server]\nport = 8100.5\n", "server.port"),
+        ("[[cameras]]\nfps = 'ten'\n", "cameras[0].fps"),
+        ("[[cameras]]\nloop = 'yes'\n", "cameras[0].loop"),
+        ("[[cameras]]\nsource = 0\n", "cameras[0].source"),
+        ("[[cameras]]\nmotion = 3\n", "cameras[0].motion"),
+        ("[retention]\nmax_bytes = 'lots'\n", "retention.max_bytes"),
+        ("server = 1\n", "server"),
+        ("cameras = 'front'\n", "cameras"),
+    ],
+)
 def test_wrong_types_name_the_key(tmp_path: Path, text: str, named: str) -> None:
     with pytest.raises(ConfigError) as error:
         load(tmp_path, text)
@@ -145,7 +176,7 @@ def test_duplicate_camera_names_are_an_error(tmp_path: Path) -> None:
 
 
 def test_bad_toml_is_an_error_naming_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="camwatch.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"camwatch\.toml is not valid TOML"):
         load(tmp_path, "[server\nport = 1\n")
 
 
@@ -154,11 +185,22 @@ def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
         cfg.load_file(tmp_path / "absent.toml")
 
 
-@pytest.mark.parametrize("text,size", [
-    ("0", 0), ("20GB", 20 * 10**9), ("1GB", 10**9), ("500MB", 500 * 10**6), ("1.5G", 1_500_000_000),
-    ("512MiB", 512 * 2**20), ("2KiB", 2048), ("1TiB", 2**40), ("100", 100), (" 3 kb ", 3000),
-    (12345, 12345),
-])
+@pytest.mark.parametrize(
+    "text,size",
+    [
+        ("0", 0),
+        ("20GB", 20 * 10**9),
+        ("1GB", 10**9),
+        ("500MB", 500 * 10**6),
+        ("1.5G", 1_500_000_000),
+        ("512MiB", 512 * 2**20),
+        ("2KiB", 2048),
+        ("1TiB", 2**40),
+        ("100", 100),
+        (" 3 kb ", 3000),
+        (12345, 12345),
+    ],
+)
 def test_parse_size(text: str | int, size: int) -> None:
     assert cfg.parse_size(text) == size
 
@@ -181,9 +223,9 @@ def test_set_value_validates_with_the_given_key_name() -> None:
     motion = MotionConfig()
     cfg.set_value(motion, "threshold", 2, "threshold")
     assert motion.threshold == 2.0
-    with pytest.raises(ConfigError, match="^threshold: expected a number from 0 to 100"):
+    with pytest.raises(ConfigError, match=r"^threshold: expected a number from 0 to 100"):
         cfg.set_value(motion, "threshold", 101, "threshold")
-    with pytest.raises(ConfigError, match="^sensitivity: unknown key"):
+    with pytest.raises(ConfigError, match=r"^sensitivity: unknown key"):
         cfg.set_value(motion, "sensitivity", 1, "sensitivity")
     assert motion.threshold == 2.0
 

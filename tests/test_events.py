@@ -19,6 +19,7 @@ NO_LIMITS = {"max_days": 0.0, "max_bytes": 0, "min_free_bytes": 0}
 
 # -- rows -----------------------------------------------------------------------------------------
 
+
 def test_creates_the_data_dir_and_a_wal_database(tmp_path):
     store = EventStore(tmp_path / "new" / "data")
     db = tmp_path / "new" / "data" / "camwatch.db"
@@ -104,13 +105,22 @@ def test_concurrent_writers_and_readers(store):
     def writer(n: int) -> None:
         try:
             for i in range(40):
-                record = EventRecord(f"t{n}-{i}", "cam", T0 + i, None, 0, 0, 0.0,
-                                     f"clips/x/{n}-{i}.mp4", f"clips/x/{n}-{i}.jpg")
+                record = EventRecord(
+                    f"t{n}-{i}",
+                    "cam",
+                    T0 + i,
+                    None,
+                    0,
+                    0,
+                    0.0,
+                    f"clips/x/{n}-{i}.mp4",
+                    f"clips/x/{n}-{i}.jpg",
+                )
                 store.add(record)
                 record.status, record.ended_at = "complete", T0 + i + 1
                 store.update(record)
                 store.list(limit=5)
-        except Exception as e:  # noqa: BLE001 - surfaced below
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
@@ -135,6 +145,7 @@ def test_motion_overrides_persist_across_store_instances(store):
 
 
 # -- retention ----------------------------------------------------------------------------------
+
 
 class FakeDisk:
     """A small disk: free space = capacity minus what the clips really take, so deleting
@@ -180,8 +191,9 @@ def test_retention_deletes_oldest_first_beyond_max_bytes(store):
 def test_retention_stops_at_the_recording_when_the_limit_cannot_be_met(store):
     add_event(store, "live", T0, status="recording")
     add_event(store, "done", T0 + 1)
-    deleted = store.enforce_retention(RetentionConfig(**{**NO_LIMITS, "max_bytes": 1,
-                                                         "min_free_bytes": 10**15}))
+    deleted = store.enforce_retention(
+        RetentionConfig(**{**NO_LIMITS, "max_bytes": 1, "min_free_bytes": 10**15})
+    )
     assert deleted == ["done"]
     assert [r.id for r in store.list()] == ["live"]
 

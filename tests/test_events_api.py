@@ -18,8 +18,20 @@ from tests.media import probe
 from tests.support import ServerThread, demo_config, wait_until
 
 T0 = 1_790_000_000.0
-FIELDS = {"id", "camera", "started_at", "ended_at", "duration_s", "frames", "motion_frames",
-          "peak_delta", "video_url", "thumbnail_url", "size_bytes", "status"}
+FIELDS = {
+    "id",
+    "camera",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "frames",
+    "motion_frames",
+    "peak_delta",
+    "video_url",
+    "thumbnail_url",
+    "size_bytes",
+    "status",
+}
 
 
 def events_only(config: Config) -> Service:
@@ -53,11 +65,14 @@ def ids(response) -> list[str]:
 
 def seed(store: EventStore) -> list[EventRecord]:
     """Six events, a minute apart, on two cameras; e5 is the newest."""
-    return [add_event(store, f"e{i}", T0 + 60 * i, camera="yard" if i % 2 else "cam",
-                      frames=5) for i in range(6)]
+    return [
+        add_event(store, f"e{i}", T0 + 60 * i, camera="yard" if i % 2 else "cam", frames=5)
+        for i in range(6)
+    ]
 
 
 # -- GET /api/events ----------------------------------------------------------------------------
+
 
 def test_list_is_newest_first_with_exactly_the_record_fields(server):
     records = seed(store_of(server))
@@ -88,22 +103,33 @@ def test_paging_with_before_as_an_id_or_a_time(server):
     second = ids(request(server.port, "GET", f"/api/events?limit=3&before={first[-1]}"))
     assert second == ["e3", "e2", "e1"]
     events = request(server.port, "GET", "/api/events?limit=2").json()
-    by_time = ids(request(server.port, "GET",
-                          f"/api/events?before={events[-1]['started_at']}"))
+    by_time = ids(request(server.port, "GET", f"/api/events?before={events[-1]['started_at']}"))
     assert by_time == ["e3", "e2", "e1", "e0"]
-    assert ids(request(server.port, "GET",
-                       "/api/events?before=2026-09-21T14:15:00%2B00:00")) == ["e1", "e0"]
-    assert ids(request(server.port, "GET",
-                       "/api/events?before=2026-09-21T14:15:00+00:00")) == ["e1", "e0"]
+    assert ids(request(server.port, "GET", "/api/events?before=2026-09-21T14:15:00%2B00:00")) == [
+        "e1",
+        "e0",
+    ]
+    assert ids(request(server.port, "GET", "/api/events?before=2026-09-21T14:15:00+00:00")) == [
+        "e1",
+        "e0",
+    ]
     assert ids(request(server.port, "GET", "/api/events?before=2026-09-21T14:15:00")) == [
-        "e1", "e0"]
+        "e1",
+        "e0",
+    ]
 
 
-@pytest.mark.parametrize("query, key", [
-    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=ten", "limit"),
-    ("before=yesterday", "before"), ("before=2026-13-01T00:00:00Z", "before"),
-    ("camera=Front%20Door", "camera"),
-])
+@pytest.mark.parametrize(
+    "query, key",
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("before=yesterday", "before"),
+        ("before=2026-13-01T00:00:00Z", "before"),
+        ("camera=Front%20Door", "camera"),
+    ],
+)
 def test_bad_query_values_are_400_naming_the_key(server, query, key):
     response = request(server.port, "GET", f"/api/events?{query}")
     assert response.status == 400
@@ -117,6 +143,7 @@ def test_limit_bounds_are_accepted(server):
 
 
 # -- GET / DELETE /api/events/{id} --------------------------------------------------------------
+
 
 def test_get_one_event_and_404_for_unknown(server):
     records = seed(store_of(server))
@@ -150,14 +177,19 @@ def test_delete_of_a_recording_event_is_409_and_keeps_it(server):
 
 # -- PATCH /api/cameras/{name}/motion -----------------------------------------------------------
 
+
 def motion_of(server: ServerThread) -> MotionConfig:
     assert server.service is not None
     return server.service.context.cameras["cam"].config.motion
 
 
 def test_patch_applies_to_the_live_settings_and_returns_them(server):
-    response = request(server.port, "PATCH", "/api/cameras/cam/motion",
-                       {"threshold": 1.25, "stable_frames": 12, "enabled": False})
+    response = request(
+        server.port,
+        "PATCH",
+        "/api/cameras/cam/motion",
+        {"threshold": 1.25, "stable_frames": 12, "enabled": False},
+    )
     assert response.status == 200
     live = motion_of(server)
     assert (live.threshold, live.stable_frames, live.enabled) == (1.25, 12, False)
@@ -165,7 +197,10 @@ def test_patch_applies_to_the_live_settings_and_returns_them(server):
     camera = request(server.port, "GET", "/api/cameras/cam").json()
     assert camera["motion"]["threshold"] == 1.25
     assert store_of(server).motion_overrides("cam") == {
-        "threshold": 1.25, "stable_frames": 12, "enabled": False}
+        "threshold": 1.25,
+        "stable_frames": 12,
+        "enabled": False,
+    }
 
 
 def test_patch_rejects_bad_values_all_or_nothing(server):
@@ -173,8 +208,9 @@ def test_patch_rejects_bad_values_all_or_nothing(server):
     response = request(server.port, "PATCH", "/api/cameras/cam/motion", {"threshold": 300})
     assert response.status == 400
     assert response.json() == {"error": "threshold: expected a number from 0 to 100, got 300"}
-    mixed = request(server.port, "PATCH", "/api/cameras/cam/motion",
-                    {"threshold": 2.0, "pixel_threshold": 0})
+    mixed = request(
+        server.port, "PATCH", "/api/cameras/cam/motion", {"threshold": 2.0, "pixel_threshold": 0}
+    )
     assert mixed.status == 400 and mixed.json()["error"].startswith("pixel_threshold: ")
     for body in ({"colour": 1}, {"enabled": "yes"}, {"stable_frames": 2.5}):
         bad = request(server.port, "PATCH", "/api/cameras/cam/motion", body)
@@ -195,11 +231,11 @@ def test_patch_needs_a_json_object_and_a_known_camera(server):
 def test_patched_settings_survive_a_restart_over_the_config_file(tmp_path):
     data_dir = tmp_path / "data"
     with ServerThread(slow_demo(data_dir)) as server:  # the real wiring
-        response = request(server.port, "PATCH", "/api/cameras/cam/motion",
-                           {"threshold": 2.5})
+        response = request(server.port, "PATCH", "/api/cameras/cam/motion", {"threshold": 2.5})
         assert response.status == 200
-        response = request(server.port, "PATCH", "/api/cameras/cam/motion",
-                           {"min_motion_frames": 9})
+        response = request(
+            server.port, "PATCH", "/api/cameras/cam/motion", {"min_motion_frames": 9}
+        )
         assert response.status == 200
     config = slow_demo(data_dir)
     config.cameras[0].motion.stable_frames = 33  # edited in the config file meanwhile
@@ -218,9 +254,11 @@ def test_a_recorded_event_is_listed_and_its_clip_served(tmp_path):
     config.cameras[0].motion.pre_roll_seconds = 0.5
     config.cameras[0].motion.stable_frames = 5
     with ServerThread(config) as server:
+
         def finished_events():
             events = request(server.port, "GET", "/api/events").json()
             return [e for e in events if e["status"] == "complete"]
+
         events = wait_until(finished_events, timeout=30, message="a finished event")
         event = events[0]
         assert event["camera"] == "cam" and event["frames"] > 20

@@ -39,7 +39,7 @@ def corrupted(data: bytes, how: int) -> bytes:
         return data[: len(data) // 2]
     if how == 1:  # garbage in the entropy-coded data, markers intact
         middle = len(data) // 2
-        return data[:middle] + bytes(range(256))[: len(data) // 4] + data[middle + 64:]
+        return data[:middle] + bytes(range(256))[: len(data) // 4] + data[middle + 64 :]
     if how == 2:  # not a JPEG at all
         return b"\x00garbage" * 50
     return b"\xff\xd8\xff\xd9"  # SOI, EOI and nothing between
@@ -70,11 +70,11 @@ def clip_path(server: ServerThread, event: dict[str, Any]) -> Path:
     return Path(store.data_dir) / record.video_path
 
 
-def run_with(make_part: Callable[[int], bytes], tmp_path: Path) -> tuple[MjpegTestServer,
-                                                                          ServerThread]:
+def run_with(
+    make_part: Callable[[int], bytes], tmp_path: Path
+) -> tuple[MjpegTestServer, ServerThread]:
     source = MjpegTestServer(make_part, fps=FPS).start()
-    config = demo_config(str(tmp_path / "data"),
-                         cameras=[camera_config(source.url)])
+    config = demo_config(str(tmp_path / "data"), cameras=[camera_config(source.url)])
     return source, ServerThread(config).start()
 
 
@@ -85,11 +85,14 @@ def test_camera_gone_mid_event_finishes_the_clip_and_recovers(tmp_path):
         assert first["ended_at"] is None and camera_state(server)["recording"]
         time.sleep(2.5)  # a few fragments into the clip
         source.stop()  # the camera loses power mid-event
-        wait_until(lambda: not camera_state(server)["online"], timeout=15,
-                   message="camera offline")
-        ended = wait_until(lambda: [e for e in events(server) if e["id"] == first["id"]
-                                    and e["ended_at"] is not None], timeout=15,
-                           message="the event ended")[0]
+        wait_until(lambda: not camera_state(server)["online"], timeout=15, message="camera offline")
+        ended = wait_until(
+            lambda: [
+                e for e in events(server) if e["id"] == first["id"] and e["ended_at"] is not None
+            ],
+            timeout=15,
+            message="the event ended",
+        )[0]
         assert ended["status"] == "complete" and ended["frames"] >= 20
         assert not camera_state(server)["recording"]
         facts = probe(clip_path(server, ended))
@@ -98,10 +101,12 @@ def test_camera_gone_mid_event_finishes_the_clip_and_recovers(tmp_path):
         assert status == 200 and placeholder[:2] == b"\xff\xd8"
 
         source.start()  # back on the same address
-        wait_until(lambda: camera_state(server)["online"], timeout=40,
-                   message="camera back online")
-        wait_until(lambda: any(e["id"] != first["id"] for e in events(server)), timeout=30,
-                   message="recording resumes with a new event")
+        wait_until(lambda: camera_state(server)["online"], timeout=40, message="camera back online")
+        wait_until(
+            lambda: any(e["id"] != first["id"] for e in events(server)),
+            timeout=30,
+            message="recording resumes with a new event",
+        )
     finally:
         server.stop()
         source.stop()
@@ -131,6 +136,7 @@ def test_corrupt_frames_mid_event_are_skipped(tmp_path):
             if not camera_state(server)["online"]:
                 went_offline.append(time.monotonic())
             return [e for e in events(server) if e["ended_at"] is not None]
+
         event = wait_until(ended_event, timeout=40, interval=0.2, message="the event ended")[0]
         assert source.parts_sent >= 70
         assert event["status"] == "complete", event
@@ -139,8 +145,10 @@ def test_corrupt_frames_mid_event_are_skipped(tmp_path):
         assert not went_offline  # a bad frame is not a lost camera
         assert camera_state(server)["online"]
         status, _, snapshot = server.get("/snapshot.jpg")
-        assert status == 200 and cv2.imdecode(np.frombuffer(snapshot, np.uint8),
-                                              cv2.IMREAD_COLOR) is not None
+        assert (
+            status == 200
+            and cv2.imdecode(np.frombuffer(snapshot, np.uint8), cv2.IMREAD_COLOR) is not None
+        )
     finally:
         server.stop()
         source.stop()

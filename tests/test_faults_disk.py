@@ -32,8 +32,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MB tmpfs (needs root and permission to mount; skipped otherwise)."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or 'not root'})")
     try:
@@ -55,7 +59,7 @@ def noise(index: int) -> bytes:
         x = step * 9 - 40
         y = 10 if crossing % 2 else 120
         left, right = max(0, x), min(WIDTH, x + 100)
-        image[y:y + 110, left:right] = BLOCK[:, left - x:right - x]
+        image[y : y + 110, left:right] = BLOCK[:, left - x : right - x]
     grain = np.random.default_rng(index).integers(-20, 21, image.shape, dtype=np.int16)
     image = np.clip(image.astype(np.int16) + grain, 0, 255).astype(np.uint8)
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -81,14 +85,20 @@ def test_disk_full_while_recording(small_disk):
     lowest_free = free_bytes(small_disk)
     try:
         wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
+
         def truncated_and_freed() -> bool:
             nonlocal lowest_free
             lowest_free = min(lowest_free, free_bytes(small_disk))
             assert server.get("/snapshot.jpg")[0] == 200  # the live view never stops
             statuses = {e["status"] for e in server.get_json("/api/events?limit=500")}
             return "truncated" in statuses and services["retention"].deleted_total > 0
-        wait_until(truncated_and_freed, timeout=90, interval=0.5,
-                   message="a truncated clip and retention freeing space")
+
+        wait_until(
+            truncated_and_freed,
+            timeout=90,
+            interval=0.5,
+            message="a truncated clip and retention freeing space",
+        )
         assert lowest_free < 200_000  # the disk really filled up
         assert server.get_json("/api/cameras")[0]["online"]
         frames = websocket_frames(f"ws://127.0.0.1:{server.port}/webcam", count=10)
@@ -97,10 +107,17 @@ def test_disk_full_while_recording(small_disk):
         started = time.time()
         # (on a 3 MB disk with motion all the time the next clip may fill it again, so a new
         # closed clip with frames counts, complete or truncated)
-        wait_until(lambda: any(e["status"] in ("complete", "truncated") and e["frames"] > 0
-                               and parse_time(e["started_at"]) > started
-                               for e in server.get_json("/api/events?limit=500")),
-                   timeout=90, interval=0.5, message="a new clip after the disk was full")
+        wait_until(
+            lambda: any(
+                e["status"] in ("complete", "truncated")
+                and e["frames"] > 0
+                and parse_time(e["started_at"]) > started
+                for e in server.get_json("/api/events?limit=500")
+            ),
+            timeout=90,
+            interval=0.5,
+            message="a new clip after the disk was full",
+        )
     finally:
         server.stop()
         source.stop()

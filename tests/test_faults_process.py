@@ -71,7 +71,10 @@ pre_roll_seconds = 1.0
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "camwatch", "--config", str(self.config)],
-                env=camwatch_env(), stdout=log, stderr=subprocess.STDOUT)
+                env=camwatch_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for_health(self.port, self.process)
         return self
 
@@ -81,8 +84,12 @@ pre_roll_seconds = 1.0
 
     def recording_event(self) -> dict[str, Any]:
         """Wait for an event that is confirmed and still recording."""
-        found = wait_until(lambda: [e for e in self.get("/api/events") if e["ended_at"] is None],
-                           timeout=40, interval=0.2, message="an event in progress")
+        found = wait_until(
+            lambda: [e for e in self.get("/api/events") if e["ended_at"] is None],
+            timeout=40,
+            interval=0.2,
+            message="an event in progress",
+        )
         event: dict[str, Any] = found[0]
         return event
 
@@ -110,8 +117,9 @@ def clip_files(data_dir: Path) -> set[str]:
     return {str(p.relative_to(data_dir)) for p in (data_dir / "clips").rglob("*.mp4")}
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT],
-                         ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]
+)
 def test_signal_mid_event_finishes_the_clip_and_exits_promptly(tmp_path, signal_number):
     camwatch = Camwatch(tmp_path).start()
     try:

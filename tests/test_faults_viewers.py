@@ -31,10 +31,31 @@ async def load(port: int, seconds: float) -> tuple[object, object]:
 def test_200_viewers_come_and_go_without_leaks(tmp_path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "camwatch", "--source", "demo", "--host", "127.0.0.1",
-         "--port", str(port), "--width", "320", "--height", "240", "--fps", "10",
-         "--data-dir", str(tmp_path / "data"), "--log-level", "warning"],
-        env=camwatch_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "camwatch",
+            "--source",
+            "demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--fps",
+            "10",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--log-level",
+            "warning",
+        ],
+        env=camwatch_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_health(port, process)
         asyncio.run(churn(port, 20, 3.0))  # warm up: thread pools, buffers, first imports
@@ -43,13 +64,18 @@ def test_200_viewers_come_and_go_without_leaks(tmp_path):
 
         churned, kept = asyncio.run(load(port, SECONDS))
 
-        wait_until(lambda: fd_count(process.pid) <= fds_before + 2, timeout=15,
-                   message="the server's sockets to be closed")
+        wait_until(
+            lambda: fd_count(process.pid) <= fds_before + 2,
+            timeout=15,
+            message="the server's sockets to be closed",
+        )
         fds_after, rss_after = fd_count(process.pid), rss_bytes(process.pid)
-        print(f"\n{churned.total} connections {churned.connections}, "
-              f"{churned.frames} frames, errors {churned.errors}; steady viewer "
-              f"{kept.received}/{kept.sent} frames ({kept.ratio:.1%}); fds {fds_before} -> "
-              f"{fds_after}; RSS {rss_before / 2**20:.1f} -> {rss_after / 2**20:.1f} MiB")
+        print(
+            f"\n{churned.total} connections {churned.connections}, "
+            f"{churned.frames} frames, errors {churned.errors}; steady viewer "
+            f"{kept.received}/{kept.sent} frames ({kept.ratio:.1%}); fds {fds_before} -> "
+            f"{fds_after}; RSS {rss_before / 2**20:.1f} -> {rss_after / 2**20:.1f} MiB"
+        )
         assert churned.total > VIEWERS * SECONDS / 2  # the churn really happened
         assert sum(churned.errors.values()) <= churned.total // 100, churned.errors
         assert kept.sent >= SECONDS * 10 * 0.8 and kept.ratio >= 0.9

@@ -1,4 +1,4 @@
-"""Property tests of config loading: any input gives a valid Config or a ConfigError naming a key."""
+"""Property tests of config loading: any input is a valid Config or a ConfigError naming a key."""
 
 from __future__ import annotations
 
@@ -25,8 +25,12 @@ from camwatch.config import (
     ServerConfig,
 )
 
-SECTIONS: dict[str, type] = {"server": ServerConfig, "retention": RetentionConfig,
-                             "mqtt": MqttConfig, "hooks": HooksConfig}
+SECTIONS: dict[str, type] = {
+    "server": ServerConfig,
+    "retention": RetentionConfig,
+    "mqtt": MqttConfig,
+    "hooks": HooksConfig,
+}
 SEGMENT = r'([A-Za-z0-9_-]+|"([^"\\]|\\.)*")'
 KEY_PATH = re.compile(rf"^(--[a-z-]+|{SEGMENT}(\[\d+\])?(\.{SEGMENT})*): \S")
 
@@ -36,34 +40,74 @@ def field_names(cls: type) -> list[str]:
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.sampled_from(["20GB", "500MiB", "0", "1e400", "9" * 400, "5iB", " 1 KB ", "-1", "1.5T",
-                     "auto", "demo", "0.0.0.0", "\x00", "../..", "a" * 300, math.nan, math.inf,
-                     -math.inf, 10**400, -0.0, 1e-320]),
-    st.dates(), st.datetimes(), st.times(),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "20GB",
+            "500MiB",
+            "0",
+            "1e400",
+            "9" * 400,
+            "5iB",
+            " 1 KB ",
+            "-1",
+            "1.5T",
+            "auto",
+            "demo",
+            "0.0.0.0",
+            "\x00",
+            "../..",
+            "a" * 300,
+            math.nan,
+            math.inf,
+            -math.inf,
+            10**400,
+            -0.0,
+            1e-320,
+        ]
+    ),
+    st.dates(),
+    st.datetimes(),
+    st.times(),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def table_for(cls: type) -> st.SearchStrategy[dict[str, Any]]:
-    keys = st.one_of(st.sampled_from(field_names(cls)), st.text(string.ascii_lowercase + "_",
-                                                                 min_size=1, max_size=12))
+    keys = st.one_of(
+        st.sampled_from(field_names(cls)),
+        st.text(string.ascii_lowercase + "_", min_size=1, max_size=12),
+    )
     return st.dictionaries(keys, values, max_size=5)
 
 
-cameras = st.lists(st.one_of(
-    st.dictionaries(st.sampled_from(field_names(CameraConfig)), values, max_size=4),
-    table_for(CameraConfig).map(lambda t: {**t, "motion": t.get("motion", {})}),
-    st.fixed_dictionaries({"motion": table_for(MotionConfig)}),
-    values), max_size=3)
-documents = st.fixed_dictionaries({}, optional={
-    **{name: st.one_of(table_for(cls), values) for name, cls in SECTIONS.items()},
-    "cameras": st.one_of(cameras, values),
-    "extra": values,
-})
+cameras = st.lists(
+    st.one_of(
+        st.dictionaries(st.sampled_from(field_names(CameraConfig)), values, max_size=4),
+        table_for(CameraConfig).map(lambda t: {**t, "motion": t.get("motion", {})}),
+        st.fixed_dictionaries({"motion": table_for(MotionConfig)}),
+        values,
+    ),
+    max_size=3,
+)
+documents = st.fixed_dictionaries(
+    {},
+    optional={
+        **{name: st.one_of(table_for(cls), values) for name, cls in SECTIONS.items()},
+        "cameras": st.one_of(cameras, values),
+        "extra": values,
+    },
+)
 
 
 def assert_within_bounds(obj: Any) -> None:
@@ -98,9 +142,11 @@ def test_any_document_is_a_config_or_a_config_error_naming_a_key(document):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from([ServerConfig, RetentionConfig, MotionConfig, CameraConfig, MqttConfig,
-                        HooksConfig]).flatmap(
-    lambda cls: st.tuples(st.just(cls), st.sampled_from(field_names(cls)), values)))
+@given(
+    st.sampled_from(
+        [ServerConfig, RetentionConfig, MotionConfig, CameraConfig, MqttConfig, HooksConfig]
+    ).flatmap(lambda cls: st.tuples(st.just(cls), st.sampled_from(field_names(cls)), values))
+)
 def test_set_value_validates_like_the_file(case):
     cls, name, value = case
     target = cls()
@@ -112,8 +158,9 @@ def test_set_value_validates_like_the_file(case):
     assert_within_bounds(target)
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_any_file_content_is_loaded_or_refused_with_config_error(tmp_path: Path, data: bytes):
     path = tmp_path / "fuzz.toml"
@@ -148,8 +195,12 @@ def test_dates_and_times_are_refused_by_key():
 
 
 def test_non_finite_and_huge_numbers_are_refused_by_key():
-    cases = [("threshold", float("nan")), ("threshold", float("inf")),
-             ("pre_roll_seconds", float("-inf")), ("stable_frames", 10**400)]
+    cases = [
+        ("threshold", float("nan")),
+        ("threshold", float("inf")),
+        ("pre_roll_seconds", float("-inf")),
+        ("stable_frames", 10**400),
+    ]
     for name, value in cases:
         try:
             cfg.set_value(MotionConfig(), name, value, f"--{name}")

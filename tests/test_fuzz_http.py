@@ -20,13 +20,46 @@ from tests.security_client import basic_header, request, session_cookie
 from tests.support import ServerThread, demo_config, wait_until
 
 PASSWORD = "fuzz-password"
-SEGMENTS = ["", "api", "cameras", "cam", "nocam", "events", "media", "motion", "status",
-            "static", "app.js", "login.js", "index.html", "webcam", "ws", "stream.mjpg",
-            "snapshot.jpg", "healthz", "login", "logout", "metrics", "..", ".", "%2e%2e",
-            "%2f", "%00", "%ff", "abc123.mp4", "abc123.jpg", "x" * 300, "CAM", "é", "🙂"]
-FUZZ = settings(max_examples=400, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+SEGMENTS = [
+    "",
+    "api",
+    "cameras",
+    "cam",
+    "nocam",
+    "events",
+    "media",
+    "motion",
+    "status",
+    "static",
+    "app.js",
+    "login.js",
+    "index.html",
+    "webcam",
+    "ws",
+    "stream.mjpg",
+    "snapshot.jpg",
+    "healthz",
+    "login",
+    "logout",
+    "metrics",
+    "..",
+    ".",
+    "%2e%2e",
+    "%2f",
+    "%00",
+    "%ff",
+    "abc123.mp4",
+    "abc123.jpg",
+    "x" * 300,
+    "CAM",
+    "é",
+    "🙂",
+]
+FUZZ = settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +67,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     config = demo_config(str(tmp_path_factory.mktemp("fuzz")), width=160, height=120)
     config.server.password = PASSWORD
     with ServerThread(config) as running:
-        running.call(lambda: setattr(running.service.context.services["auth"], "throttle",
-                                     FailureThrottle(free=10**9)))
+        running.call(
+            lambda: setattr(
+                running.service.context.services["auth"], "throttle", FailureThrottle(free=10**9)
+            )
+        )
         good = {"Authorization": basic_header("admin", PASSWORD)}
-        wait_until(lambda: request(running.port, "GET", "/snapshot.jpg", headers=good).status
-                   == 200, message="first frame")
+        wait_until(
+            lambda: request(running.port, "GET", "/snapshot.jpg", headers=good).status == 200,
+            message="first frame",
+        )
         yield running
 
 
 @pytest.fixture(scope="module")
 def cookie(server: ServerThread) -> str:
-    response = request(server.port, "POST", "/login",
-                       headers={"Content-Type": "application/json"},
-                       body=json.dumps({"password": PASSWORD}))
+    response = request(
+        server.port,
+        "POST",
+        "/login",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"password": PASSWORD}),
+    )
     return session_cookie(response)
 
 
@@ -56,43 +98,122 @@ def quote_text(text: str) -> str:
 
 paths = st.one_of(
     st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=5).map(
-        lambda s: "/" + quote_text("/".join(s))),
+        lambda s: "/" + quote_text("/".join(s))
+    ),
     st.text(max_size=40).map(lambda t: "/" + quote_text(t)),
-).flatmap(lambda path: st.one_of(
-    st.just(path),
-    st.dictionaries(st.sampled_from(["camera", "limit", "before", "format", "next", "x"]),
-                    st.one_of(st.text(max_size=20), st.integers().map(str),
-                              st.sampled_from(["base64", "-1", "0", "1e9", "nan", "9" * 40,
-                                               "2026-01-01T00:00:00Z", "'; DROP TABLE"])),
-                    max_size=3).map(lambda q: path + "?" + urllib.parse.urlencode(q))))
+).flatmap(
+    lambda path: st.one_of(
+        st.just(path),
+        st.dictionaries(
+            st.sampled_from(["camera", "limit", "before", "format", "next", "x"]),
+            st.one_of(
+                st.text(max_size=20),
+                st.integers().map(str),
+                st.sampled_from(
+                    [
+                        "base64",
+                        "-1",
+                        "0",
+                        "1e9",
+                        "nan",
+                        "9" * 40,
+                        "2026-01-01T00:00:00Z",
+                        "'; DROP TABLE",
+                    ]
+                ),
+            ),
+            max_size=3,
+        ).map(lambda q: path + "?" + urllib.parse.urlencode(q)),
+    )
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["threshold", "enabled", "pixel_threshold", "stable_frames",
-                         "min_motion_frames", "pre_roll_seconds", "max_event_seconds",
-                         "username", "password", "mask", "x"]) | st.text(max_size=8),
-        inner, max_size=5),
-    max_leaves=10)
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "threshold",
+                    "enabled",
+                    "pixel_threshold",
+                    "stable_frames",
+                    "min_motion_frames",
+                    "pre_roll_seconds",
+                    "max_event_seconds",
+                    "username",
+                    "password",
+                    "mask",
+                    "x",
+                ]
+            )
+            | st.text(max_size=8),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=10,
+)
 
 bodies = st.one_of(
-    st.none(), st.binary(max_size=200),
+    st.none(),
+    st.binary(max_size=200),
     json_values.map(lambda v: json.dumps(v).encode()),
-    st.sampled_from([b"[" * 5000, b"{" * 3000, b'{"threshold": 1e999}', b'"\\ud800"',
-                     b"\xff\xfe", b"null", b"{}", b" " * 70_000]),
+    st.sampled_from(
+        [
+            b"[" * 5000,
+            b"{" * 3000,
+            b'{"threshold": 1e999}',
+            b'"\\ud800"',
+            b"\xff\xfe",
+            b"null",
+            b"{}",
+            b" " * 70_000,
+        ]
+    ),
 )
 
 credential_headers = st.sampled_from(["none", "good", "bad", "junk", "cookie", "badcookie"])
 extra_headers = st.dictionaries(
-    st.sampled_from(["Content-Type", "Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Accept",
-                     "Range", "If-Modified-Since", "If-None-Match", "X-Requested-With",
-                     "Accept-Encoding", "Cookie"]),
-    st.one_of(st.sampled_from(["application/json", "text/html", "bytes=0-10", "bytes=-5",
-                               "bytes=99999999-", "bytes=5-1", "http://evil.example",
-                               "same-origin", "cross-site", "navigate", "cors", "gzip",
-                               "*/*", "null", "camwatch_session=x.y.z"]),
-              st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)),
-    max_size=4)
+    st.sampled_from(
+        [
+            "Content-Type",
+            "Origin",
+            "Sec-Fetch-Site",
+            "Sec-Fetch-Mode",
+            "Accept",
+            "Range",
+            "If-Modified-Since",
+            "If-None-Match",
+            "X-Requested-With",
+            "Accept-Encoding",
+            "Cookie",
+        ]
+    ),
+    st.one_of(
+        st.sampled_from(
+            [
+                "application/json",
+                "text/html",
+                "bytes=0-10",
+                "bytes=-5",
+                "bytes=99999999-",
+                "bytes=5-1",
+                "http://evil.example",
+                "same-origin",
+                "cross-site",
+                "navigate",
+                "cors",
+                "gzip",
+                "*/*",
+                "null",
+                "camwatch_session=x.y.z",
+            ]
+        ),
+        st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+    ),
+    max_size=4,
+)
 
 
 def credentials(kind: str, cookie: str) -> dict[str, str]:
@@ -106,8 +227,9 @@ def credentials(kind: str, cookie: str) -> dict[str, str]:
     }[kind]
 
 
-def send(port: int, method: str, path: str, headers: dict[str, str],
-         body: bytes | None) -> tuple[int, http.client.HTTPMessage, bytes]:
+def send(
+    port: int, method: str, path: str, headers: dict[str, str], body: bytes | None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One request; streaming answers (MJPEG) are judged by their headers only."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
@@ -120,8 +242,7 @@ def send(port: int, method: str, path: str, headers: dict[str, str],
         connection.close()
 
 
-def check_response(method: str, status: int, headers: http.client.HTTPMessage,
-                   body: bytes) -> None:
+def check_response(method: str, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
     assert status < 500, (status, body[:300])
     assert b"Traceback" not in body and b'File "' not in body
     for name, value in SECURITY_HEADERS.items():
@@ -134,8 +255,13 @@ def check_response(method: str, status: int, headers: http.client.HTTPMessage,
 
 
 @FUZZ
-@given(method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
-       path=paths, kind=credential_headers, extra=extra_headers, body=bodies)
+@given(
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+    path=paths,
+    kind=credential_headers,
+    extra=extra_headers,
+    body=bodies,
+)
 def test_any_request_gets_a_clean_answer(server, cookie, method, path, kind, extra, body):
     headers = {**extra, **credentials(kind, cookie)}
     if kind not in ("cookie", "badcookie") and "Cookie" in extra:

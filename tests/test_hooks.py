@@ -7,20 +7,33 @@ import shlex
 from pathlib import Path
 
 from camwatch.config import HooksConfig
-from camwatch.recording.index import EventRecord
 from camwatch.integrations.hooks import HookRunner
+from camwatch.recording.index import EventRecord
 from tests.support import wait_until
 
-VARIABLES = ("CAMWATCH_EVENT", "CAMWATCH_CAMERA", "CAMWATCH_EVENT_ID", "CAMWATCH_CLIP_PATH",
-             "CAMWATCH_THUMBNAIL_PATH", "CAMWATCH_STARTED_AT", "CAMWATCH_ENDED_AT")
+VARIABLES = (
+    "CAMWATCH_EVENT",
+    "CAMWATCH_CAMERA",
+    "CAMWATCH_EVENT_ID",
+    "CAMWATCH_CLIP_PATH",
+    "CAMWATCH_THUMBNAIL_PATH",
+    "CAMWATCH_STARTED_AT",
+    "CAMWATCH_ENDED_AT",
+)
 
 
 def record(event_id: str = "ab12cd34ef56") -> EventRecord:
     return EventRecord(
-        id=event_id, camera="front", started_at=1795512600.0, ended_at=None, frames=0,
-        motion_frames=6, peak_delta=4.5,
+        id=event_id,
+        camera="front",
+        started_at=1795512600.0,
+        ended_at=None,
+        frames=0,
+        motion_frames=6,
+        peak_delta=4.5,
         video_path=f"clips/front/2026-11-24/front-20261124-093000-{event_id}.mp4",
-        thumbnail_path=f"clips/front/2026-11-24/front-20261124-093000-{event_id}.jpg")
+        thumbnail_path=f"clips/front/2026-11-24/front-20261124-093000-{event_id}.jpg",
+    )
 
 
 def dump_env_to(path: Path) -> str:
@@ -48,8 +61,10 @@ def group_alive(pgid: int) -> bool:
 
 def test_start_and_end_hooks_get_the_event_in_their_environment(tmp_path):
     data_dir = tmp_path / "data"
-    config = HooksConfig(on_event_start=dump_env_to(tmp_path / "start.env"),
-                         on_event_end=dump_env_to(tmp_path / "end.env"))
+    config = HooksConfig(
+        on_event_start=dump_env_to(tmp_path / "start.env"),
+        on_event_end=dump_env_to(tmp_path / "end.env"),
+    )
     runner = HookRunner(config, data_dir)
     runner.start()
     event = record()
@@ -79,8 +94,9 @@ def test_a_hook_running_past_the_timeout_has_its_process_group_killed(tmp_path, 
     runner.start()
     with caplog.at_level(logging.WARNING, logger="camwatch.integrations.hooks"):
         runner.event_started(record())
-        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(),
-                   message="the hook started")
+        wait_until(
+            lambda: pid_file.exists() and pid_file.read_text().strip(), message="the hook started"
+        )
         pid = int(pid_file.read_text())
         assert group_alive(pid)  # the shell and its sleep, in their own process group
         wait_until(lambda: not group_alive(pid), timeout=10, message="the hook's group killed")
@@ -91,11 +107,14 @@ def test_a_hook_running_past_the_timeout_has_its_process_group_killed(tmp_path, 
 
 def test_reporting_events_never_waits_for_a_running_hook(tmp_path):
     release, started, ran = tmp_path / "release", tmp_path / "started", tmp_path / "ran"
-    command = (f"echo $CAMWATCH_EVENT_ID >> {started}; "
-               f"while [ ! -e {release} ]; do sleep 0.05; done; "
-               f"echo $CAMWATCH_EVENT_ID >> {ran}")
-    runner = HookRunner(HooksConfig(on_event_start=command, timeout_seconds=30), tmp_path,
-                        max_queued=2)
+    command = (
+        f"echo $CAMWATCH_EVENT_ID >> {started}; "
+        f"while [ ! -e {release} ]; do sleep 0.05; done; "
+        f"echo $CAMWATCH_EVENT_ID >> {ran}"
+    )
+    runner = HookRunner(
+        HooksConfig(on_event_start=command, timeout_seconds=30), tmp_path, max_queued=2
+    )
     runner.start()
     runner.event_started(record("event0"))
     wait_until(started.exists, message="the first hook running")
@@ -110,8 +129,10 @@ def test_reporting_events_never_waits_for_a_running_hook(tmp_path):
 
 def test_a_failing_hook_is_logged_and_later_hooks_still_run(tmp_path, caplog):
     marker = tmp_path / "second"
-    runner = HookRunner(HooksConfig(on_event_start="echo oops >&2; exit 3",
-                                    on_event_end=f"touch {marker}"), tmp_path)
+    runner = HookRunner(
+        HooksConfig(on_event_start="echo oops >&2; exit 3", on_event_end=f"touch {marker}"),
+        tmp_path,
+    )
     runner.start()
     with caplog.at_level(logging.WARNING, logger="camwatch.integrations.hooks"):
         runner.event_started(record())
@@ -125,8 +146,9 @@ def test_a_failing_hook_is_logged_and_later_hooks_still_run(tmp_path, caplog):
 
 def test_stop_kills_a_hook_that_outlives_the_grace_period(tmp_path):
     pid_file = tmp_path / "pid"
-    runner = HookRunner(HooksConfig(on_event_end=f"echo $$ > {pid_file}; sleep 60",
-                                    timeout_seconds=600), tmp_path)
+    runner = HookRunner(
+        HooksConfig(on_event_end=f"echo $$ > {pid_file}; sleep 60", timeout_seconds=600), tmp_path
+    )
     runner.start()
     runner.event_ended(record())
     runner.event_ended(record("never"))

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from camwatch.frame import Frame
 from camwatch.capture.hub import Hub, SubscriptionClosed
+from camwatch.frame import Frame
 
 
 def frame(seq: int) -> Frame:
@@ -124,7 +124,8 @@ def running_loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 def test_close_from_another_thread_wakes_the_waiter_on_the_loop(
-        running_loop: asyncio.AbstractEventLoop) -> None:
+    running_loop: asyncio.AbstractEventLoop,
+) -> None:
     """Camera.stop runs off the loop; closing must still wake a viewer waiting on an idle loop."""
     hub = Hub(running_loop)
 
@@ -140,8 +141,10 @@ def test_close_from_another_thread_wakes_the_waiter_on_the_loop(
     asyncio.run_coroutine_threadsafe(settle(), running_loop).result(5)
     hub.close()
     assert outcome.result(2) == "closed"
-    assert asyncio.run_coroutine_threadsafe(
-        asyncio.sleep(0, hub.viewer_count), running_loop).result(5) == 0
+    assert (
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0, hub.viewer_count), running_loop).result(5)
+        == 0
+    )
 
 
 def test_subscribing_to_a_closed_hub_gives_a_closed_subscription() -> None:
@@ -162,13 +165,15 @@ def test_without_a_loop_publish_just_keeps_the_latest_frame() -> None:
 
 
 def test_while_the_loop_is_busy_only_the_newest_frame_waits_for_it(
-        running_loop: asyncio.AbstractEventLoop) -> None:
+    running_loop: asyncio.AbstractEventLoop,
+) -> None:
     """Frames published during a loop stall are not queued up: memory stays at one frame."""
     import time
 
     hub = Hub(running_loop)
     subscription = asyncio.run_coroutine_threadsafe(
-        asyncio.sleep(0, hub.subscribe()), running_loop).result(5)
+        asyncio.sleep(0, hub.subscribe()), running_loop
+    ).result(5)
     running_loop.call_soon_threadsafe(time.sleep, 0.5)  # the loop is stuck for a while
     for seq in range(1, 51):
         hub.publish(frame(seq))

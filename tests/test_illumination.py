@@ -23,10 +23,10 @@ def test_uniform_gain_is_recovered():
 def test_smooth_uneven_lighting_is_undone():
     background = scene()
     ys, xs = np.mgrid[0:180, 0:320]
-    light = (0.6 + 0.8 * np.exp(-((xs - 60) ** 2 + (ys - 30) ** 2) / 160.0 ** 2)).astype(
-        np.float32)
-    _, difference = residual(background * light, background,
-                             gain_map(background * light, background))
+    light = (0.6 + 0.8 * np.exp(-((xs - 60) ** 2 + (ys - 30) ** 2) / 160.0**2)).astype(np.float32)
+    _, difference = residual(
+        background * light, background, gain_map(background * light, background)
+    )
     assert (np.abs(difference) > MotionConfig().pixel_threshold).mean() < 0.005
 
 

@@ -26,8 +26,10 @@ def test_dimensions_come_from_the_header():
     assert jpeg.dimensions(jpeg.encode(gradient(320, 200))) == (320, 200)
 
 
-@pytest.mark.parametrize(("target", "expected_width"), [(640, 640), (320, 320), (300, 320),
-                                                          (160, 160), (100, 160), (50, 80)])
+@pytest.mark.parametrize(
+    ("target", "expected_width"),
+    [(640, 640), (320, 320), (300, 320), (160, 160), (100, 160), (50, 80)],
+)
 def test_grey_is_decoded_at_the_smallest_dct_scale_still_wide_enough(target, expected_width):
     data = jpeg.encode(gradient(640, 480))
     grey = jpeg.decode_grey_scaled(data, 640, target)
@@ -38,7 +40,7 @@ def test_grey_is_decoded_at_the_smallest_dct_scale_still_wide_enough(target, exp
 def test_scaled_grey_matches_the_full_picture_averaged():
     image = gradient()
     grey = jpeg.decode_grey_scaled(jpeg.encode(image, 95), 640, 160)
-    luma = (0.114 * image[..., 0] + 0.587 * image[..., 1] + 0.299 * image[..., 2])
+    luma = 0.114 * image[..., 0] + 0.587 * image[..., 1] + 0.299 * image[..., 2]
     averaged = luma.reshape(120, 4, 160, 4).mean(axis=(1, 3))
     assert np.abs(grey - averaged).mean() < 3
 

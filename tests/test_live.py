@@ -18,8 +18,8 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from camwatch.config import CameraConfig
 from camwatch.capture.mjpeg_client import MjpegReader
+from camwatch.config import CameraConfig
 from camwatch.server import live
 from tests.live_clients import (
     decode_jpeg,
@@ -44,8 +44,10 @@ def quiet_camera(name: str, width: int = WIDTH, height: int = HEIGHT) -> CameraC
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    config = demo_config(str(tmp_path_factory.mktemp("live")),
-                         cameras=[quiet_camera("cam"), quiet_camera("small", 160, 120)])
+    config = demo_config(
+        str(tmp_path_factory.mktemp("live")),
+        cameras=[quiet_camera("cam"), quiet_camera("small", 160, 120)],
+    )
     with ServerThread(config) as running:
         wait_until(lambda: running.get("/snapshot.jpg")[0] == 200, message="first frame")
         yield running
@@ -91,9 +93,11 @@ def test_unknown_camera_websocket_is_404(server: ServerThread) -> None:
 
 
 def test_opencv_reads_the_mjpeg_stream(server: ServerThread) -> None:
-    capture = cv2.VideoCapture(server.url + "/stream.mjpg", cv2.CAP_FFMPEG,
-                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000,
-                                cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000])
+    capture = cv2.VideoCapture(
+        server.url + "/stream.mjpg",
+        cv2.CAP_FFMPEG,
+        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000],
+    )
     try:
         assert capture.isOpened()
         shapes = []
@@ -108,9 +112,25 @@ def test_opencv_reads_the_mjpeg_stream(server: ServerThread) -> None:
 
 def test_ffmpeg_reads_the_mjpeg_stream(server: ServerThread, tmp_path: Path) -> None:
     result = subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-rw_timeout", "10000000",
-         "-i", server.url + "/cameras/cam/stream.mjpg", "-frames:v", "5",
-         str(tmp_path / "frame%d.jpg")], capture_output=True, text=True, timeout=60, check=False)
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-rw_timeout",
+            "10000000",
+            "-i",
+            server.url + "/cameras/cam/stream.mjpg",
+            "-frames:v",
+            "5",
+            str(tmp_path / "frame%d.jpg"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     frames = sorted(tmp_path.glob("frame*.jpg"))
     assert len(frames) == 5
@@ -133,17 +153,26 @@ def test_mjpeg_stream_headers_and_parts(server: ServerThread) -> None:
 
 
 def test_snapshot_is_a_jpeg_of_the_configured_size(server: ServerThread) -> None:
-    for path, shape in [("/snapshot.jpg", (HEIGHT, WIDTH, 3)),
-                        ("/cameras/small/snapshot.jpg", (120, 160, 3))]:
+    for path, shape in [
+        ("/snapshot.jpg", (HEIGHT, WIDTH, 3)),
+        ("/cameras/small/snapshot.jpg", (120, 160, 3)),
+    ]:
         status, headers, body = server.get(path)
         assert status == 200
         assert headers["Content-Type"] == "image/jpeg"
         assert decode_jpeg(body).shape == shape
 
 
-@pytest.mark.parametrize("path", ["/cameras/nope/snapshot.jpg", "/cameras/nope/stream.mjpg",
-                                  "/cameras/nope/ws",
-                                  "/api/cameras/nope", "/no/such/page"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cameras/nope/snapshot.jpg",
+        "/cameras/nope/stream.mjpg",
+        "/cameras/nope/ws",
+        "/api/cameras/nope",
+        "/no/such/page",
+    ],
+)
 def test_unknown_paths_are_404_json(server: ServerThread, path: str) -> None:
     status, headers, body = server.get(path)
     assert status == 404
@@ -172,20 +201,23 @@ def test_clients_that_leave_are_unsubscribed(server: ServerThread) -> None:
 
 
 def test_stuck_clients_do_not_slow_others_and_memory_stays_bounded(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """At 1280x720, a raw MJPEG socket and a websocket that never read stay one subscriber each,
     another viewer keeps the full rate, and the process does not grow while they hang."""
     config = demo_config(str(tmp_path), cameras=[quiet_camera("cam", 1280, 720)])
     with ServerThread(config) as server:
         wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
-        stuck = [stuck_mjpeg_client(server.port), stuck_websocket_client(server.port),
-                 stuck_mjpeg_client(server.port, "/cameras/cam/stream.mjpg")]
+        stuck = [
+            stuck_mjpeg_client(server.port),
+            stuck_websocket_client(server.port),
+            stuck_mjpeg_client(server.port, "/cameras/cam/stream.mjpg"),
+        ]
         try:
             wait_until(lambda: viewers(server) == 3, message="three stuck viewers")
             time.sleep(2.0)  # long enough for every buffer on the way to fill up
             rss_before = rss_bytes()
-            rates = [receive_sync(ws_url(server, "/webcam"), 3.0, keep=False).fps
-                     for _ in range(3)]
+            rates = [receive_sync(ws_url(server, "/webcam"), 3.0, keep=False).fps for _ in range(3)]
             rss_growth = rss_bytes() - rss_before
             wait_until(lambda: viewers(server) == 3, message="the measuring viewer to leave")
             for client in stuck:  # they were sent something and are now blocked on it
@@ -197,8 +229,11 @@ def test_stuck_clients_do_not_slow_others_and_memory_stays_bounded(
         assert rss_growth < 40 * 2**20, f"RSS grew by {rss_growth / 2**20:.1f} MB"
         wait_until(lambda: viewers(server) == 0, timeout=15, message="stuck viewers to go")
     gc.collect()  # abandoned writes report unretrieved errors when collected
-    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
-                and r.name != "tornado.access"]
+    assert not [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and r.name != "tornado.access"
+    ]
 
 
 def test_stopping_the_server_closes_websocket_viewers(tmp_path: Path) -> None:
@@ -221,7 +256,8 @@ def test_stopping_the_server_closes_websocket_viewers(tmp_path: Path) -> None:
 
 
 def test_a_client_stalled_past_the_write_timeout_is_dropped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A viewer that stops reading is disconnected once a frame has waited too long to drain,
     so stuck connections do not pile up (each holds a subscription and a frame)."""
     monkeypatch.setattr(live, "WRITE_STALL_TIMEOUT_S", 1.5)

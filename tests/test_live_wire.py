@@ -26,7 +26,7 @@ def read_mjpeg_parts(port: int, path: str, count: int) -> list[tuple[dict[str, s
             if line.strip() != b"--" + boundary:
                 continue
             headers = {}
-            while (line := response.readline().strip()):
+            while line := response.readline().strip():
                 name, _, value = line.decode().partition(":")
                 headers[name.strip().lower()] = value.strip()
             parts.append((headers, response.read(int(headers["content-length"]))))

@@ -22,9 +22,11 @@ def page(tmp_path: Path) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"headless Chromium not found at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
         context = browser.new_context()
         context.set_default_timeout(15000)
         page = context.new_page()
@@ -82,8 +84,13 @@ def test_deep_link_returns_after_login(tmp_path, page):
 
 def test_open_redirects_are_ignored(tmp_path, page):
     with ServerThread(password_config(tmp_path)) as server:
-        for target in ("//evil.example/", "https://evil.example/", "/%2Fevil.example",
-                       "javascript:alert(1)", "../../x"):
+        for target in (
+            "//evil.example/",
+            "https://evil.example/",
+            "/%2Fevil.example",
+            "javascript:alert(1)",
+            "../../x",
+        ):
             page.goto(server.url + "/login?next=" + target)
             log_in(page)
             page.wait_for_url(server.url + "/")

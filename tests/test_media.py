@@ -35,8 +35,21 @@ def clip(server) -> tuple[EventRecord, bytes]:
 
 def register(store: EventStore, event_id: str, video_path: str) -> None:
     """An index row pointing wherever a (buggy or tampered) row might point."""
-    store.add(EventRecord(event_id, "cam", T0, T0 + 1, 1, 1, 1.0, video_path,
-                          video_path.replace(".mp4", ".jpg"), 10, "complete"))
+    store.add(
+        EventRecord(
+            event_id,
+            "cam",
+            T0,
+            T0 + 1,
+            1,
+            1,
+            1.0,
+            video_path,
+            video_path.replace(".mp4", ".jpg"),
+            10,
+            "complete",
+        )
+    )
 
 
 def test_whole_clip_is_served_as_video_mp4(server, clip, tmp_path):
@@ -61,10 +74,15 @@ def test_thumbnail_is_a_jpeg(server, clip):
     assert image is not None and image.shape[:2] == (48, 64)
 
 
-@pytest.mark.parametrize("header, start, end", [
-    ("bytes=100-199", 100, 200), ("bytes=0-0", 0, 1), ("bytes=-50", -50, None),
-    ("bytes=500-", 500, None),
-])
+@pytest.mark.parametrize(
+    "header, start, end",
+    [
+        ("bytes=100-199", 100, 200),
+        ("bytes=0-0", 0, 1),
+        ("bytes=-50", -50, None),
+        ("bytes=500-", 500, None),
+    ],
+)
 def test_range_requests_get_206_and_exactly_those_bytes(server, clip, header, start, end):
     _, data = clip
     response = request(server.port, "GET", "/media/clip1.mp4", headers={"Range": header})
@@ -73,14 +91,16 @@ def test_range_requests_get_206_and_exactly_those_bytes(server, clip, header, st
     assert response.status == 206
     assert response.body == expected
     assert response.headers["Content-Range"] == (
-        f"bytes {first}-{first + len(expected) - 1}/{len(data)}")
+        f"bytes {first}-{first + len(expected) - 1}/{len(data)}"
+    )
     assert response.headers["Content-Type"] == "video/mp4"
 
 
 def test_range_past_the_end_is_416(server, clip):
     _, data = clip
-    response = request(server.port, "GET", "/media/clip1.mp4",
-                       headers={"Range": f"bytes={len(data)}-"})
+    response = request(
+        server.port, "GET", "/media/clip1.mp4", headers={"Range": f"bytes={len(data)}-"}
+    )
     assert response.status == 416
     assert response.headers["Content-Range"] == f"bytes */{len(data)}"
 
@@ -90,11 +110,16 @@ def test_head_and_if_modified_since(server, clip):
     head = request(server.port, "HEAD", "/media/clip1.mp4")
     assert head.status == 200 and head.body == b""
     assert int(head.headers["Content-Length"]) == len(data)
-    again = request(server.port, "GET", "/media/clip1.mp4",
-                    headers={"If-Modified-Since": head.headers["Last-Modified"]})
+    again = request(
+        server.port,
+        "GET",
+        "/media/clip1.mp4",
+        headers={"If-Modified-Since": head.headers["Last-Modified"]},
+    )
     assert again.status == 304 and again.body == b""
-    etag = request(server.port, "GET", "/media/clip1.mp4",
-                   headers={"If-None-Match": head.headers["Etag"]})
+    etag = request(
+        server.port, "GET", "/media/clip1.mp4", headers={"If-None-Match": head.headers["Etag"]}
+    )
     assert etag.status == 304
 
 
@@ -123,12 +148,25 @@ def test_a_clip_that_grows_while_served_is_sent_as_announced(server, tmp_path):
         connection.close()
 
 
-@pytest.mark.parametrize("path", [
-    "/media/../camwatch.db", "/media/%2e%2e/camwatch.db", "/media/%2E%2E%2Fcamwatch.db",
-    "/media/..%2fcamwatch.db", "/media/camwatch.db", "/media//etc/passwd",
-    "/media/%2fetc%2fpasswd", "/media/unknown.mp4", "/media/clip1.png", "/media/clip1",
-    "/media/clip1.mp4/", "/media/clip1.mp4%00.jpg", "/media/", "/media/clips/cam",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/../camwatch.db",
+        "/media/%2e%2e/camwatch.db",
+        "/media/%2E%2E%2Fcamwatch.db",
+        "/media/..%2fcamwatch.db",
+        "/media/camwatch.db",
+        "/media//etc/passwd",
+        "/media/%2fetc%2fpasswd",
+        "/media/unknown.mp4",
+        "/media/clip1.png",
+        "/media/clip1",
+        "/media/clip1.mp4/",
+        "/media/clip1.mp4%00.jpg",
+        "/media/",
+        "/media/clips/cam",
+    ],
+)
 def test_anything_but_a_known_id_is_404_json(server, clip, path):
     response = request(server.port, "GET", path)
     assert response.status == 404, path

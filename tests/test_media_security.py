@@ -28,8 +28,11 @@ def server(tmp_path):
 
 def point(store: EventStore, event_id: str, video_path: str, thumbnail_path: str) -> None:
     """An index row aimed wherever a tampered database might aim it."""
-    store.add(EventRecord(event_id, "cam", T0, T0 + 1, 1, 1, 1.0, video_path, thumbnail_path,
-                          10, "complete"))
+    store.add(
+        EventRecord(
+            event_id, "cam", T0, T0 + 1, 1, 1, 1.0, video_path, thumbnail_path, 10, "complete"
+        )
+    )
 
 
 def test_media_needs_the_login(server):
@@ -38,14 +41,25 @@ def test_media_needs_the_login(server):
     for path in ("/media/clip1.mp4", "/media/clip1.jpg", "/media/../session.key"):
         response = request(server.port, "GET", path)
         assert response.status == 401 and response.json()["error"]
-    cookie = session_cookie(request(server.port, "POST", "/login",
-                                    headers={"Content-Type": "application/json"},
-                                    body=json.dumps({"password": PASSWORD})))
-    ranged = request(server.port, "GET", "/media/clip1.mp4",
-                     headers={"Cookie": cookie, "Range": "bytes=0-99"})
+    cookie = session_cookie(
+        request(
+            server.port,
+            "POST",
+            "/login",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"password": PASSWORD}),
+        )
+    )
+    ranged = request(
+        server.port, "GET", "/media/clip1.mp4", headers={"Cookie": cookie, "Range": "bytes=0-99"}
+    )
     assert ranged.status == 206 and ranged.body == data[:100]
-    basic = request(server.port, "GET", "/media/clip1.mp4",
-                    headers={"Authorization": basic_header("admin", PASSWORD)})
+    basic = request(
+        server.port,
+        "GET",
+        "/media/clip1.mp4",
+        headers={"Authorization": basic_header("admin", PASSWORD)},
+    )
     assert basic.status == 200 and basic.body == data
 
 
@@ -73,8 +87,14 @@ def test_rows_pointing_at_the_key_or_the_index_are_refused(server):
 
 def test_media_ids_that_are_not_ids_are_404(server):
     auth = {"Authorization": basic_header("admin", PASSWORD)}
-    for path in ("/media/x'%20OR%201=1--.mp4", "/media/" + "a" * 5000 + ".mp4",
-                 "/media/%00.mp4", "/media/.mp4", "/media/clip1.MP4", "/media/clip1.mp4?x=/etc"):
+    for path in (
+        "/media/x'%20OR%201=1--.mp4",
+        "/media/" + "a" * 5000 + ".mp4",
+        "/media/%00.mp4",
+        "/media/.mp4",
+        "/media/clip1.MP4",
+        "/media/clip1.mp4?x=/etc",
+    ):
         response = request(server.port, "GET", path, headers=auth)
         assert response.status == 404, path
         assert response.json()["error"]

@@ -27,26 +27,35 @@ def scrape(server: ServerThread) -> dict[str, dict[str, float]]:
 
 def test_metrics_parse_and_follow_the_running_camera(tmp_path):
     with ServerThread(demo_config(str(tmp_path))) as server:
-        wait_until(lambda: scrape(server)["camwatch_camera_online"]["cam"] == 1,
-                   message="camera online")
+        wait_until(
+            lambda: scrape(server)["camwatch_camera_online"]["cam"] == 1, message="camera online"
+        )
         first = scrape(server)
-        wait_until(lambda: scrape(server)["camwatch_frames_captured_total"]["cam"]
-                   > first["camwatch_frames_captured_total"]["cam"] + 3,
-                   message="frames captured grows")
+        wait_until(
+            lambda: (
+                scrape(server)["camwatch_frames_captured_total"]["cam"]
+                > first["camwatch_frames_captured_total"]["cam"] + 3
+            ),
+            message="frames captured grows",
+        )
         with urllib.request.urlopen(server.url + "/stream.mjpg", timeout=10) as stream:
             stream.read(100)
-            wait_until(lambda: scrape(server)["camwatch_viewers"]["cam"] == 1,
-                       message="one viewer")
+            wait_until(lambda: scrape(server)["camwatch_viewers"]["cam"] == 1, message="one viewer")
         later = scrape(server)
 
     assert later["camwatch_frames_failed_total"]["cam"] == 0
     assert later["camwatch_capture_fps"]["cam"] > 0
     assert later["camwatch_uptime_seconds"][""] > first["camwatch_uptime_seconds"][""]
     assert later["camwatch_data_dir_free_bytes"][""] > 0
-    for name in ("camwatch_events_total", "camwatch_recorded_bytes_total",
-                 "camwatch_frames_recorded_total", "camwatch_recorder_frames_dropped_total",
-                 "camwatch_encode_seconds_total", "camwatch_motion_detection_seconds_sum",
-                 "camwatch_motion_detection_seconds_count"):
+    for name in (
+        "camwatch_events_total",
+        "camwatch_recorded_bytes_total",
+        "camwatch_frames_recorded_total",
+        "camwatch_recorder_frames_dropped_total",
+        "camwatch_encode_seconds_total",
+        "camwatch_motion_detection_seconds_sum",
+        "camwatch_motion_detection_seconds_count",
+    ):
         assert "cam" in later[name], name
 
 
@@ -62,8 +71,12 @@ def test_every_family_has_help_and_type_and_counters_end_in_total(tmp_path):
     lines = text.splitlines()
     families = list(text_string_to_metric_families(text))
     for family in families:
-        type_line = next(line for line in lines if line.startswith("# TYPE ")
-                         and line.split()[2] in (family.name, family.name + "_total"))
+        type_line = next(
+            line
+            for line in lines
+            if line.startswith("# TYPE ")
+            and line.split()[2] in (family.name, family.name + "_total")
+        )
         assert any(line.startswith(f"# HELP {type_line.split()[2]} ") for line in lines)
         if family.type == "counter":
             assert type_line.split()[2].endswith("_total")

@@ -18,9 +18,11 @@ def read_frames(url: str, count: int) -> list[tuple[bytes, int, int]]:
         reader.close()
 
 
-@pytest.mark.parametrize("chunked,content_length", [
-    (False, True), (False, False), (True, True), (True, False)],
-    ids=["plain", "no-content-length", "chunked", "chunked-no-content-length"])
+@pytest.mark.parametrize(
+    "chunked,content_length",
+    [(False, True), (False, False), (True, True), (True, False)],
+    ids=["plain", "no-content-length", "chunked", "chunked-no-content-length"],
+)
 def test_reads_the_camera_jpeg_bytes_untouched(chunked: bool, content_length: bool) -> None:
     with MjpegTestServer(fps=50, chunked=chunked, content_length=content_length) as server:
         frames = read_frames(server.url, 4)
@@ -114,8 +116,11 @@ def test_garbage_instead_of_http_is_an_os_error() -> None:
 
 def test_a_bad_content_length_is_an_os_error() -> None:
     def bad_part(index: int) -> bytes:
-        return (b"--testframe\r\nContent-Type: image/jpeg\r\nContent-Length: lots\r\n\r\n"
-                + jpeg_frame(index) + b"\r\n")
+        return (
+            b"--testframe\r\nContent-Type: image/jpeg\r\nContent-Length: lots\r\n\r\n"
+            + jpeg_frame(index)
+            + b"\r\n"
+        )
 
     with MjpegTestServer(bad_part, fps=50, raw=True) as server:
         reader = MjpegReader(server.url, timeout=5)

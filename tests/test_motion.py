@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.motion.detector import STATIONARY_SECONDS, WARMUP_SECONDS, FrameDiffDetector, MotionDetector
+from camwatch.motion.detector import (
+    STATIONARY_SECONDS,
+    WARMUP_SECONDS,
+    FrameDiffDetector,
+    MotionDetector,
+)
 
 FRAME_S = 0.1
 
@@ -41,7 +46,7 @@ class Feeder:
 
 def with_box(image, x, y, w, h, level):
     out = image.copy()
-    out[y:y + h, x:x + w] = level
+    out[y : y + h, x : x + w] = level
     return out
 
 
@@ -88,7 +93,7 @@ def test_uneven_light_switched_on_is_not_motion_but_a_person_under_it_is():
     background = textured()
     height, width = background.shape
     ys, xs = np.mgrid[0:height, 0:width]
-    lamp = 1.0 + 1.2 * np.exp(-((xs - 40) ** 2 + (ys - 20) ** 2) / 150.0 ** 2)
+    lamp = 1.0 + 1.2 * np.exp(-((xs - 40) ** 2 + (ys - 20) ** 2) / 150.0**2)
     lit = np.clip(background * lamp, 0, 255).astype(np.uint8)
     feeder = Feeder(MotionDetector(MotionConfig()))
     feeder.settle(background)
@@ -140,7 +145,7 @@ def test_specks_do_not_count():
     for _ in range(20):  # twenty 3x3 raindrops in new places every frame
         image = background.copy()
         for x, y in rng.integers(10, 170, (20, 2)):
-            image[y:y + 3, x:x + 3] = 220
+            image[y : y + 3, x : x + 3] = 220
         feeder.feed(image)
     assert max(feeder.deltas) == 0.0
 

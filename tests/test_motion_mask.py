@@ -47,16 +47,19 @@ def test_set_value_validates_and_normalises_a_mask():
     assert motion.mask == []
 
 
-@pytest.mark.parametrize("bad, why", [
-    (5, "a list of polygons"),
-    ([[[0, 0], [1, 0]]], "polygon 0: expected 3 to"),
-    ([TRIANGLE, [[0, 0], [1.5, 0], [0, 1]]], "polygon 1 point 1"),
-    ([[[0, 0], [1, 0], [True, 1]]], "polygon 0 point 2"),
-    ([[[0, 0], [1, 0], [0, "1"]]], "polygon 0 point 2"),
-    ([[[0, 0], [1, 0], [0, 1, 1]]], "polygon 0 point 2"),
-    ([[[0, 0], [1, 0], [float("nan"), 1]]], "polygon 0 point 2"),
-    ([[0, 0, 1]], "polygon 0"),
-])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        (5, "a list of polygons"),
+        ([[[0, 0], [1, 0]]], "polygon 0: expected 3 to"),
+        ([TRIANGLE, [[0, 0], [1.5, 0], [0, 1]]], "polygon 1 point 1"),
+        ([[[0, 0], [1, 0], [True, 1]]], "polygon 0 point 2"),
+        ([[[0, 0], [1, 0], [0, "1"]]], "polygon 0 point 2"),
+        ([[[0, 0], [1, 0], [0, 1, 1]]], "polygon 0 point 2"),
+        ([[[0, 0], [1, 0], [float("nan"), 1]]], "polygon 0 point 2"),
+        ([[0, 0, 1]], "polygon 0"),
+    ],
+)
 def test_bad_masks_are_rejected_naming_the_key(bad, why):
     motion = MotionConfig(mask=[TRIANGLE])
     with pytest.raises(ConfigError) as error:
@@ -68,15 +71,17 @@ def test_bad_masks_are_rejected_naming_the_key(bad, why):
 
 def test_mask_from_toml(tmp_path):
     path = tmp_path / "camwatch.toml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         [[cameras]]
         name = "yard"
         [cameras.motion]
         mask = [[[0, 0], [0.4, 0], [0.4, 0.3]], [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]]]
-    """))
+    """)
+    )
     motion = config.load_file(path).cameras[0].motion
     assert motion.mask[0] == [[0.0, 0.0], [0.4, 0.0], [0.4, 0.3]] and len(motion.mask) == 2
-    path.write_text('[[cameras]]\n[cameras.motion]\nmask = [[[0, 0], [2, 0], [0, 1]]]\n')
+    path.write_text("[[cameras]]\n[cameras.motion]\nmask = [[[0, 0], [2, 0], [0, 1]]]\n")
     with pytest.raises(ConfigError, match=r"^cameras\[0\]\.motion\.mask: polygon 0 point 1"):
         config.load_file(path)
 

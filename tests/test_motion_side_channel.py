@@ -27,8 +27,8 @@ def feed_deltas(server: ServerThread, value_of: Any) -> None:
 
     def listener(frame: Frame) -> None:
         camera.record_delta(frame, value_of(frame))
-    camera.listeners.append(listener)
 
+    camera.listeners.append(listener)
 
 
 def test_meta_message_precedes_each_binary_frame(tmp_path):
@@ -40,8 +40,9 @@ def test_meta_message_precedes_each_binary_frame(tmp_path):
     kinds = [type(m) for m in messages]
     assert kinds == [str, bytes] * 4
     metas = [json.loads(m) for m in messages if isinstance(m, str)]
-    assert all(m["type"] == "meta" and m["online"] is True and m["recording"] is False
-               for m in metas)
+    assert all(
+        m["type"] == "meta" and m["online"] is True and m["recording"] is False for m in metas
+    )
     assert metas[-1]["delta"] == 1.5
     assert metas[-1]["threshold"] == MotionConfig().threshold
     assert abs(metas[-1]["t"] - time.time()) < 30
@@ -59,9 +60,11 @@ def test_without_meta_every_message_is_a_jpeg(tmp_path):
 def test_history_returns_recent_deltas_oldest_first(tmp_path):
     with plain_server(str(tmp_path), fps=20) as server:
         feed_deltas(server, lambda frame: float(frame.seq % 7))
+
         def history_of_ten() -> Any:
             body = server.get_json("/api/cameras/cam/motion/history")
             return body if len(body["points"]) >= 10 else None
+
         body = wait_until(history_of_ten, message="ten points")
         assert body["camera"] == "cam"
         assert body["threshold"] == MotionConfig().threshold
@@ -86,11 +89,13 @@ def test_socket_is_closed_when_the_server_stops(tmp_path):
     async def run() -> tuple[int | None, object]:
         server = ServerThread(demo_config(str(tmp_path))).start()
         connection = await tornado.websocket.websocket_connect(
-            server.url.replace("http", "ws") + "/cameras/cam/ws")
+            server.url.replace("http", "ws") + "/cameras/cam/ws"
+        )
         assert isinstance(await asyncio.wait_for(connection.read_message(), 10), bytes)
         await asyncio.get_running_loop().run_in_executor(None, server.stop)
         while (message := await asyncio.wait_for(connection.read_message(), 10)) is not None:
             pass
         return connection.close_code, message
+
     close_code, _ = asyncio.run(run())
     assert close_code == 1001

@@ -38,12 +38,25 @@ def test_moving_pixels_are_red_masked_areas_dark_the_rest_transparent():
 def test_the_server_shows_the_detectors_view_of_a_live_camera(tmp_path: Path):
     config = demo_config(str(tmp_path))
     config.cameras = [
-        CameraConfig(name="cam", source="demo", fps=10, width=320, height=240,
-                     motion=MotionConfig(mask=LEFT_QUARTER)),
-        CameraConfig(name="off", source="demo", fps=10, width=320, height=240,
-                     motion=MotionConfig(enabled=False)),
+        CameraConfig(
+            name="cam",
+            source="demo",
+            fps=10,
+            width=320,
+            height=240,
+            motion=MotionConfig(mask=LEFT_QUARTER),
+        ),
+        CameraConfig(
+            name="off",
+            source="demo",
+            fps=10,
+            width=320,
+            height=240,
+            motion=MotionConfig(enabled=False),
+        ),
     ]
     with ServerThread(config) as server:
+
         def figure_shown() -> list[np.ndarray]:
             status, headers, body = server.get("/cameras/cam/motion.png")
             assert status in (200, 503), (status, body)  # 503: no detector image yet

@@ -8,24 +8,26 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import paho.mqtt.publish
 import pytest
 
 from camwatch import __version__
 from camwatch.config import Config, ConfigError, MqttConfig, ServerConfig, config_from_mapping
-from camwatch.recording.index import EventRecord
 from camwatch.integrations.mqtt import MqttPublisher, discovery_messages, node_id, server_base_url
+from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from camwatch.wiring import build_service
 from tests.broker import Collector, Mosquitto
 from tests.processes import free_port
 from tests.support import ServerThread, demo_config, wait_until
 
-DISCOVERY_TOPIC = re.compile(r"^homeassistant/(binary_sensor|image)/[a-zA-Z0-9_-]+/"
-                             r"[a-zA-Z0-9_-]+/config$")
+DISCOVERY_TOPIC = re.compile(
+    r"^homeassistant/(binary_sensor|image)/[a-zA-Z0-9_-]+/"
+    r"[a-zA-Z0-9_-]+/config$"
+)
 
 
 @pytest.fixture
@@ -53,10 +55,12 @@ def mqtt_config(port: int, prefix: str = "camwatch") -> MqttConfig:
     return MqttConfig(host="127.0.0.1", port=port, topic_prefix=prefix)
 
 
-def publisher_for(config: MqttConfig, data_dir: Path, cameras: list[str] | None = None
-                  ) -> MqttPublisher:
-    return MqttPublisher(config, cameras or ["front"], data_dir,
-                         base_url="http://camhost:8100", reconnect_max_s=1)
+def publisher_for(
+    config: MqttConfig, data_dir: Path, cameras: list[str] | None = None
+) -> MqttPublisher:
+    return MqttPublisher(
+        config, cameras or ["front"], data_dir, base_url="http://camhost:8100", reconnect_max_s=1
+    )
 
 
 def event_record(data_dir: Path, camera: str = "front") -> EventRecord:
@@ -65,14 +69,19 @@ def event_record(data_dir: Path, camera: str = "front") -> EventRecord:
     thumbnail.parent.mkdir(parents=True, exist_ok=True)
     thumbnail.write_bytes(b"\xff\xd8\xff\xe0fake jpeg for the test\xff\xd9")
     return EventRecord(
-        id="ab12cd34ef56", camera=camera, started_at=1795512600.0, ended_at=None, frames=0,
-        motion_frames=6, peak_delta=4.5,
+        id="ab12cd34ef56",
+        camera=camera,
+        started_at=1795512600.0,
+        ended_at=None,
+        frames=0,
+        motion_frames=6,
+        peak_delta=4.5,
         video_path=str(thumbnail.with_suffix(".mp4").relative_to(data_dir)),
-        thumbnail_path=str(thumbnail.relative_to(data_dir)))
+        thumbnail_path=str(thumbnail.relative_to(data_dir)),
+    )
 
 
-def test_availability_is_online_while_running_and_offline_after_stop(tmp_path, broker,
-                                                                        collectors):
+def test_availability_is_online_while_running_and_offline_after_stop(tmp_path, broker, collectors):
     watcher = collect(collectors, broker.port, "camwatch/available")
     publisher = publisher_for(mqtt_config(broker.port), tmp_path)
     publisher.start()
@@ -94,7 +103,8 @@ def test_last_will_says_offline_when_the_process_dies(tmp_path, broker, collecto
         f"p = MqttPublisher(MqttConfig(host='127.0.0.1', port={broker.port}), ['front'], '.', "
         "base_url='http://x:1')\n"
         "p.start()\n"
-        "time.sleep(60)\n")
+        "time.sleep(60)\n"
+    )
     watcher = collect(collectors, broker.port, "camwatch/available")
     child = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parent.parent)
     try:
@@ -108,8 +118,7 @@ def test_last_will_says_offline_when_the_process_dies(tmp_path, broker, collecto
             child.wait(10)
 
 
-def test_motion_goes_on_then_off_around_an_event_with_events_json(tmp_path, broker,
-                                                                    collectors):
+def test_motion_goes_on_then_off_around_an_event_with_events_json(tmp_path, broker, collectors):
     watcher = collect(collectors, broker.port, "camwatch/front/#")
     publisher = publisher_for(mqtt_config(broker.port), tmp_path)
     publisher.start()
@@ -125,8 +134,13 @@ def test_motion_goes_on_then_off_around_an_event_with_events_json(tmp_path, brok
         publisher.motion_changed("front", False)
         watcher.wait_for("camwatch/front/events", lambda m: json.loads(m.payload)["type"] == "end")
         watcher.wait_for("camwatch/front/thumbnail")
-        wait_until(lambda: [m.text for m in watcher.on("camwatch/front/motion")][-1:] == ["OFF"]
-                   and len(watcher.on("camwatch/front/motion")) >= 3, message="motion OFF")
+        wait_until(
+            lambda: (
+                [m.text for m in watcher.on("camwatch/front/motion")][-1:] == ["OFF"]
+                and len(watcher.on("camwatch/front/motion")) >= 3
+            ),
+            message="motion OFF",
+        )
     finally:
         publisher.stop()
 
@@ -149,17 +163,20 @@ def test_motion_goes_on_then_off_around_an_event_with_events_json(tmp_path, brok
     assert late.on("camwatch/front/events") == []  # events are not retained
 
 
-def test_discovery_configs_are_retained_and_what_home_assistant_expects(tmp_path, broker,
-                                                                          collectors):
+def test_discovery_configs_are_retained_and_what_home_assistant_expects(
+    tmp_path, broker, collectors
+):
     publisher = publisher_for(mqtt_config(broker.port), tmp_path, ["front", "back"])
     publisher.start()
     try:
         wait_until(lambda: publisher.connected, message="publisher connected")
         ha = collect(collectors, broker.port, "homeassistant/#")
-        motion = json.loads(ha.wait_for("homeassistant/binary_sensor/camwatch/front_motion/config")
-                            .payload)
-        image = json.loads(ha.wait_for("homeassistant/image/camwatch/front_last_event/config")
-                           .payload)
+        motion = json.loads(
+            ha.wait_for("homeassistant/binary_sensor/camwatch/front_motion/config").payload
+        )
+        image = json.loads(
+            ha.wait_for("homeassistant/image/camwatch/front_last_event/config").payload
+        )
         wait_until(lambda: len(ha.messages) == 4, message="4 discovery configs")
     finally:
         publisher.stop()
@@ -172,15 +189,25 @@ def test_discovery_configs_are_retained_and_what_home_assistant_expects(tmp_path
     assert image["content_type"] == "image/jpeg" and "url_topic" not in image
     for entity in (motion, image):
         assert entity["availability_topic"] == "camwatch/available"
-        assert (entity["payload_available"], entity["payload_not_available"]) == \
-            ("online", "offline")
+        assert (entity["payload_available"], entity["payload_not_available"]) == (
+            "online",
+            "offline",
+        )
         assert entity["device"] == {
-            "identifiers": ["camwatch_front"], "name": "front", "manufacturer": "camwatch",
-            "model": "camwatch camera", "sw_version": __version__,
-            "configuration_url": "http://camhost:8100"}
+            "identifiers": ["camwatch_front"],
+            "name": "front",
+            "manufacturer": "camwatch",
+            "model": "camwatch camera",
+            "sw_version": __version__,
+            "configuration_url": "http://camhost:8100",
+        }
     unique_ids = [json.loads(m.payload)["unique_id"] for m in ha.messages]
-    assert sorted(unique_ids) == ["camwatch_back_last_event", "camwatch_back_motion",
-                                  "camwatch_front_last_event", "camwatch_front_motion"]
+    assert sorted(unique_ids) == [
+        "camwatch_back_last_event",
+        "camwatch_back_motion",
+        "camwatch_front_last_event",
+        "camwatch_front_motion",
+    ]
 
 
 def test_discovery_is_sent_again_when_home_assistant_says_online(tmp_path, broker, collectors):
@@ -189,21 +216,25 @@ def test_discovery_is_sent_again_when_home_assistant_says_online(tmp_path, broke
     try:
         wait_until(lambda: publisher.connected, message="publisher connected")
         ha = collect(collectors, broker.port, "homeassistant/binary_sensor/#")
-        ha.wait_for("homeassistant/binary_sensor/camwatch/front_motion/config",
-                    lambda m: m.retain)
-        paho.mqtt.publish.single("homeassistant/status", "online", hostname="127.0.0.1",
-                                 port=broker.port)
-        fresh = ha.wait_for("homeassistant/binary_sensor/camwatch/front_motion/config",
-                            lambda m: not m.retain)  # a live copy, not the retained one
+        ha.wait_for("homeassistant/binary_sensor/camwatch/front_motion/config", lambda m: m.retain)
+        paho.mqtt.publish.single(
+            "homeassistant/status", "online", hostname="127.0.0.1", port=broker.port
+        )
+        fresh = ha.wait_for(
+            "homeassistant/binary_sensor/camwatch/front_motion/config", lambda m: not m.retain
+        )  # a live copy, not the retained one
     finally:
         publisher.stop()
     assert json.loads(fresh.payload)["device_class"] == "motion"
 
 
-def test_hosts_with_distinct_prefixes_share_a_broker_without_colliding(tmp_path, broker,
-                                                                          collectors):
-    publishers = [publisher_for(mqtt_config(broker.port, prefix), tmp_path)
-                  for prefix in ("camwatch/garage", "camwatch-porch")]
+def test_hosts_with_distinct_prefixes_share_a_broker_without_colliding(
+    tmp_path, broker, collectors
+):
+    publishers = [
+        publisher_for(mqtt_config(broker.port, prefix), tmp_path)
+        for prefix in ("camwatch/garage", "camwatch-porch")
+    ]
     for publisher in publishers:
         publisher.start()
     try:
@@ -214,22 +245,26 @@ def test_hosts_with_distinct_prefixes_share_a_broker_without_colliding(tmp_path,
         states.wait_for("camwatch/garage/front/motion")
         publishers[1].motion_changed("front", True)
         collect(collectors, broker.port, "camwatch-porch/front/motion").wait_for(
-            "camwatch-porch/front/motion", lambda m: m.text == "ON")
+            "camwatch-porch/front/motion", lambda m: m.text == "ON"
+        )
     finally:
         for publisher in publishers:
             publisher.stop()
     configs = [json.loads(m.payload) for m in ha.messages]
     assert len({m.topic for m in ha.messages}) == 4
     assert len({c["unique_id"] for c in configs}) == 4
-    assert {c["device"]["identifiers"][0] for c in configs} == {"camwatch_garage_front",
-                                                                 "camwatch-porch_front"}
+    assert {c["device"]["identifiers"][0] for c in configs} == {
+        "camwatch_garage_front",
+        "camwatch-porch_front",
+    }
     state_topics = {c["state_topic"] for c in configs if "state_topic" in c}
     assert state_topics == {"camwatch/garage/front/motion", "camwatch-porch/front/motion"}
     assert states.on("camwatch/garage/front/motion")[-1].text == "OFF"
 
 
-def test_broker_down_at_start_then_up_connects_while_the_camera_keeps_capturing(tmp_path,
-                                                                               collectors):
+def test_broker_down_at_start_then_up_connects_while_the_camera_keeps_capturing(
+    tmp_path, collectors
+):
     port = free_port()
     config = demo_config(str(tmp_path))
     config.mqtt = mqtt_config(port)
@@ -249,8 +284,10 @@ def test_broker_down_at_start_then_up_connects_while_the_camera_keeps_capturing(
             before = camera.state.frames_captured
             publisher.motion_changed("cam", True)  # nowhere to send it: must not block or fail
             publisher.event_started(event_record(tmp_path, "cam"))
-            wait_until(lambda: camera.state.frames_captured > before + 5,
-                       message="still capturing with the broker down")
+            wait_until(
+                lambda: camera.state.frames_captured > before + 5,
+                message="still capturing with the broker down",
+            )
             assert not publisher.connected
             broker.start()
             wait_until(lambda: publisher.connected, timeout=15, message="connected once up")
@@ -267,8 +304,10 @@ def test_node_id_and_base_url():
     assert node_id("//") == "camwatch"
     server = ServerConfig(host="0.0.0.0", port=8100)
     assert server_base_url(server, "pi4") == "http://pi4:8100"
-    assert server_base_url(ServerConfig(host="192.168.1.5", port=80,
-                                        certfile="c.pem")) == "https://192.168.1.5:80"
+    assert (
+        server_base_url(ServerConfig(host="192.168.1.5", port=80, certfile="c.pem"))
+        == "https://192.168.1.5:80"
+    )
     assert server_base_url(ServerConfig(host="::1", port=8100)) == "http://[::1]:8100"
 
 

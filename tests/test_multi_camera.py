@@ -71,14 +71,16 @@ def test_a_broken_camera_goes_offline_while_the_other_streams(tmp_path):
     config.server.port = 0  # a free port; the config file itself only accepts 1-65535
 
     with ServerThread(config) as server:
+
         def states() -> dict[str, dict[str, object]]:
             return {c["name"]: c for c in server.get_json("/api/cameras")}
 
         wait_until(lambda: states()["yard"]["online"], message="yard online")
-        wait_until(lambda: "cannot open" in str(states()["broken"]["status"]),
-                   message="broken camera reported")
-        frames = asyncio.run(websocket_frames(
-            f"ws://127.0.0.1:{server.port}/cameras/yard/ws", 5))
+        wait_until(
+            lambda: "cannot open" in str(states()["broken"]["status"]),
+            message="broken camera reported",
+        )
+        frames = asyncio.run(websocket_frames(f"ws://127.0.0.1:{server.port}/cameras/yard/ws", 5))
         mjpeg = first_mjpeg_part(server.url + "/cameras/yard/stream.mjpg")
         status, _, placeholder = server.get("/cameras/broken/snapshot.jpg")
         cameras = states()
@@ -96,17 +98,23 @@ def test_a_broken_camera_goes_offline_while_the_other_streams(tmp_path):
 
 def test_a_camera_records_events_while_the_other_is_broken(tmp_path):
     from tests.clips import write_clip
+
     clip = write_clip(tmp_path / "walk.mp4", 9, [(2.0, 5.0)])
     config_file = tmp_path / "camwatch.toml"
-    config_file.write_text(CONFIG.replace('source = "demo"', f'source = "{clip}"')
-                           .format(data_dir=tmp_path / "data"))
+    config_file.write_text(
+        CONFIG.replace('source = "demo"', f'source = "{clip}"').format(data_dir=tmp_path / "data")
+    )
     config = load_file(config_file)
     config.server.port = 0
 
     with ServerThread(config) as server:
         event = wait_until(
-            lambda: next((e for e in server.get_json("/api/events") if e["status"] == "complete"),
-                         None), timeout=30, message="a finished event")
+            lambda: next(
+                (e for e in server.get_json("/api/events") if e["status"] == "complete"), None
+            ),
+            timeout=30,
+            message="a finished event",
+        )
         assert event["camera"] == "yard"
         assert event["motion_frames"] >= 20
         cameras = {c["name"]: c for c in server.get_json("/api/cameras")}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from camwatch.recording.index import EventRecord
 from camwatch.integrations.listeners import Listeners
+from camwatch.recording.index import EventRecord
 
 
 class Recording:

@@ -12,12 +12,12 @@ import tornado.websocket
 
 from camwatch import jpeg
 from camwatch.capture.camera import Camera
+from camwatch.capture.hub import Hub
+from camwatch.capture.sources import FrameSource
 from camwatch.config import CameraConfig, Config, MotionConfig
 from camwatch.frame import Frame
-from camwatch.capture.hub import Hub
 from camwatch.recording.recorder import EventRecorder
 from camwatch.service import Service
-from camwatch.capture.sources import FrameSource
 from tests.clips import frame_at, scene
 from tests.fakes import MemoryEventSink
 from tests.media import probe
@@ -64,12 +64,12 @@ def test_no_jpeg_is_encoded_for_a_frame_nobody_watches():
 
 def test_recording_camera_jpegs_never_decodes_them_fully_on_the_capture_thread(tmp_path):
     sink = MemoryEventSink()
-    recorder = EventRecorder("cam", MotionConfig(pre_roll_seconds=1.0, stable_frames=5),
-                             tmp_path, sink, fps_hint=10)
+    recorder = EventRecorder(
+        "cam", MotionConfig(pre_roll_seconds=1.0, stable_frames=5), tmp_path, sink, fps_hint=10
+    )
     frames = []
     for i, data in enumerate(camera_jpegs(60, intervals=[(1.0, 4.0)])):
-        frame = Frame.from_jpeg(data, i + 1, 320, 240, captured_at=1e9 + i / 10,
-                                monotonic=i / 10)
+        frame = Frame.from_jpeg(data, i + 1, 320, 240, captured_at=1e9 + i / 10, monotonic=i / 10)
         recorder.on_frame(frame)
         frames.append(frame)
     recorder.close()
@@ -101,8 +101,7 @@ def test_viewers_get_the_camera_jpeg_bytes_untouched(tmp_path):
     with ServerThread(config, factory=build) as server:
         wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
         parts = read_mjpeg_parts(server.port, "/stream.mjpg", 6)
-        binaries = asyncio.run(websocket_binaries(server.url.replace("http", "ws") + "/webcam",
-                                                  6))
+        binaries = asyncio.run(websocket_binaries(server.url.replace("http", "ws") + "/webcam", 6))
         snapshot = server.get("/snapshot.jpg")[2]
     assert all(data in jpegs for _, data in parts)
     assert all(data in jpegs for data in binaries)

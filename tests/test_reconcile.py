@@ -60,14 +60,18 @@ def test_reconcile_drops_a_recording_that_does_not_decode(store):
 
 
 def test_reconcile_indexes_a_decodable_orphan_and_makes_its_thumbnail(store):
-    record = make_event(store.data_dir, "orph4n", 1_790_000_123.0, camera="front-door",
-                        frames=25, thumbnail=False)
+    record = make_event(
+        store.data_dir, "orph4n", 1_790_000_123.0, camera="front-door", frames=25, thumbnail=False
+    )
     report = reconcile(store)
     indexed = store.get("orph4n")
     assert report.indexed == ["orph4n"]
     assert indexed is not None
-    assert (indexed.camera, indexed.started_at, indexed.frames) == ("front-door", 1_790_000_123.0,
-                                                                      25)
+    assert (indexed.camera, indexed.started_at, indexed.frames) == (
+        "front-door",
+        1_790_000_123.0,
+        25,
+    )
     assert indexed.duration_s == pytest.approx(2.4, abs=0.002)
     assert indexed.video_path == record.video_path
     assert indexed.thumbnail_path == record.thumbnail_path
@@ -117,14 +121,18 @@ for i in range(600):
         print("ready", flush=True)
     time.sleep(0.01)
 """
-    process = subprocess.Popen([sys.executable, "-c", script, str(data_dir)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(data_dir)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
         clips = data_dir / "clips" / "cam"
-        wait_until(lambda: sum(p.stat().st_size for p in clips.rglob("*.mp4")) > 8000,
-                   timeout=30, message="a few fragments on disk")
+        wait_until(
+            lambda: sum(p.stat().st_size for p in clips.rglob("*.mp4")) > 8000,
+            timeout=30,
+            message="a few fragments on disk",
+        )
     finally:
         process.kill()
         process.wait(10)

@@ -1,5 +1,6 @@
 """EventRecorder: clips with pre-roll and stable tail, thumbnails, index calls, discards, splits."""
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,8 @@ import pytest
 
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.recording.recorder import EventRecorder, PreRollBuffer
 from camwatch.recording.clip_writer import ClipFrame
+from camwatch.recording.recorder import EventRecorder, PreRollBuffer
 from tests.clips import frame_at, scene
 from tests.fakes import MemoryEventSink, RecordingListener
 from tests.media import probe
@@ -16,8 +17,15 @@ from tests.media import probe
 FPS = 10
 
 
-def feed(recorder: EventRecorder, seconds: float, intervals, *, start_wall=1_700_000_000.0,
-         offline_from: float | None = None, size=(320, 240)) -> None:
+def feed(
+    recorder: EventRecorder,
+    seconds: float,
+    intervals,
+    *,
+    start_wall=1_700_000_000.0,
+    offline_from: float | None = None,
+    size=(320, 240),
+) -> None:
     """Frames at 10 fps with synthetic capture times (no real-time wait)."""
     rng = np.random.default_rng(3)
     background = scene(*size)
@@ -25,16 +33,17 @@ def feed(recorder: EventRecorder, seconds: float, intervals, *, start_wall=1_700
         t = i / FPS
         online = offline_from is None or t < offline_from
         image = frame_at(background, t, intervals, rng)
-        frame = Frame.from_image(image, i + 1, captured_at=start_wall + t, monotonic=t,
-                                 online=online)
+        frame = Frame.from_image(
+            image, i + 1, captured_at=start_wall + t, monotonic=t, online=online
+        )
         recorder.on_frame(frame)
 
 
-def make_recorder(tmp_path: Path, **motion) -> tuple[EventRecorder, MemoryEventSink,
-                                                      RecordingListener]:
+def make_recorder(
+    tmp_path: Path, **motion
+) -> tuple[EventRecorder, MemoryEventSink, RecordingListener]:
     sink, listener = MemoryEventSink(), RecordingListener()
-    recorder = EventRecorder("cam", MotionConfig(**motion), tmp_path, sink, listener,
-                             fps_hint=FPS)
+    recorder = EventRecorder("cam", MotionConfig(**motion), tmp_path, sink, listener, fps_hint=FPS)
     return recorder, sink, listener
 
 
@@ -74,7 +83,7 @@ def test_long_event_is_split_into_clips(tmp_path):
     assert len(records) >= 2
     assert all(r.status == "complete" for r in records)
     assert records[0].duration_s == pytest.approx(5.0, abs=0.25)
-    for earlier, later in zip(records, records[1:]):
+    for earlier, later in itertools.pairwise(records):
         assert later.started_at >= earlier.ended_at
 
 

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from camwatch.recording.clip_writer import ClipResult, ClipWriter
 from camwatch.config import MotionConfig, RetentionConfig
+from camwatch.recording.clip_writer import ClipResult, ClipWriter
 from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
 from camwatch.recording.recorder import EventRecorder
 from tests.event_files import add_event
@@ -65,8 +65,9 @@ def test_a_clip_with_no_frame_on_disk_is_not_listed(tmp_path):
     sink, listener = MemoryEventSink(), RecordingListener()
     sink.delete = lambda event_id: sink.records.pop(event_id, None) is not None  # type: ignore
     results: list[ClipResult] = []
-    recorder = EventRecorder("cam", MotionConfig(), tmp_path, sink, listener, fps_hint=FPS,
-                             on_clip_closed=results.append)
+    recorder = EventRecorder(
+        "cam", MotionConfig(), tmp_path, sink, listener, fps_hint=FPS, on_clip_closed=results.append
+    )
     recorder._make_writer = lambda path, done: FailingAtOnce(path, done, fps_hint=FPS)
     feed(recorder, 10, [(2.0, 5.0)])
     recorder.close()

@@ -17,7 +17,7 @@ def test_known_intervals_give_exactly_those_events(tmp_path):
     clip = write_clip(tmp_path / "two.mp4", 20, [(2.0, 5.0), (10.0, 13.0)])
     events = scan(str(clip), MotionConfig())
     assert len(events) == 2
-    for event, (start, end) in zip(events, [(2.0, 5.0), (10.0, 13.0)]):
+    for event, (start, end) in zip(events, [(2.0, 5.0), (10.0, 13.0)], strict=False):
         assert event.start_s == pytest.approx(start, abs=FRAME + 1e-6)
         assert event.end_s == pytest.approx(end, abs=2 * FRAME + 1e-6)
         assert event.motion_frames >= 25
@@ -36,8 +36,12 @@ def test_motion_shorter_than_min_motion_frames_is_discarded(tmp_path):
 
 def test_cli_json_output(tmp_path):
     clip = write_clip(tmp_path / "one.mp4", 10, [(3.0, 6.0)])
-    result = subprocess.run([sys.executable, "-m", "camwatch", "scan", str(clip), "--json"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "camwatch", "scan", str(clip), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     events = json.loads(result.stdout)["events"]
     assert len(events) == 1
@@ -47,7 +51,11 @@ def test_cli_json_output(tmp_path):
 
 def test_cli_rejects_bad_motion_option(tmp_path):
     clip = write_clip(tmp_path / "one.mp4", 1)
-    result = subprocess.run([sys.executable, "-m", "camwatch", "scan", str(clip),
-                             "--threshold", "300"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "camwatch", "scan", str(clip), "--threshold", "300"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "--threshold" in result.stderr and "100" in result.stderr

@@ -34,8 +34,11 @@ from tests.support import ServerThread, demo_config, wait_until
 
 PASSWORD = "correct horse battery staple"
 GOOD = {"Authorization": basic_header("admin", PASSWORD)}
-NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "none",
-            "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+NAVIGATE = {
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Site": "none",
+    "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+}
 PUBLIC_PATHS = {"/healthz", "/login", "/logout", "/static/login.js", "/static/login.css"}
 
 
@@ -45,17 +48,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     config.server.password = PASSWORD
     with ServerThread(config) as running:
         # Many tests here fail on purpose; the lockout has a test of its own.
-        running.call(lambda: setattr(running.service.context.services["auth"], "throttle",
-                                     FailureThrottle(free=10_000)))
-        wait_until(lambda: request(running.port, "GET", "/snapshot.jpg", headers=GOOD).status
-                   == 200, message="first frame")
+        running.call(
+            lambda: setattr(
+                running.service.context.services["auth"], "throttle", FailureThrottle(free=10_000)
+            )
+        )
+        wait_until(
+            lambda: request(running.port, "GET", "/snapshot.jpg", headers=GOOD).status == 200,
+            message="first frame",
+        )
         yield running
 
 
 def login(server: ServerThread, password: str = PASSWORD, **headers: str) -> Response:
-    return request(server.port, "POST", "/login",
-                   headers={"Content-Type": "application/json", **headers},
-                   body=json.dumps({"username": "admin", "password": password}))
+    return request(
+        server.port,
+        "POST",
+        "/login",
+        headers={"Content-Type": "application/json", **headers},
+        body=json.dumps({"username": "admin", "password": password}),
+    )
 
 
 def sample_path(pattern: str) -> str:
@@ -77,7 +89,9 @@ def all_route_paths(server: ServerThread) -> list[str]:
 
 def assert_json_error(response: Response, status: int) -> str:
     assert response.status == status, (response.status, response.body)
-    assert response.header("Content-Type", ).startswith("application/json")
+    assert response.header(
+        "Content-Type",
+    ).startswith("application/json")
     message = response.json()["error"]
     assert isinstance(message, str) and message
     return message
@@ -85,10 +99,11 @@ def assert_json_error(response: Response, status: int) -> str:
 
 # -- every route is behind the login ----------------------------------------------------------
 
+
 def test_every_route_but_health_and_login_needs_credentials(server):
     paths = all_route_paths(server)
     assert "/api/cameras" in paths and "/webcam" in paths and "/static/js/main.js" in paths
-    for path in paths + ["/no/such/page", "/static/../camwatch/config.py"]:
+    for path in [*paths, "/no/such/page", "/static/../camwatch/config.py"]:
         response = request(server.port, "GET", path)
         if path in PUBLIC_PATHS:
             assert response.status != 401, path
@@ -111,10 +126,13 @@ def test_health_needs_nothing(server):
 
 
 def test_wrong_basic_password_is_refused(server):
-    for header in (basic_header("admin", "wrong"), basic_header("root", PASSWORD),
-                   "Basic !!notbase64", "Bearer token"):
-        response = request(server.port, "GET", "/api/cameras",
-                           headers={"Authorization": header})
+    for header in (
+        basic_header("admin", "wrong"),
+        basic_header("root", PASSWORD),
+        "Basic !!notbase64",
+        "Bearer token",
+    ):
+        response = request(server.port, "GET", "/api/cameras", headers={"Authorization": header})
         assert_json_error(response, 401)
 
 
@@ -128,13 +146,18 @@ def test_basic_works_for_players(server):
 def test_ffmpeg_reads_the_mjpeg_stream_with_credentials_in_the_url(server, tmp_path):
     out = tmp_path / "frame.jpg"
     url = f"http://admin:{PASSWORD.replace(' ', '%20')}@127.0.0.1:{server.port}/stream.mjpg"
-    result = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "mjpeg", "-i", url,
-                             "-frames:v", "1", str(out)], check=False, capture_output=True, timeout=60)
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "mjpeg", "-i", url, "-frames:v", "1", str(out)],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:2] == b"\xff\xd8"
 
 
 # -- browsers: login page, session cookie, logout ------------------------------------------------
+
 
 def test_browser_is_sent_to_the_login_page(server):
     response = request(server.port, "GET", "/", headers=NAVIGATE)
@@ -147,8 +170,12 @@ def test_browser_is_sent_to_the_login_page(server):
 
 
 def test_scripts_in_the_page_get_401_without_a_password_prompt(server):
-    response = request(server.port, "GET", "/api/cameras",
-                       headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin"})
+    response = request(
+        server.port,
+        "GET",
+        "/api/cameras",
+        headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin"},
+    )
     assert_json_error(response, 401)
     assert response.header("WWW-Authenticate") is None
 
@@ -173,8 +200,9 @@ def test_logout_revokes_the_session(server):
     cookie = session_cookie(login(server))
     response = request(server.port, "POST", "/logout", headers={"Cookie": cookie})
     assert response.status == 204
-    assert any(c.startswith("camwatch_session=;") or 'camwatch_session=""' in c
-               for c in response.cookies)
+    assert any(
+        c.startswith("camwatch_session=;") or 'camwatch_session=""' in c for c in response.cookies
+    )
     assert request(server.port, "GET", "/api/cameras", headers={"Cookie": cookie}).status == 401
 
 
@@ -186,12 +214,18 @@ def test_forged_cookie_is_refused(server):
 
 def test_login_refusals_are_json(server):
     assert_json_error(login(server, "nope"), 401)
-    form = request(server.port, "POST", "/login", body="username=admin&password=x",
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = request(
+        server.port,
+        "POST",
+        "/login",
+        body="username=admin&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert "JSON" in assert_json_error(form, 400)
     for body in ("[]", "{", '{"password": 5}', '{"username": null, "password": "x"}'):
-        response = request(server.port, "POST", "/login", body=body,
-                           headers={"Content-Type": "application/json"})
+        response = request(
+            server.port, "POST", "/login", body=body, headers={"Content-Type": "application/json"}
+        )
         assert_json_error(response, 400)
 
 
@@ -213,22 +247,34 @@ def test_repeated_failures_lock_the_address_out(tmp_path):
 
 # -- CSRF and cross-site websockets ---------------------------------------------------------------
 
+
 def test_cross_site_state_changes_are_refused(server):
     cookie = {"Cookie": session_cookie(login(server))}
-    evil = [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
-            {"Sec-Fetch-Site": "same-site", "Origin": "http://other.localhost"},
-            {"Origin": "null"}]
+    evil = [
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://other.localhost"},
+        {"Origin": "null"},
+    ]
     for headers in evil:
-        for method, path in (("POST", "/logout"), ("PATCH", "/api/cameras/cam"),
-                             ("DELETE", "/api/cameras/cam")):
-            response = request(server.port, method, path, headers={**cookie, **headers},
-                               body=b"{}" if method == "PATCH" else None)
+        for method, path in (
+            ("POST", "/logout"),
+            ("PATCH", "/api/cameras/cam"),
+            ("DELETE", "/api/cameras/cam"),
+        ):
+            response = request(
+                server.port,
+                method,
+                path,
+                headers={**cookie, **headers},
+                body=b"{}" if method == "PATCH" else None,
+            )
             assert "cross-site" in assert_json_error(response, 403), (method, headers)
         assert_json_error(login(server, **headers), 403)
-    same = {**cookie, "Origin": f"http://127.0.0.1:{server.port}",
-            "Sec-Fetch-Site": "same-origin"}
-    assert request(server.port, "PATCH", "/api/cameras/cam", headers=same,
-                   body=b"{}").status == 405  # allowed through; the route has no PATCH
+    same = {**cookie, "Origin": f"http://127.0.0.1:{server.port}", "Sec-Fetch-Site": "same-origin"}
+    assert (
+        request(server.port, "PATCH", "/api/cameras/cam", headers=same, body=b"{}").status == 405
+    )  # allowed through; the route has no PATCH
 
 
 def test_cross_site_websocket_is_refused(server):
@@ -242,26 +288,32 @@ def test_cross_site_websocket_is_refused(server):
 
 def test_websocket_url_without_upgrade_answers_json(server):
     assert "websocket" in assert_json_error(
-        request(server.port, "GET", "/webcam", headers=GOOD), 400)
+        request(server.port, "GET", "/webcam", headers=GOOD), 400
+    )
 
 
 # -- input limits and response headers ------------------------------------------------------------
 
+
 def test_bodies_over_the_limit_get_413(server):
     big = json.dumps({"password": "x" * 70_000})
-    response = request(server.port, "POST", "/login", body=big,
-                       headers={"Content-Type": "application/json"})
+    response = request(
+        server.port, "POST", "/login", body=big, headers={"Content-Type": "application/json"}
+    )
     assert "larger than" in assert_json_error(response, 413)
-    patch = request(server.port, "PATCH", "/api/cameras/cam", body=b"{" + b" " * 70_000 + b"}",
-                    headers=GOOD)
+    patch = request(
+        server.port, "PATCH", "/api/cameras/cam", body=b"{" + b" " * 70_000 + b"}", headers=GOOD
+    )
     assert_json_error(patch, 413)
 
 
 def test_body_over_the_server_limit_is_refused_unread(server):
     # The 413 comes back although the client has sent only the headers of a 2 GB upload.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
-        client.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       b"Content-Length: 2000000000\r\n\r\n" + b"x" * 1000)
+        client.sendall(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2000000000\r\n\r\n" + b"x" * 1000
+        )
         answer = b""
         while chunk := client.recv(65536):
             answer += chunk
@@ -273,8 +325,13 @@ def test_body_over_the_server_limit_is_refused_unread(server):
 
 
 def test_deeply_nested_json_is_a_400(server):
-    response = request(server.port, "POST", "/login", body=b"[" * 4000,
-                       headers={"Content-Type": "application/json"})
+    response = request(
+        server.port,
+        "POST",
+        "/login",
+        body=b"[" * 4000,
+        headers={"Content-Type": "application/json"},
+    )
     assert_json_error(response, 400)
 
 
@@ -303,15 +360,24 @@ def test_security_headers_on_every_kind_of_response(server):
 
 def test_static_files_cannot_leave_the_web_dir(server):
     cookie = {"Cookie": session_cookie(login(server))}
-    for path in ("/static/../config.py", "/static/%2e%2e/config.py", "/static/..%2fconfig.py",
-                 "/static/%2e%2e%2fserver/auth.py", "/static//etc/passwd",
-                 "/static/%2fetc%2fpasswd", "/static/", "/static/.", "/static/web"):
+    for path in (
+        "/static/../config.py",
+        "/static/%2e%2e/config.py",
+        "/static/..%2fconfig.py",
+        "/static/%2e%2e%2fserver/auth.py",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/static/",
+        "/static/.",
+        "/static/web",
+    ):
         response = request(server.port, "GET", path, headers=cookie)
         assert response.status in (404, 405), (path, response.status)
         assert b"import" not in response.body and b"root:" not in response.body
 
 
 # -- exposure warning ---------------------------------------------------------------------------
+
 
 def test_status_reports_login_state(server):
     status = request(server.port, "GET", "/api/status", headers=GOOD).json()
@@ -328,8 +394,12 @@ def test_exposed_server_without_password_is_flagged(tmp_path, caplog):
     with ServerThread(demo_config(str(tmp_path))) as server:
         assert server.get_json("/api/status")["insecure"] is False  # loopback only
         server.config.server.host = "0.0.0.0"  # what a LAN-facing server would report
-        assert server.get_json("/api/status") == {"auth": False, "user": None, "tls": False,
-                                                  "insecure": True}
+        assert server.get_json("/api/status") == {
+            "auth": False,
+            "user": None,
+            "tls": False,
+            "insecure": True,
+        }
 
 
 def test_index_loads_the_security_module(tmp_path):
@@ -342,12 +412,32 @@ def test_index_loads_the_security_module(tmp_path):
 
 # -- TLS ------------------------------------------------------------------------------------------
 
+
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
@@ -358,9 +448,14 @@ def test_tls_serves_https_with_secure_cookies(tmp_path):
     config.server.certfile, config.server.keyfile = str(cert), str(key)
     client = ssl.create_default_context(cafile=str(cert))
     with ServerThread(config) as server:
-        response = request(server.port, "POST", "/login", tls=client,
-                           headers={"Content-Type": "application/json"},
-                           body=json.dumps({"username": "admin", "password": PASSWORD}))
+        response = request(
+            server.port,
+            "POST",
+            "/login",
+            tls=client,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"username": "admin", "password": PASSWORD}),
+        )
         assert response.status == 200
         assert "; Secure" in response.cookies[0] or "; secure" in response.cookies[0]
         cookie = {"Cookie": session_cookie(response)}
@@ -375,10 +470,26 @@ def test_tls_serves_https_with_secure_cookies(tmp_path):
 def test_bad_certificate_is_a_config_error_naming_the_key(tmp_path):
     (tmp_path / "bad.pem").write_text("not a certificate")
     result = subprocess.run(
-        [sys.executable, "-m", "camwatch", "--source", "demo", "--host", "127.0.0.1",
-         "--port", str(free_port()), "--data-dir", str(tmp_path), "--config", str(write_config(
-             tmp_path, f'[server]\ncertfile = "{tmp_path / "bad.pem"}"\n'))],
-        check=False, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "camwatch",
+            "--source",
+            "demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path),
+            "--config",
+            str(write_config(tmp_path, f'[server]\ncertfile = "{tmp_path / "bad.pem"}"\n')),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "server.certfile" in result.stderr and "Traceback" not in result.stderr
 
@@ -390,9 +501,19 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 
 def test_password_never_reaches_the_log_or_errors(tmp_path, caplog):
-    bad = subprocess.run([sys.executable, "-m", "camwatch", "--config",
-                          str(write_config(tmp_path, "[server]\npassword = 12345\n"))],
-                         check=False, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "camwatch",
+            "--config",
+            str(write_config(tmp_path, "[server]\npassword = 12345\n")),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "server.password" in bad.stderr and "12345" not in bad.stderr
     secret = "Sup3r-s3cret-pa55"
     config = demo_config(str(tmp_path / "data"))
@@ -401,8 +522,12 @@ def test_password_never_reaches_the_log_or_errors(tmp_path, caplog):
     with caplog.at_level(logging.DEBUG), ServerThread(config) as server:
         for password in (secret + "x", secret):
             login(server, password)
-            request(server.port, "GET", "/api/cameras",
-                    headers={"Authorization": basic_header("admin", password)})
+            request(
+                server.port,
+                "GET",
+                "/api/cameras",
+                headers={"Authorization": basic_header("admin", password)},
+            )
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "failed login" in text and secret not in text
     assert basic_header("admin", secret).split()[1] not in text

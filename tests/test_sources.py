@@ -15,8 +15,6 @@ import av
 import numpy as np
 import pytest
 
-from camwatch.capture.thread import CaptureThread
-from camwatch.frame import Frame
 from camwatch.capture.sources import (
     DemoSource,
     EndOfStream,
@@ -26,6 +24,8 @@ from camwatch.capture.sources import (
     SourceError,
     make_source,
 )
+from camwatch.capture.thread import CaptureThread
+from camwatch.frame import Frame
 from tests.mjpeg_server import MjpegTestServer, jpeg_frame
 from tests.support import wait_until
 
@@ -169,10 +169,18 @@ def test_the_demo_scene_defaults_to_720p() -> None:
     assert source.read().bgr().shape == (720, 1280, 3)
 
 
-@pytest.mark.parametrize("spec,kind", [
-    ("demo", DemoSource), ("0", OpenCVSource), ("/dev/video2", OpenCVSource),
-    ("http://cam.local/video.mjpg", HttpSource), ("https://cam.local/x", HttpSource),
-    ("rtsp://cam.local/stream", OpenCVSource), ("clip.mp4", FileSource)])
+@pytest.mark.parametrize(
+    "spec,kind",
+    [
+        ("demo", DemoSource),
+        ("0", OpenCVSource),
+        ("/dev/video2", OpenCVSource),
+        ("http://cam.local/video.mjpg", HttpSource),
+        ("https://cam.local/x", HttpSource),
+        ("rtsp://cam.local/stream", OpenCVSource),
+        ("clip.mp4", FileSource),
+    ],
+)
 def test_make_source_picks_the_kind(spec: str, kind: type) -> None:
     source = make_source(spec, width=640, height=480, fps=5, loop=True)
     assert type(source) is kind
@@ -214,8 +222,7 @@ def file_server(tmp_path: Path) -> Iterator[str]:
     thread.join(5)
 
 
-def test_an_http_url_that_is_not_mjpeg_is_read_by_ffmpeg(tmp_path: Path, file_server: str
-                                                          ) -> None:
+def test_an_http_url_that_is_not_mjpeg_is_read_by_ffmpeg(tmp_path: Path, file_server: str) -> None:
     write_video(tmp_path / "remote.mp4", [0.0, 0.1, 0.2])
     source = HttpSource(file_server + "/remote.mp4", timeout=5)
     source.open()

@@ -38,6 +38,6 @@ def test_fewer_than_min_motion_frames_is_discarded():
 
 
 def test_max_event_seconds_splits():
-    steps, finished, tracker = run([1.0] * 120, max_event_seconds=5.0)
+    steps, _finished, tracker = run([1.0] * 120, max_event_seconds=5.0)
     assert steps.count(Step.SPLIT) == 2  # at 5 s and 10 s of a 12 s event
     assert tracker.active and tracker.event.confirmed

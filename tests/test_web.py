@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from camwatch.config import CameraConfig, MotionConfig
-from camwatch.recording.index import EventRecord
 from camwatch.frame import Frame
+from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from tests.browser import PageFactory, WatchedPage
 from tests.support import ServerThread, demo_config, wait_until
@@ -30,6 +30,7 @@ expect: Any = None  # playwright.sync_api.expect, imported once Chromium is know
 def _playwright_expect(chromium: Any) -> None:
     global expect
     from playwright.sync_api import expect as playwright_expect
+
     playwright_expect.set_options(timeout=15000)
     expect = playwright_expect
 
@@ -41,8 +42,10 @@ def wavy_delta(frame: Frame) -> float:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    cameras = [CameraConfig(name=name, source="demo", fps=10, width=320, height=240)
-               for name in ("front", "yard")]
+    cameras = [
+        CameraConfig(name=name, source="demo", fps=10, width=320, height=240)
+        for name in ("front", "yard")
+    ]
     config = demo_config(str(tmp_path_factory.mktemp("data")), cameras=cameras)
     # no recorders: the deltas and the recording state come from the tests alone
     with ServerThread(config, factory=Service) as thread:
@@ -62,8 +65,12 @@ NEWEST = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.UTC)
 
 
 def sample_events() -> list[dict[str, Any]]:
-    return [make_event("yard" if i % 8 == 3 else "front", NEWEST - dt.timedelta(minutes=45 * i),
-                       seconds=12 + i) for i in range(30)]
+    return [
+        make_event(
+            "yard" if i % 8 == 3 else "front", NEWEST - dt.timedelta(minutes=45 * i), seconds=12 + i
+        )
+        for i in range(30)
+    ]
 
 
 @pytest.fixture
@@ -78,13 +85,20 @@ THUMBNAILS_LOADED = """count => [...document.querySelectorAll('.thumb img')].sli
 def wait_for_new_picture(page: Any, camera: str, previous: str) -> None:
     page.wait_for_function(
         "([name, old]) => document.querySelector(`.tile[data-camera='${name}'] canvas.frame`)"
-        ".toDataURL() !== old", arg=[camera, previous], timeout=10000)
+        ".toDataURL() !== old",
+        arg=[camera, previous],
+        timeout=10000,
+    )
 
 
 def canvas_png(page: Any, camera: str) -> str:
-    return str(page.evaluate(
-        "name => document.querySelector(`.tile[data-camera='${name}'] canvas.frame`).toDataURL()",
-        camera))
+    return str(
+        page.evaluate(
+            "name => document.querySelector(`.tile[data-camera='${name}'] canvas.frame`)"
+            ".toDataURL()",
+            camera,
+        )
+    )
 
 
 def open_live(open_page: PageFactory, server: ServerThread, **options: Any) -> WatchedPage:
@@ -92,11 +106,13 @@ def open_live(open_page: PageFactory, server: ServerThread, **options: Any) -> W
     watched.page.goto(server.url + "/")
     for name in ("front", "yard"):
         expect(watched.page.locator(f".tile[data-camera='{name}']")).to_have_class(
-            re.compile(r"\bhas-frame\b"))
+            re.compile(r"\bhas-frame\b")
+        )
     return watched
 
 
 # ---- live view ----
+
 
 def test_live_picture_changes_over_time(server: ServerThread, open_page: PageFactory) -> None:
     watched = open_live(open_page, server)
@@ -113,14 +129,16 @@ def test_live_picture_changes_over_time(server: ServerThread, open_page: PageFac
     watched.assert_no_errors()
 
 
-def test_motion_graph_draws_deltas_against_the_threshold(server: ServerThread,
-                                                         open_page: PageFactory) -> None:
+def test_motion_graph_draws_deltas_against_the_threshold(
+    server: ServerThread, open_page: PageFactory
+) -> None:
     watched = open_live(open_page, server)
     page = watched.page
     graph = ".tile[data-camera='front'] canvas.graph"
     # the history endpoint fills the graph at once; meta messages keep it growing
-    page.wait_for_function(f"() => document.querySelector(\"{graph}\").dataset.points >= 20")
-    painted = page.evaluate("""selector => {
+    page.wait_for_function(f'() => document.querySelector("{graph}").dataset.points >= 20')
+    painted = page.evaluate(
+        """selector => {
         const canvas = document.querySelector(selector);
         const ctx = canvas.getContext("2d");
         const column = x => {
@@ -133,13 +151,16 @@ def test_motion_graph_draws_deltas_against_the_threshold(server: ServerThread,
         const second = Math.round(canvas.width / 60);
         return {newest: column(canvas.width - 2), older: column(canvas.width - 2 - second),
                 empty: column(2), height: canvas.height};
-    }""", graph)
+    }""",
+        graph,
+    )
     assert painted["newest"] >= 3 and painted["older"] >= 3
     assert painted["empty"] <= 2  # no data a minute ago: just the dashed threshold line
     legend = page.locator(".tile[data-camera='front'] .graph-legend")
     expect(legend).to_contain_text("threshold 0.10%")
     values = page.evaluate(
-        f"() => {{ const c = document.querySelector(\"{graph}\"); return c.dataset.points; }}")
+        f'() => {{ const c = document.querySelector("{graph}"); return c.dataset.points; }}'
+    )
     assert int(values) >= 20
     watched.assert_no_errors()
 
@@ -159,8 +180,9 @@ def test_recording_state_shows_live(server: ServerThread, open_page: PageFactory
     watched.assert_no_errors()
 
 
-def test_large_view_opens_and_closes_with_escape_and_back(server: ServerThread,
-                                                          open_page: PageFactory) -> None:
+def test_large_view_opens_and_closes_with_escape_and_back(
+    server: ServerThread, open_page: PageFactory
+) -> None:
     watched = open_live(open_page, server)
     page = watched.page
     front = page.locator(".tile[data-camera='front']")
@@ -217,9 +239,11 @@ def test_reconnects_after_a_server_restart(tmp_path: Any, open_page: PageFactory
 def test_demo_fallback_shows_a_banner(tmp_path: Any, open_page: PageFactory) -> None:
     cameras = [CameraConfig(name="auto", source="auto", fps=5, width=320, height=240)]
     with ServerThread(demo_config(str(tmp_path), cameras=cameras)) as server:
+
         def online_camera() -> Any:
             camera = server.get_json("/api/cameras")[0]
             return camera if camera["online"] else None
+
         camera = wait_until(online_camera, timeout=20, message="the camera online")
         if not camera["demo_fallback"]:
             pytest.skip("this machine has a webcam, so `auto` did not fall back to the demo")
@@ -231,8 +255,10 @@ def test_demo_fallback_shows_a_banner(tmp_path: Any, open_page: PageFactory) -> 
 
 # ---- recordings ----
 
-def open_events(open_page: PageFactory, server: ServerThread, events_api: FakeEventsApi,
-                **options: Any) -> WatchedPage:
+
+def open_events(
+    open_page: PageFactory, server: ServerThread, events_api: FakeEventsApi, **options: Any
+) -> WatchedPage:
     watched = open_page(**options)
     events_api.install(watched.page)
     watched.page.goto(server.url + "/#events")
@@ -240,7 +266,8 @@ def open_events(open_page: PageFactory, server: ServerThread, events_api: FakeEv
 
 
 def test_gallery_lists_newest_first_by_local_day_and_loads_more(
-        server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi) -> None:
+    server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
     watched = open_events(open_page, server, events_api)
     page = watched.page
     cards = page.locator(".card-item")
@@ -270,8 +297,9 @@ def test_gallery_lists_newest_first_by_local_day_and_loads_more(
     watched.assert_no_errors()
 
 
-def test_gallery_filters_by_camera_and_day(server: ServerThread, open_page: PageFactory,
-                                           events_api: FakeEventsApi) -> None:
+def test_gallery_filters_by_camera_and_day(
+    server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
     watched = open_events(open_page, server, events_api)
     page = watched.page
     expect(page.locator(".card-item").first).to_be_visible()
@@ -284,9 +312,12 @@ def test_gallery_filters_by_camera_and_day(server: ServerThread, open_page: Page
     expect(page.locator(".card-item")).to_have_count(30)  # both pages: nothing still loading
     asked_before = len(events_api.list_requests())
     page.get_by_label("Day", exact=True).fill("2026-11-19")
-    thursday = [e for e in events_api.events
-                if dt.datetime.fromtimestamp(started_epoch(e), dt.timezone(dt.timedelta(hours=1)))
-                .date() == dt.date(2026, 11, 19)]
+    thursday = [
+        e
+        for e in events_api.events
+        if dt.datetime.fromtimestamp(started_epoch(e), dt.timezone(dt.timedelta(hours=1))).date()
+        == dt.date(2026, 11, 19)
+    ]
     expect(page.locator(".card-item")).to_have_count(len(thursday))
     expect(page.locator(".day-title")).to_have_text([re.compile(r"^Thursday,? 19 November 2026$")])
     # the first page asks for what started before the local day's end, as ISO 8601
@@ -297,8 +328,9 @@ def test_gallery_filters_by_camera_and_day(server: ServerThread, open_page: Page
     watched.assert_no_errors()
 
 
-def test_new_events_appear_without_a_reload(server: ServerThread, open_page: PageFactory,
-                                            events_api: FakeEventsApi) -> None:
+def test_new_events_appear_without_a_reload(
+    server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
     watched = open_events(open_page, server, events_api)
     page = watched.page
     expect(page.locator(".card-item").first).to_have_attribute("data-id", "front-20261120-180000")
@@ -315,17 +347,19 @@ def test_new_events_appear_without_a_reload(server: ServerThread, open_page: Pag
     watched.assert_no_errors()
 
 
-def test_player_plays_the_clip_and_closes_with_escape(server: ServerThread,
-                                                      open_page: PageFactory,
-                                                      events_api: FakeEventsApi) -> None:
+def test_player_plays_the_clip_and_closes_with_escape(
+    server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
     watched = open_events(open_page, server, events_api)
     page = watched.page
     page.locator(".card").first.click()
     dialog = page.locator("dialog.player")
     expect(dialog).to_be_visible()
     expect(dialog.locator(".player-title")).to_have_text(re.compile(r"^front · .* 19:00:00$"))
-    page.wait_for_function("() => { const v = document.querySelector('dialog video');"
-                           " return v.currentTime > 0.5 && v.error === null; }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('dialog video');"
+        " return v.currentTime > 0.5 && v.error === null; }"
+    )
     download = dialog.get_by_role("link", name="Download")
     assert download.get_attribute("href") == f"{server.url}/media/front-20261120-180000.mp4"
     # seekable: jump and keep playing
@@ -336,12 +370,15 @@ def test_player_plays_the_clip_and_closes_with_escape(server: ServerThread,
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     # closing unloads the clip (on the dialog's "close" event, a task after it hides)
-    page.wait_for_function("() => document.querySelector('dialog video').getAttribute('src') === null")
+    page.wait_for_function(
+        "() => document.querySelector('dialog video').getAttribute('src') === null"
+    )
     watched.assert_no_errors()
 
 
-def test_player_deletes_after_confirmation(server: ServerThread, open_page: PageFactory,
-                                           events_api: FakeEventsApi) -> None:
+def test_player_deletes_after_confirmation(
+    server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
     watched = open_events(open_page, server, events_api)
     page = watched.page
     target = "front-20261120-180000"
@@ -360,8 +397,9 @@ def test_player_deletes_after_confirmation(server: ServerThread, open_page: Page
     watched.assert_no_errors()
 
 
-def add_recorded_events(server: ServerThread, clip: bytes, thumbnail: bytes,
-                        count: int) -> list[str]:
+def add_recorded_events(
+    server: ServerThread, clip: bytes, thumbnail: bytes, count: int
+) -> list[str]:
     """Index `count` clips of camera "front" in the real event store, one every 10 minutes."""
     data_dir = Path(server.config.server.data_dir)
     store = server.service.context.services["events"]  # type: ignore[union-attr]
@@ -373,17 +411,28 @@ def add_recorded_events(server: ServerThread, clip: bytes, thumbnail: bytes,
         (data_dir / video).parent.mkdir(parents=True, exist_ok=True)
         (data_dir / video).write_bytes(clip)
         (data_dir / video.with_suffix(".jpg")).write_bytes(thumbnail)
-        store.add(EventRecord(
-            id=event_id, camera="front", started_at=started, ended_at=started + 3.0, frames=30,
-            motion_frames=20, peak_delta=1.5, video_path=str(video),
-            thumbnail_path=str(video.with_suffix(".jpg")), size_bytes=len(clip),
-            status="complete"))
+        store.add(
+            EventRecord(
+                id=event_id,
+                camera="front",
+                started_at=started,
+                ended_at=started + 3.0,
+                frames=30,
+                motion_frames=20,
+                peak_delta=1.5,
+                video_path=str(video),
+                thumbnail_path=str(video.with_suffix(".jpg")),
+                size_bytes=len(clip),
+                status="complete",
+            )
+        )
         ids.append(event_id)
     return ids
 
 
-def test_real_events_api_lists_plays_and_deletes(tmp_path: Path, open_page: PageFactory,
-                                                 media: tuple[bytes, bytes]) -> None:
+def test_real_events_api_lists_plays_and_deletes(
+    tmp_path: Path, open_page: PageFactory, media: tuple[bytes, bytes]
+) -> None:
     camera = CameraConfig(name="front", source="demo", fps=5, width=320, height=240)
     camera.motion.enabled = False  # no recordings of its own during the test
     with ServerThread(demo_config(str(tmp_path), cameras=[camera])) as server:
@@ -396,8 +445,10 @@ def test_real_events_api_lists_plays_and_deletes(tmp_path: Path, open_page: Page
         assert [li.get_attribute("data-id") for li in page.locator(".card-item").all()] == ids
         page.wait_for_function(THUMBNAILS_LOADED, arg=4)
         page.locator(".card").first.click()
-        page.wait_for_function("() => { const v = document.querySelector('dialog video');"
-                               " return v.currentTime > 0.5 && v.error === null; }")
+        page.wait_for_function(
+            "() => { const v = document.querySelector('dialog video');"
+            " return v.currentTime > 0.5 && v.error === null; }"
+        )
         dialog = page.locator("dialog.player")
         dialog.get_by_role("button", name="Delete…").click()
         dialog.get_by_role("button", name="Delete clip").click()
@@ -408,10 +459,12 @@ def test_real_events_api_lists_plays_and_deletes(tmp_path: Path, open_page: Page
         watched.assert_no_errors()
 
 
-def test_motion_in_a_clip_is_recorded_listed_and_plays(tmp_path: Path,
-                                                      open_page: PageFactory) -> None:
+def test_motion_in_a_clip_is_recorded_listed_and_plays(
+    tmp_path: Path, open_page: PageFactory
+) -> None:
     """End to end: a video with motion -> recorder -> index -> gallery -> <video> plays it."""
     from tests.clips import write_clip
+
     clip = write_clip(tmp_path / "walk.mp4", 9, [(2.0, 5.0)])
     camera = CameraConfig(name="front", source=str(clip), fps=10, width=320, height=240)
     with ServerThread(demo_config(str(tmp_path / "data"), cameras=[camera])) as server:
@@ -420,19 +473,24 @@ def test_motion_in_a_clip_is_recorded_listed_and_plays(tmp_path: Path,
         page.goto(server.url + "/#events")
         card = page.locator(".card-item").first
         expect(card).to_be_visible(timeout=30000)  # appears without a reload
-        event = wait_until(lambda: next((e for e in server.get_json("/api/events")
-                                         if e["status"] == "complete"), None),
-                           timeout=30, message="the event to complete")
+        event = wait_until(
+            lambda: next(
+                (e for e in server.get_json("/api/events") if e["status"] == "complete"), None
+            ),
+            timeout=30,
+            message="the event to complete",
+        )
         assert event["motion_frames"] >= 20
         assert card.get_attribute("data-id") == event["id"]
         page.locator(".card").first.click()
-        page.wait_for_function("() => { const v = document.querySelector('dialog video');"
-                               " return v.currentTime > 0.5 && v.error === null; }")
+        page.wait_for_function(
+            "() => { const v = document.querySelector('dialog video');"
+            " return v.currentTime > 0.5 && v.error === null; }"
+        )
         watched.assert_no_errors()
 
 
-def test_real_motion_patch_shows_errors_and_applies(tmp_path: Path,
-                                                    open_page: PageFactory) -> None:
+def test_real_motion_patch_shows_errors_and_applies(tmp_path: Path, open_page: PageFactory) -> None:
     with ServerThread(demo_config(str(tmp_path))) as server:
         watched = open_page()
         page = watched.page
@@ -460,15 +518,31 @@ def test_real_motion_patch_shows_errors_and_applies(tmp_path: Path,
 
 # ---- settings ----
 
-def test_settings_show_the_servers_error_then_save(server: ServerThread,
-                                                   open_page: PageFactory) -> None:
+
+def test_settings_show_the_servers_error_then_save(
+    server: ServerThread, open_page: PageFactory
+) -> None:
     watched = open_page()
     page = watched.page
     bodies: list[dict[str, Any]] = []
-    replies = [(400, {"error": "threshold must be between 0 and 100"}),
-               (200, {"name": "front", "motion": {
-                   "enabled": True, "threshold": 0.5, "pixel_threshold": 30, "stable_frames": 20,
-                   "min_motion_frames": 5, "pre_roll_seconds": 2.0, "max_event_seconds": 600.0}})]
+    replies = [
+        (400, {"error": "threshold must be between 0 and 100"}),
+        (
+            200,
+            {
+                "name": "front",
+                "motion": {
+                    "enabled": True,
+                    "threshold": 0.5,
+                    "pixel_threshold": 30,
+                    "stable_frames": 20,
+                    "min_motion_frames": 5,
+                    "pre_roll_seconds": 2.0,
+                    "max_event_seconds": 600.0,
+                },
+            },
+        ),
+    ]
 
     def patch(route: Any) -> None:
         assert route.request.method == "PATCH"
@@ -519,8 +593,10 @@ def test_settings_switch_and_undo(server: ServerThread, open_page: PageFactory) 
 
 # ---- the page as a whole ----
 
-def test_every_request_stays_under_the_pages_path(server: ServerThread, open_page: PageFactory,
-                                                  events_api: FakeEventsApi) -> None:
+
+def test_every_request_stays_under_the_pages_path(
+    server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
     """Behind a reverse proxy at /cams/ nothing may go to the server root or another host."""
     watched = open_page()
     page = watched.page
@@ -532,7 +608,7 @@ def test_every_request_stays_under_the_pages_path(server: ServerThread, open_pag
         url = route.request.url
         seen.append(url)
         if url.startswith(prefix):
-            inner = server.url + "/" + url[len(prefix):]
+            inner = server.url + "/" + url[len(prefix) :]
             if re.search(r"/api/events|/media/", inner):
                 route.fallback()
                 return
@@ -547,8 +623,10 @@ def test_every_request_stays_under_the_pages_path(server: ServerThread, open_pag
     expect(page.locator(".tile")).to_have_count(2)
     # the URL the live view builds for its sockets (observed sockets are checked below too;
     # on a loaded machine the view may not have opened one yet)
-    sockets.append(page.evaluate("""async () => (await import(
-        new URL("static/js/api.js", document.baseURI))).socketUrl("cameras/front/ws")"""))
+    sockets.append(
+        page.evaluate("""async () => (await import(
+        new URL("static/js/api.js", document.baseURI))).socketUrl("cameras/front/ws")""")
+    )
     page.goto(prefix + "#events")
     expect(page.locator(".card-item").first).to_be_visible()
     page.locator(".card").first.click()
@@ -574,10 +652,18 @@ TOUCH_TARGETS = """() => {
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_phone_layout_fits_390px_and_has_44px_targets(
-        scheme: str, server: ServerThread, open_page: PageFactory,
-        events_api: FakeEventsApi) -> None:
-    watched = open_live(open_page, server, width=390, height=844, is_mobile=True, has_touch=True,
-                        device_scale_factor=2, color_scheme=scheme)
+    scheme: str, server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
+    watched = open_live(
+        open_page,
+        server,
+        width=390,
+        height=844,
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+        color_scheme=scheme,
+    )
     events_api.install(watched.page)
     page = watched.page
 
@@ -606,8 +692,9 @@ def test_phone_layout_fits_390px_and_has_44px_targets(
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_desktop_screenshots(scheme: str, server: ServerThread, open_page: PageFactory,
-                             events_api: FakeEventsApi) -> None:
+def test_desktop_screenshots(
+    scheme: str, server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
+) -> None:
     watched = open_live(open_page, server, width=1280, height=800, color_scheme=scheme)
     events_api.install(watched.page)
     page = watched.page
@@ -640,7 +727,8 @@ class MaskDrawing:
         self.page.goto(server.url + "/#settings")
         self.canvas = self.page.locator("section.settings-camera canvas.mask-canvas")
         self.page.wait_for_function(
-            "() => document.querySelector('img.mask-picture').naturalWidth > 0")
+            "() => document.querySelector('img.mask-picture').naturalWidth > 0"
+        )
         box = self.canvas.bounding_box()
         assert box is not None
         self.width, self.height = box["width"], box["height"]
@@ -650,8 +738,9 @@ class MaskDrawing:
         self.canvas.click(position={"x": self.width * x, "y": self.height * y})
 
 
-def test_mask_drawn_on_the_snapshot_is_saved_and_kept(tmp_path: Path,
-                                                      open_page: PageFactory) -> None:
+def test_mask_drawn_on_the_snapshot_is_saved_and_kept(
+    tmp_path: Path, open_page: PageFactory
+) -> None:
     with ServerThread(demo_config(str(tmp_path))) as server:
         drawing = MaskDrawing(server, open_page)
         watched, page = drawing.watched, drawing.page
@@ -667,8 +756,9 @@ def test_mask_drawn_on_the_snapshot_is_saved_and_kept(tmp_path: Path,
         watched.assert_no_errors()
 
 
-def test_mask_areas_can_be_removed_one_by_one_and_points_undone(tmp_path: Path,
-                                                                 open_page: PageFactory) -> None:
+def test_mask_areas_can_be_removed_one_by_one_and_points_undone(
+    tmp_path: Path, open_page: PageFactory
+) -> None:
     with ServerThread(demo_config(str(tmp_path))) as server:
         drawing = MaskDrawing(server, open_page)
         watched, page, canvas, click = drawing.watched, drawing.page, drawing.canvas, drawing.click
@@ -690,16 +780,25 @@ def test_mask_areas_can_be_removed_one_by_one_and_points_undone(tmp_path: Path,
         [polygon] = server.get_json("/api/cameras")[0]["motion"]["mask"]
         expected = [[0.6, 0.6], [0.9, 0.6], [0.5, 0.5], [0.75, 0.95]]
         assert len(polygon) == len(expected)
-        for point, wanted in zip(polygon, expected):
+        for point, wanted in zip(polygon, expected, strict=False):
             assert point == pytest.approx(wanted, abs=0.02)
         watched.assert_no_errors()
 
 
-def test_motion_view_lays_the_detectors_picture_over_the_live_tile(tmp_path: Path,
-                                                                     open_page: PageFactory) -> None:
+def test_motion_view_lays_the_detectors_picture_over_the_live_tile(
+    tmp_path: Path, open_page: PageFactory
+) -> None:
     config = demo_config(str(tmp_path))
-    config.cameras.append(CameraConfig(name="off", source="demo", fps=10, width=320, height=240,
-                                       motion=MotionConfig(enabled=False)))
+    config.cameras.append(
+        CameraConfig(
+            name="off",
+            source="demo",
+            fps=10,
+            width=320,
+            height=240,
+            motion=MotionConfig(enabled=False),
+        )
+    )
     with ServerThread(config) as server:
         watched = open_page()
         page = watched.page
@@ -710,13 +809,20 @@ def test_motion_view_lays_the_detectors_picture_over_the_live_tile(tmp_path: Pat
         toggle.click()
         expect(toggle).to_have_attribute("aria-pressed", "true")
         overlay = ".tile[data-camera='cam'] .motion-overlay"
-        page.wait_for_function("(sel) => { const img = document.querySelector(sel);"
-                               " return img.complete && img.naturalWidth > 0; }", arg=overlay)
+        page.wait_for_function(
+            "(sel) => { const img = document.querySelector(sel);"
+            " return img.complete && img.naturalWidth > 0; }",
+            arg=overlay,
+        )
         first = page.get_attribute(overlay, "src")
-        page.wait_for_function("([sel, first]) => document.querySelector(sel)"
-                               ".getAttribute('src') !== first", arg=[overlay, first])  # refreshes
+        page.wait_for_function(
+            "([sel, first]) => document.querySelector(sel).getAttribute('src') !== first",
+            arg=[overlay, first],
+        )  # refreshes
         toggle.click()
         expect(toggle).to_have_attribute("aria-pressed", "false")
         expect(page.locator(".tile[data-camera='cam'] .motion-overlay")).to_be_hidden()
-        expect(page.get_by_role("button", name="Show what counts as motion on off")).to_be_disabled()
+        expect(
+            page.get_by_role("button", name="Show what counts as motion on off")
+        ).to_be_disabled()
         watched.assert_no_errors()

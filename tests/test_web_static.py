@@ -24,7 +24,7 @@ def test_every_module_import_resolves_with_a_script_type(tmp_path):
             if url in seen:
                 continue
             seen.add(url)
-            status, headers, body = server.get(url[len(server.url):])
+            status, headers, body = server.get(url[len(server.url) :])
             assert status == 200, url
             assert "javascript" in headers["Content-Type"], url
             assert headers["Cache-Control"] == "no-cache"

@@ -28,8 +28,12 @@ def test_chunked_part_is_one_http_chunk_holding_one_multipart_part():
     part = rest[:-2]
     head, _, body = part.partition(b"\r\n\r\n")
     assert head.split(b"\r\n") == [
-        b"--camwatchframe", b"Content-Type: image/jpeg", b"Content-Length: %d" % len(JPEG),
-        b"X-Timestamp: 1700000000.250000", b"X-Sequence: 7"]
+        b"--camwatchframe",
+        b"Content-Type: image/jpeg",
+        b"Content-Length: %d" % len(JPEG),
+        b"X-Timestamp: 1700000000.250000",
+        b"X-Sequence: 7",
+    ]
     assert body == JPEG + b"\r\n"
 
 
@@ -48,8 +52,8 @@ def parse_websocket_frames(data: bytes) -> list[tuple[int, bytes]]:
             length, offset = struct.unpack("!H", data[2:4])[0], 4
         elif length == 127:
             length, offset = struct.unpack("!Q", data[2:10])[0], 10
-        frames.append((first & 0x0F, data[offset:offset + length]))
-        data = data[offset + length:]
+        frames.append((first & 0x0F, data[offset : offset + length]))
+        data = data[offset + length :]
     return frames
 
 
@@ -60,6 +64,7 @@ def test_websocket_messages_meta_then_binary_jpeg_built_once():
     def meta() -> str:
         calls.append(1)
         return '{"type": "meta", "seq": 7}'
+
     data = wire.websocket_messages(f, JPEG, as_text=False, meta=meta)
     assert wire.websocket_messages(f, JPEG, as_text=False, meta=meta) is data
     assert len(calls) == 1

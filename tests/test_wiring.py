@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from camwatch.config import CameraConfig, HooksConfig, MqttConfig
-from camwatch.recording.index import EventRecord, EventStore
 from camwatch.integrations.hooks import HookRunner
-from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.integrations.listeners import Listeners
+from camwatch.integrations.mqtt import MqttPublisher
+from camwatch.recording.index import EventRecord, EventStore
 from camwatch.recording.retention import RetentionService
 from camwatch.wiring import RecorderComponent, build_service
 from tests.broker import Collector, Mosquitto
@@ -43,9 +43,17 @@ def test_events_reach_hooks_and_mqtt_through_the_shared_listeners(tmp_path):
             assert kinds == [HookRunner, MqttPublisher]
             assert all(c in server.service.components for c in services["listeners"].items)
             wait_until(lambda: services["mqtt"].connected, message="mqtt connected")
-            record = EventRecord(id="0123456789ab", camera="cam", started_at=1795512600.0,
-                                 ended_at=None, frames=0, motion_frames=5, peak_delta=1.0,
-                                 video_path="clips/cam/x.mp4", thumbnail_path="clips/cam/x.jpg")
+            record = EventRecord(
+                id="0123456789ab",
+                camera="cam",
+                started_at=1795512600.0,
+                ended_at=None,
+                frames=0,
+                motion_frames=5,
+                peak_delta=1.0,
+                video_path="clips/cam/x.mp4",
+                thumbnail_path="clips/cam/x.jpg",
+            )
             services["listeners"].motion_changed("cam", True)
             services["listeners"].event_started(record)
             collector.wait_for("camwatch/cam/motion", lambda m: m.text == "ON")
@@ -69,8 +77,7 @@ def test_a_recorded_event_reaches_mqtt_hooks_and_metrics(tmp_path):
     collector = Collector(broker.port, "camwatch/door/#")
     try:
         with ServerThread(config) as server:
-            collector.wait_for("camwatch/door/events", lambda m: b'"end"' in m.payload,
-                               timeout=30)
+            collector.wait_for("camwatch/door/events", lambda m: b'"end"' in m.payload, timeout=30)
             collector.wait_for("camwatch/door/thumbnail")
             wait_until(lambda: (tmp_path / "end.env").exists(), message="end hook ran")
             status, _, metrics = server.get("/metrics")
@@ -89,6 +96,7 @@ def test_a_recorded_event_reaches_mqtt_hooks_and_metrics(tmp_path):
     thumbnail = collector.on("camwatch/door/thumbnail")[0].payload
     assert thumbnail == Path(env["CAMWATCH_THUMBNAIL_PATH"]).read_bytes()
     assert status == 200 and b'camwatch_events_total{camera="door"} 1' in metrics
-    detections = re.search(rb'camwatch_motion_detection_seconds_count{camera="door"} (\d+)',
-                           metrics)
+    detections = re.search(
+        rb'camwatch_motion_detection_seconds_count{camera="door"} (\d+)', metrics
+    )
     assert detections and int(detections.group(1)) > 30

@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 
 
-def h264_clip(path: Path, seconds: float = 3.0, fps: int = 10, width: int = 320,
-              height: int = 240) -> bytes:
+def h264_clip(
+    path: Path, seconds: float = 3.0, fps: int = 10, width: int = 320, height: int = 240
+) -> bytes:
     """A real browser-playable MP4 (H.264, yuv420p, moov first): a square crossing the frame."""
     with av.open(str(path), "w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -44,21 +45,27 @@ def thumbnail_jpeg(width: int = 320, height: int = 180) -> bytes:
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def make_event(camera: str, started: dt.datetime, seconds: float = 12.0, *,
-               recording: bool = False) -> dict[str, Any]:
+def make_event(
+    camera: str, started: dt.datetime, seconds: float = 12.0, *, recording: bool = False
+) -> dict[str, Any]:
     """An event as the contract's GET /api/events shows it."""
     event_id = f"{camera}-{started.strftime('%Y%m%d-%H%M%S')}"
     return {
-        "id": event_id, "camera": camera, "started_at": iso(started),
+        "id": event_id,
+        "camera": camera,
+        "started_at": iso(started),
         "ended_at": None if recording else iso(started + dt.timedelta(seconds=seconds)),
-        "duration_s": 0.0 if recording else seconds, "frames": int(seconds * 10),
-        "motion_frames": int(seconds * 6), "peak_delta": 2.345,
-        "video_url": f"/media/{event_id}.mp4", "thumbnail_url": f"/media/{event_id}.jpg",
-        "size_bytes": 1_234_567, "status": "recording" if recording else "complete",
+        "duration_s": 0.0 if recording else seconds,
+        "frames": int(seconds * 10),
+        "motion_frames": int(seconds * 6),
+        "peak_delta": 2.345,
+        "video_url": f"/media/{event_id}.mp4",
+        "thumbnail_url": f"/media/{event_id}.jpg",
+        "size_bytes": 1_234_567,
+        "status": "recording" if recording else "complete",
     }
 
 
@@ -68,8 +75,9 @@ def started_epoch(event: dict[str, Any]) -> float:
 
 def is_before(event: dict[str, Any], moment: float, event_id: str | None) -> bool:
     started = started_epoch(event)
-    return started < moment or (event_id is not None and started == moment
-                                and event["id"] < event_id)
+    return started < moment or (
+        event_id is not None and started == moment and event["id"] < event_id
+    )
 
 
 class FakeEventsApi:
@@ -86,8 +94,11 @@ class FakeEventsApi:
         page.route(re.compile(r"/media/[^/]+\.(mp4|jpg)$"), self._media)
 
     def list_requests(self) -> list[dict[str, list[str]]]:
-        return [parse_qs(urlparse(url).query) for method, url in self.requests
-                if method == "GET" and urlparse(url).path.endswith("/api/events")]
+        return [
+            parse_qs(urlparse(url).query)
+            for method, url in self.requests
+            if method == "GET" and urlparse(url).path.endswith("/api/events")
+        ]
 
     def _api(self, route: Any) -> None:
         request = route.request
@@ -146,4 +157,4 @@ def fulfill_range(route: Any, data: bytes, content_type: str) -> None:
     start = int(match.group(1))
     end = min(int(match.group(2)) if match.group(2) else len(data) - 1, len(data) - 1)
     headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
-    route.fulfill(status=206, headers=headers, body=data[start:end + 1])
+    route.fulfill(status=206, headers=headers, body=data[start : end + 1])

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
-from camwatch.capture.thread import (BACKOFF_MAX_S, BACKOFF_START_S, CaptureState, CaptureThread,
-                              SourceFactory, demo_factory)
-from camwatch.config import CameraConfig
-from camwatch.frame import Frame
 from camwatch.capture.hub import Hub
 from camwatch.capture.sources import FrameSource, SourceError, make_source, probe_webcam
+from camwatch.capture.thread import (
+    BACKOFF_MAX_S,
+    BACKOFF_START_S,
+    CaptureState,
+    CaptureThread,
+    SourceFactory,
+    demo_factory,
+)
+from camwatch.config import CameraConfig
+from camwatch.frame import Frame
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +30,23 @@ HISTORY_LENGTH = 1800  # a minute at 30 fps
 def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFactory | None]:
     """(factory, fallback) for a camera's source; `auto` falls back to the demo scene."""
     if config.source == "auto":
+
         def first_webcam() -> FrameSource:
             source = probe_webcam(config.width, config.height, config.fps)
             if source is None:
                 raise SourceError("no V4L2 camera opened")
             return source
+
         return first_webcam, demo_factory(config.width, config.height, config.fps)
-    return (lambda: make_source(config.source, width=config.width, height=config.height,
-                                fps=config.fps, loop=config.loop)), None
+    return (
+        lambda: make_source(
+            config.source,
+            width=config.width,
+            height=config.height,
+            fps=config.fps,
+            loop=config.loop,
+        )
+    ), None
 
 
 @dataclass
@@ -50,9 +66,15 @@ class CameraStats:
 class Camera:
     """Owns the capture thread, the live hub and the per-frame listeners (motion, recorder)."""
 
-    def __init__(self, config: CameraConfig, *, source_factory: SourceFactory | None = None,
-                 hub: Hub | None = None, backoff_start: float = BACKOFF_START_S,
-                 backoff_max: float = BACKOFF_MAX_S) -> None:
+    def __init__(
+        self,
+        config: CameraConfig,
+        *,
+        source_factory: SourceFactory | None = None,
+        hub: Hub | None = None,
+        backoff_start: float = BACKOFF_START_S,
+        backoff_max: float = BACKOFF_MAX_S,
+    ) -> None:
         self.config = config
         self.hub = hub or Hub()
         self.listeners: list[FrameListener] = []
@@ -65,10 +87,16 @@ class Camera:
         fallback: SourceFactory | None = None
         if source_factory is None:
             source_factory, fallback = source_factory_for(config)
-        self._capture = CaptureThread(config.name, source_factory, self._on_frame,
-                                      width=config.width, height=config.height,
-                                      demo_fallback=fallback, backoff_start=backoff_start,
-                                      backoff_max=backoff_max)
+        self._capture = CaptureThread(
+            config.name,
+            source_factory,
+            self._on_frame,
+            width=config.width,
+            height=config.height,
+            demo_fallback=fallback,
+            backoff_start=backoff_start,
+            backoff_max=backoff_max,
+        )
 
     @property
     def name(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Optional
 
 from camwatch.frame import Frame
 
@@ -57,7 +56,7 @@ class Hub:
     `publish` may be called from any thread; delivery happens on the event loop it is bound to.
     """
 
-    def __init__(self, loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop
         self._subscribers: set[Subscription] = set()
         self.latest: Frame | None = None

@@ -1,4 +1,4 @@
-"""A blocking reader for MJPEG over HTTP (multipart/x-mixed-replace) that keeps camera JPEG bytes."""
+"""A blocking reader for MJPEG over HTTP (multipart/x-mixed-replace) keeping the camera's JPEGs."""
 
 from __future__ import annotations
 
@@ -30,15 +30,21 @@ class MjpegReader:
         self._connection: http.client.HTTPConnection
         if parts.scheme == "https":
             self._connection = http.client.HTTPSConnection(
-                parts.hostname or "", parts.port, timeout=timeout,
-                context=ssl.create_default_context())
+                parts.hostname or "",
+                parts.port,
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
         else:
-            self._connection = http.client.HTTPConnection(parts.hostname or "", parts.port,
-                                                          timeout=timeout)
+            self._connection = http.client.HTTPConnection(
+                parts.hostname or "", parts.port, timeout=timeout
+            )
         headers = {"User-Agent": "camwatch"}
         if parts.username is not None:
-            credentials = f"{urllib.parse.unquote(parts.username)}:" \
-                          f"{urllib.parse.unquote(parts.password or '')}"
+            credentials = (
+                f"{urllib.parse.unquote(parts.username)}:"
+                f"{urllib.parse.unquote(parts.password or '')}"
+            )
             headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
         path = parts.path or "/"
         if parts.query:

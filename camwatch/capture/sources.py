@@ -11,8 +11,8 @@ import time
 import cv2
 import numpy as np
 
-from camwatch.frame import Frame
 from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
+from camwatch.frame import Frame
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,15 @@ class FrameSource(abc.ABC):
 class OpenCVSource(FrameSource):
     """A cv2.VideoCapture: V4L2 webcams (asked for MJPG), or anything FFmpeg reads."""
 
-    def __init__(self, target: int | str, *, width: int = 0, height: int = 0, fps: float = 0,
-                 backend: int = cv2.CAP_ANY) -> None:
+    def __init__(
+        self,
+        target: int | str,
+        *,
+        width: int = 0,
+        height: int = 0,
+        fps: float = 0,
+        backend: int = cv2.CAP_ANY,
+    ) -> None:
         self.target, self.width, self.height, self.fps = target, width, height, fps
         self.backend = backend
         self.description = str(target)
@@ -174,10 +181,18 @@ class DemoSource(FrameSource):
     """A synthetic scene: textured still background, sensor noise, a figure crossing now and then,
     and a clock, paced at `fps`. Deterministic for a given seed."""
 
-    def __init__(self, width: int = 1280, height: int = 720, fps: float = 10.0, *,
-                 seed: int = 1, first_crossing_s: float = 3.0,
-                 crossing_interval_s: tuple[float, float] = (20.0, 40.0),
-                 crossing_duration_s: float = 6.0, paced: bool = True) -> None:
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 720,
+        fps: float = 10.0,
+        *,
+        seed: int = 1,
+        first_crossing_s: float = 3.0,
+        crossing_interval_s: tuple[float, float] = (20.0, 40.0),
+        crossing_duration_s: float = 6.0,
+        paced: bool = True,
+    ) -> None:
         self.width, self.height, self.fps = width or 1280, height or 720, fps
         self.description = "demo"
         self.paced = paced
@@ -186,8 +201,9 @@ class DemoSource(FrameSource):
         self._duration = crossing_duration_s
         self._first_crossing = first_crossing_s
         self._background = self._make_background()
-        self._noise = [self._rng.integers(0, 7, self._background.shape, dtype=np.uint8)
-                       for _ in range(6)]
+        self._noise = [
+            self._rng.integers(0, 7, self._background.shape, dtype=np.uint8) for _ in range(6)
+        ]
         self._index = 0
         self._start = 0.0
         self._next_crossing = 0.0
@@ -198,7 +214,7 @@ class DemoSource(FrameSource):
         h, w = self.height, self.width
         horizon = int(h * 0.58)
         rows = np.linspace(0.0, 1.0, horizon)[:, None]
-        sky = (np.array([235, 200, 150]) * (1 - rows) + np.array([250, 235, 215]) * rows)
+        sky = np.array([235, 200, 150]) * (1 - rows) + np.array([250, 235, 215]) * rows
         image = np.empty((h, w, 3), np.float32)
         image[:horizon] = sky[:, None, :]
         image[horizon:] = (70, 120, 85)  # lawn (BGR)
@@ -208,17 +224,35 @@ class DemoSource(FrameSource):
         left, top = int(w * 0.55), int(h * 0.30)
         right, base = int(w * 0.85), horizon + h // 20
         cv2.rectangle(image, (left, top), (right, base), (150, 170, 190), -1)  # house
-        cv2.fillPoly(image, [np.array([(left - w // 40, top), ((left + right) // 2, top - h // 7),
-                                       (right + w // 40, top)])], (60, 60, 130))  # roof
+        cv2.fillPoly(
+            image,
+            [
+                np.array(
+                    [
+                        (left - w // 40, top),
+                        ((left + right) // 2, top - h // 7),
+                        (right + w // 40, top),
+                    ]
+                )
+            ],
+            (60, 60, 130),
+        )  # roof
         for wx in (left + (right - left) // 6, left + (right - left) * 4 // 6):
-            cv2.rectangle(image, (wx, top + h // 20), (wx + (right - left) // 6, top + h // 8),
-                          (110, 90, 60), -1)  # windows
+            cv2.rectangle(
+                image,
+                (wx, top + h // 20),
+                (wx + (right - left) // 6, top + h // 8),
+                (110, 90, 60),
+                -1,
+            )  # windows
         post_top = horizon + h // 40
         for x in range(0, w, max(8, w // 16)):  # fence posts give the scene edges
-            cv2.rectangle(image, (x, post_top), (x + max(2, w // 120), post_top + h // 8),
-                          (80, 95, 120), -1)
-        cv2.line(image, (0, post_top + h // 40), (w, post_top + h // 40), (80, 95, 120),
-                 max(1, h // 200))
+            cv2.rectangle(
+                image, (x, post_top), (x + max(2, w // 120), post_top + h // 8), (80, 95, 120), -1
+            )
+        cv2.line(
+            image, (0, post_top + h // 40), (w, post_top + h // 40), (80, 95, 120), max(1, h // 200)
+        )
         return image
 
     def open(self) -> None:
@@ -235,8 +269,9 @@ class DemoSource(FrameSource):
         x = int(-body_w + progress * (w + 2 * body_w))
         feet = int(h * 0.85)
         cv2.rectangle(image, (x, feet - body_h), (x + body_w, feet), (40, 50, 160), -1)
-        cv2.circle(image, (x + body_w // 2, feet - body_h - body_w // 2), body_w // 2,
-                   (120, 150, 200), -1)
+        cv2.circle(
+            image, (x + body_w // 2, feet - body_h - body_w // 2), body_w // 2, (120, 150, 200), -1
+        )
 
     def read(self) -> Frame:
         if self.paced:
@@ -259,13 +294,23 @@ class DemoSource(FrameSource):
         """White text on a dark band, readable on any background, like a camera's overlay."""
         scale = max(0.5, self.height / 720) * 0.8
         thickness = max(1, round(2 * scale))
-        (width, height), baseline = cv2.getTextSize(stamp, cv2.FONT_HERSHEY_SIMPLEX, scale,
-                                                    thickness)
+        (width, height), baseline = cv2.getTextSize(
+            stamp, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness
+        )
         pad = max(4, round(8 * scale))
-        cv2.rectangle(image, (0, 0), (width + 2 * pad, height + baseline + 2 * pad),
-                      (25, 25, 25), -1)
-        cv2.putText(image, stamp, (pad, pad + height), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
+        cv2.rectangle(
+            image, (0, 0), (width + 2 * pad, height + baseline + 2 * pad), (25, 25, 25), -1
+        )
+        cv2.putText(
+            image,
+            stamp,
+            (pad, pad + height),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (255, 255, 255),
+            thickness,
+            cv2.LINE_AA,
+        )
 
 
 def list_video_devices() -> list[str]:
@@ -285,8 +330,9 @@ def probe_webcam(width: int, height: int, fps: float) -> OpenCVSource | None:
     return None
 
 
-def make_source(spec: str, *, width: int = 0, height: int = 0, fps: float = 10.0,
-                loop: bool = False) -> FrameSource:
+def make_source(
+    spec: str, *, width: int = 0, height: int = 0, fps: float = 10.0, loop: bool = False
+) -> FrameSource:
     """A source for a `--source` value (anything but `auto`, which the capture resolves)."""
     if spec == "demo":
         return DemoSource(width, height, fps)

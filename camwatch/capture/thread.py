@@ -1,18 +1,18 @@
-"""One thread per camera: read the newest frame, reconnect with backoff, show a placeholder offline."""
+"""One thread per camera: read the newest frame, reconnect with backoff, placeholder offline."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from camwatch.frame import Frame
 from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
+from camwatch.frame import Frame
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,18 @@ def placeholder_image(width: int, height: int, lines: list[str]) -> np.ndarray:
     """A dark frame that says why there is no picture, with the time so viewers see it is live."""
     image = np.full((height, width, 3), 32, np.uint8)
     scale = max(0.5, height / 720)
-    for i, text in enumerate(lines + [time.strftime("%Y-%m-%d %H:%M:%S")]):
+    for i, text in enumerate([*lines, time.strftime("%Y-%m-%d %H:%M:%S")]):
         y = int(height / 2 + (i - len(lines) / 2) * 44 * scale)
-        cv2.putText(image, text, (int(30 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, 1.0 * scale,
-                    (200, 200, 200), max(1, int(2 * scale)), cv2.LINE_AA)
+        cv2.putText(
+            image,
+            text,
+            (int(30 * scale), y),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            1.0 * scale,
+            (200, 200, 200),
+            max(1, int(2 * scale)),
+            cv2.LINE_AA,
+        )
     return image
 
 
@@ -69,10 +77,18 @@ class CaptureThread(threading.Thread):
     backoff (1 s doubling to 30 s), logging once per change of state, never per frame.
     """
 
-    def __init__(self, name: str, source_factory: SourceFactory, on_frame: FrameCallback, *,
-                 width: int = 1280, height: int = 720, demo_fallback: SourceFactory | None = None,
-                 backoff_start: float = BACKOFF_START_S, backoff_max: float = BACKOFF_MAX_S
-                 ) -> None:
+    def __init__(
+        self,
+        name: str,
+        source_factory: SourceFactory,
+        on_frame: FrameCallback,
+        *,
+        width: int = 1280,
+        height: int = 720,
+        demo_fallback: SourceFactory | None = None,
+        backoff_start: float = BACKOFF_START_S,
+        backoff_max: float = BACKOFF_MAX_S,
+    ) -> None:
         super().__init__(name=f"capture-{name}", daemon=True)
         self.camera_name = name
         self._source_factory = source_factory
@@ -115,14 +131,17 @@ class CaptureThread(threading.Thread):
             source.open()
         except SourceError as e:
             if self._demo_fallback is not None:
-                log.warning("camera %s: no webcam found (%s); showing the demo scene instead",
-                            self.camera_name, e)
+                log.warning(
+                    "camera %s: no webcam found (%s); showing the demo scene instead",
+                    self.camera_name,
+                    e,
+                )
                 self.state.demo_fallback = True
                 self._source_factory, self._demo_fallback = self._demo_fallback, None
                 return self._open()
             self._set_offline(str(e))
             return None
-        except Exception as e:  # noqa: BLE001 - a bug in a source must not end the camera
+        except Exception as e:
             self._set_offline(f"unexpected error: {e!r}", exc_info=True)
             return None
         self.state.source_description = source.description
@@ -146,7 +165,7 @@ class CaptureThread(threading.Thread):
                 self.state.frames_failed += 1
                 self._set_offline(str(e))
                 return False
-            except Exception as e:  # noqa: BLE001 - logged with its traceback, then retried
+            except Exception as e:
                 self.state.frames_failed += 1
                 self._set_offline(f"unexpected error: {e!r}", exc_info=True)
                 return False
@@ -158,8 +177,13 @@ class CaptureThread(threading.Thread):
             self._reported_offline = False
             self.state.online = True
             self.state.message = "online"
-            log.info("camera %s: online (%s, %dx%d)", self.camera_name,
-                     self.state.source_description, frame.width, frame.height)
+            log.info(
+                "camera %s: online (%s, %dx%d)",
+                self.camera_name,
+                self.state.source_description,
+                frame.width,
+                frame.height,
+            )
         self._seq += 1
         frame.seq = self._seq
         self.state.count_frame(frame)
@@ -168,12 +192,16 @@ class CaptureThread(threading.Thread):
         except Exception:  # a bug downstream must not kill the camera
             log.exception("camera %s: error processing frame %d", self.camera_name, frame.seq)
 
-    def _set_offline(self, reason: str, *, exc_info: bool = False, retrying: bool = True
-                     ) -> None:
+    def _set_offline(self, reason: str, *, exc_info: bool = False, retrying: bool = True) -> None:
         if self.state.online or not self._reported_offline:
             self._reported_offline = True
-            log.warning("camera %s: offline: %s%s", self.camera_name, reason,
-                        "; retrying" if retrying else "", exc_info=exc_info)
+            log.warning(
+                "camera %s: offline: %s%s",
+                self.camera_name,
+                reason,
+                "; retrying" if retrying else "",
+                exc_info=exc_info,
+            )
         self.state.online = False
         self.state.message = reason
         self.state.fps = 0.0
@@ -184,10 +212,14 @@ class CaptureThread(threading.Thread):
         deadline = None if seconds is None else time.monotonic() + seconds
         while not self._stopping.is_set():
             self._seq += 1
-            width, height = (self.state.width, self.state.height) if self.state.width \
+            width, height = (
+                (self.state.width, self.state.height)
+                if self.state.width
                 else self._placeholder_size
-            image = placeholder_image(width, height, [f"{self.camera_name}: offline",
-                                                      self.state.message[:60]])
+            )
+            image = placeholder_image(
+                width, height, [f"{self.camera_name}: offline", self.state.message[:60]]
+            )
             frame = Frame.from_image(image, self._seq, online=False)
             try:
                 self._on_frame(frame)

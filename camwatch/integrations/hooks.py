@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Mapping
+from typing import IO
 
 from camwatch.config import HooksConfig
-from camwatch.recording.index import EventRecord, iso_utc
 from camwatch.integrations.worker import BoundedWorker
+from camwatch.recording.index import EventRecord, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -23,38 +25,37 @@ STOP_GRACE_S = 5.0  # with the recorders and MQTT, within systemd's TimeoutStopS
 OUTPUT_TAIL_BYTES = 2000
 
 
-def hook_environment(kind: str, record: EventRecord, data_dir: Path,
-                     base: Mapping[str, str] = os.environ) -> dict[str, str]:
+def hook_environment(
+    kind: str, record: EventRecord, data_dir: Path, base: Mapping[str, str] = os.environ
+) -> dict[str, str]:
     """The process environment plus CAMWATCH_* variables describing the event."""
     root = data_dir.resolve()
     env = dict(base)
-    env.update({
-        "CAMWATCH_EVENT": kind,
-        "CAMWATCH_CAMERA": record.camera,
-        "CAMWATCH_EVENT_ID": record.id,
-        "CAMWATCH_CLIP_PATH": str(root / record.video_path),
-        "CAMWATCH_THUMBNAIL_PATH": str(root / record.thumbnail_path),
-        "CAMWATCH_STARTED_AT": iso_utc(record.started_at) or "",
-        "CAMWATCH_ENDED_AT": iso_utc(record.ended_at) or "",
-        "CAMWATCH_EVENT_JSON": json.dumps(record.to_json()),
-    })
+    env.update(
+        {
+            "CAMWATCH_EVENT": kind,
+            "CAMWATCH_CAMERA": record.camera,
+            "CAMWATCH_EVENT_ID": record.id,
+            "CAMWATCH_CLIP_PATH": str(root / record.video_path),
+            "CAMWATCH_THUMBNAIL_PATH": str(root / record.thumbnail_path),
+            "CAMWATCH_STARTED_AT": iso_utc(record.started_at) or "",
+            "CAMWATCH_ENDED_AT": iso_utc(record.ended_at) or "",
+            "CAMWATCH_EVENT_JSON": json.dumps(record.to_json()),
+        }
+    )
     return env
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the hook's process group, then SIGKILL whatever is left of it."""
     _signal_group(process, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(TERM_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
     _signal_group(process, signal.SIGKILL)  # a leader ignoring SIGTERM, or its stragglers
     try:
         process.wait(5.0)
@@ -77,8 +78,9 @@ class HookRunner:
     its whole process group killed. Failures are logged, never raised.
     """
 
-    def __init__(self, config: HooksConfig, data_dir: str | Path, *,
-                 max_queued: int = MAX_QUEUED_HOOKS) -> None:
+    def __init__(
+        self, config: HooksConfig, data_dir: str | Path, *, max_queued: int = MAX_QUEUED_HOOKS
+    ) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
         self._worker = BoundedWorker("hooks", max_queued)
@@ -129,8 +131,13 @@ class HookRunner:
         with tempfile.TemporaryFile() as output:
             try:
                 process = subprocess.Popen(
-                    ["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL,
-                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                    ["/bin/sh", "-c", command],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             except OSError as e:
                 self.failures += 1
                 log.warning("hooks: cannot run %s: %s", label, e)
@@ -141,14 +148,22 @@ class HookRunner:
             except subprocess.TimeoutExpired:
                 _kill_group(process)
                 self.failures += 1
-                log.warning("hooks: %s still running after %gs; killed. Output: %s", label,
-                            self.config.timeout_seconds, _tail(output) or "(none)")
+                log.warning(
+                    "hooks: %s still running after %gs; killed. Output: %s",
+                    label,
+                    self.config.timeout_seconds,
+                    _tail(output) or "(none)",
+                )
                 return
             finally:
                 self._current = None
             if status != 0:
                 self.failures += 1
-                log.warning("hooks: %s exited with status %d. Output: %s", label, status,
-                            _tail(output) or "(none)")
+                log.warning(
+                    "hooks: %s exited with status %d. Output: %s",
+                    label,
+                    status,
+                    _tail(output) or "(none)",
+                )
             else:
                 log.debug("hooks: %s done", label)

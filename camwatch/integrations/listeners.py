@@ -1,4 +1,4 @@
-"""EventListener: how the recorder tells the rest of camwatch (MQTT, hooks, metrics, UI) about events."""
+"""EventListener: how the recorder tells the rest of camwatch (MQTT, hooks, metrics) of events."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 from camwatch import __version__
 from camwatch.capture.camera import Camera
@@ -32,32 +32,73 @@ class Family:
 
 # (name, type, help, value); counters end in _total as Prometheus expects
 CAMERA_METRICS: list[tuple[str, str, str, CameraValue]] = [
-    ("camwatch_frames_captured_total", "counter", "Frames read from the camera's source.",
-     lambda c: c.state.frames_captured),
-    ("camwatch_frames_failed_total", "counter", "Reads from the source that failed.",
-     lambda c: c.state.frames_failed),
-    ("camwatch_capture_fps", "gauge", "Measured capture rate (frames per second).",
-     lambda c: c.state.fps),
-    ("camwatch_camera_online", "gauge", "1 while the source delivers frames, else 0.",
-     lambda c: 1.0 if c.state.online else 0.0),
-    ("camwatch_viewers", "gauge", "Live viewers (websocket and MJPEG clients).",
-     lambda c: c.hub.viewer_count),
-    ("camwatch_recording", "gauge", "1 while an event is being recorded, else 0.",
-     lambda c: 1.0 if c.recording else 0.0),
-    ("camwatch_encode_seconds_total", "counter", "Time spent encoding clips.",
-     lambda c: c.stats.encode_seconds_total),
-    ("camwatch_frames_recorded_total", "counter", "Frames written to clips.",
-     lambda c: c.stats.frames_recorded),
-    ("camwatch_recorder_frames_dropped_total", "counter",
-     "Frames the recorder dropped because the clip writer fell behind.",
-     lambda c: c.stats.frames_dropped_by_recorder),
-    ("camwatch_events_total", "counter", "Motion events recorded.",
-     lambda c: c.stats.events_total),
-    ("camwatch_events_discarded_total", "counter",
-     "Motion bursts discarded for having too few motion frames.",
-     lambda c: c.stats.events_discarded),
-    ("camwatch_recorded_bytes_total", "counter", "Bytes of clips written.",
-     lambda c: c.stats.bytes_recorded),
+    (
+        "camwatch_frames_captured_total",
+        "counter",
+        "Frames read from the camera's source.",
+        lambda c: c.state.frames_captured,
+    ),
+    (
+        "camwatch_frames_failed_total",
+        "counter",
+        "Reads from the source that failed.",
+        lambda c: c.state.frames_failed,
+    ),
+    (
+        "camwatch_capture_fps",
+        "gauge",
+        "Measured capture rate (frames per second).",
+        lambda c: c.state.fps,
+    ),
+    (
+        "camwatch_camera_online",
+        "gauge",
+        "1 while the source delivers frames, else 0.",
+        lambda c: 1.0 if c.state.online else 0.0,
+    ),
+    (
+        "camwatch_viewers",
+        "gauge",
+        "Live viewers (websocket and MJPEG clients).",
+        lambda c: c.hub.viewer_count,
+    ),
+    (
+        "camwatch_recording",
+        "gauge",
+        "1 while an event is being recorded, else 0.",
+        lambda c: 1.0 if c.recording else 0.0,
+    ),
+    (
+        "camwatch_encode_seconds_total",
+        "counter",
+        "Time spent encoding clips.",
+        lambda c: c.stats.encode_seconds_total,
+    ),
+    (
+        "camwatch_frames_recorded_total",
+        "counter",
+        "Frames written to clips.",
+        lambda c: c.stats.frames_recorded,
+    ),
+    (
+        "camwatch_recorder_frames_dropped_total",
+        "counter",
+        "Frames the recorder dropped because the clip writer fell behind.",
+        lambda c: c.stats.frames_dropped_by_recorder,
+    ),
+    ("camwatch_events_total", "counter", "Motion events recorded.", lambda c: c.stats.events_total),
+    (
+        "camwatch_events_discarded_total",
+        "counter",
+        "Motion bursts discarded for having too few motion frames.",
+        lambda c: c.stats.events_discarded,
+    ),
+    (
+        "camwatch_recorded_bytes_total",
+        "counter",
+        "Bytes of clips written.",
+        lambda c: c.stats.bytes_recorded,
+    ),
 ]
 
 
@@ -83,8 +124,11 @@ def render_families(families: Iterable[Family]) -> str:
         lines.append(f"# TYPE {family.name} {family.kind}")
         for name, labels, value in family.samples:
             label_text = ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items())
-            lines.append(f"{name}{{{label_text}}} {format_value(value)}" if label_text
-                         else f"{name} {format_value(value)}")
+            lines.append(
+                f"{name}{{{label_text}}} {format_value(value)}"
+                if label_text
+                else f"{name} {format_value(value)}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -101,8 +145,9 @@ def disk_free_bytes(path: Path) -> int:
 class Metrics:
     """Collects the families on each scrape from the live objects (no state of its own)."""
 
-    def __init__(self, cameras: Mapping[str, Camera], data_dir: str | Path,
-                 started: float | None = None) -> None:
+    def __init__(
+        self, cameras: Mapping[str, Camera], data_dir: str | Path, started: float | None = None
+    ) -> None:
         self.cameras = cameras
         self.data_dir = Path(data_dir)
         self.started = time.monotonic() if started is None else started
@@ -115,8 +160,11 @@ class Metrics:
             for camera in cameras:
                 family.add(float(value_of(camera)), {"camera": camera.name})
             families.append(family)
-        detection = Family("camwatch_motion_detection_seconds", "summary",
-                           "Time spent on motion detection per frame.")
+        detection = Family(
+            "camwatch_motion_detection_seconds",
+            "summary",
+            "Time spent on motion detection per frame.",
+        )
         for camera in cameras:
             labels = {"camera": camera.name}
             detection.add(camera.stats.detect_seconds_total, labels, "_sum")
@@ -126,8 +174,11 @@ class Metrics:
         return families
 
     def _process_families(self) -> list[Family]:
-        free = Family("camwatch_data_dir_free_bytes", "gauge",
-                      "Free space on the disk holding the data directory.")
+        free = Family(
+            "camwatch_data_dir_free_bytes",
+            "gauge",
+            "Free space on the disk holding the data directory.",
+        )
         free.add(disk_free_bytes(self.data_dir))
         uptime = Family("camwatch_uptime_seconds", "gauge", "Seconds since camwatch started.")
         uptime.add(time.monotonic() - self.started)

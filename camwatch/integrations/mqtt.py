@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -16,8 +17,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from camwatch import __version__
 from camwatch.config import MqttConfig, ServerConfig
-from camwatch.recording.index import EventRecord
 from camwatch.integrations.worker import BoundedWorker
+from camwatch.recording.index import EventRecord
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,9 @@ class Topics:
         return f"{self.prefix}/{camera}/thumbnail"
 
 
-def discovery_messages(config: MqttConfig, cameras: list[str], base_url: str
-                       ) -> list[tuple[str, dict[str, Any]]]:
+def discovery_messages(
+    config: MqttConfig, cameras: list[str], base_url: str
+) -> list[tuple[str, dict[str, Any]]]:
     """(topic, config) for Home Assistant: per camera a motion binary_sensor and an image
     entity showing the latest event's thumbnail, grouped under one device per camera.
 
@@ -125,9 +127,17 @@ class MqttPublisher:
     reconnecting; listener calls only update state and queue a non-blocking publish.
     """
 
-    def __init__(self, config: MqttConfig, cameras: list[str], data_dir: str | Path, *,
-                 base_url: str, client_id: str | None = None, reconnect_min_s: float = 1.0,
-                 reconnect_max_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: MqttConfig,
+        cameras: list[str],
+        data_dir: str | Path,
+        *,
+        base_url: str,
+        client_id: str | None = None,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 30.0,
+    ) -> None:
         self.config = config
         self.cameras = list(cameras)
         self.data_dir = Path(data_dir)
@@ -138,12 +148,13 @@ class MqttPublisher:
         self._connected = False
         self._stopping = False
         self._reported_unreachable = False
-        self._motion: dict[str, bool] = {name: False for name in self.cameras}
+        self._motion: dict[str, bool] = dict.fromkeys(self.cameras, False)
         self._thumbnails: dict[str, bytes] = {}
         self._files = BoundedWorker("mqtt-files", max_queued=16)
         default_id = f"camwatch-{socket.gethostname()}-{node_id(config.topic_prefix)}"
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or default_id[:64])
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or default_id[:64]
+        )
         self._configure_client()
 
     @property
@@ -171,8 +182,7 @@ class MqttPublisher:
         self.client.reconnect_delay_set(int(self.reconnect_min_s), int(self.reconnect_max_s))
         self.client.connect_async(self.config.host, self.config.port, keepalive=30)
         self.client.loop_start()
-        log.info("mqtt: connecting to %s:%d in the background", self.config.host,
-                 self.config.port)
+        log.info("mqtt: connecting to %s:%d in the background", self.config.host, self.config.port)
 
     def stop(self) -> None:
         """Say offline (the will is only sent for unclean disconnects), then disconnect."""
@@ -180,13 +190,10 @@ class MqttPublisher:
         self._files.stop(1.0)
         with self._lock:
             connected = self._connected
-            info = self._publish(self.topics.available, OFFLINE, retain=True) if connected \
-                else None
+            info = self._publish(self.topics.available, OFFLINE, retain=True) if connected else None
         if info is not None:
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(STOP_TIMEOUT_S)
-            except (RuntimeError, ValueError):
-                pass
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -228,11 +235,21 @@ class MqttPublisher:
 
     # -- paho thread -------------------------------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
-                    reason: ReasonCode, properties: Any) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Any,
+    ) -> None:
         if reason.is_failure:
-            log.warning("mqtt: broker %s:%d refused the connection: %s", self.config.host,
-                        self.config.port, reason)
+            log.warning(
+                "mqtt: broker %s:%d refused the connection: %s",
+                self.config.host,
+                self.config.port,
+                reason,
+            )
             return
         log.info("mqtt: connected to %s:%d", self.config.host, self.config.port)
         self._reported_unreachable = False
@@ -245,11 +262,20 @@ class MqttPublisher:
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         if not self._reported_unreachable:
             self._reported_unreachable = True
-            log.warning("mqtt: cannot reach broker %s:%d; retrying in the background",
-                        self.config.host, self.config.port)
+            log.warning(
+                "mqtt: cannot reach broker %s:%d; retrying in the background",
+                self.config.host,
+                self.config.port,
+            )
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any,
-                       flags: mqtt.DisconnectFlags, reason: ReasonCode, properties: Any) -> None:
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Any,
+    ) -> None:
         was_connected, self._connected = self._connected, False
         if was_connected and not self._stopping:
             log.warning("mqtt: disconnected (%s); reconnecting", reason)
@@ -274,8 +300,9 @@ class MqttPublisher:
         for camera, data in self._thumbnails.items():
             self._publish(self.topics.thumbnail(camera), data, retain=True)
 
-    def _publish(self, topic: str, payload: str | bytes, *, retain: bool
-                 ) -> mqtt.MQTTMessageInfo | None:
+    def _publish(
+        self, topic: str, payload: str | bytes, *, retain: bool
+    ) -> mqtt.MQTTMessageInfo | None:
         try:
             info = self.client.publish(topic, payload, qos=1, retain=retain)
         except ValueError as e:  # a topic with wildcards, or a payload too large

@@ -15,23 +15,23 @@ from camwatch.motion.mask import MaskCache
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
 
 DEFAULT_FRAME_SECONDS = 0.1  # assumed time between frames when update() is given no times
-WARMUP_SECONDS = 1.0         # after reset() delta stays 0 while noise and flicker are learnt
-BACKGROUND_SECONDS = 2.0     # how fast the background follows the scene where nothing moves
-ABSORB_SECONDS = 15.0        # how fast the background takes in what keeps changing there
-STATIONARY_SECONDS = 4.0     # a change that stays the same this long becomes background
-NOISE_SECONDS = 10.0         # memory of each pixel's frame-to-frame variation (noise, foliage)
-GLOBAL_NOISE_SECONDS = 1.0   # memory of the picture's overall noise level
-NOISE_FACTOR = 3.0           # a pixel changed when |change| > this x its frame-to-frame spread
-PRIOR_STEPS = 20             # per-pixel averages start as if this many frames showed noise only
-STEP_CAP = 2.5               # x pixel_threshold: the largest step a pixel's noise learns from
-FLIP_SECONDS = 30.0          # memory of how often each pixel flips between changed and not
+WARMUP_SECONDS = 1.0  # after reset() delta stays 0 while noise and flicker are learnt
+BACKGROUND_SECONDS = 2.0  # how fast the background follows the scene where nothing moves
+ABSORB_SECONDS = 15.0  # how fast the background takes in what keeps changing there
+STATIONARY_SECONDS = 4.0  # a change that stays the same this long becomes background
+NOISE_SECONDS = 10.0  # memory of each pixel's frame-to-frame variation (noise, foliage)
+GLOBAL_NOISE_SECONDS = 1.0  # memory of the picture's overall noise level
+NOISE_FACTOR = 3.0  # a pixel changed when |change| > this x its frame-to-frame spread
+PRIOR_STEPS = 20  # per-pixel averages start as if this many frames showed noise only
+STEP_CAP = 2.5  # x pixel_threshold: the largest step a pixel's noise learns from
+FLIP_SECONDS = 30.0  # memory of how often each pixel flips between changed and not
 FREE_FLIPS_PER_SECOND = 0.2  # flipping up to this often (people passing by) costs nothing
-FLIPS_PER_STEP = 0.2         # each further this many flips a second raises the limit by 1x
-SOLID_BLOB_FRACTION = 0.01   # blobs this large (1% of the picture) are things passing by: their
-                             # coming and going does not count as restlessness
-LIGHTSWITCH_FRACTION = 0.4   # more of the picture than this changed at once: a lighting change
-MIN_BLOB_FRACTION = 0.0005   # smaller blobs of change (0.05% of the picture) do not count
-SURE_BLOB_FRACTION = 0.003   # smaller blobs (0.3%) count only when seen in two frames in a row
+FLIPS_PER_STEP = 0.2  # each further this many flips a second raises the limit by 1x
+SOLID_BLOB_FRACTION = 0.01  # blobs this large (1% of the picture) are things passing by: their
+# coming and going does not count as restlessness
+LIGHTSWITCH_FRACTION = 0.4  # more of the picture than this changed at once: a lighting change
+MIN_BLOB_FRACTION = 0.0005  # smaller blobs of change (0.05% of the picture) do not count
+SURE_BLOB_FRACTION = 0.003  # smaller blobs (0.3%) count only when seen in two frames in a row
 _SQUARE = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
 
@@ -61,8 +61,9 @@ class FrameDiffDetector:
             return 0.0
         self._mask.update(self.settings.mask, blurred.shape[:2])
         difference = cv2.absdiff(blurred, previous)
-        _, changed = cv2.threshold(difference, self.settings.pixel_threshold, 255,
-                                   cv2.THRESH_BINARY)
+        _, changed = cv2.threshold(
+            difference, self.settings.pixel_threshold, 255, cv2.THRESH_BINARY
+        )
         if self._mask.active is not None:
             changed = cv2.bitwise_and(changed, changed, mask=self._mask.active)
         return 100.0 * cv2.countNonZero(changed) / max(1, self._mask.active_count)
@@ -120,11 +121,13 @@ class MotionDetector:
         self._mask.update(self.settings.mask, frame.shape[:2])
         active = self._mask.active
         frame_clipped, background_clipped = self._clipping(frame)
-        unusable = _either(frame_clipped, background_clipped,
-                           None if active is None else active == 0)
+        unusable = _either(
+            frame_clipped, background_clipped, None if active is None else active == 0
+        )
         gain = gain_map(frame, self._background, unusable, self._raw_changed)
-        relit, difference = residual(frame, self._background, gain, frame_clipped,
-                                     background_clipped)
+        relit, difference = residual(
+            frame, self._background, gain, frame_clipped, background_clipped
+        )
         raw, changed = self._classify(difference, active)
         if cv2.countNonZero(raw) > LIGHTSWITCH_FRACTION * self._mask.active_count:
             self._recalibrate(frame)
@@ -140,8 +143,11 @@ class MotionDetector:
         and of background pixels learnt largely from such frames."""
         frame_clipped = frame >= SATURATED if cv2.minMaxLoc(frame)[1] >= SATURATED else None
         share = self._clipped_share
-        background_clipped = (share > CLIPPED_SHARE if share is not None and self._ever_clipped
-                              and cv2.minMaxLoc(share)[1] > CLIPPED_SHARE else None)
+        background_clipped = (
+            share > CLIPPED_SHARE
+            if share is not None and self._ever_clipped and cv2.minMaxLoc(share)[1] > CLIPPED_SHARE
+            else None
+        )
         return frame_clipped, background_clipped
 
     def _elapsed(self, t: float | None) -> float:
@@ -157,15 +163,17 @@ class MotionDetector:
         self._raw_changed = self._changed = np.zeros(frame.shape, np.uint8)
         self.foreground = self._changed
 
-    def _classify(self, difference: np.ndarray, active: np.ndarray | None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def _classify(
+        self, difference: np.ndarray, active: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(raw, changed) 0/255 images: beyond the noise limits, and also beyond the flip limit
         (restless pixels), opened to drop specks."""
         # In place where possible: at this size memory traffic, not arithmetic, is the cost.
-        floor = max(float(self.settings.pixel_threshold) ** 2,
-                    NOISE_FACTOR ** 2 * self._global_variation)
+        floor = max(
+            float(self.settings.pixel_threshold) ** 2, NOISE_FACTOR**2 * self._global_variation
+        )
         if self._variation is not None:
-            limit = self._variation * np.float32(NOISE_FACTOR ** 2)
+            limit = self._variation * np.float32(NOISE_FACTOR**2)
             np.maximum(limit, np.float32(floor), out=limit)
         else:
             limit = np.full(difference.shape, floor, np.float32)
@@ -201,12 +209,19 @@ class MotionDetector:
             touching = cv2.bitwise_and(changed, cv2.dilate(previous, _SQUARE)) > 0
             seen_before = np.bincount(labels[touching], minlength=count)[1:] > 0
             keep &= ~small | seen_before
-        self.foreground = changed if keep.all() else _select(labels, count,
-                                                             np.flatnonzero(keep) + 1)
+        self.foreground = (
+            changed if keep.all() else _select(labels, count, np.flatnonzero(keep) + 1)
+        )
         return int(areas[keep].sum())
 
-    def _learn(self, frame: np.ndarray, relit: np.ndarray, raw: np.ndarray,
-               frame_clipped: np.ndarray | None, dt: float) -> None:
+    def _learn(
+        self,
+        frame: np.ndarray,
+        relit: np.ndarray,
+        raw: np.ndarray,
+        frame_clipped: np.ndarray | None,
+        dt: float,
+    ) -> None:
         """Update noise, restlessness and background with this frame."""
         assert self._background is not None and self._previous is not None
         self._steps += 1
@@ -214,27 +229,34 @@ class MotionDetector:
         step = relit - self._previous
         self._previous = relit
         step_squared = step * step
-        steady = np.less_equal(step_squared, np.float32(self.settings.pixel_threshold) ** 2
-                               ).view(np.uint8)  # 0/1: only ever used as a mask
+        steady = np.less_equal(step_squared, np.float32(self.settings.pixel_threshold) ** 2).view(
+            np.uint8
+        )  # 0/1: only ever used as a mask
         self._learn_noise(step, step_squared, dt)
         self._learn_flips(raw, dt)
         # Clipping is rare: while the picture never clipped, the share stays all zeros.
         clipped = None
         if frame_clipped is not None or self._ever_clipped:
-            clipped = (frame_clipped.astype(np.float32) if frame_clipped is not None
-                       else np.zeros(frame.shape, np.float32))
+            clipped = (
+                frame_clipped.astype(np.float32)
+                if frame_clipped is not None
+                else np.zeros(frame.shape, np.float32)
+            )
             self._ever_clipped = True
         assert self._clipped_share is not None
         still = cv2.bitwise_not(raw)
-        for rate, where in ((_rate(dt, BACKGROUND_SECONDS), still),
-                            (_rate(dt, ABSORB_SECONDS), raw)):
+        for rate, where in (
+            (_rate(dt, BACKGROUND_SECONDS), still),
+            (_rate(dt, ABSORB_SECONDS), raw),
+        ):
             cv2.accumulateWeighted(frame, self._background, rate, where)
             if clipped is not None:
                 cv2.accumulateWeighted(clipped, self._clipped_share, rate, where)
         self._absorb_stationary(frame, clipped, cv2.bitwise_and(raw, steady), dt)
 
-    def _absorb_stationary(self, frame: np.ndarray, clipped: np.ndarray | None,
-                           static: np.ndarray, dt: float) -> None:
+    def _absorb_stationary(
+        self, frame: np.ndarray, clipped: np.ndarray | None, static: np.ndarray, dt: float
+    ) -> None:
         """Changed pixels that have not changed from frame to frame (`static`) for
         STATIONARY_SECONDS (something that arrived and stopped, or the place something left)
         become background."""
@@ -257,8 +279,9 @@ class MotionDetector:
         Caps `step_squared` in place."""
         sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
         noise_now = float((1.4826 * _median(np.abs(sample).ravel())) ** 2)
-        self._global_variation += (max(_rate(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps)
-                                   * (noise_now - self._global_variation))
+        self._global_variation += max(_rate(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps) * (
+            noise_now - self._global_variation
+        )
         cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
         squared = np.minimum(step_squared, np.float32(cap * cap), out=step_squared)
         if self._variation is None or self._variation.shape != step.shape:
@@ -298,9 +321,10 @@ def _blobs(image: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """(count, labels, stats) of 8-connected blobs; 16-bit labels when they cannot overflow
     (8-connected blobs are 2 px apart), which OpenCV labels about 2.5x faster than 32-bit."""
     height, width = image.shape[:2]
-    fits = (height + 1) // 2 * ((width + 1) // 2) < 2 ** 16
+    fits = (height + 1) // 2 * ((width + 1) // 2) < 2**16
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        image, connectivity=8, ltype=cv2.CV_16U if fits else cv2.CV_32S)
+        image, connectivity=8, ltype=cv2.CV_16U if fits else cv2.CV_32S
+    )
     return count, labels, stats
 
 

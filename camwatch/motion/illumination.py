@@ -5,11 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-BLACK_LEVEL = 8.0   # added before dividing so dark pixels do not make wild ratios
-SATURATED = 230.0   # (blurred) grey level from which a pixel may be partly clipped at white
+BLACK_LEVEL = 8.0  # added before dividing so dark pixels do not make wild ratios
+SATURATED = 230.0  # (blurred) grey level from which a pixel may be partly clipped at white
 CLIPPED_SHARE = 0.1  # a background pixel learnt this much from clipped frames is unreliable
-SAMPLE_STRIDE = 3   # the gain is estimated on every 3rd pixel of every 3rd row
-CELL_PIXELS = 24    # one gain per cell of about this size (detection image pixels)
+SAMPLE_STRIDE = 3  # the gain is estimated on every 3rd pixel of every 3rd row
+CELL_PIXELS = 24  # one gain per cell of about this size (detection image pixels)
 CELL_FREEDOM = 0.08  # how far a cell's gain may stray from the median of its neighbours
 
 
@@ -23,8 +23,12 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
 MIN_CLEAN_SHARE = 0.3  # a cell needs this share of samples outside moving things to use only them
 
 
-def gain_map(frame: np.ndarray, background: np.ndarray, unusable: np.ndarray | None = None,
-             moving: np.ndarray | None = None) -> np.ndarray:
+def gain_map(
+    frame: np.ndarray,
+    background: np.ndarray,
+    unusable: np.ndarray | None = None,
+    moving: np.ndarray | None = None,
+) -> np.ndarray:
     """How much brighter each pixel's lighting is in `frame` than in `background` (float32).
 
     Lighting is taken as a multiplicative gain that varies smoothly over the picture (lights,
@@ -64,10 +68,13 @@ def _interpolate(gains: np.ndarray, height: int, width: int) -> np.ndarray:
         return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
     padded = _pad_linear(gains)
     cell_h, cell_w = height / rows, width / cols
-    big = cv2.resize(padded, (round(width + 2 * cell_w), round(height + 2 * cell_h)),
-                     interpolation=cv2.INTER_LINEAR)
+    big = cv2.resize(
+        padded,
+        (round(width + 2 * cell_w), round(height + 2 * cell_h)),
+        interpolation=cv2.INTER_LINEAR,
+    )
     top, left = round(cell_h), round(cell_w)
-    return big[top:top + height, left:left + width]  # a view: the caller only reads it
+    return big[top : top + height, left : left + width]  # a view: the caller only reads it
 
 
 def _pad_linear(gains: np.ndarray) -> np.ndarray:
@@ -86,9 +93,12 @@ def _pad_linear(gains: np.ndarray) -> np.ndarray:
 def _cells(samples: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """(rows, cols, samples per cell) view of a sample image cut into a grid."""
     cell_h, cell_w = samples.shape[0] // rows, samples.shape[1] // cols
-    return (samples[:cell_h * rows, :cell_w * cols]
-            .reshape(rows, cell_h, cols, cell_w).transpose(0, 2, 1, 3)
-            .reshape(rows, cols, cell_h * cell_w))
+    return (
+        samples[: cell_h * rows, : cell_w * cols]
+        .reshape(rows, cell_h, cols, cell_w)
+        .transpose(0, 2, 1, 3)
+        .reshape(rows, cols, cell_h * cell_w)
+    )
 
 
 def _median_ignoring_nan(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,9 +118,13 @@ def _fill_empty(gains: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return gains
 
 
-def residual(frame: np.ndarray, background: np.ndarray, gain: np.ndarray,
-             frame_clipped: np.ndarray | None = None,
-             background_clipped: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def residual(
+    frame: np.ndarray,
+    background: np.ndarray,
+    gain: np.ndarray,
+    frame_clipped: np.ndarray | None = None,
+    background_clipped: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(frame under the background's lighting, its difference from the background).
 
     Where the frame or the background may be clipped at white (boolean images) the true level

@@ -13,8 +13,10 @@ def rasterise(polygons: Polygons, shape: tuple[int, int]) -> np.ndarray:
     height, width = shape
     active = np.ones((height, width), np.uint8)
     # pixel i spans [i, i + 1) of x * width; fillPoly puts pixel centres on whole numbers
-    points = [np.array([[x * width - 0.5, y * height - 0.5] for x, y in polygon], np.float32)
-              for polygon in polygons]
+    points = [
+        np.array([[x * width - 0.5, y * height - 0.5] for x, y in polygon], np.float32)
+        for polygon in polygons
+    ]
     if points:
         # 2 fractional bits keep small polygons' shapes at detection resolution
         cv2.fillPoly(active, [np.round(p * 4).astype(np.int32) for p in points], 0, shift=2)
@@ -36,5 +38,6 @@ class MaskCache:
         self._polygons = [[list(p) for p in polygon] for polygon in polygons]
         self._shape = shape
         self.active = rasterise(polygons, shape) if polygons else None
-        self.active_count = (int(cv2.countNonZero(self.active)) if self.active is not None
-                             else shape[0] * shape[1])
+        self.active_count = (
+            int(cv2.countNonZero(self.active)) if self.active is not None else shape[0] * shape[1]
+        )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import av
 import numpy as np
@@ -24,8 +24,12 @@ class ScannedEvent:
 
     @classmethod
     def of(cls, event: TrackedEvent) -> ScannedEvent:
-        return cls(round(event.first_motion_t, 3), round(event.last_motion_t, 3),
-                   event.motion_frames, round(event.peak_delta, 3))
+        return cls(
+            round(event.first_motion_t, 3),
+            round(event.last_motion_t, 3),
+            event.motion_frames,
+            round(event.peak_delta, 3),
+        )
 
 
 def _detect_size(width: int, height: int) -> tuple[int, int]:

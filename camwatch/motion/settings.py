@@ -26,8 +26,9 @@ def apply_changes(settings: MotionConfig, values: Mapping[str, Any]) -> None:
         setattr(settings, key, value)
 
 
-def apply_saved_overrides(camera: str, settings: MotionConfig,
-                          overrides: Mapping[str, Any]) -> dict[str, Any]:
+def apply_saved_overrides(
+    camera: str, settings: MotionConfig, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
     """Apply what was saved over the config file's values, skipping (with a warning) any value
     this version no longer accepts; returns what was applied."""
     applied: dict[str, Any] = {}

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from camwatch.config import MotionConfig
 
 
 class Step(enum.Enum):
-    NONE = "none"          # nothing changed
-    START = "start"        # first significant frame: start a clip (with pre-roll)
-    CONFIRM = "confirm"    # min_motion_frames reached: the event is worth keeping
-    END = "end"            # stable again after a confirmed event: finish the clip
-    DISCARD = "discard"    # stable again, too few significant frames: drop the clip
-    SPLIT = "split"        # max_event_seconds reached: finish this clip, go on in a new one
+    NONE = "none"  # nothing changed
+    START = "start"  # first significant frame: start a clip (with pre-roll)
+    CONFIRM = "confirm"  # min_motion_frames reached: the event is worth keeping
+    END = "end"  # stable again after a confirmed event: finish the clip
+    DISCARD = "discard"  # stable again, too few significant frames: drop the clip
+    SPLIT = "split"  # max_event_seconds reached: finish this clip, go on in a new one
 
 
 @dataclass
@@ -41,8 +41,9 @@ class EventTracker:
     `min_motion_frames` significant frames is discarded.
     """
 
-    def __init__(self, settings: MotionConfig,
-                 on_finished: Callable[[TrackedEvent], None] | None = None) -> None:
+    def __init__(
+        self, settings: MotionConfig, on_finished: Callable[[TrackedEvent], None] | None = None
+    ) -> None:
         self.settings = settings
         self.event: TrackedEvent | None = None
         self.on_finished = on_finished  # called with each confirmed event (segment) that ends
@@ -78,7 +79,7 @@ class EventTracker:
     def _count(self, event: TrackedEvent, t: float, delta: float, significant: bool) -> None:
         event.frames += 1
         event.recent.append(delta)
-        del event.recent[:-max(1, self.settings.stable_frames)]
+        del event.recent[: -max(1, self.settings.stable_frames)]
         if significant:
             event.motion_frames += 1
             event.last_motion_t = t
@@ -96,9 +97,13 @@ class EventTracker:
         assert self.event is not None
         old = self.event
         self._finished(old)
-        self.event = TrackedEvent(started_t=t, first_motion_t=old.last_motion_t,
-                                  last_motion_t=old.last_motion_t, confirmed=True,
-                                  recent=list(old.recent))
+        self.event = TrackedEvent(
+            started_t=t,
+            first_motion_t=old.last_motion_t,
+            last_motion_t=old.last_motion_t,
+            confirmed=True,
+            recent=list(old.recent),
+        )
 
     def stop(self) -> TrackedEvent | None:
         """End the current event now (camera offline, motion disabled, shutdown)."""

@@ -8,7 +8,7 @@ import numpy as np
 from camwatch.motion.mask import Polygons, rasterise
 
 MOVING_RGBA = (239, 68, 68, 170)  # red, see-through: the picture stays visible under it
-MASKED_RGBA = (15, 23, 42, 140)   # dark: areas where motion is ignored
+MASKED_RGBA = (15, 23, 42, 140)  # dark: areas where motion is ignored
 
 
 def overlay_png(foreground: np.ndarray, mask: Polygons) -> bytes:

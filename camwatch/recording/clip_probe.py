@@ -1,4 +1,4 @@
-"""Reading clips back: frames and duration of a possibly truncated fragmented MP4, and repairing it."""
+"""Reading clips back: frames and duration of a cut-off fragmented MP4, and repairing it."""
 
 from __future__ import annotations
 
@@ -105,10 +105,8 @@ def _top_level_boxes(path: Path, size: int) -> list[tuple[int, bytes, int]]:
             length, kind = _HEADER.unpack(file.read(_HEADER.size))
             if length == 1:
                 large = file.read(8)
-                if len(large) < 8:
-                    length = size - offset + 1  # header itself cut off
-                else:
-                    length = struct.unpack(">Q", large)[0]
+                cut_off = len(large) < 8  # the header itself: make the box run past the end
+                length = size - offset + 1 if cut_off else struct.unpack(">Q", large)[0]
             elif length == 0:
                 length = size - offset  # extends to the end of the file
             if length < _HEADER.size:

@@ -1,17 +1,18 @@
-"""ClipWriter: a thread that encodes frames to a fragmented H.264 MP4 with PyAV, from a bounded queue."""
+"""ClipWriter: a thread encoding frames from a bounded queue to a fragmented H.264 MP4 (PyAV)."""
 
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 import av
 import cv2
@@ -48,8 +49,13 @@ class ClipFrame:
     def of(cls, frame: Frame) -> ClipFrame:
         """Cheap to keep: the camera's JPEG as is, or pixels as I420 (half the size of BGR)."""
         if frame.camera_jpeg is not None:
-            return cls(frame.monotonic, frame.captured_at, frame.width, frame.height,
-                       camera_jpeg=frame.camera_jpeg)
+            return cls(
+                frame.monotonic,
+                frame.captured_at,
+                frame.width,
+                frame.height,
+                camera_jpeg=frame.camera_jpeg,
+            )
         image = frame.bgr()
         height, width = image.shape[0] & ~1, image.shape[1] & ~1
         i420 = cv2.cvtColor(image[:height, :width], cv2.COLOR_BGR2YUV_I420)
@@ -63,8 +69,9 @@ class ClipFrame:
             return decoder.yuv420p(self.camera_jpeg)
         image = jpeg.decode(self.camera_jpeg)
         height, width = image.shape[0] & ~1, image.shape[1] & ~1
-        return av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]),
-                                          format="bgr24")
+        return av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(image[:height, :width]), format="bgr24"
+        )
 
     def bgr(self) -> np.ndarray:
         if self.i420 is not None:
@@ -95,20 +102,22 @@ class JpegDecoder:
         decoded = frames[0]
         if decoded.format.name == "yuvj420p":
             frame = av.VideoFrame(decoded.width, decoded.height, "yuv420p")
-            for i, (source, target) in enumerate(zip(decoded.planes, frame.planes)):
-                cv2.LUT(_pixels(source), self.LUMA if i == 0 else self.CHROMA,
-                        dst=_pixels(target))
+            for i, (source, target) in enumerate(zip(decoded.planes, frame.planes, strict=False)):
+                cv2.LUT(_pixels(source), self.LUMA if i == 0 else self.CHROMA, dst=_pixels(target))
         else:  # 4:2:2, 4:4:4 or grey JPEGs: let swscale convert
-            frame = decoded.reformat(format="yuv420p", src_color_range="JPEG",
-                                     dst_color_range="MPEG")
+            frame = decoded.reformat(
+                format="yuv420p", src_color_range="JPEG", dst_color_range="MPEG"
+            )
         frame.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
         return frame
 
 
 def _pixels(plane: av.video.plane.VideoPlane) -> np.ndarray:
     """A plane's pixels as a (writable) array view, without its row padding."""
-    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
-    return rows[:, :plane.width]
+    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(
+        plane.height, plane.line_size
+    )
+    return rows[:, : plane.width]
 
 
 @dataclass
@@ -158,8 +167,14 @@ class ClipWriter(threading.Thread):
     writer finishes (or fails), `on_done` is called on this thread with the ClipResult.
     """
 
-    def __init__(self, path: Path, on_done: Callable[[ClipResult], None], *,
-                 fps_hint: float = 10.0, pre_roll_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        on_done: Callable[[ClipResult], None],
+        *,
+        fps_hint: float = 10.0,
+        pre_roll_seconds: float = 0.0,
+    ) -> None:
         super().__init__(name=f"clip-{path.stem}", daemon=True)
         self.path = path
         self._on_done = on_done
@@ -180,13 +195,15 @@ class ClipWriter(threading.Thread):
         self._submitted += 1
         backlog = self._queue.qsize()
         behind = backlog >= self._queue_frames or (
-            backlog >= self._drop_evenly_from and self._submitted % 2 == 0)
+            backlog >= self._drop_evenly_from and self._submitted % 2 == 0
+        )
         if behind:
             self.result.dropped += 1
             if not self._warned:
                 self._warned = True
-                log.warning("clip %s: encoder is falling behind; dropping frames evenly",
-                            self.path.name)
+                log.warning(
+                    "clip %s: encoder is falling behind; dropping frames evenly", self.path.name
+                )
             return False
         self._queue.put_nowait(frame)
         return True
@@ -222,7 +239,7 @@ class ClipWriter(threading.Thread):
             if item is _FINISH or item is _ABORT:
                 break
             if isinstance(item, _Thumbnail):
-                self._try(lambda: write_thumbnail(item.frame, item.path))
+                self._try(functools.partial(write_thumbnail, item.frame, item.path))
                 continue
             assert isinstance(item, ClipFrame)
             if self.result.error is not None:
@@ -256,8 +273,9 @@ class ClipWriter(threading.Thread):
         self._close(container, stream, abort=item is _ABORT)
         self._try(lambda: self._on_done(self.result))
 
-    def _open(self, first: ClipFrame) -> tuple[av.container.OutputContainer,
-                                                av.video.stream.VideoStream]:
+    def _open(
+        self, first: ClipFrame
+    ) -> tuple[av.container.OutputContainer, av.video.stream.VideoStream]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         container = av.open(str(self.path), mode="w", format="mp4", options=MP4_OPTIONS)
         stream = container.add_stream("libx264", rate=max(1, round(self._fps_hint)))
@@ -265,12 +283,19 @@ class ClipWriter(threading.Thread):
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, 1000)
         stream.codec_context.time_base = Fraction(1, 1000)
-        stream.options = {**X264_OPTIONS,
-                          "g": str(max(1, round(self._fps_hint * KEYFRAME_INTERVAL_S)))}
+        stream.options = {
+            **X264_OPTIONS,
+            "g": str(max(1, round(self._fps_hint * KEYFRAME_INTERVAL_S))),
+        }
         return container, stream
 
-    def _close(self, container: av.container.OutputContainer | None,
-               stream: av.video.stream.VideoStream | None, *, abort: bool) -> None:
+    def _close(
+        self,
+        container: av.container.OutputContainer | None,
+        stream: av.video.stream.VideoStream | None,
+        *,
+        abort: bool,
+    ) -> None:
         if container is not None:
             try:
                 if stream is not None and self.result.error is None and not abort:
@@ -294,8 +319,9 @@ class ClipWriter(threading.Thread):
     def _fail(self, error: Exception) -> None:
         if self.result.error is None:
             self.result.error = str(error)
-            self.result.disk_full = getattr(error, "errno", None) == errno.ENOSPC or \
-                "No space left" in str(error)
+            self.result.disk_full = getattr(
+                error, "errno", None
+            ) == errno.ENOSPC or "No space left" in str(error)
             log.error("clip %s: writing failed: %s", self.path.name, error)
 
     def _try(self, action: Callable[[], None]) -> None:

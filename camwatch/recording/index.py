@@ -32,8 +32,19 @@ RESERVE_NAME = "index.reserve"
 RESERVE_BYTES = 256 * 1024
 CLIPS_DIR = "clips"
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-COLUMNS = ("id", "camera", "started_at", "ended_at", "frames", "motion_frames", "peak_delta",
-           "video_path", "thumbnail_path", "size_bytes", "status")
+COLUMNS = (
+    "id",
+    "camera",
+    "started_at",
+    "ended_at",
+    "frames",
+    "motion_frames",
+    "peak_delta",
+    "video_path",
+    "thumbnail_path",
+    "size_bytes",
+    "status",
+)
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
         id TEXT PRIMARY KEY,
@@ -80,7 +91,9 @@ class EventRecord:
     frames: int
     motion_frames: int
     peak_delta: float
-    video_path: str  # relative to data_dir, e.g. "clips/cam/2026-11-24/cam-20261124-093000-ab12.mp4"
+    video_path: (
+        str  # relative to data_dir, e.g. "clips/cam/2026-11-24/cam-20261124-093000-ab12.mp4"
+    )
     thumbnail_path: str  # relative to data_dir
     size_bytes: int = 0
     status: str = "recording"  # recording | complete | truncated
@@ -127,8 +140,9 @@ class EventStore:
         self._free_bytes = free_bytes
         self._rows_to_delete: set[str] = set()
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self._root / DB_NAME), check_same_thread=False,
-                                   isolation_level=None, timeout=10.0)
+        self._db = sqlite3.connect(
+            str(self._root / DB_NAME), check_same_thread=False, isolation_level=None, timeout=10.0
+        )
         self._db.row_factory = sqlite3.Row
         self._reserve = self._root / RESERVE_NAME
         self.keep_reserve()
@@ -200,23 +214,33 @@ class EventStore:
 
     def add(self, record: EventRecord) -> None:
         """Index a new event (called once the event has enough motion frames to keep)."""
-        sql = (f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(COLUMNS))})")
+        sql = (
+            f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(COLUMNS))})"
+        )
         self._write(lambda db: db.execute(sql, _row_values(record)))
 
     def update(self, record: EventRecord) -> None:
         """Store the record's current values; a row deleted meanwhile is not brought back."""
         values = _row_values(record)
         assignments = ", ".join(f"{name} = ?" for name in COLUMNS[1:])
-        self._write(lambda db: db.execute(f"UPDATE events SET {assignments} WHERE id = ?",
-                                          values[1:] + values[:1]))
+        self._write(
+            lambda db: db.execute(
+                f"UPDATE events SET {assignments} WHERE id = ?", values[1:] + values[:1]
+            )
+        )
 
     def get(self, event_id: str) -> EventRecord | None:
         rows = self._query("SELECT * FROM events WHERE id = ?", event_id)
         return _record(rows[0]) if rows else None
 
-    def list(self, camera: str | None = None, limit: int = 50,
-             before: float | None = None, before_id: str | None = None) -> Records:
+    def list(
+        self,
+        camera: str | None = None,
+        limit: int = 50,
+        before: float | None = None,
+        before_id: str | None = None,
+    ) -> Records:
         """Newest first. `before` (with `before_id` to break ties of equal start times) pages:
         only events that started before it are listed."""
         conditions: list[str] = []
@@ -231,14 +255,16 @@ class EventStore:
             conditions.append("started_at < ?")
             params.append(before)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = self._query(f"SELECT * FROM events {where} "
-                           "ORDER BY started_at DESC, id DESC LIMIT ?", *params, limit)
+        rows = self._query(
+            f"SELECT * FROM events {where} ORDER BY started_at DESC, id DESC LIMIT ?",
+            *params,
+            limit,
+        )
         return [_record(row) for row in rows]
 
     def records(self) -> Records:
         """Every event, oldest first."""
-        return [_record(row) for row in
-                self._query("SELECT * FROM events ORDER BY started_at, id")]
+        return [_record(row) for row in self._query("SELECT * FROM events ORDER BY started_at, id")]
 
     def total_bytes(self) -> int:
         rows = self._query("SELECT COALESCE(SUM(size_bytes), 0) FROM events")
@@ -265,6 +291,7 @@ class EventStore:
                 raise EventRecording(event_id)
             db.execute("DELETE FROM events WHERE id = ?", (event_id,))
             return record
+
         return self._write(work)
 
     def _remove_files(self, record: EventRecord) -> bool:
@@ -273,8 +300,9 @@ class EventStore:
         for relative in (record.video_path, record.thumbnail_path):
             path = self.path_of(relative)
             if path is None:
-                log.warning("event %s: not deleting %s, it is outside the data dir",
-                            record.id, relative)
+                log.warning(
+                    "event %s: not deleting %s, it is outside the data dir", record.id, relative
+                )
                 continue
             try:
                 path.unlink(missing_ok=True)
@@ -310,9 +338,11 @@ class EventStore:
         """Keep a camera's run-time motion settings (replacing what was saved before)."""
         with self._transaction() as db:
             if overrides:
-                db.execute("INSERT INTO motion_overrides (camera, settings) VALUES (?, ?) "
-                           "ON CONFLICT (camera) DO UPDATE SET settings = excluded.settings",
-                           (camera, json.dumps(dict(overrides), sort_keys=True)))
+                db.execute(
+                    "INSERT INTO motion_overrides (camera, settings) VALUES (?, ?) "
+                    "ON CONFLICT (camera) DO UPDATE SET settings = excluded.settings",
+                    (camera, json.dumps(dict(overrides), sort_keys=True)),
+                )
             else:
                 db.execute("DELETE FROM motion_overrides WHERE camera = ?", (camera,))
 
@@ -329,47 +359,63 @@ class EventStore:
 
     # -- retention -------------------------------------------------------------------------------
 
-    def enforce_retention(self, retention: RetentionConfig, now: float | None = None
-                          ) -> EventIds:
+    def enforce_retention(self, retention: RetentionConfig, now: float | None = None) -> EventIds:
         """Delete finished clips: older than max_days, then oldest first while the clips take
         more than max_bytes or the disk has less than min_free_bytes free. Returns their ids.
         An event still recording is never deleted."""
         now = time.time() if now is None else now
-        deleted: EventIds = []
         self._delete_leftover_rows()
-        if retention.max_days > 0:
-            cutoff = now - retention.max_days * 86400
-            for row in self._query("SELECT id FROM events WHERE status != 'recording' "
-                                   "AND started_at < ? ORDER BY started_at, id", cutoff):
-                if self._delete_for_retention(row["id"]) is not None:
-                    deleted.append(row["id"])
+        deleted = self._delete_older_than(retention.max_days, now)
         if retention.max_bytes > 0:
-            total = self.total_bytes()
-            while total > retention.max_bytes:
-                outcome = self._delete_oldest_finished()
-                if outcome is None:
-                    break
-                deleted.append(outcome[0].id)
-                total -= outcome[0].size_bytes
-                if not outcome[1]:
-                    break  # see below
+            deleted += self._delete_beyond_bytes(retention.max_bytes)
         if retention.min_free_bytes > 0:
-            while self._free_bytes(self._root) < retention.min_free_bytes:
-                outcome = self._delete_oldest_finished()
-                if outcome is None:
-                    orphan = self._delete_oldest_stale_orphan()
-                    if orphan is not None:
-                        deleted.append(orphan)
-                        continue
-                    log.warning("less than %d bytes free in %s and no finished clip left "
-                                "to delete", retention.min_free_bytes, self._root)
-                    break
-                deleted.append(outcome[0].id)
-                if not outcome[1]:
-                    break  # the row or files would not go: the next pass tries again
+            deleted += self._delete_for_free_space(retention.min_free_bytes)
         if deleted:
             log.info("retention deleted %d clip(s): %s", len(deleted), ", ".join(deleted))
         self.keep_reserve()
+        return deleted
+
+    def _delete_older_than(self, max_days: float, now: float) -> EventIds:
+        if max_days <= 0:
+            return []
+        rows = self._query(
+            "SELECT id FROM events WHERE status != 'recording' "
+            "AND started_at < ? ORDER BY started_at, id",
+            now - max_days * 86400,
+        )
+        return [row["id"] for row in rows if self._delete_for_retention(row["id"]) is not None]
+
+    def _delete_beyond_bytes(self, max_bytes: int) -> EventIds:
+        deleted: EventIds = []
+        total = self.total_bytes()
+        while total > max_bytes:
+            outcome = self._delete_oldest_finished()
+            if outcome is None:
+                break
+            deleted.append(outcome[0].id)
+            total -= outcome[0].size_bytes
+            if not outcome[1]:
+                break  # the row or files would not go: the next pass tries again
+        return deleted
+
+    def _delete_for_free_space(self, min_free_bytes: int) -> EventIds:
+        deleted: EventIds = []
+        while self._free_bytes(self._root) < min_free_bytes:
+            outcome = self._delete_oldest_finished()
+            if outcome is None:
+                orphan = self._delete_oldest_stale_orphan()
+                if orphan is not None:
+                    deleted.append(orphan)
+                    continue
+                log.warning(
+                    "less than %d bytes free in %s and no finished clip left to delete",
+                    min_free_bytes,
+                    self._root,
+                )
+                break
+            deleted.append(outcome[0].id)
+            if not outcome[1]:
+                break  # the row or files would not go: the next pass tries again
         return deleted
 
     def _delete_leftover_rows(self) -> None:
@@ -385,9 +431,11 @@ class EventStore:
         # Rows whose files are gone already (their DELETE waits for space) are skipped, or a
         # full disk would have retention pick the same row, with nothing left to free, forever.
         skip = sorted(self._rows_to_delete)
-        rows = self._query("SELECT id FROM events WHERE status != 'recording' AND id NOT IN "
-                           f"({', '.join('?' * len(skip))}) ORDER BY started_at, id LIMIT 1",
-                           *skip)
+        rows = self._query(
+            "SELECT id FROM events WHERE status != 'recording' AND id NOT IN "
+            f"({', '.join('?' * len(skip))}) ORDER BY started_at, id LIMIT 1",
+            *skip,
+        )
         return self._delete_for_retention(rows[0]["id"]) if rows else None
 
     def _delete_oldest_stale_orphan(self) -> str | None:
@@ -405,8 +453,10 @@ class EventStore:
                 modified = path.stat().st_mtime
             except OSError:
                 continue
-            if str(path.relative_to(self._root)) not in indexed and \
-                    now - modified >= ORPHAN_STALE_S:
+            if (
+                str(path.relative_to(self._root)) not in indexed
+                and now - modified >= ORPHAN_STALE_S
+            ):
                 candidates.append((modified, path))
         if not candidates:
             return None
@@ -428,8 +478,9 @@ class EventStore:
             record = self.get(event_id)
             if record is None or record.status == "recording":
                 return None
-            log.error("cannot delete event %s from the index (%s); deleting its files first",
-                      event_id, e)
+            log.error(
+                "cannot delete event %s from the index (%s); deleting its files first", event_id, e
+            )
             removed = self._remove_files(record)
             self._rows_to_delete.add(event_id)  # skipped from now on: the next one is tried
             return record, removed

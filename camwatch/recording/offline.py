@@ -1,4 +1,4 @@
-"""Events of a video file recorded as clips, as the live recorder would (`camwatch scan --record`)."""
+"""Events of a video file recorded as clips, as live (`camwatch scan --record`)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def record_file(path: str, settings: MotionConfig, record_dir: Path) -> list[Sca
     """Scan the file and write each event's clip, thumbnail and index row under record_dir."""
     finished: list[TrackedEvent] = []
     camera = "".join(c if c.isalnum() or c in "_-" else "_" for c in Path(path).stem.lower())
-    recorder = EventRecorder(camera[:32] or "scan", settings, record_dir,
-                             EventStore(record_dir), fps_hint=file_fps(path))
+    recorder = EventRecorder(
+        camera[:32] or "scan", settings, record_dir, EventStore(record_dir), fps_hint=file_fps(path)
+    )
     recorder.tracker.on_finished = finished.append
     wall_start = time.time()
     for seq, (t, grey, video_frame) in enumerate(grey_frames(path)):

@@ -56,21 +56,31 @@ def reconcile(store: EventStore) -> ReconcileReport:
                 log.error("event %s: cannot close its clip after a crash: %s", record.id, e)
     _reconcile_files(store, known, report)
     if report.changed:
-        log.info("reconciled the event index: %d dropped, %d closed, %d indexed, "
-                 "%d files removed", len(report.dropped), len(report.closed),
-                 len(report.indexed), len(report.removed_files))
+        log.info(
+            "reconciled the event index: %d dropped, %d closed, %d indexed, %d files removed",
+            len(report.dropped),
+            len(report.closed),
+            len(report.indexed),
+            len(report.removed_files),
+        )
     return report
 
 
-def _close_crashed(store: EventStore, record: EventRecord, video: Path, thumbnail: Path | None,
-                   report: ReconcileReport) -> None:
+def _close_crashed(
+    store: EventStore,
+    record: EventRecord,
+    video: Path,
+    thumbnail: Path | None,
+    report: ReconcileReport,
+) -> None:
     size = video.stat().st_size if video.is_symlink() else trim_partial_fragment(video)
     probe = probe_clip(video)
     if probe is None:
-        report.removed_files += [relative for relative, path in
-                                 ((record.video_path, video),
-                                  (record.thumbnail_path, thumbnail))
-                                 if path is not None and path.exists()]
+        report.removed_files += [
+            relative
+            for relative, path in ((record.video_path, video), (record.thumbnail_path, thumbnail))
+            if path is not None and path.exists()
+        ]
         store.delete(record.id)
         return
     if thumbnail is not None and not thumbnail.exists():
@@ -105,12 +115,15 @@ def _reconcile_files(store: EventStore, known: set[Path], report: ReconcileRepor
             report.removed_files.append(str(path.relative_to(store.root)))
 
 
-def _index_orphan(store: EventStore, video: Path, known: set[Path], report: ReconcileReport) -> None:
+def _index_orphan(
+    store: EventStore, video: Path, known: set[Path], report: ReconcileReport
+) -> None:
     match = CLIP_STEM.match(video.stem)
     started_at = _parse_stamp(match["stamp"]) if match else None
     if match is None or started_at is None or store.get(match["id"]) is not None:
-        log.warning("leaving %s alone: not named like a clip of camwatch's, or its id "
-                    "is taken", video)
+        log.warning(
+            "leaving %s alone: not named like a clip of camwatch's, or its id is taken", video
+        )
         return
     size = trim_partial_fragment(video)
     probe = probe_clip(video)
@@ -124,12 +137,21 @@ def _index_orphan(store: EventStore, video: Path, known: set[Path], report: Reco
     if not thumbnail.exists():
         write_thumbnail(probe.first_image, thumbnail)
     known.update((video, thumbnail))
-    store.add(EventRecord(
-        id=match["id"], camera=match["camera"], started_at=started_at,
-        ended_at=started_at + probe.duration_s, frames=probe.frames, motion_frames=0,
-        peak_delta=0.0, video_path=str(video.relative_to(store.root)),
-        thumbnail_path=str(thumbnail.relative_to(store.root)), size_bytes=size,
-        status="truncated"))
+    store.add(
+        EventRecord(
+            id=match["id"],
+            camera=match["camera"],
+            started_at=started_at,
+            ended_at=started_at + probe.duration_s,
+            frames=probe.frames,
+            motion_frames=0,
+            peak_delta=0.0,
+            video_path=str(video.relative_to(store.root)),
+            thumbnail_path=str(thumbnail.relative_to(store.root)),
+            size_bytes=size,
+            status="truncated",
+        )
+    )
     report.indexed.append(match["id"])
 
 

@@ -1,4 +1,4 @@
-"""EventRecorder: per camera, turns frames into motion events: pre-roll, clips, thumbnails, index."""
+"""EventRecorder: per camera, frames become motion events: pre-roll, clips, thumbnails, index."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
-from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.config import MotionConfig
-from camwatch.recording.index import EventRecord
 from camwatch.frame import Frame
+from camwatch.integrations.listeners import EventListener, Listeners
 from camwatch.jpeg import JpegError
 from camwatch.motion.detector import DETECT_WIDTH, MotionDetector
-from camwatch.integrations.listeners import EventListener, Listeners
 from camwatch.motion.tracker import EventTracker, Step
+from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.index import EventRecord
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,7 @@ class PreRollBuffer:
         return len(self._frames)
 
 
-def clip_paths(data_dir: Path, camera: str, started_at: float, event_id: str
-               ) -> tuple[Path, Path]:
+def clip_paths(data_dir: Path, camera: str, started_at: float, event_id: str) -> tuple[Path, Path]:
     """clips/{camera}/{YYYY-MM-DD}/{camera}-{YYYYmmdd-HHMMSS}-{id}.mp4 and the .jpg beside it."""
     moment = time.gmtime(started_at)
     folder = data_dir / "clips" / camera / time.strftime("%Y-%m-%d", moment)
@@ -64,9 +64,14 @@ def clip_paths(data_dir: Path, camera: str, started_at: float, event_id: str
 class _Clip:
     """One clip being written: its writer, its index record and the best frame for a thumbnail."""
 
-    def __init__(self, record: EventRecord, video: Path, thumbnail: Path, writer_factory:
-                 Callable[[Path, Callable[[ClipResult], None]], ClipWriter],
-                 on_done: Callable[[_Clip, ClipResult], None]) -> None:
+    def __init__(
+        self,
+        record: EventRecord,
+        video: Path,
+        thumbnail: Path,
+        writer_factory: Callable[[Path, Callable[[ClipResult], None]], ClipWriter],
+        on_done: Callable[[_Clip, ClipResult], None],
+    ) -> None:
         self.record = record
         self.writer = writer_factory(video, lambda result: on_done(self, result))
         self.thumbnail = thumbnail
@@ -83,12 +88,19 @@ class EventRecorder:
     motion frames (confirmed) and again when its clip is closed.
     """
 
-    def __init__(self, camera_name: str, settings: MotionConfig, data_dir: Path,
-                 store: EventSink | None = None, listeners: EventListener | None = None, *,
-                 fps_hint: float = 10.0,
-                 on_delta: Callable[[Frame, float], None] | None = None,
-                 on_recording: Callable[[bool], None] | None = None,
-                 on_clip_closed: Callable[[ClipResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        camera_name: str,
+        settings: MotionConfig,
+        data_dir: Path,
+        store: EventSink | None = None,
+        listeners: EventListener | None = None,
+        *,
+        fps_hint: float = 10.0,
+        on_delta: Callable[[Frame, float], None] | None = None,
+        on_recording: Callable[[bool], None] | None = None,
+        on_clip_closed: Callable[[ClipResult], None] | None = None,
+    ) -> None:
         self.camera_name = camera_name
         self.settings = settings
         self.data_dir = Path(data_dir)
@@ -160,13 +172,18 @@ class EventRecorder:
         assert trigger is not None
         first = pre_roll[0] if pre_roll else trigger
         event_id = secrets.token_hex(6)
-        video, thumbnail = clip_paths(self.data_dir, self.camera_name, first.captured_at,
-                                      event_id)
+        video, thumbnail = clip_paths(self.data_dir, self.camera_name, first.captured_at, event_id)
         record = EventRecord(
-            id=event_id, camera=self.camera_name, started_at=first.captured_at, ended_at=None,
-            frames=0, motion_frames=0, peak_delta=0.0,
+            id=event_id,
+            camera=self.camera_name,
+            started_at=first.captured_at,
+            ended_at=None,
+            frames=0,
+            motion_frames=0,
+            peak_delta=0.0,
             video_path=str(video.relative_to(self.data_dir)),
-            thumbnail_path=str(thumbnail.relative_to(self.data_dir)))
+            thumbnail_path=str(thumbnail.relative_to(self.data_dir)),
+        )
         clip = _Clip(record, video, thumbnail, self._make_writer, self._writer_done)
         with self._writers_lock:
             self._writers.add(clip.writer)
@@ -178,8 +195,9 @@ class EventRecorder:
             self._on_recording(True)
 
     def _make_writer(self, path: Path, on_done: Callable[[ClipResult], None]) -> ClipWriter:
-        return ClipWriter(path, on_done, fps_hint=self.fps_hint,
-                          pre_roll_seconds=self.settings.pre_roll_seconds)
+        return ClipWriter(
+            path, on_done, fps_hint=self.fps_hint, pre_roll_seconds=self.settings.pre_roll_seconds
+        )
 
     def _write(self, clip: _Clip, frame: ClipFrame, delta: float) -> None:
         clip.writer.submit(frame)
@@ -282,7 +300,7 @@ class EventRecorder:
                 self.store.add(record)
             else:
                 self.store.update(record)
-        except Exception as e:  # noqa: BLE001 - whatever the index does, recording goes on
+        except Exception as e:
             if not quiet:
                 log.error("event %s: cannot write to the event index: %s", record.id, e)
             return False
@@ -295,7 +313,7 @@ class EventRecorder:
                 delete(clip.record.id)
             for path in (clip.writer.path, clip.thumbnail):
                 path.unlink(missing_ok=True)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log.error("event %s: cannot remove its empty clip: %s", clip.record.id, e)
 
     # -- shutdown ----------------------------------------------------------------------------------
@@ -311,5 +329,9 @@ class EventRecorder:
         if self.store is not None and self._pending:
             self._retry_pending()
             if self._pending:
-                log.warning("camera %s: %d event(s) could not be written to the index; the "
-                            "next start repairs them", self.camera_name, len(self._pending))
+                log.warning(
+                    "camera %s: %d event(s) could not be written to the index; the "
+                    "next start repairs them",
+                    self.camera_name,
+                    len(self._pending),
+                )

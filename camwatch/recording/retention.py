@@ -20,8 +20,9 @@ class RetentionService:
     `request_cleanup()` is called (a clip ended, a write hit a full disk).
     """
 
-    def __init__(self, store: EventStore, retention: RetentionConfig,
-                 interval_s: float = INTERVAL_S) -> None:
+    def __init__(
+        self, store: EventStore, retention: RetentionConfig, interval_s: float = INTERVAL_S
+    ) -> None:
         self.store = store
         self.retention = retention
         self.interval_s = interval_s

@@ -35,10 +35,10 @@ class MotionHistoryHandler(BaseHandler):
             raise tornado.web.HTTPError(400, "seconds must be in (0, 3600]")
         history = tuple(camera.delta_history)  # one C-level copy: safe against the capture thread
         newest = history[-1][0] if history else 0.0
-        points = [[round(t, 3), round(delta, 4)] for t, delta in history
-                  if t >= newest - seconds]
-        self.write_json({"camera": camera.name, "threshold": camera.config.motion.threshold,
-                         "points": points})
+        points = [[round(t, 3), round(delta, 4)] for t, delta in history if t >= newest - seconds]
+        self.write_json(
+            {"camera": camera.name, "threshold": camera.config.motion.threshold, "points": points}
+        )
 
 
 class HealthHandler(BaseHandler):

@@ -33,8 +33,12 @@ class StaticHandler(Guarded, tornado.web.StaticFileHandler):
 
     PUBLIC_FILES = frozenset({"login.js", "login.css", "icon.svg"})
 
-    def initialize(self, path: str, context: AppContext,  # type: ignore[override]
-                   default_filename: str | None = None) -> None:
+    def initialize(  # type: ignore[override]
+        self,
+        path: str,
+        context: AppContext,
+        default_filename: str | None = None,
+    ) -> None:
         super().initialize(path, default_filename)
         self.context = context
 
@@ -85,8 +89,9 @@ def check_guarded(table: list[Route]) -> None:
             raise TypeError(f"route {pattern}: {handler.__name__} does not mix in Guarded")
 
 
-def make_app(context: AppContext, extra_routes: list[Route] | None = None,
-             **settings: Any) -> tornado.web.Application:
+def make_app(
+    context: AppContext, extra_routes: list[Route] | None = None, **settings: Any
+) -> tornado.web.Application:
     context.services.setdefault("auth", Authenticator.from_config(context.config.server))
     table = routes(context, extra_routes)
     check_guarded(table)

@@ -39,8 +39,15 @@ class PasswordHash:
         self.digest = self._derive(password)
 
     def _derive(self, password: str) -> bytes:
-        return hashlib.scrypt(password.encode("utf-8"), salt=self.salt, n=self.N, r=self.R,
-                              p=self.P, maxmem=64 * 1024 * 1024, dklen=32)
+        return hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=self.salt,
+            n=self.N,
+            r=self.R,
+            p=self.P,
+            maxmem=64 * 1024 * 1024,
+            dklen=32,
+        )
 
     def matches(self, password: str) -> bool:
         return hmac.compare_digest(self._derive(password), self.digest)
@@ -63,8 +70,11 @@ def load_secret(data_dir: Path) -> bytes:
             f.write(key)
         return key
     except OSError as e:
-        log.warning("cannot keep the session key in %s (%s); logins last until restart",
-                    path, e.strerror or e)
+        log.warning(
+            "cannot keep the session key in %s (%s); logins last until restart",
+            path,
+            e.strerror or e,
+        )
         return secrets.token_bytes(32)
 
 
@@ -84,8 +94,15 @@ class FailureThrottle:
     least recently failing addresses are forgotten first; a success or `forget_after` quiet
     seconds clear an address."""
 
-    def __init__(self, *, free: int = 5, max_lock: float = 300.0, forget_after: float = 900.0,
-                 max_addresses: int = 4096, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        free: int = 5,
+        max_lock: float = 300.0,
+        forget_after: float = 900.0,
+        max_addresses: int = 4096,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.free, self.max_lock, self.forget_after = free, max_lock, forget_after
         self.max_addresses = max_addresses
         self._clock = clock
@@ -155,8 +172,15 @@ class Authenticator:
     BASIC_CACHE_SIZE = 64
     REVOKED_MAX = 4096
 
-    def __init__(self, username: str, password: str, data_dir: Path, *,
-                 clock: Clock = time.time, throttle: FailureThrottle | None = None) -> None:
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        data_dir: Path,
+        *,
+        clock: Clock = time.time,
+        throttle: FailureThrottle | None = None,
+    ) -> None:
         self.enabled = bool(password)
         self.username = username
         self._hash = PasswordHash(password) if password else None
@@ -174,9 +198,15 @@ class Authenticator:
         if not self.enabled:
             return b""
         salt = hmac.digest(self._secret, b"session-binding", "sha256")
-        binding = hashlib.scrypt(f"{username}\0{password}".encode(), salt=salt,
-                                 n=PasswordHash.N, r=PasswordHash.R, p=PasswordHash.P,
-                                 maxmem=64 * 1024 * 1024, dklen=32)
+        binding = hashlib.scrypt(
+            f"{username}\0{password}".encode(),
+            salt=salt,
+            n=PasswordHash.N,
+            r=PasswordHash.R,
+            p=PasswordHash.P,
+            maxmem=64 * 1024 * 1024,
+            dklen=32,
+        )
         return hmac.digest(self._secret, b"session|" + binding, "sha256")
 
     @classmethod
@@ -191,8 +221,9 @@ class Authenticator:
             return True
         if len(credentials.password) > MAX_CREDENTIAL_LENGTH:
             return False
-        name_ok = hmac.compare_digest(credentials.username.encode("utf-8"),
-                                      self.username.encode("utf-8"))
+        name_ok = hmac.compare_digest(
+            credentials.username.encode("utf-8"), self.username.encode("utf-8")
+        )
         password_ok = self._hash.matches(credentials.password)
         return name_ok and password_ok
 

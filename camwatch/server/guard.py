@@ -121,7 +121,8 @@ class Guarded(tornado.web.RequestHandler):
             await self.require_login()
         if len(self.request.body or b"") > self.max_body_bytes:
             raise tornado.web.HTTPError(
-                413, f"request body is larger than {self.max_body_bytes} bytes")
+                413, f"request body is larger than {self.max_body_bytes} bytes"
+            )
 
     # -- authentication ----------------------------------------------------------------------
 
@@ -149,7 +150,8 @@ class Guarded(tornado.web.RequestHandler):
         self.refuse_if_throttled(address)
         credentials = parse_basic(header)
         accepted = credentials is not None and await asyncio.get_running_loop().run_in_executor(
-            None, auth.check_credentials, credentials)
+            None, auth.check_credentials, credentials
+        )
         if accepted:
             auth.throttle.succeeded(address)
             auth.remember_basic(header)
@@ -162,8 +164,11 @@ class Guarded(tornado.web.RequestHandler):
         wait = self.auth.throttle.retry_after(address)
         if wait > 0:
             seconds = math.ceil(wait)
-            raise Refused(429, f"too many failed logins; try again in {seconds} s",
-                          {"Retry-After": str(seconds)})
+            raise Refused(
+                429,
+                f"too many failed logins; try again in {seconds} s",
+                {"Retry-After": str(seconds)},
+            )
 
     def refuse_unauthenticated(self, message: str) -> None:
         """Browsers loading a page go to the login page; players get a Basic challenge."""

@@ -20,29 +20,37 @@ log = logging.getLogger(__name__)
 
 def too_large_response(limit: int) -> bytes:
     body = json.dumps({"error": f"request body is larger than {limit} bytes"}).encode()
-    headers = {**SECURITY_HEADERS, "Content-Type": "application/json; charset=utf-8",
-               "Cache-Control": "no-store", "Connection": "close",
-               "Content-Length": str(len(body))}
-    head = "HTTP/1.1 413 Payload Too Large\r\n" + "".join(
-        f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    headers = {
+        **SECURITY_HEADERS,
+        "Content-Type": "application/json; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Connection": "close",
+        "Content-Length": str(len(body)),
+    }
+    head = (
+        "HTTP/1.1 413 Payload Too Large\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "\r\n"
+    )
     return head.encode("latin-1") + body
 
 
 class _BodyLimit(httputil.HTTPMessageDelegate):
     """Passes everything to the app's delegate unless the declared body is too large."""
 
-    def __init__(self, delegate: httputil.HTTPMessageDelegate, connection: Any,
-                 limit: int) -> None:
+    def __init__(self, delegate: httputil.HTTPMessageDelegate, connection: Any, limit: int) -> None:
         self.delegate, self.connection, self.limit = delegate, connection, limit
 
-    def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
-                         headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
         length = headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.limit and hasattr(self.connection, "detach"):
             log.info("refused a %s byte request body", length)
             stream = self.connection.detach()  # no more HTTP on this connection: body unread
-            stream.write(too_large_response(self.limit)).add_done_callback(
-                lambda _: stream.close())
+            stream.write(too_large_response(self.limit)).add_done_callback(lambda _: stream.close())
             return None
         return self.delegate.headers_received(start_line, headers)
 
@@ -59,8 +67,9 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
 class LimitedHTTPServer(tornado.httpserver.HTTPServer):
     """HTTPServer whose `max_body_size` refusals are JSON 413 answers."""
 
-    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection
-                      ) -> httputil.HTTPMessageDelegate:
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
         delegate = super().start_request(server_conn, request_conn)
         limit = self.conn_params.max_body_size or 100 * 1024 * 1024  # Tornado's default
         return _BodyLimit(delegate, request_conn, limit)

@@ -14,8 +14,8 @@ import tornado.web
 import tornado.websocket
 
 from camwatch.capture.camera import Camera
-from camwatch.frame import Frame
 from camwatch.capture.hub import Subscription, SubscriptionClosed
+from camwatch.frame import Frame
 from camwatch.motion.view import overlay_png
 from camwatch.server import wire
 from camwatch.server.base import BaseHandler
@@ -32,15 +32,17 @@ WRITE_STALL_TIMEOUT_S = 30.0
 
 def frame_meta(camera: Camera, frame: Frame) -> str:
     """The ?meta=1 side-channel message sent before a frame: motion state for the live graph."""
-    return json.dumps({
-        "type": "meta",
-        "seq": frame.seq,
-        "t": round(frame.captured_at, 3),
-        "delta": round(camera.latest_delta, 4),
-        "threshold": camera.config.motion.threshold,
-        "recording": camera.recording,
-        "online": frame.online,
-    })
+    return json.dumps(
+        {
+            "type": "meta",
+            "seq": frame.seq,
+            "t": round(frame.captured_at, 3),
+            "delta": round(camera.latest_delta, 4),
+            "threshold": camera.config.motion.threshold,
+            "recording": camera.recording,
+            "online": frame.online,
+        }
+    )
 
 
 async def jpeg_of(frame: Frame) -> bytes:
@@ -97,15 +99,18 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
         # viewer's cookie or cached password (answered here so the refusal is JSON too).
         origin = self.request.headers.get("Origin")
         if cross_origin_error(self.request) is not None and not (
-                origin and self.check_origin(origin)):
+            origin and self.check_origin(origin)
+        ):
             raise tornado.web.HTTPError(403, "cross-site websocket refused")
         await super().get(name)
 
     def check_origin(self, origin: str) -> bool:
         """Called for cross-origin requests only; trusts what services["check_origin"] trusts
         (e.g. a reverse proxy's public name), and nothing by default."""
-        if urllib.parse.urlsplit(origin).netloc.lower() == \
-                self.request.headers.get("Host", "").lower():
+        if (
+            urllib.parse.urlsplit(origin).netloc.lower()
+            == self.request.headers.get("Host", "").lower()
+        ):
             return True  # same origin (Tornado < 6.6 asks about every Origin)
         checker = self.context.services.get("check_origin")
         if checker is not None:
@@ -119,22 +124,28 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
         as_text = self.get_query_argument("format", "binary") == "base64"
         with_meta = self.get_query_argument("meta", "0") not in ("0", "", "false")
         self._pump = asyncio.ensure_future(
-            self._send_frames(camera, self._subscription, as_text, with_meta))
+            self._send_frames(camera, self._subscription, as_text, with_meta)
+        )
 
-    async def _send_frames(self, camera: Camera, subscription: Subscription, as_text: bool,
-                           with_meta: bool) -> None:
+    async def _send_frames(
+        self, camera: Camera, subscription: Subscription, as_text: bool, with_meta: bool
+    ) -> None:
         try:
             while True:
                 frame = await subscription.next(IDLE_TIMEOUT_S)
                 data = await jpeg_of(frame)
                 meta = partial(frame_meta, camera, frame) if with_meta else None
-                if not await self._send(wire.websocket_messages(frame, data, as_text=as_text,
-                                                                meta=meta)):
+                if not await self._send(
+                    wire.websocket_messages(frame, data, as_text=as_text, meta=meta)
+                ):
                     return
         except SubscriptionClosed:
             self.close(1001, "server stopping")  # tell the client, so it reconnects
-        except (tornado.websocket.WebSocketClosedError,
-                tornado.iostream.StreamClosedError, asyncio.CancelledError):
+        except (
+            tornado.websocket.WebSocketClosedError,
+            tornado.iostream.StreamClosedError,
+            asyncio.CancelledError,
+        ):
             pass
         except TimeoutError:
             self.close(1011, "no frames")
@@ -230,8 +241,7 @@ class MotionViewHandler(BaseHandler):
         if foreground is None:
             raise tornado.web.HTTPError(503, "no motion image yet")
         mask = [[list(point) for point in polygon] for polygon in camera.config.motion.mask]
-        png = await asyncio.get_running_loop().run_in_executor(None, overlay_png, foreground,
-                                                               mask)
+        png = await asyncio.get_running_loop().run_in_executor(None, overlay_png, foreground, mask)
         self.set_header("Content-Type", "image/png")
         self.set_header("Cache-Control", "no-store")
         self.finish(png)

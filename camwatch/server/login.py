@@ -41,8 +41,9 @@ class LoginPageHandler(BaseHandler):
         # A form on another site cannot send this content type without a CORS preflight.
         content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type.lower() != "application/json":
-            raise tornado.web.HTTPError(400, "send the login as JSON (Content-Type: "
-                                             "application/json)")
+            raise tornado.web.HTTPError(
+                400, "send the login as JSON (Content-Type: application/json)"
+            )
         credentials = self.credentials()
         auth, address = self.auth, self.request.remote_ip or "?"
         if not auth.enabled:
@@ -56,21 +57,30 @@ class LoginPageHandler(BaseHandler):
             raise tornado.web.HTTPError(401, "wrong user name or password")
         auth.throttle.succeeded(address)
         log.info("login from %s", address)
-        self.set_cookie(SESSION_COOKIE, auth.issue_session(), path="/", httponly=True,
-                        samesite="Strict", secure=self.request.protocol == "https",
-                        max_age=SESSION_SECONDS)
+        self.set_cookie(
+            SESSION_COOKIE,
+            auth.issue_session(),
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=self.request.protocol == "https",
+            max_age=SESSION_SECONDS,
+        )
         self.write_json({"user": auth.username})
 
     def credentials(self) -> Credentials:
         body = self.json_body()
-        fields = {"username": body.get("username", self.auth.username),
-                  "password": body.get("password")}
+        fields = {
+            "username": body.get("username", self.auth.username),
+            "password": body.get("password"),
+        }
         for key, value in fields.items():
             if not isinstance(value, str):
                 raise tornado.web.HTTPError(400, f"{key}: expected a string")
             if len(value) > MAX_CREDENTIAL_LENGTH:
                 raise tornado.web.HTTPError(
-                    400, f"{key}: longer than {MAX_CREDENTIAL_LENGTH} characters")
+                    400, f"{key}: longer than {MAX_CREDENTIAL_LENGTH} characters"
+                )
         return Credentials(fields["username"], fields["password"])
 
 
@@ -91,9 +101,11 @@ class StatusHandler(BaseHandler):
 
     def get(self) -> None:
         auth = self.auth
-        self.write_json({
-            "auth": auth.enabled,
-            "user": auth.username if auth.enabled else None,
-            "tls": self.request.protocol == "https",
-            "insecure": not auth.enabled and not is_loopback(self.context.config.server.host),
-        })
+        self.write_json(
+            {
+                "auth": auth.enabled,
+                "user": auth.username if auth.enabled else None,
+                "tls": self.request.protocol == "https",
+                "insecure": not auth.enabled and not is_loopback(self.context.config.server.host),
+            }
+        )

@@ -65,7 +65,7 @@ class MediaHandler(BaseHandler, tornado.web.StaticFileHandler):
         return f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
 
     def get_content(  # type: ignore[override]
-            self, abspath: str, start: int | None = None, end: int | None = None
+        self, abspath: str, start: int | None = None, end: int | None = None
     ) -> Generator[bytes, None, None]:
         # A clip still being written grows: stop at the size announced in Content-Length.
         if end is None:

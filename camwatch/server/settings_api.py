@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from camwatch.config import ConfigError
-from camwatch.recording.index import EventStore
 from camwatch.motion.settings import apply_changes, validated_changes
+from camwatch.recording.index import EventStore
 from camwatch.server.base import BaseHandler
 
 

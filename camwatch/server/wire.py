@@ -21,9 +21,11 @@ def mjpeg_part(frame: Frame, data: bytes, *, chunked: bool) -> bytes:
     key = "mjpeg-chunked" if chunked else "mjpeg"
     cached = frame.wire.get(key)
     if cached is None:
-        head = (b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
-                b"X-Timestamp: %.6f\r\nX-Sequence: %d\r\n\r\n"
-                % (BOUNDARY, len(data), frame.captured_at, frame.seq))
+        head = (
+            b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
+            b"X-Timestamp: %.6f\r\nX-Sequence: %d\r\n\r\n"
+            % (BOUNDARY, len(data), frame.captured_at, frame.seq)
+        )
         if chunked:
             size = len(head) + len(data) + 2
             cached = b"".join((b"%x\r\n" % size, head, data, b"\r\n\r\n"))
@@ -45,17 +47,22 @@ def websocket_frame(opcode: int, payload: bytes) -> bytes:
     return header + payload
 
 
-def websocket_messages(frame: Frame, data: bytes, *, as_text: bool,
-                       meta: Callable[[], str] | None) -> bytes:
+def websocket_messages(
+    frame: Frame, data: bytes, *, as_text: bool, meta: Callable[[], str] | None
+) -> bytes:
     """The websocket frame(s) for one video frame: the optional meta text message, then the JPEG
     as binary or base64 text. Cached on the frame, so each variant is built once per frame
     (and the meta describes the frame as its first viewer saw it)."""
     key = ("ws-text" if as_text else "ws-binary") + ("-meta" if meta else "")
     cached = frame.wire.get(key)
     if cached is None:
-        picture = websocket_frame(OPCODE_TEXT, base64.b64encode(data)) if as_text \
+        picture = (
+            websocket_frame(OPCODE_TEXT, base64.b64encode(data))
+            if as_text
             else websocket_frame(OPCODE_BINARY, data)
-        cached = picture if meta is None else \
-            websocket_frame(OPCODE_TEXT, meta().encode()) + picture
+        )
+        cached = (
+            picture if meta is None else websocket_frame(OPCODE_TEXT, meta().encode()) + picture
+        )
         frame.wire[key] = cached
     return cached
