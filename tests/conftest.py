@@ -1,4 +1,4 @@
 """Shared pytest fixtures."""
 
-from tests.browser import chromium, open_page  # noqa: F401  (fixtures for browser tests)
-from tests.event_files import store  # noqa: F401  (an empty EventStore)
+from tests.helpers.browser import chromium, open_page  # noqa: F401  (fixtures for browser tests)
+from tests.helpers.event_files import store  # noqa: F401  (an empty EventStore)

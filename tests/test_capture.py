@@ -16,9 +16,9 @@ from camwatch.capture.thread import CaptureThread
 from camwatch.config import CameraConfig, Config
 from camwatch.frame import Frame
 from camwatch.service import Service
-from tests.live_clients import decode_jpeg, receive_sync
-from tests.mjpeg_server import MjpegTestServer, jpeg_frame
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.live_clients import decode_jpeg, receive_sync
+from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 
 class ScriptedSource(FrameSource):

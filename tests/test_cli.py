@@ -12,7 +12,7 @@ import pytest
 
 from camwatch import cli
 from camwatch.config import MotionConfig
-from tests.processes import (
+from tests.helpers.processes import (
     ROOT,
     camwatch_env,
     free_port,
@@ -178,7 +178,7 @@ def test_a_port_in_use_exits_1_with_a_message(tmp_path: Path) -> None:
 
 
 def test_sigterm_with_stuck_and_live_viewers_exits_0_promptly(tmp_path: Path) -> None:
-    from tests.live_clients import stuck_mjpeg_client, stuck_websocket_client
+    from tests.helpers.live_clients import stuck_mjpeg_client, stuck_websocket_client
 
     port = free_port()
     process = subprocess.Popen(

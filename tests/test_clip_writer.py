@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from camwatch.recording.clip_writer import ClipFrame, ClipWriter
-from tests.media import probe
+from tests.helpers.media import probe
 
 
 def clip_frame(i: int, size=(64, 48)) -> ClipFrame:
@@ -145,7 +145,7 @@ def test_camera_jpeg_clip_plays_in_chromium(tmp_path, open_page):
     import threading
 
     from camwatch import jpeg
-    from tests.clips import scene
+    from tests.helpers.clips import scene
 
     done = threading.Event()
     writer = ClipWriter(tmp_path / "clip.mp4", lambda result: done.set(), fps_hint=10)

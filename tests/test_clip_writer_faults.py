@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
-from tests.media import probe
+from tests.helpers.media import probe
 
 
 def camera_jpeg(i: int, width: int = 64, height: int = 48) -> ClipFrame:

@@ -10,7 +10,7 @@ import pytest
 
 from camwatch.config import RetentionConfig
 from camwatch.recording.index import EventRecord, EventRecording, EventStore
-from tests.event_files import add_event, files_of
+from tests.helpers.event_files import add_event, files_of
 
 T0 = 1_790_000_000.0  # 2026-09-21
 DAY = 86400.0

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
-from camwatch.config import Config, MotionConfig
+from camwatch.config import MotionConfig
 from camwatch.recording.index import EventRecord, EventStore
-from camwatch.service import Service
-from camwatch.wiring import attach_event_store
-from tests.clips import write_clip
-from tests.event_files import add_event
-from tests.http_client import request
-from tests.media import probe
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.clips import write_clip
+from tests.helpers.event_files import add_event
+from tests.helpers.http_client import request
+from tests.helpers.media import probe
+from tests.helpers.support import (
+    ServerThread,
+    demo_config,
+    events_only,
+    slow_demo,
+    store_of,
+    wait_until,
+)
 
 T0 = 1_790_000_000.0
 FIELDS = {
@@ -34,28 +38,10 @@ FIELDS = {
 }
 
 
-def events_only(config: Config) -> Service:
-    """The service with the event store and its routes, without recorders (no surprise events)."""
-    service = Service(config)
-    attach_event_store(service)
-    return service
-
-
-def slow_demo(data_dir: Path) -> Config:
-    return demo_config(str(data_dir), fps=2, width=160, height=120)
-
-
 @pytest.fixture
 def server(tmp_path):
     with ServerThread(slow_demo(tmp_path / "data"), factory=events_only) as server:
         yield server
-
-
-def store_of(server: ServerThread) -> EventStore:
-    assert server.service is not None
-    store = server.service.context.services["events"]
-    assert isinstance(store, EventStore)
-    return store
 
 
 def ids(response) -> list[str]:

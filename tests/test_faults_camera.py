@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from camwatch.config import CameraConfig
-from tests.media import probe
-from tests.mjpeg_server import MjpegTestServer
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.media import probe
+from tests.helpers.mjpeg_server import MjpegTestServer
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 WIDTH, HEIGHT, FPS = 160, 120, 10
 

@@ -19,9 +19,9 @@ import pytest
 from camwatch.config import CameraConfig
 from camwatch.recording.index import DB_NAME, EventStore
 from camwatch.recording.reconcile import reconcile
-from tests.mjpeg_server import MjpegTestServer
-from tests.security_client import websocket_frames
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.mjpeg_server import MjpegTestServer
+from tests.helpers.security_client import websocket_frames
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 pytestmark = pytest.mark.slow
 WIDTH, HEIGHT, FPS = 320, 240, 10

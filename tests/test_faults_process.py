@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from camwatch.recording.index import DB_NAME
-from tests.media import probe
-from tests.processes import camwatch_env, free_port, stop_process, wait_for_health
-from tests.support import wait_until
+from tests.helpers.media import probe
+from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
+from tests.helpers.support import wait_until
 
 pytestmark = pytest.mark.slow
 WIDTH, HEIGHT, FPS = 320, 240, 10

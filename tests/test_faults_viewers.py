@@ -14,8 +14,8 @@ import pytest
 
 from bench.churn import churn, steady
 from bench.procstat import fd_count, rss_bytes
-from tests.processes import camwatch_env, free_port, stop_process, wait_for_health
-from tests.support import wait_until
+from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
+from tests.helpers.support import wait_until
 
 pytestmark = pytest.mark.slow
 VIEWERS = 200

@@ -8,7 +8,7 @@ import numpy as np
 
 from camwatch import jpeg
 from camwatch.frame import Frame
-from tests.test_jpeg import gradient
+from tests.helpers.media import gradient
 
 
 def test_camera_jpeg_is_passed_through_byte_for_byte():

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from camwatch.server.auth import FailureThrottle
 from camwatch.server.guard import SECURITY_HEADERS
-from tests.security_client import basic_header, request, session_cookie
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.security_client import basic_header, request, session_cookie
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 PASSWORD = "fuzz-password"
 SEGMENTS = [

@@ -9,7 +9,7 @@ from pathlib import Path
 from camwatch.config import HooksConfig
 from camwatch.integrations.hooks import HookRunner
 from camwatch.recording.index import EventRecord
-from tests.support import wait_until
+from tests.helpers.support import wait_until
 
 VARIABLES = (
     "CAMWATCH_EVENT",

@@ -6,13 +6,7 @@ import numpy as np
 import pytest
 
 from camwatch import jpeg
-
-
-def gradient(width: int = 640, height: int = 480) -> np.ndarray:
-    x = np.linspace(0, 255, width, dtype=np.float32)
-    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
-    grey = ((x + y) / 2).astype(np.uint8)
-    return np.dstack([grey, 255 - grey, np.full_like(grey, 90)])
+from tests.helpers.media import gradient
 
 
 def test_round_trip_keeps_size_and_colours():

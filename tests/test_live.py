@@ -21,14 +21,14 @@ import tornado.websocket
 from camwatch.capture.mjpeg_client import MjpegReader
 from camwatch.config import CameraConfig
 from camwatch.server import live
-from tests.live_clients import (
+from tests.helpers.live_clients import (
     decode_jpeg,
     receive_sync,
     rss_bytes,
     stuck_mjpeg_client,
     stuck_websocket_client,
 )
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 WIDTH, HEIGHT, FPS = 320, 240, 10
 # The machine is shared: a generous band around the configured 10 fps.

@@ -4,35 +4,11 @@ chunked parts, websocket meta + base64, and a stalled viewer not holding back th
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import time
 
-from tests.live_clients import read_messages
-from tests.support import ServerThread, demo_config, wait_until
-
-
-def read_mjpeg_parts(port: int, path: str, count: int) -> list[tuple[dict[str, str], bytes]]:
-    """(part headers, JPEG bytes) of the first `count` parts of an MJPEG stream."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("GET", path)
-    response = connection.getresponse()
-    assert response.status == 200
-    boundary = response.getheader("Content-Type", "").split("boundary=")[1].encode()
-    parts = []
-    try:
-        while len(parts) < count:
-            line = response.readline()
-            if line.strip() != b"--" + boundary:
-                continue
-            headers = {}
-            while line := response.readline().strip():
-                name, _, value = line.decode().partition(":")
-                headers[name.strip().lower()] = value.strip()
-            parts.append((headers, response.read(int(headers["content-length"]))))
-    finally:
-        connection.close()
-    return parts
+from tests.helpers.live_clients import read_messages, read_mjpeg_parts
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 
 def test_meta_message_before_each_frame_carries_seq_and_capture_time(tmp_path):

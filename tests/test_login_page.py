@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from camwatch.config import Config
-from tests.support import ServerThread, demo_config
+from tests.helpers.support import ServerThread, demo_config
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "open sesame"

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 from camwatch.recording.index import EventRecord, EventStore
-from tests.event_files import add_event
-from tests.http_client import request
-from tests.media import probe
-from tests.support import ServerThread
-from tests.test_events_api import events_only, slow_demo, store_of
+from tests.helpers.event_files import add_event
+from tests.helpers.http_client import request
+from tests.helpers.media import probe
+from tests.helpers.support import ServerThread, events_only, slow_demo, store_of
 
 T0 = 1_790_000_000.0
 

@@ -9,10 +9,9 @@ import pytest
 
 from camwatch.recording.index import EventRecord, EventStore
 from camwatch.server.auth import SECRET_FILE
-from tests.event_files import add_event
-from tests.security_client import basic_header, request, session_cookie
-from tests.support import ServerThread
-from tests.test_events_api import events_only, slow_demo, store_of
+from tests.helpers.event_files import add_event
+from tests.helpers.security_client import basic_header, request, session_cookie
+from tests.helpers.support import ServerThread, events_only, slow_demo, store_of
 
 PASSWORD = "media-password"
 T0 = 1_790_000_000.0

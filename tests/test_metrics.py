@@ -10,7 +10,7 @@ from camwatch import __version__
 from camwatch.capture.camera import Camera
 from camwatch.config import CameraConfig
 from camwatch.integrations.metrics import Metrics
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 
 def scrape(server: ServerThread) -> dict[str, dict[str, float]]:

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
-from tests.mjpeg_server import MjpegTestServer, jpeg_frame
+from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
 
 
 def read_frames(url: str, count: int) -> list[tuple[bytes, int, int]]:

@@ -12,8 +12,8 @@ import tornado.websocket
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.service import Service
-from tests.live_clients import read_messages
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.live_clients import read_messages
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 
 def plain_server(data_dir: str, **options: Any) -> ServerThread:

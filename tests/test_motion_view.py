@@ -10,7 +10,7 @@ import numpy as np
 from camwatch.config import CameraConfig, MotionConfig
 from camwatch.motion.mask import rasterise
 from camwatch.motion.view import MASKED_RGBA, MOVING_RGBA, overlay_png
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 LEFT_QUARTER = [[[0.0, 0.0], [0.25, 0.0], [0.25, 1.0], [0.0, 1.0]]]
 

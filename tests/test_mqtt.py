@@ -20,9 +20,9 @@ from camwatch.integrations.mqtt import MqttPublisher, discovery_messages, node_i
 from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from camwatch.wiring import build_service
-from tests.broker import Collector, Mosquitto
-from tests.processes import free_port
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.broker import Collector, Mosquitto
+from tests.helpers.processes import free_port
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 DISCOVERY_TOPIC = re.compile(
     r"^homeassistant/(binary_sensor|image)/[a-zA-Z0-9_-]+/"

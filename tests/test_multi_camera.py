@@ -10,7 +10,7 @@ import numpy as np
 import tornado.websocket
 
 from camwatch.config import load_file
-from tests.support import ServerThread, wait_until
+from tests.helpers.support import ServerThread, wait_until
 
 CONFIG = """
 [server]
@@ -97,7 +97,7 @@ def test_a_broken_camera_goes_offline_while_the_other_streams(tmp_path):
 
 
 def test_a_camera_records_events_while_the_other_is_broken(tmp_path):
-    from tests.clips import write_clip
+    from tests.helpers.clips import write_clip
 
     clip = write_clip(tmp_path / "walk.mp4", 9, [(2.0, 5.0)])
     config_file = tmp_path / "camwatch.toml"

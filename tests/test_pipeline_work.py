@@ -18,11 +18,11 @@ from camwatch.config import CameraConfig, Config, MotionConfig
 from camwatch.frame import Frame
 from camwatch.recording.recorder import EventRecorder
 from camwatch.service import Service
-from tests.clips import frame_at, scene
-from tests.fakes import MemoryEventSink
-from tests.media import probe
-from tests.support import ServerThread, demo_config, wait_until
-from tests.test_live_wire import read_mjpeg_parts
+from tests.helpers.clips import frame_at, scene
+from tests.helpers.fakes import MemoryEventSink
+from tests.helpers.live_clients import read_mjpeg_parts
+from tests.helpers.media import probe
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 
 def camera_jpegs(count: int, intervals=((0.0, 1e9),), size=(320, 240)) -> list[bytes]:

@@ -9,7 +9,7 @@ import pytest
 
 from camwatch.recording.index import EventStore
 from camwatch.recording.reconcile import reconcile
-from tests.event_files import (
+from tests.helpers.event_files import (
     FPS,
     KEYFRAME_EVERY,
     add_event,
@@ -18,8 +18,8 @@ from tests.event_files import (
     make_event,
     write_fragmented_clip,
 )
-from tests.media import probe
-from tests.support import wait_until
+from tests.helpers.media import probe
+from tests.helpers.support import wait_until
 
 T0 = 1_790_000_000.0  # 2026-09-21
 

@@ -12,9 +12,9 @@ from camwatch.config import MotionConfig, RetentionConfig
 from camwatch.recording.clip_writer import ClipResult, ClipWriter
 from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
 from camwatch.recording.recorder import EventRecorder
-from tests.event_files import add_event
-from tests.fakes import MemoryEventSink, RecordingListener
-from tests.test_recorder import FPS, feed
+from tests.helpers.event_files import add_event
+from tests.helpers.fakes import MemoryEventSink, RecordingListener
+from tests.helpers.recorder_feed import FPS, feed
 
 
 class FullIndex(MemoryEventSink):

@@ -6,8 +6,8 @@ import time
 
 from camwatch.config import RetentionConfig
 from camwatch.recording.retention import RetentionService
-from tests.event_files import add_event
-from tests.support import wait_until
+from tests.helpers.event_files import add_event
+from tests.helpers.support import wait_until
 
 T0 = 1_790_000_000.0  # 2026-09-21
 DAY = 86400.0

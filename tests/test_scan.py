@@ -8,7 +8,7 @@ import pytest
 
 from camwatch.config import MotionConfig
 from camwatch.motion.scan import scan
-from tests.clips import write_clip
+from tests.helpers.clips import write_clip
 
 FRAME = 0.1  # seconds per frame at 10 fps
 

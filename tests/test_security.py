@@ -21,8 +21,8 @@ from camwatch.config import ServerConfig
 from camwatch.server.auth import FailureThrottle
 from camwatch.server.guard import SECURITY_HEADERS
 from camwatch.service import warn_if_exposed
-from tests.processes import free_port
-from tests.security_client import (
+from tests.helpers.processes import free_port
+from tests.helpers.security_client import (
     Response,
     basic_header,
     request,
@@ -30,7 +30,7 @@ from tests.security_client import (
     websocket_frames,
     websocket_refusal,
 )
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 PASSWORD = "correct horse battery staple"
 GOOD = {"Authorization": basic_header("admin", PASSWORD)}

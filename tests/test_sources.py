@@ -26,8 +26,8 @@ from camwatch.capture.sources import (
 )
 from camwatch.capture.thread import CaptureThread
 from camwatch.frame import Frame
-from tests.mjpeg_server import MjpegTestServer, jpeg_frame
-from tests.support import wait_until
+from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
+from tests.helpers.support import wait_until
 
 WIDTH, HEIGHT = 160, 120
 

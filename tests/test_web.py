@@ -17,9 +17,15 @@ from camwatch.config import CameraConfig, MotionConfig
 from camwatch.frame import Frame
 from camwatch.recording.index import EventRecord
 from camwatch.service import Service
-from tests.browser import PageFactory, WatchedPage
-from tests.support import ServerThread, demo_config, wait_until
-from tests.web_fakes import FakeEventsApi, h264_clip, make_event, started_epoch, thumbnail_jpeg
+from tests.helpers.browser import PageFactory, WatchedPage
+from tests.helpers.support import ServerThread, demo_config, wait_until
+from tests.helpers.web_fakes import (
+    FakeEventsApi,
+    h264_clip,
+    make_event,
+    started_epoch,
+    thumbnail_jpeg,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -463,7 +469,7 @@ def test_motion_in_a_clip_is_recorded_listed_and_plays(
     tmp_path: Path, open_page: PageFactory
 ) -> None:
     """End to end: a video with motion -> recorder -> index -> gallery -> <video> plays it."""
-    from tests.clips import write_clip
+    from tests.helpers.clips import write_clip
 
     clip = write_clip(tmp_path / "walk.mp4", 9, [(2.0, 5.0)])
     camera = CameraConfig(name="front", source=str(clip), fps=10, width=320, height=240)

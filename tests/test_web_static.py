@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
-from tests.support import ServerThread, demo_config
+from tests.helpers.support import ServerThread, demo_config
 
 IMPORT = re.compile(r'^import .*? from "(\.[^"]+)";', re.MULTILINE | re.DOTALL)
 

@@ -15,9 +15,9 @@ from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventRecord, EventStore
 from camwatch.recording.retention import RetentionService
 from camwatch.wiring import RecorderComponent, build_service
-from tests.broker import Collector, Mosquitto
-from tests.clips import write_clip
-from tests.support import ServerThread, demo_config, wait_until
+from tests.helpers.broker import Collector, Mosquitto
+from tests.helpers.clips import write_clip
+from tests.helpers.support import ServerThread, demo_config, wait_until
 
 
 def test_without_hooks_or_mqtt_there_are_only_listeners_recorders_events_and_metrics(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
 import os
 import socket
 import time
@@ -114,3 +115,26 @@ def rss_bytes(pid: int | str = "self") -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
+
+
+def read_mjpeg_parts(port: int, path: str, count: int) -> list[tuple[dict[str, str], bytes]]:
+    """(part headers, JPEG bytes) of the first `count` parts of an MJPEG stream."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    assert response.status == 200
+    boundary = response.getheader("Content-Type", "").split("boundary=")[1].encode()
+    parts = []
+    try:
+        while len(parts) < count:
+            line = response.readline()
+            if line.strip() != b"--" + boundary:
+                continue
+            headers = {}
+            while line := response.readline().strip():
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            parts.append((headers, response.read(int(headers["content-length"]))))
+    finally:
+        connection.close()
+    return parts

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def probe(path: Path | str) -> dict[str, Any]:
     """ffprobe's view of the first video stream plus the container duration and frame count."""
@@ -36,3 +38,10 @@ def probe(path: Path | str) -> dict[str, Any]:
         "duration": float(data["format"].get("duration", 0) or 0),
         "frames": int(stream.get("nb_read_frames", 0)),
     }
+
+
+def gradient(width: int = 640, height: int = 480) -> np.ndarray:
+    x = np.linspace(0, 255, width, dtype=np.float32)
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    grey = ((x + y) / 2).astype(np.uint8)
+    return np.dstack([grey, 255 - grey, np.full_like(grey, 90)])

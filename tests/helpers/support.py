@@ -7,10 +7,13 @@ import json
 import threading
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from camwatch.config import CameraConfig, Config
+from camwatch.recording.index import EventStore
 from camwatch.service import Service
+from camwatch.wiring import attach_event_store
 
 ServiceFactory = Callable[[Config], Service]
 
@@ -131,3 +134,21 @@ def wait_until(
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def events_only(config: Config) -> Service:
+    """The service with the event store and its routes, without recorders (no surprise events)."""
+    service = Service(config)
+    attach_event_store(service)
+    return service
+
+
+def slow_demo(data_dir: Path) -> Config:
+    return demo_config(str(data_dir), fps=2, width=160, height=120)
+
+
+def store_of(server: ServerThread) -> EventStore:
+    assert server.service is not None
+    store = server.service.context.services["events"]
+    assert isinstance(store, EventStore)
+    return store

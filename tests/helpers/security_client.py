@@ -11,7 +11,7 @@ from typing import Any
 import tornado.httpclient
 import tornado.websocket
 
-from tests import http_client
+from tests.helpers import http_client
 
 
 class Response(http_client.Response):

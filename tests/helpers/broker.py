@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.processes import free_port
+from tests.helpers.processes import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 

@@ -1,0 +1,1 @@
+"""Test helpers in one place: fakes, servers, brokers, clients, media, browser fixtures."""
