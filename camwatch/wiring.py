@@ -56,7 +56,7 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
             stats.events_discarded += 1
         else:
             stats.events_total += 1
-        retention = service.context.services.get("retention")
+        retention = service.context.retention
         if retention is not None and (result.disk_full or not result.aborted):
             retention.request_cleanup()  # a clip was added, or the disk filled up
 
@@ -64,8 +64,8 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         camera.name,
         camera.config.motion,
         Path(service.config.server.data_dir),
-        store=service.context.services.get("events"),
-        listeners=service.context.services["listeners"],
+        store=service.context.events,
+        listeners=service.context.listeners,
         fps_hint=camera.config.fps,
         on_delta=on_delta,
         on_recording=on_recording,
@@ -82,14 +82,14 @@ def add_integrations(service: Service) -> Listeners:
     Call before the recorders are attached: components stop in reverse order, so hooks and
     MQTT stop after the recorders and still see the events of the clips closed on shutdown.
     """
-    config, services = service.config, service.context.services
-    listeners: Listeners = services.setdefault("listeners", Listeners())
+    config, context = service.config, service.context
+    listeners = context.listeners
     data_dir = config.server.data_dir
     if config.hooks.on_event_start or config.hooks.on_event_end:
         hooks = HookRunner(config.hooks, data_dir)
         service.components.append(hooks)
         listeners.add(hooks)
-        services["hooks"] = hooks
+        context.hooks = hooks
     if config.mqtt is not None:
         publisher = MqttPublisher(
             config.mqtt,
@@ -99,9 +99,9 @@ def add_integrations(service: Service) -> Listeners:
         )
         service.components.append(publisher)
         listeners.add(publisher)
-        services["mqtt"] = publisher
-    services["metrics"] = Metrics(service.context.cameras, data_dir)
-    service.extra_routes.append((r"/metrics", MetricsHandler, {"context": service.context}))
+        context.mqtt = publisher
+    context.metrics = Metrics(context.cameras, data_dir)
+    service.extra_routes.append((r"/metrics", MetricsHandler, {"context": context}))
     return listeners
 
 
@@ -109,14 +109,13 @@ def attach_event_store(service: Service) -> EventStore:
     """The event index under data_dir, its API and media routes, saved motion settings, and
     retention (which reconciles the index at start, before the recorders run)."""
     store = EventStore(service.config.server.data_dir)
-    services = service.context.services
-    services["events"] = store
+    service.context.events = store
     for camera in service.context.cameras.values():
         apply_saved_overrides(
             camera.name, camera.config.motion, store.motion_overrides(camera.name)
         )
     retention = RetentionService(store, service.config.retention)
-    services["retention"] = retention  # attach_recorder asks it for a pass after each clip
+    service.context.retention = retention  # attach_recorder asks it for a pass after each clip
     service.components.insert(0, retention)
     ctx = {"context": service.context}
     service.extra_routes += [

@@ -65,7 +65,7 @@ def camera_state(server: ServerThread) -> dict[str, Any]:
 
 def clip_path(server: ServerThread, event: dict[str, Any]) -> Path:
     assert server.service is not None
-    store = server.service.context.services["events"]
+    store = server.service.context.events
     record = store.get(event["id"])
     return Path(store.data_dir) / record.video_path
 
@@ -117,7 +117,7 @@ def test_camera_gone_mid_event_finishes_the_clip_and_recovers(tmp_path):
 
 def stored_events(server: ServerThread) -> list[Any]:
     assert server.service is not None
-    return list(server.service.context.services["events"].list(limit=100))
+    return list(server.service.context.events.list(limit=100))
 
 
 def test_corrupt_frames_mid_event_are_skipped(tmp_path):

@@ -81,7 +81,7 @@ def test_disk_full_while_recording(small_disk):
     config.retention.max_bytes = 0
     server = ServerThread(config).start()
     assert server.service is not None
-    services = server.service.context.services
+    context = server.service.context
     lowest_free = free_bytes(small_disk)
     try:
         wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
@@ -91,7 +91,8 @@ def test_disk_full_while_recording(small_disk):
             lowest_free = min(lowest_free, free_bytes(small_disk))
             assert server.get("/snapshot.jpg")[0] == 200  # the live view never stops
             statuses = {e["status"] for e in server.get_json("/api/events?limit=500")}
-            return "truncated" in statuses and services["retention"].deleted_total > 0
+            retention = context.retention
+            return "truncated" in statuses and retention is not None and retention.deleted_total > 0
 
         wait_until(
             truncated_and_freed,

@@ -68,9 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     config.server.password = PASSWORD
     with ServerThread(config) as running:
         running.call(
-            lambda: setattr(
-                running.service.context.services["auth"], "throttle", FailureThrottle(free=10**9)
-            )
+            lambda: setattr(running.service.context.auth, "throttle", FailureThrottle(free=10**9))
         )
         good = {"Authorization": basic_header("admin", PASSWORD)}
         wait_until(

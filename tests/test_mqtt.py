@@ -271,7 +271,7 @@ def test_broker_down_at_start_then_up_connects_while_the_camera_keeps_capturing(
 
     def fast_reconnect(config: Config) -> Service:
         service = build_service(config)
-        service.context.services["mqtt"].reconnect_max_s = 1
+        service.context.mqtt.reconnect_max_s = 1
         return service
 
     broker = Mosquitto(tmp_path, port)
@@ -279,7 +279,7 @@ def test_broker_down_at_start_then_up_connects_while_the_camera_keeps_capturing(
         with ServerThread(config, fast_reconnect) as server:
             assert server.service is not None
             camera = server.service.context.cameras["cam"]
-            publisher = server.service.context.services["mqtt"]
+            publisher = server.service.context.mqtt
             wait_until(lambda: camera.state.frames_captured > 5, message="capturing")
             before = camera.state.frames_captured
             publisher.motion_changed("cam", True)  # nowhere to send it: must not block or fail

@@ -49,9 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     with ServerThread(config) as running:
         # Many tests here fail on purpose; the lockout has a test of its own.
         running.call(
-            lambda: setattr(
-                running.service.context.services["auth"], "throttle", FailureThrottle(free=10_000)
-            )
+            lambda: setattr(running.service.context.auth, "throttle", FailureThrottle(free=10_000))
         )
         wait_until(
             lambda: request(running.port, "GET", "/snapshot.jpg", headers=GOOD).status == 200,

@@ -408,7 +408,7 @@ def add_recorded_events(
 ) -> list[str]:
     """Index `count` clips of camera "front" in the real event store, one every 10 minutes."""
     data_dir = Path(server.config.server.data_dir)
-    store = server.service.context.services["events"]  # type: ignore[union-attr]
+    store = server.service.context.events  # type: ignore[union-attr]
     ids = []
     for i in range(count):
         started = time.time() - 600 * (i + 1)

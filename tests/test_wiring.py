@@ -22,11 +22,12 @@ from tests.helpers.support import ServerThread, demo_config, wait_until
 
 def test_without_hooks_or_mqtt_there_are_only_listeners_recorders_events_and_metrics(tmp_path):
     service = build_service(demo_config(str(tmp_path)))
-    listeners = service.context.services["listeners"]
-    assert isinstance(listeners, Listeners) and listeners.items == []
+    context = service.context
+    assert isinstance(context.listeners, Listeners) and context.listeners.items == []
     assert [type(c) for c in service.components] == [RetentionService, RecorderComponent]
-    assert isinstance(service.context.services["events"], EventStore)
-    assert "metrics" in service.context.services
+    assert isinstance(context.events, EventStore)
+    assert context.metrics is not None
+    assert context.mqtt is None and context.hooks is None
 
 
 def test_events_reach_hooks_and_mqtt_through_the_shared_listeners(tmp_path):
@@ -38,11 +39,13 @@ def test_events_reach_hooks_and_mqtt_through_the_shared_listeners(tmp_path):
     try:
         with ServerThread(config) as server:
             assert server.service is not None
-            services = server.service.context.services
-            kinds = [type(listener) for listener in services["listeners"].items]
-            assert kinds == [HookRunner, MqttPublisher]
-            assert all(c in server.service.components for c in services["listeners"].items)
-            wait_until(lambda: services["mqtt"].connected, message="mqtt connected")
+            context = server.service.context
+            listeners, publisher = context.listeners, context.mqtt
+            assert [type(listener) for listener in listeners.items] == [HookRunner, MqttPublisher]
+            assert listeners.items == [context.hooks, publisher]
+            assert all(c in server.service.components for c in listeners.items)
+            assert publisher is not None
+            wait_until(lambda: publisher.connected, message="mqtt connected")
             record = EventRecord(
                 id="0123456789ab",
                 camera="cam",
@@ -54,8 +57,8 @@ def test_events_reach_hooks_and_mqtt_through_the_shared_listeners(tmp_path):
                 video_path="clips/cam/x.mp4",
                 thumbnail_path="clips/cam/x.jpg",
             )
-            services["listeners"].motion_changed("cam", True)
-            services["listeners"].event_started(record)
+            listeners.motion_changed("cam", True)
+            listeners.event_started(record)
             collector.wait_for("camwatch/cam/motion", lambda m: m.text == "ON")
             event = collector.wait_for("camwatch/cam/events")
             wait_until(lambda: (tmp_path / "hook").exists(), message="hook ran")

@@ -6,7 +6,9 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Protocol
+
+import numpy as np
 
 from camwatch.capture.hub import Hub
 from camwatch.capture.sources import FrameSource, SourceError, make_source, probe_webcam
@@ -49,6 +51,14 @@ def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFacto
     ), None
 
 
+class MotionRecorder(Protocol):
+    """What the server asks of the camera's recorder (the EventRecorder implements it)."""
+
+    def motion_foreground(self) -> np.ndarray | None:
+        """The pixels counted as moving in the latest frame (0/255), None before the first."""
+        ...
+
+
 @dataclass
 class CameraStats:
     """Counters for /metrics, updated on the capture and writer threads (plain int/float adds)."""
@@ -83,7 +93,7 @@ class Camera:
         self.delta_history: deque[tuple[float, float]] = deque(maxlen=HISTORY_LENGTH)
         self.recording = False
         self.stats = CameraStats()
-        self.recorder: Any = None  # the EventRecorder, when motion recording is wired in
+        self.recorder: MotionRecorder | None = None  # set when motion recording is wired in
         fallback: SourceFactory | None = None
         if source_factory is None:
             source_factory, fallback = source_factory_for(config)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.integrations.listeners import EventListener, Listeners
@@ -123,6 +125,10 @@ class EventRecorder:
     @property
     def recording(self) -> bool:
         return self._clip is not None
+
+    def motion_foreground(self) -> np.ndarray | None:
+        """What the detector counted as moving in the latest frame, for the motion view."""
+        return self.detector.foreground
 
     # -- per frame (capture thread) -----------------------------------------------------------
 

@@ -92,7 +92,8 @@ def check_guarded(table: list[Route]) -> None:
 def make_app(
     context: AppContext, extra_routes: list[Route] | None = None, **settings: Any
 ) -> tornado.web.Application:
-    context.services.setdefault("auth", Authenticator.from_config(context.config.server))
+    if context.auth is None:
+        context.auth = Authenticator.from_config(context.config.server)
     table = routes(context, extra_routes)
     check_guarded(table)
     return tornado.web.Application(

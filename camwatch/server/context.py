@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from camwatch.capture.camera import Camera
 from camwatch.config import Config
+from camwatch.integrations.hooks import HookRunner
+from camwatch.integrations.listeners import Listeners
+from camwatch.integrations.metrics import Metrics
+from camwatch.integrations.mqtt import MqttPublisher
+from camwatch.recording.index import EventStore
+from camwatch.recording.retention import RetentionService
+from camwatch.server.auth import Authenticator
+
+OriginCheck = Callable[[str], bool]  # True when a cross-origin websocket may connect
 
 
 @dataclass
 class AppContext:
+    """The cameras and the services the configuration turned on (None when it did not)."""
+
     config: Config
     cameras: dict[str, Camera] = field(default_factory=dict)
-    # Filled in by later layers (event store, auth, metrics); Any keeps this module dependency-free.
-    services: dict[str, Any] = field(default_factory=dict)
+    listeners: Listeners = field(default_factory=Listeners)
+    events: EventStore | None = None
+    retention: RetentionService | None = None
+    metrics: Metrics | None = None
+    mqtt: MqttPublisher | None = None
+    hooks: HookRunner | None = None
+    auth: Authenticator | None = None
+    check_origin: OriginCheck | None = None
 
     @property
     def first_camera(self) -> Camera | None:

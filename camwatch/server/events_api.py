@@ -20,11 +20,9 @@ class BadQuery(ValueError):
 
 
 def event_store(context: AppContext) -> EventStore:
-    store = context.services.get("events")
-    if store is None:
+    if context.events is None:
         raise tornado.web.HTTPError(503, "event recording is not enabled")
-    assert isinstance(store, EventStore)
-    return store
+    return context.events
 
 
 def parse_limit(text: str | None) -> int:

@@ -45,11 +45,9 @@ class Refused(tornado.web.HTTPError):
 
 
 def authenticator(context: AppContext) -> Authenticator:
-    auth = context.services.get("auth")
-    if auth is None:  # fail closed: an app made without make_app still checks the password
-        auth = context.services["auth"] = Authenticator.from_config(context.config.server)
-    assert isinstance(auth, Authenticator)
-    return auth
+    if context.auth is None:  # fail closed: an app made without make_app still checks it
+        context.auth = Authenticator.from_config(context.config.server)
+    return context.auth
 
 
 def cross_origin_error(request: HTTPServerRequest) -> str | None:

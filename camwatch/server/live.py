@@ -105,17 +105,15 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
         await super().get(name)
 
     def check_origin(self, origin: str) -> bool:
-        """Called for cross-origin requests only; trusts what services["check_origin"] trusts
+        """Called for cross-origin requests only; trusts what context.check_origin trusts
         (e.g. a reverse proxy's public name), and nothing by default."""
         if (
             urllib.parse.urlsplit(origin).netloc.lower()
             == self.request.headers.get("Host", "").lower()
         ):
             return True  # same origin (Tornado < 6.6 asks about every Origin)
-        checker = self.context.services.get("check_origin")
-        if checker is not None:
-            return bool(checker(self, origin))
-        return False
+        checker = self.context.check_origin
+        return checker is not None and checker(origin)
 
     def open(self, name: str | None = None) -> None:
         camera = self.context.camera(name)
@@ -237,7 +235,7 @@ class MotionViewHandler(BaseHandler):
         camera = self.camera_or_404(name)
         if camera.recorder is None or not camera.config.motion.enabled:
             raise tornado.web.HTTPError(404, "motion detection is off for this camera")
-        foreground = camera.recorder.detector.foreground
+        foreground = camera.recorder.motion_foreground()
         if foreground is None:
             raise tornado.web.HTTPError(503, "no motion image yet")
         mask = [[list(point) for point in polygon] for polygon in camera.config.motion.mask]

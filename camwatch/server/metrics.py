@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import tornado.web
 
-from camwatch.integrations.metrics import CONTENT_TYPE, Metrics
+from camwatch.integrations.metrics import CONTENT_TYPE
 from camwatch.server.base import BaseHandler
 
 
 class MetricsHandler(BaseHandler):
     def get(self) -> None:
-        metrics: Metrics | None = self.context.services.get("metrics")
+        metrics = self.context.metrics
         if metrics is None:
             raise tornado.web.HTTPError(404, "metrics are not enabled")
         self.set_header("Content-Type", CONTENT_TYPE)

@@ -6,7 +6,6 @@ from dataclasses import asdict
 
 from camwatch.config import ConfigError
 from camwatch.motion.settings import apply_changes, validated_changes
-from camwatch.recording.index import EventStore
 from camwatch.server.base import BaseHandler
 
 
@@ -22,8 +21,8 @@ class MotionSettingsHandler(BaseHandler):
         except ConfigError as e:
             self.write_json({"error": str(e)}, status=400)
             return
-        store = self.context.services.get("events")
-        if isinstance(store, EventStore):
+        store = self.context.events
+        if store is not None:
             store.save_motion_overrides(name, {**store.motion_overrides(name), **values})
         apply_changes(camera.config.motion, values)
         self.write_json(asdict(camera.config.motion))

@@ -149,6 +149,6 @@ def slow_demo(data_dir: Path) -> Config:
 
 def store_of(server: ServerThread) -> EventStore:
     assert server.service is not None
-    store = server.service.context.services["events"]
-    assert isinstance(store, EventStore)
+    store = server.service.context.events
+    assert store is not None
     return store
