@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import urllib.request
 
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from camwatch import __version__
@@ -66,7 +69,9 @@ def test_every_family_has_help_and_type_and_counters_end_in_total(tmp_path):
     camera.stats.detect_seconds_total = 0.25
     camera.stats.detect_count = 100
     camera.stats.encode_seconds_total = 1.5
-    text = Metrics({"front": camera}, tmp_path).render()
+    body, content_type = Metrics({"front": camera}, tmp_path).exposition()
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    text = body.decode()
 
     lines = text.splitlines()
     families = list(text_string_to_metric_families(text))
@@ -90,3 +95,34 @@ def test_every_family_has_help_and_type_and_counters_end_in_total(tmp_path):
     assert values[("camwatch_camera_online", "front")] == 0  # never started
     info = next(f for f in families if f.name == "camwatch_build_info")
     assert info.samples[0].labels == {"version": __version__}
+
+
+def test_a_scraper_that_asks_for_openmetrics_gets_it_with_the_same_families(tmp_path):
+    with ServerThread(demo_config(str(tmp_path))) as server:
+        request = urllib.request.Request(
+            server.url + "/metrics",
+            headers={"Accept": "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            content_type = response.headers["Content-Type"]
+            text = response.read().decode()
+        _, _, plain = server.get("/metrics")
+
+    assert content_type.startswith("application/openmetrics-text; version=1.0.0")
+    assert text.endswith("# EOF\n")
+    samples = {s.name for f in openmetrics_families(text) for s in f.samples}
+    plain_samples = {
+        s.name for f in text_string_to_metric_families(plain.decode()) for s in f.samples
+    }
+    assert samples == plain_samples
+    assert "camwatch_frames_captured_total" in samples
+
+
+def test_label_values_are_escaped(tmp_path):
+    camera = Camera(CameraConfig(name="front", source="demo"))
+    camera.config.name = 'a "quoted" \\ name'  # no config allows it; the collector must cope
+    text = Metrics({"front": camera}, tmp_path).exposition()[0].decode()
+    assert 'camera="a \\"quoted\\" \\\\ name"' in text
+    families = text_string_to_metric_families(text)
+    labels = {s.labels.get("camera") for f in families for s in f.samples}
+    assert 'a "quoted" \\ name' in labels

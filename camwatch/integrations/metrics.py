@@ -1,135 +1,111 @@
-"""Prometheus text exposition (format 0.0.4) of camera and process metrics, written by hand."""
+"""Metrics: a prometheus_client collector that reads the cameras' counters at scrape time."""
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from camwatch import __version__
 from camwatch.capture.camera import Camera
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
 CameraValue = Callable[[Camera], float]
 
 
-@dataclass
-class Family:
-    """One metric family: its samples are (labels, value)."""
+@dataclass(frozen=True)
+class CameraMetric:
+    """One per-camera family, labelled `camera`; counter names end in _total."""
 
     name: str
-    kind: str  # counter | gauge | summary
+    kind: type[CounterMetricFamily] | type[GaugeMetricFamily]
     help: str
-    samples: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
-
-    def add(self, value: float, labels: dict[str, str] | None = None, suffix: str = "") -> None:
-        self.samples.append((self.name + suffix, labels or {}, value))
+    value_of: CameraValue
 
 
-# (name, type, help, value); counters end in _total as Prometheus expects
-CAMERA_METRICS: list[tuple[str, str, str, CameraValue]] = [
-    (
+Counter, Gauge = CounterMetricFamily, GaugeMetricFamily
+
+CAMERA_METRICS = [
+    CameraMetric(
         "camwatch_frames_captured_total",
-        "counter",
+        Counter,
         "Frames read from the camera's source.",
         lambda c: c.state.frames_captured,
     ),
-    (
+    CameraMetric(
         "camwatch_frames_failed_total",
-        "counter",
+        Counter,
         "Reads from the source that failed.",
         lambda c: c.state.frames_failed,
     ),
-    (
+    CameraMetric(
         "camwatch_capture_fps",
-        "gauge",
+        Gauge,
         "Measured capture rate (frames per second).",
         lambda c: c.state.fps,
     ),
-    (
+    CameraMetric(
         "camwatch_camera_online",
-        "gauge",
+        Gauge,
         "1 while the source delivers frames, else 0.",
         lambda c: 1.0 if c.state.online else 0.0,
     ),
-    (
+    CameraMetric(
         "camwatch_viewers",
-        "gauge",
+        Gauge,
         "Live viewers (websocket and MJPEG clients).",
         lambda c: c.hub.viewer_count,
     ),
-    (
+    CameraMetric(
         "camwatch_recording",
-        "gauge",
+        Gauge,
         "1 while an event is being recorded, else 0.",
         lambda c: 1.0 if c.recording else 0.0,
     ),
-    (
+    CameraMetric(
         "camwatch_encode_seconds_total",
-        "counter",
+        Counter,
         "Time spent encoding clips.",
         lambda c: c.stats.encode_seconds_total,
     ),
-    (
+    CameraMetric(
         "camwatch_frames_recorded_total",
-        "counter",
+        Counter,
         "Frames written to clips.",
         lambda c: c.stats.frames_recorded,
     ),
-    (
+    CameraMetric(
         "camwatch_recorder_frames_dropped_total",
-        "counter",
+        Counter,
         "Frames the recorder dropped because the clip writer fell behind.",
         lambda c: c.stats.frames_dropped_by_recorder,
     ),
-    ("camwatch_events_total", "counter", "Motion events recorded.", lambda c: c.stats.events_total),
-    (
+    CameraMetric(
+        "camwatch_events_total", Counter, "Motion events recorded.", lambda c: c.stats.events_total
+    ),
+    CameraMetric(
         "camwatch_events_discarded_total",
-        "counter",
+        Counter,
         "Motion bursts discarded for having too few motion frames.",
         lambda c: c.stats.events_discarded,
     ),
-    (
+    CameraMetric(
         "camwatch_recorded_bytes_total",
-        "counter",
+        Counter,
         "Bytes of clips written.",
         lambda c: c.stats.bytes_recorded,
     ),
 ]
-
-
-def escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def format_value(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
-
-
-def render_families(families: Iterable[Family]) -> str:
-    lines: list[str] = []
-    for family in families:
-        help_text = family.help.replace("\\", "\\\\").replace("\n", "\\n")
-        lines.append(f"# HELP {family.name} {help_text}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for name, labels, value in family.samples:
-            label_text = ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items())
-            lines.append(
-                f"{name}{{{label_text}}} {format_value(value)}"
-                if label_text
-                else f"{name} {format_value(value)}"
-            )
-    return "\n".join(lines) + "\n"
 
 
 def disk_free_bytes(path: Path) -> int:
@@ -142,7 +118,7 @@ def disk_free_bytes(path: Path) -> int:
     return 0
 
 
-class Metrics:
+class Metrics(Collector):
     """Collects the families on each scrape from the live objects (no state of its own)."""
 
     def __init__(
@@ -151,40 +127,47 @@ class Metrics:
         self.cameras = cameras
         self.data_dir = Path(data_dir)
         self.started = time.monotonic() if started is None else started
+        # A registry of our own: the default one would add the client library's process metrics.
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
-    def families(self) -> list[Family]:
+    def collect(self) -> Iterator[Metric]:
         cameras = list(self.cameras.values())
-        families = []
-        for name, kind, help_text, value_of in CAMERA_METRICS:
-            family = Family(name, kind, help_text)
+        for metric in CAMERA_METRICS:
+            family = metric.kind(metric.name, metric.help, labels=["camera"])
             for camera in cameras:
-                family.add(float(value_of(camera)), {"camera": camera.name})
-            families.append(family)
-        detection = Family(
+                family.add_metric([camera.name], float(metric.value_of(camera)))
+            yield family
+        detection = SummaryMetricFamily(
             "camwatch_motion_detection_seconds",
-            "summary",
             "Time spent on motion detection per frame.",
+            labels=["camera"],
         )
         for camera in cameras:
-            labels = {"camera": camera.name}
-            detection.add(camera.stats.detect_seconds_total, labels, "_sum")
-            detection.add(camera.stats.detect_count, labels, "_count")
-        families.append(detection)
-        families.extend(self._process_families())
-        return families
+            stats = camera.stats
+            detection.add_metric([camera.name], stats.detect_count, stats.detect_seconds_total)
+        yield detection
+        yield from self._process_families()
 
-    def _process_families(self) -> list[Family]:
-        free = Family(
+    def _process_families(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
             "camwatch_data_dir_free_bytes",
-            "gauge",
             "Free space on the disk holding the data directory.",
+            value=disk_free_bytes(self.data_dir),
         )
-        free.add(disk_free_bytes(self.data_dir))
-        uptime = Family("camwatch_uptime_seconds", "gauge", "Seconds since camwatch started.")
-        uptime.add(time.monotonic() - self.started)
-        info = Family("camwatch_build_info", "gauge", "Always 1; the version as a label.")
-        info.add(1, {"version": __version__})
-        return [free, uptime, info]
+        yield GaugeMetricFamily(
+            "camwatch_uptime_seconds",
+            "Seconds since camwatch started.",
+            value=time.monotonic() - self.started,
+        )
+        info = GaugeMetricFamily(
+            "camwatch_build_info", "Always 1; the version as a label.", labels=["version"]
+        )
+        info.add_metric([__version__], 1)
+        yield info
 
-    def render(self) -> str:
-        return render_families(self.families())
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """(body, Content-Type) in the format the Accept header asks for: Prometheus text
+        0.0.4 by default, OpenMetrics when the scraper prefers it."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type

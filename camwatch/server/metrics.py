@@ -1,10 +1,9 @@
-"""The /metrics handler: Prometheus text rendered by camwatch.integrations.metrics."""
+"""The /metrics handler: the exposition camwatch.integrations.metrics renders, as asked."""
 
 from __future__ import annotations
 
 import tornado.web
 
-from camwatch.integrations.metrics import CONTENT_TYPE
 from camwatch.server.base import BaseHandler
 
 
@@ -13,6 +12,7 @@ class MetricsHandler(BaseHandler):
         metrics = self.context.metrics
         if metrics is None:
             raise tornado.web.HTTPError(404, "metrics are not enabled")
-        self.set_header("Content-Type", CONTENT_TYPE)
+        body, content_type = metrics.exposition(self.request.headers.get("Accept", ""))
+        self.set_header("Content-Type", content_type)
         self.set_header("Cache-Control", "no-store")
-        self.finish(metrics.render())
+        self.finish(body)
