@@ -11,6 +11,7 @@ import pytest
 from camwatch.config import RetentionConfig
 from camwatch.recording.index import EventRecord, EventRecording, EventStore
 from tests.helpers.event_files import add_event, files_of
+from tests.helpers.fakes import sqlite_disk_full
 
 T0 = 1_790_000_000.0  # 2026-09-21
 DAY = 86400.0
@@ -220,7 +221,7 @@ class IndexFullStore(EventStore):
 
     def _delete_row(self, event_id, *, allow_recording):
         if self.index_full:
-            raise sqlite3.OperationalError("database or disk is full")
+            raise sqlite_disk_full()
         return super()._delete_row(event_id, allow_recording=allow_recording)
 
 

@@ -103,7 +103,7 @@ from pathlib import Path
 import numpy as np
 from camwatch.recording.clip_writer import ClipFrame, ClipWriter
 from camwatch.recording.index import EventRecord, EventStore
-from camwatch.recording.recorder import clip_paths
+from camwatch.recording.paths import clip_paths
 data_dir = Path(sys.argv[1])
 store = EventStore(data_dir)
 start = 1_790_000_000.0

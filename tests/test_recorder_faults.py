@@ -13,7 +13,7 @@ from camwatch.recording.clip_writer import ClipResult, ClipWriter
 from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
 from camwatch.recording.recorder import EventRecorder
 from tests.helpers.event_files import add_event
-from tests.helpers.fakes import MemoryEventSink, RecordingListener
+from tests.helpers.fakes import MemoryEventSink, RecordingListener, sqlite_disk_full
 from tests.helpers.recorder_feed import FPS, feed
 
 
@@ -27,7 +27,7 @@ class FullIndex(MemoryEventSink):
     def _maybe_fail(self) -> None:
         if self.failures > 0:
             self.failures -= 1
-            raise sqlite3.OperationalError("database or disk is full")
+            raise sqlite_disk_full()
 
     def add(self, record: EventRecord) -> None:
         self._maybe_fail()
@@ -63,7 +63,6 @@ class FailingAtOnce(ClipWriter):
 
 def test_a_clip_with_no_frame_on_disk_is_not_listed(tmp_path):
     sink, listener = MemoryEventSink(), RecordingListener()
-    sink.delete = lambda event_id: sink.records.pop(event_id, None) is not None  # type: ignore
     results: list[ClipResult] = []
     recorder = EventRecorder(
         "cam", MotionConfig(), tmp_path, sink, listener, fps_hint=FPS, on_clip_closed=results.append
@@ -86,7 +85,7 @@ class FullDisk(EventStore):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         if self.failures > 0:
             self.failures -= 1
-            raise sqlite3.OperationalError("database or disk is full")
+            raise sqlite_disk_full()
         with super()._transaction() as db:
             yield db
 

@@ -10,14 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import av
-import cv2
 import numpy as np
-
-from camwatch import jpeg
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_WIDTH = 480
 _HEADER = struct.Struct(">I4s")
 
 
@@ -116,14 +112,3 @@ def _top_level_boxes(path: Path, size: int) -> list[tuple[int, bytes, int]]:
     if 0 < size - offset < _HEADER.size:
         boxes.append((offset, b"", _HEADER.size))  # a few stray bytes of a box header
     return boxes
-
-
-def write_thumbnail(image: np.ndarray, path: Path) -> None:
-    """A JPEG at most THUMBNAIL_WIDTH wide, written atomically."""
-    height, width = image.shape[:2]
-    if width > THUMBNAIL_WIDTH:
-        size = (THUMBNAIL_WIDTH, round(height * THUMBNAIL_WIDTH / width))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    temporary = path.with_suffix(".jpg.tmp")
-    temporary.write_bytes(jpeg.encode(image, 80))
-    os.replace(temporary, path)

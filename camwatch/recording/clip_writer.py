@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import functools
 import logging
-import os
 import queue
 import threading
 import time
@@ -20,12 +19,12 @@ import numpy as np
 
 from camwatch import jpeg
 from camwatch.frame import Frame
+from camwatch.recording.thumbnails import write_thumbnail
 
 log = logging.getLogger(__name__)
 
 BACKLOG_SECONDS = 2.0  # encoder lag allowed beyond the pre-roll burst before frames are dropped
 KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
-THUMBNAIL_WIDTH = 480
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 # libx264 for a small always-on box (measured with bench/, 640x480 at 10 fps): ultrafast on one
 # thread costs about half the CPU of veryfast+zerolatency on its sliced threads, for files about
@@ -144,22 +143,6 @@ _FINISH = object()
 _ABORT = object()
 
 
-def write_thumbnail(frame: ClipFrame, path: Path) -> None:
-    image = frame.bgr()
-    height, width = image.shape[:2]
-    if width > THUMBNAIL_WIDTH:
-        size = (THUMBNAIL_WIDTH, round(height * THUMBNAIL_WIDTH / width))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    data = jpeg.encode(image, 80)
-    temporary = path.with_suffix(".jpg.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)  # a full disk leaves no half-written leftovers
-        raise
-
-
 class ClipWriter(threading.Thread):
     """Encodes ClipFrames as they come; `submit` never blocks, dropping frames evenly if behind.
 
@@ -239,7 +222,7 @@ class ClipWriter(threading.Thread):
             if item is _FINISH or item is _ABORT:
                 break
             if isinstance(item, _Thumbnail):
-                self._try(functools.partial(write_thumbnail, item.frame, item.path))
+                self._try(functools.partial(self._write_thumbnail, item))
                 continue
             assert isinstance(item, ClipFrame)
             if self.result.error is not None:
@@ -319,10 +302,13 @@ class ClipWriter(threading.Thread):
     def _fail(self, error: Exception) -> None:
         if self.result.error is None:
             self.result.error = str(error)
-            self.result.disk_full = getattr(
-                error, "errno", None
-            ) == errno.ENOSPC or "No space left" in str(error)
+            # PyAV raises av.error.OSError (an OSError) with the errno FFmpeg reported
+            self.result.disk_full = isinstance(error, OSError) and error.errno == errno.ENOSPC
             log.error("clip %s: writing failed: %s", self.path.name, error)
+
+    @staticmethod
+    def _write_thumbnail(item: _Thumbnail) -> None:
+        write_thumbnail(item.frame.bgr(), item.path)
 
     def _try(self, action: Callable[[], None]) -> None:
         try:

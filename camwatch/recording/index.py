@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from camwatch.config import RetentionConfig
+from camwatch.recording.paths import clips_dir
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ DB_NAME = "camwatch.db"
 # retention has freed space.
 RESERVE_NAME = "index.reserve"
 RESERVE_BYTES = 256 * 1024
-CLIPS_DIR = "clips"
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 COLUMNS = (
     "id",
@@ -190,7 +190,9 @@ class EventStore:
             with self._transaction() as db:
                 return work(db)
         except sqlite3.OperationalError as e:
-            if "full" not in str(e) or not self._release_reserve():
+            if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+                raise
+            if not self._release_reserve():
                 raise
         with self._transaction() as db:
             return work(db)
@@ -317,7 +319,7 @@ class EventStore:
     def _remove_day_dir_if_empty(self, folder: Path) -> None:
         """Tidy up old day folders; today's is kept, a recorder may be about to write into it."""
         today = time.strftime("%Y-%m-%d", time.gmtime())
-        if folder.name == today or folder.parent.parent != self._root / CLIPS_DIR:
+        if folder.name == today or folder.parent.parent != clips_dir(self._root):
             return
         try:
             folder.rmdir()
@@ -442,7 +444,7 @@ class EventStore:
         """Last resort on a full disk: the oldest clip file that has no row (its row could not
         be written for lack of space) and has not been written to for ORPHAN_STALE_S, so it is
         not the clip being recorded. Without this, such files would wedge the disk for good."""
-        clips = self._root / "clips"
+        clips = clips_dir(self._root)
         if not clips.is_dir():
             return None
         indexed = {row["video_path"] for row in self._query("SELECT video_path FROM events")}

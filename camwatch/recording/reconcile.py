@@ -10,8 +10,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camwatch.recording.clip_probe import probe_clip, trim_partial_fragment, write_thumbnail
-from camwatch.recording.index import CLIPS_DIR, EventRecord, EventStore
+from camwatch.recording.clip_probe import probe_clip, trim_partial_fragment
+from camwatch.recording.index import EventRecord, EventStore
+from camwatch.recording.paths import clips_dir
+from camwatch.recording.thumbnails import write_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ def _reconcile_files(store: EventStore, known: set[Path], report: ReconcileRepor
     """Index or delete clip files without a row; delete stray thumbnails and temp files."""
     videos: list[Path] = []
     others: list[Path] = []
-    for folder, _, names in os.walk(store.root / CLIPS_DIR):
+    for folder, _, names in os.walk(clips_dir(store.root)):
         for name in names:
             path = Path(folder) / name
             if path in known or path.is_symlink():

@@ -21,6 +21,7 @@ from camwatch.motion.detector import DETECT_WIDTH, MotionDetector
 from camwatch.motion.tracker import EventTracker, Step
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.index import EventRecord
+from camwatch.recording.paths import clip_paths
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class EventSink(Protocol):
 
     def add(self, record: EventRecord) -> None: ...
     def update(self, record: EventRecord) -> None: ...
+    def delete(self, event_id: str) -> bool: ...
 
 
 class PreRollBuffer:
@@ -55,14 +57,6 @@ class PreRollBuffer:
         return len(self._frames)
 
 
-def clip_paths(data_dir: Path, camera: str, started_at: float, event_id: str) -> tuple[Path, Path]:
-    """clips/{camera}/{YYYY-MM-DD}/{camera}-{YYYYmmdd-HHMMSS}-{id}.mp4 and the .jpg beside it."""
-    moment = time.gmtime(started_at)
-    folder = data_dir / "clips" / camera / time.strftime("%Y-%m-%d", moment)
-    stem = f"{camera}-{time.strftime('%Y%m%d-%H%M%S', moment)}-{event_id}"
-    return folder / f"{stem}.mp4", folder / f"{stem}.jpg"
-
-
 class _Clip:
     """One clip being written: its writer, its index record and the best frame for a thumbnail."""
 
@@ -79,8 +73,8 @@ class _Clip:
         self.thumbnail = thumbnail
         self.best_delta = -1.0
         self.best_frame: ClipFrame | None = None
-        self.indexed = False  # confirmed: kept and announced
-        self.stored = False  # its row made it into the index
+        self.confirmed = False  # enough motion frames: kept and announced
+        self.row_written = False  # its row made it into the index
 
 
 class EventRecorder:
@@ -215,10 +209,10 @@ class EventRecorder:
             clip.record.peak_delta = event.peak_delta
 
     def _confirm(self, clip: _Clip, *, announce_motion: bool = True) -> None:
-        clip.indexed = True
+        clip.confirmed = True
         if clip.best_frame is not None:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
-        clip.stored = self._index(clip.record, new=True)  # if not, the clip's end adds it
+        clip.row_written = self._index(clip.record, new=True)  # if not, the clip's end adds it
         if announce_motion:
             self.listeners.motion_changed(self.camera_name, True)
         self.listeners.event_started(clip.record)
@@ -227,10 +221,10 @@ class EventRecorder:
         clip, self._clip = self._clip, None
         if clip is None:
             return
-        if clip.best_frame is not None and clip.indexed:
+        if clip.best_frame is not None and clip.confirmed:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
         clip.writer.finish()
-        if motion_over and clip.indexed:
+        if motion_over and clip.confirmed:
             self.listeners.motion_changed(self.camera_name, False)
         if self._on_recording is not None:
             self._on_recording(False)
@@ -249,7 +243,7 @@ class EventRecorder:
             return
         log.info("camera %s: ending event early: %s", self.camera_name, reason)
         self.tracker.stop()
-        if self._clip.indexed:
+        if self._clip.confirmed:
             self._end_clip(motion_over=True)
         else:
             self._discard_clip()
@@ -262,7 +256,7 @@ class EventRecorder:
             self._writers.discard(clip.writer)
         if self._on_clip_closed is not None:
             self._on_clip_closed(result)
-        if result.aborted or not clip.indexed:
+        if result.aborted or not clip.confirmed:
             return
         record = clip.record
         record.frames = result.frames
@@ -272,7 +266,7 @@ class EventRecorder:
         if result.error and result.frames == 0:
             self._forget(clip)  # nothing reached the disk (it was full): no empty clip listed
         else:
-            self._index(record, new=not clip.stored)
+            self._index(record, new=not clip.row_written)
         self.listeners.event_ended(record)
 
     def _index(self, record: EventRecord, *, new: bool) -> bool:
@@ -313,10 +307,9 @@ class EventRecorder:
         return True
 
     def _forget(self, clip: _Clip) -> None:
-        delete = getattr(self.store, "delete", None)
         try:
-            if clip.stored and delete is not None:
-                delete(clip.record.id)
+            if clip.row_written and self.store is not None:
+                self.store.delete(clip.record.id)
             for path in (clip.writer.path, clip.thumbnail):
                 path.unlink(missing_ok=True)
         except Exception as e:

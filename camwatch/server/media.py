@@ -10,13 +10,13 @@ from typing import Any
 
 import tornado.web
 
+from camwatch.recording.paths import CLIPS_DIR
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
 from camwatch.server.events_api import event_store
 
 MEDIA_NAME = re.compile(r"^(?P<id>[A-Za-z0-9_-]+)\.(?P<kind>mp4|jpg)$")
 CONTENT_TYPES = {"mp4": "video/mp4", "jpg": "image/jpeg"}
-CLIPS_DIR = "clips"  # where the recorder writes (see recorder.clip_paths)
 
 
 def not_found() -> tornado.web.HTTPError:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from camwatch.recording.index import EventRecord, EventStore
-from camwatch.recording.recorder import clip_paths
+from camwatch.recording.paths import clip_paths
 
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 FPS = 10

@@ -1,7 +1,8 @@
-"""Explicit fakes for tests: an in-memory event sink and a recording listener."""
+"""Explicit fakes for tests: an in-memory event sink, a recording listener, a full-disk error."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 from camwatch.recording.index import EventRecord
@@ -24,6 +25,18 @@ class MemoryEventSink:
         with self._lock:
             self.records[record.id] = record
             self.calls.append(("update", record.id))
+
+    def delete(self, event_id: str) -> bool:
+        with self._lock:
+            self.calls.append(("delete", event_id))
+            return self.records.pop(event_id, None) is not None
+
+
+def sqlite_disk_full() -> sqlite3.OperationalError:
+    """The error SQLite raises when the disk is full (recognised by its code, not its text)."""
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode = sqlite3.SQLITE_FULL
+    return error
 
 
 class RecordingListener:

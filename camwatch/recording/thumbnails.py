@@ -1,0 +1,31 @@
+"""Thumbnails: an event's picture as a small JPEG beside its clip, written atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from camwatch import jpeg
+
+THUMBNAIL_WIDTH = 480
+THUMBNAIL_QUALITY = 80
+
+
+def write_thumbnail(image: np.ndarray, path: Path) -> None:
+    """A JPEG of the BGR `image` at most THUMBNAIL_WIDTH wide; on failure (a full disk, say)
+    neither a half-written file nor its temporary is left behind."""
+    height, width = image.shape[:2]
+    if width > THUMBNAIL_WIDTH:
+        size = (THUMBNAIL_WIDTH, round(height * THUMBNAIL_WIDTH / width))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    data = jpeg.encode(image, THUMBNAIL_QUALITY)
+    temporary = path.with_suffix(".jpg.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise

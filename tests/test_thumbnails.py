@@ -1,0 +1,33 @@
+"""Thumbnails: at most THUMBNAIL_WIDTH wide, same aspect, and nothing left behind on failure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camwatch import jpeg
+from camwatch.recording.thumbnails import THUMBNAIL_WIDTH, write_thumbnail
+
+
+def test_a_wide_picture_is_scaled_down_keeping_its_aspect(tmp_path):
+    path = tmp_path / "a.jpg"
+    write_thumbnail(np.full((720, 1280, 3), 90, np.uint8), path)
+    image = jpeg.decode(path.read_bytes())
+    assert image.shape[:2] == (270, THUMBNAIL_WIDTH)
+    assert abs(int(image.mean()) - 90) <= 2
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_small_picture_keeps_its_size(tmp_path):
+    path = tmp_path / "a.jpg"
+    write_thumbnail(np.zeros((120, 160, 3), np.uint8), path)
+    assert jpeg.decode(path.read_bytes()).shape[:2] == (120, 160)
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "a.jpg"
+    target.mkdir()  # the final rename cannot replace a folder
+    with pytest.raises(OSError):
+        write_thumbnail(np.zeros((120, 160, 3), np.uint8), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+    assert target.is_dir()
