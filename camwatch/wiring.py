@@ -12,11 +12,14 @@ from camwatch.integrations.listeners import Listeners
 from camwatch.integrations.metrics import Metrics
 from camwatch.integrations.mqtt import MqttPublisher, server_base_url
 from camwatch.motion.settings import apply_saved_overrides
+from camwatch.recording import export
+from camwatch.recording.activity import ActivityLog
 from camwatch.recording.clip_writer import ClipResult
+from camwatch.recording.footage import FootageIndex
 from camwatch.recording.index import EventStore
 from camwatch.recording.recorder import EventRecorder
 from camwatch.recording.retention import RetentionService
-from camwatch.server import events_api, media, settings_api
+from camwatch.server import events_api, media, settings_api, timeline_api
 from camwatch.server.app import CAMERA
 from camwatch.server.metrics import MetricsHandler
 from camwatch.service import Service
@@ -42,8 +45,12 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
     def on_recording(active: bool) -> None:
         camera.recording = active
 
+    activity = service.context.activity
+
     def on_delta(frame: Frame, delta: float) -> None:
         camera.record_delta(frame, delta)
+        if activity is not None:
+            activity.add(camera.name, frame.captured_at, delta)
         stats.detect_seconds_total = recorder.detect_seconds  # /metrics reads camera.stats
         stats.detect_count = recorder.detect_count
 
@@ -127,10 +134,33 @@ def attach_event_store(service: Service) -> EventStore:
     return store
 
 
+def attach_timeline(service: Service, store: EventStore) -> ActivityLog:
+    """Per-second motion activity on disk, and the recordings, activity and export routes."""
+    config = service.config
+
+    def keep_days(camera: str) -> float:
+        del camera  # every camera records events: its activity lasts as long as they do
+        return config.retention.max_days
+
+    activity = ActivityLog(config.server.data_dir, keep_days=keep_days)
+    export.remove_leftovers(store.root / timeline_api.EXPORT_DIR)
+    service.context.activity = activity
+    service.context.footage = FootageIndex(store)
+    service.components.append(activity)
+    ctx = {"context": service.context}
+    service.extra_routes += [
+        (rf"/api/cameras/{CAMERA}/recordings", timeline_api.RecordingsHandler, ctx),
+        (rf"/api/cameras/{CAMERA}/activity", timeline_api.ActivityHandler, ctx),
+        (rf"/api/cameras/{CAMERA}/export\.mp4", timeline_api.ExportHandler, ctx),
+    ]
+    return activity
+
+
 def build_service(config: Config) -> Service:
     service = Service(config)
     add_integrations(service)
-    attach_event_store(service)
+    store = attach_event_store(service)
+    attach_timeline(service, store)
     for camera in service.context.cameras.values():
         attach_recorder(service, camera)
     return service

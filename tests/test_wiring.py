@@ -12,6 +12,7 @@ from camwatch.config import CameraConfig, HooksConfig, MqttConfig
 from camwatch.integrations.hooks import HookRunner
 from camwatch.integrations.listeners import Listeners
 from camwatch.integrations.mqtt import MqttPublisher
+from camwatch.recording.activity import ActivityLog
 from camwatch.recording.index import EventRecord, EventStore
 from camwatch.recording.retention import RetentionService
 from camwatch.wiring import RecorderComponent, build_service
@@ -24,7 +25,9 @@ def test_without_hooks_or_mqtt_there_are_only_listeners_recorders_events_and_met
     service = build_service(demo_config(str(tmp_path)))
     context = service.context
     assert isinstance(context.listeners, Listeners) and context.listeners.items == []
-    assert [type(c) for c in service.components] == [RetentionService, RecorderComponent]
+    # the activity log stops after the recorders (reverse order): it writes their last seconds
+    kinds = [RetentionService, ActivityLog, RecorderComponent]
+    assert [type(c) for c in service.components] == kinds
     assert isinstance(context.events, EventStore)
     assert context.metrics is not None
     assert context.mqtt is None and context.hooks is None

@@ -264,6 +264,18 @@ class EventStore:
         )
         return [_record(row) for row in rows]
 
+    def overlapping(self, camera: str, start: float, end: float) -> Records:
+        """The camera's events whose time overlaps [start, end), oldest first (one still
+        recording counts as lasting until now)."""
+        rows = self._query(
+            "SELECT * FROM events WHERE camera = ? AND started_at < ? "
+            "AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at, id",
+            camera,
+            end,
+            start,
+        )
+        return [_record(row) for row in rows]
+
     def records(self) -> Records:
         """Every event, oldest first."""
         return [_record(row) for row in self._query("SELECT * FROM events ORDER BY started_at, id")]

@@ -11,6 +11,8 @@ from camwatch.integrations.hooks import HookRunner
 from camwatch.integrations.listeners import Listeners
 from camwatch.integrations.metrics import Metrics
 from camwatch.integrations.mqtt import MqttPublisher
+from camwatch.recording.activity import ActivityLog
+from camwatch.recording.footage import FootageIndex
 from camwatch.recording.index import EventStore
 from camwatch.recording.retention import RetentionService
 from camwatch.server.auth import Authenticator
@@ -27,6 +29,8 @@ class AppContext:
     listeners: Listeners = field(default_factory=Listeners)
     events: EventStore | None = None
     retention: RetentionService | None = None
+    activity: ActivityLog | None = None  # motion per second, for the timeline
+    footage: FootageIndex | None = None  # the recordings on disk by time
     metrics: Metrics | None = None
     mqtt: MqttPublisher | None = None
     hooks: HookRunner | None = None

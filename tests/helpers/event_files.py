@@ -126,3 +126,31 @@ def cut_inside_last_fragment(path: Path) -> int:
     with open(path, "r+b") as file:
         file.truncate(mdat[0] + mdat[2] // 2)
     return moof[0]
+
+
+def write_clip_with_audio(path: Path, frames: int, *, fps: int = FPS, rate: int = 16000) -> Path:
+    """Like write_fragmented_clip, with an AAC track (a 440 Hz tone) as long as the video."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format="mp4", options=FRAGMENTED) as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.time_base = video.codec_context.time_base = Fraction(1, 1000)
+        video.options = {"preset": "ultrafast", "g": str(KEYFRAME_EVERY)}
+        audio = container.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        samples = round(frames / fps * rate)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / rate)).astype(np.float32)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(picture(i), format="bgr24")
+            frame.pts, frame.time_base = round(i * 1000 / fps), Fraction(1, 1000)
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for offset in range(0, samples - 1023, 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[None, offset : offset + 1024], "fltp", "mono")
+            chunk.sample_rate, chunk.pts = rate, offset
+            for packet in audio.encode(chunk):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path

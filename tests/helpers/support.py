@@ -13,7 +13,7 @@ from typing import Any
 from camwatch.config import CameraConfig, Config
 from camwatch.recording.index import EventStore
 from camwatch.service import Service
-from camwatch.wiring import attach_event_store
+from camwatch.wiring import attach_event_store, attach_timeline
 
 ServiceFactory = Callable[[Config], Service]
 
@@ -140,6 +140,13 @@ def events_only(config: Config) -> Service:
     """The service with the event store and its routes, without recorders (no surprise events)."""
     service = Service(config)
     attach_event_store(service)
+    return service
+
+
+def timeline_only(config: Config) -> Service:
+    """The event store and the timeline routes (recordings, activity, export), no recorders."""
+    service = Service(config)
+    attach_timeline(service, attach_event_store(service))
     return service
 
 

@@ -1,0 +1,221 @@
+"""Export: a time range of recorded footage remuxed into one MP4, without re-encoding."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+log = logging.getLogger(__name__)
+
+# An ordinary MP4 with its index first: any player can start it while it downloads.
+EXPORT_OPTIONS = {"movflags": "+faststart"}
+MAX_GOP_PACKETS = 10_000  # bound on the packets held back before the range starts
+
+
+@dataclass(frozen=True)
+class Footage:
+    """One file of recorded video and the wall-clock time of its media time zero (its first
+    frame); `end` is the wall-clock time of its last frame."""
+
+    path: Path
+    start: float
+    end: float
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    video_packets: int = 0
+    audio_packets: int = 0
+    first_at: float | None = None  # wall-clock time of the first frame written
+    last_at: float | None = None  # and of the last
+
+
+class ExportError(Exception):
+    """The footage cannot be put into one file (the video changes format within the range)."""
+
+
+class NoVideo(ExportError):
+    """The range holds no video (the files are gone or hold nothing in it)."""
+
+
+@dataclass
+class _Packet:
+    packet: Any
+    at: float  # wall clock
+    shift_s: float  # wall clock minus media time in its file
+    is_video: bool
+
+
+class _Track:
+    """An output stream fed from the matching stream of each input file, on one timeline."""
+
+    def __init__(self, output: av.container.OutputContainer, template: Any) -> None:
+        self.stream = output.add_stream_from_template(template)
+        self.codec = template.codec_context.name
+        self.extradata = template.codec_context.extradata
+        self.size = (getattr(template, "width", 0), getattr(template, "height", 0))
+        self.last_dts: int | None = None
+
+    def accepts(self, stream: Any) -> bool:
+        size = (getattr(stream, "width", 0), getattr(stream, "height", 0))
+        context = stream.codec_context
+        return bool(
+            context.name == self.codec and context.extradata == self.extradata and size == self.size
+        )
+
+    def mux(self, output: av.container.OutputContainer, packet: Any, offset_s: float) -> None:
+        """Write `packet` with its times moved by offset_s seconds; dts kept increasing."""
+        time_base: Fraction = packet.time_base
+        shift = round(Fraction(offset_s).limit_denominator(10**9) / time_base)
+        pts = None if packet.pts is None else packet.pts + shift
+        dts = None if packet.dts is None else packet.dts + shift
+        if dts is not None and self.last_dts is not None and dts <= self.last_dts:
+            dts = self.last_dts + 1  # a rounding overlap where two files meet
+            pts = None if pts is None else max(pts, dts)
+        packet.pts, packet.dts = pts, dts
+        packet.stream = self.stream
+        output.mux(packet)
+        if dts is not None:
+            self.last_dts = dts
+
+
+class _Exporter:
+    """Feeds packets of the files in order; holds back the GOP that contains `start`."""
+
+    def __init__(self, output: av.container.OutputContainer, start: float, end: float) -> None:
+        self.output = output
+        self.start = start
+        self.end = end
+        self.origin: float | None = None  # wall clock of the file's time 0
+        self.held: list[_Packet] = []  # from the last keyframe before start
+        self.tracks: dict[str, _Track] = {}
+        self.result = ExportResult(Path(output.name))
+        self.done = False
+
+    def open_tracks(self, video: Any, audio: Any) -> None:
+        if not self.tracks:
+            self.tracks["video"] = _Track(self.output, video)
+            if audio is not None:
+                try:
+                    self.tracks["audio"] = _Track(self.output, audio)
+                except (av.FFmpegError, ValueError) as e:
+                    log.warning("export: leaving the audio out: %s", e)
+        elif not self.tracks["video"].accepts(video):
+            raise ExportError("the video changes format within the range; export it in parts")
+
+    def feed(self, item: _Packet) -> None:
+        if item.at >= self.end:
+            self.done = self.done or item.is_video
+            return
+        if self.origin is not None:
+            self._write(item)
+        elif item.is_video and item.at >= self.start:
+            if self.held or item.packet.is_keyframe:
+                self._begin(item)
+        elif item.is_video and item.packet.is_keyframe:
+            self.held = [item]  # a later keyframe still before start is a better first frame
+        elif self.held and len(self.held) < MAX_GOP_PACKETS:
+            self.held.append(item)
+
+    def _begin(self, item: _Packet) -> None:
+        held, self.held = self.held, []
+        self.origin = held[0].at if held else item.at
+        for earlier in held:
+            self._write(earlier)
+        self._write(item)
+
+    def _write(self, item: _Packet) -> None:
+        assert self.origin is not None
+        if item.at < self.origin - 1e-6:
+            return  # audio from before the first frame
+        track = self.tracks.get("video" if item.is_video else "audio")
+        if track is None:
+            return
+        track.mux(self.output, item.packet, item.shift_s - self.origin)
+        if item.is_video:
+            self.result.video_packets += 1
+            self.result.first_at = item.at if self.result.first_at is None else self.result.first_at
+            self.result.last_at = item.at
+        else:
+            self.result.audio_packets += 1
+
+    def finish(self) -> None:
+        """A range that ends inside the GOP it starts in: write the held GOP (if footage
+        went on past the range: else the GOP ended before start)."""
+        if self.origin is None and self.held and self.done:
+            first, *rest = self.held
+            self.held = rest
+            self._begin(first)
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Exports left behind by a crash mid-download (they are temporary files)."""
+    try:
+        for path in folder.glob("*.mp4"):
+            path.unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("cannot tidy up %s: %s", folder, e)
+
+
+def export_range(
+    sources: Sequence[Footage], start: float, end: float, target: Path
+) -> ExportResult:
+    """Write the video (and audio) of `sources` (oldest first) from start to end (wall clock)
+    to target as one MP4, copying packets.
+
+    The file starts on the last keyframe at or before `start` (at most a GOP early) so it plays
+    from its first frame, and stops before `end`.
+    """
+    output = av.open(str(target), mode="w", format="mp4", options=EXPORT_OPTIONS)
+    exporter = _Exporter(output, start, end)
+    try:
+        for source in sources:
+            _copy_file(exporter, source)
+            if exporter.done:
+                break
+        exporter.finish()
+    finally:
+        try:
+            output.close()
+        except (av.FFmpegError, OSError) as e:  # nothing written: there was no header
+            log.debug("closing export %s: %s", target, e)
+    if exporter.result.video_packets == 0:
+        target.unlink(missing_ok=True)
+        raise NoVideo("no video in the range")
+    return exporter.result
+
+
+def _copy_file(exporter: _Exporter, source: Footage) -> None:
+    try:
+        container = av.open(str(source.path))
+    except (av.FFmpegError, OSError) as e:
+        log.warning("export: skipping %s: %s", source.path.name, e)
+        return
+    with container:
+        if not container.streams.video:
+            return
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        exporter.open_tracks(video, audio)
+        zero = 0.0
+        if video.start_time is not None and video.time_base is not None:
+            zero = float(video.start_time * video.time_base)
+        shift_s = source.start - zero
+        streams = [video] + ([audio] if audio is not None else [])
+        try:
+            for packet in container.demux(streams):
+                if packet.size == 0 or packet.pts is None or packet.is_corrupt:
+                    continue
+                at = shift_s + float(packet.pts * packet.time_base)
+                exporter.feed(_Packet(packet, at, shift_s, packet.stream.type == "video"))
+                if exporter.done:
+                    return
+        except (av.FFmpegError, OSError, EOFError) as e:  # a file cut off by a crash
+            log.debug("export: %s ends early: %s", source.path.name, e)

@@ -1,0 +1,108 @@
+"""export_range: footage of several files remuxed into one MP4, checked with ffprobe."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from camwatch.recording.export import Footage, NoVideo, export_range
+from tests.helpers.event_files import (
+    FPS,
+    KEYFRAME_EVERY,
+    write_clip_with_audio,
+    write_fragmented_clip,
+)
+from tests.helpers.media import probe
+
+T0 = 1_790_000_000.0
+GOP_S = KEYFRAME_EVERY / FPS
+FRAME_S = 1 / FPS
+
+
+def packet_times(path: Path, stream: str = "v:0") -> list[float]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries",
+         "packet=pts_time,flags", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return sorted(float(p["pts_time"]) for p in json.loads(result.stdout)["packets"])
+
+
+def three_segments(folder: Path, *, audio: bool = False) -> list[Footage]:
+    """Three 3 s files back to back (as continuous segments are): T0, T0+3, T0+6."""
+    out = []
+    for i in range(3):
+        path = folder / f"seg{i}.mp4"
+        if audio:
+            write_clip_with_audio(path, 30)
+        else:
+            write_fragmented_clip(path, 30)
+        out.append(Footage(path, T0 + 3 * i, T0 + 3 * i + 2.9))
+    return out
+
+
+def test_an_export_across_three_segments_has_the_asked_duration_within_one_gop(tmp_path):
+    sources = three_segments(tmp_path)
+    target = tmp_path / "out.mp4"
+    result = export_range(sources, T0 + 1.5, T0 + 7.5, target)
+    info = probe(target)
+    assert info["codec_name"] == "h264" and info["pix_fmt"] == "yuv420p"
+    assert 6.0 - FRAME_S <= info["duration"] <= 6.0 + GOP_S
+    assert result.first_at == pytest.approx(T0 + 1.0)  # the keyframe before start
+    assert result.last_at == pytest.approx(T0 + 7.4)
+    times = packet_times(target)
+    assert times[0] == pytest.approx(0.0, abs=0.002)
+    assert len(times) == info["frames"] == result.video_packets == 65
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) == pytest.approx(FRAME_S, abs=0.002)  # seamless where the files meet
+
+
+def test_the_packets_are_copied_not_encoded_again(tmp_path):
+    sources = three_segments(tmp_path)
+    target = tmp_path / "out.mp4"
+    export_range(sources, T0, T0 + 9, target)
+    import av
+
+    def payloads(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(video=0) if p.size]
+
+    copied = [data for source in sources for data in payloads(source.path)]
+    assert payloads(target) == copied
+
+
+def test_audio_comes_along(tmp_path):
+    sources = three_segments(tmp_path, audio=True)
+    target = tmp_path / "out.mp4"
+    result = export_range(sources, T0 + 2, T0 + 8, target)
+    assert result.audio_packets > 0
+    audio = packet_times(target, "a:0")
+    assert audio[0] >= -0.07  # nothing from before the first frame (an AAC frame of slack)
+    assert audio[-1] == pytest.approx(packet_times(target)[-1], abs=0.2)
+
+
+def test_a_range_without_footage_is_no_video(tmp_path):
+    sources = three_segments(tmp_path)
+    with pytest.raises(NoVideo):
+        export_range(sources, T0 + 100, T0 + 200, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_range_inside_one_gop_still_starts_on_its_keyframe(tmp_path):
+    sources = three_segments(tmp_path)
+    target = tmp_path / "out.mp4"
+    result = export_range(sources, T0 + 1.2, T0 + 1.5, target)
+    assert result.first_at == pytest.approx(T0 + 1.0)
+    assert probe(target)["frames"] == 5  # 1.0 .. 1.4
+
+
+def test_a_missing_file_is_skipped(tmp_path):
+    sources = three_segments(tmp_path)
+    sources[1].path.unlink()
+    target = tmp_path / "out.mp4"
+    result = export_range(sources, T0, T0 + 9, target)
+    assert result.video_packets == 60
