@@ -95,7 +95,7 @@ class Service:
         self.server = LimitedHTTPServer(
             app,
             ssl_options=ssl_options,
-            max_body_size=MAX_BODY_BYTES,
+            body_limit=MAX_BODY_BYTES,
             xheaders=False,
             max_header_size=32 * 1024,
             idle_connection_timeout=120,

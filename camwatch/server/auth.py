@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "camwatch_session"
 SESSION_SECONDS = 30 * 24 * 3600
 SECRET_FILE = "session.key"
+REVOKED_FILE = "revoked-sessions"
 REALM = "camwatch"
 MAX_CREDENTIAL_LENGTH = 1024
 
@@ -140,6 +144,39 @@ class FailureThrottle:
         return len(self._entries)
 
 
+class Throttled(Exception):
+    """The guess was not checked: the address is locked out, or every check slot is taken."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = max(1, int(seconds + 0.999))
+        self.reason = reason
+
+
+class CheckSlots:
+    """Password checks run on `running` threads of their own, with at most `waiting` queued;
+    a check beyond that is refused instead of queued, so a burst of guesses costs at most
+    `running` cores and a bounded wait, and never starves the default executor."""
+
+    def __init__(self, running: int = 2, waiting: int = 6) -> None:
+        self.running, self.limit = running, running + waiting
+        self.pending = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    def full(self) -> bool:
+        return self.pending >= self.limit
+
+    async def run(self, check: Callable[[], bool]) -> bool:
+        """Run `check` in a slot (call `full()` first: this is only ever called on the loop)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.running, thread_name_prefix="password-check")
+        self.pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, check)
+        finally:
+            self.pending -= 1
+
+
 @dataclass(frozen=True)
 class Credentials:
     username: str
@@ -190,7 +227,12 @@ class Authenticator:
         self._session_key = self._derive_session_key(username, password)
         self._cache_key = secrets.token_bytes(32)
         self._basic_ok: OrderedDict[bytes, float] = OrderedDict()
+        self._basic_checking: dict[bytes, asyncio.Future[bool]] = {}
+        self.slots = CheckSlots()
+        self._revoked_path = data_dir / REVOKED_FILE
         self._revoked: OrderedDict[str, float] = OrderedDict()
+        if self.enabled:
+            self._revoked.update(load_revoked(self._revoked_path, self._clock()))
 
     def _derive_session_key(self, username: str, password: str) -> bytes:
         """Bound to the user and password, salted with the install's secret: sessions survive a
@@ -227,9 +269,57 @@ class Authenticator:
         password_ok = self._hash.matches(credentials.password)
         return name_ok and password_ok
 
+    async def verify(self, address: str, credentials: Credentials | None) -> bool:
+        """Check a guess from `address`, or raise Throttled without checking it.
+
+        The guess counts as a failure from the moment it starts (a success clears the count),
+        so guesses sent at once meet the lockout as surely as guesses sent one by one."""
+        wait = self.throttle.retry_after(address)
+        if wait > 0:
+            raise Throttled(wait, f"too many failed logins; try again in {int(wait + 0.999)} s")
+        if self.slots.full():
+            raise Throttled(1, "too many logins being checked; try again in 1 s")
+        self.throttle.failed(address)
+        if credentials is None:
+            return False
+        accepted = await self.slots.run(lambda: self.check_credentials(credentials))
+        if accepted:
+            self.throttle.succeeded(address)
+        return accepted
+
+    async def verify_basic(
+        self, address: str, header: str, credentials: Credentials | None
+    ) -> bool:
+        """verify() for an Authorization header; the same header sent again while it is being
+        checked (a player opening several streams) waits for that check, not a new one."""
+        token = self._basic_token(header)
+        checking = self._basic_checking.get(token)
+        if checking is not None:
+            return await asyncio.shield(checking)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._basic_checking[token] = future
+        try:
+            accepted = await self.verify(address, credentials)
+        except Throttled as e:
+            future.set_exception(e)
+            future.exception()  # marked retrieved: only waiters, if any, need it
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._basic_checking[token]
+        future.set_result(accepted)
+        if accepted:
+            self.remember_basic(header)
+        return accepted
+
+    def _basic_token(self, header: str) -> bytes:
+        return hmac.digest(self._cache_key, header.encode("utf-8", "replace"), "sha256")
+
     def basic_cached(self, header: str) -> bool:
         """True if this exact Authorization header was accepted within the last few minutes."""
-        token = hmac.digest(self._cache_key, header.encode("utf-8", "replace"), "sha256")
+        token = self._basic_token(header)
         expires = self._basic_ok.get(token)
         if expires is None:
             return False
@@ -239,7 +329,7 @@ class Authenticator:
         return True
 
     def remember_basic(self, header: str) -> None:
-        token = hmac.digest(self._cache_key, header.encode("utf-8", "replace"), "sha256")
+        token = self._basic_token(header)
         self._basic_ok[token] = self._clock() + self.BASIC_CACHE_SECONDS
         self._basic_ok.move_to_end(token)
         while len(self._basic_ok) > self.BASIC_CACHE_SIZE:
@@ -282,3 +372,40 @@ class Authenticator:
             del self._revoked[old]
         while len(self._revoked) > self.REVOKED_MAX:
             self._revoked.popitem(last=False)
+        save_revoked(self._revoked_path, self._revoked)
+
+
+NONCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def load_revoked(path: Path, now: float) -> dict[str, float]:
+    """The logged-out sessions kept in data_dir/revoked-sessions (`nonce expires` lines),
+    without those past their expiry; nothing if the file is missing or unreadable."""
+    try:
+        lines = path.read_text("ascii").splitlines()
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as e:
+        log.warning("cannot read %s (%s); earlier logouts are forgotten", path, e)
+        return {}
+    revoked: dict[str, float] = {}
+    for line in lines:
+        nonce, _, expires = line.partition(" ")
+        if NONCE.match(nonce) and expires.isdigit() and int(expires) >= now:
+            revoked[nonce] = float(expires)
+    return revoked
+
+
+def save_revoked(path: Path, revoked: dict[str, float]) -> None:
+    """Replace the file atomically (0600), so a crash leaves the old list or the new one."""
+    temporary = path.with_name(path.name + ".tmp")
+    text = "".join(f"{nonce} {int(expires)}\n" for nonce, expires in revoked.items())
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as e:
+        log.warning("cannot save the logout in %s (%s); it lasts until restart", path, e)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import math
 import urllib.parse
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import Any
 
 import tornado.web
 from tornado.httputil import HTTPServerRequest
 
-from camwatch.server.auth import REALM, SESSION_COOKIE, Authenticator, parse_basic
+from camwatch.server.auth import REALM, SESSION_COOKIE, Authenticator, Throttled, parse_basic
 from camwatch.server.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,7 @@ SECURITY_HEADERS = {
 }
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+ERROR_MESSAGES = {416: "the requested range is not in the file"}
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -111,16 +111,23 @@ class Guarded(tornado.web.RequestHandler):
         await self.guard()
 
     async def guard(self) -> None:
+        self.check_declared_length()
         if self.request.method not in SAFE_METHODS:
             error = cross_origin_error(self.request)
             if error is not None:
                 raise tornado.web.HTTPError(403, error)
         if not self.public:
             await self.require_login()
-        if len(self.request.body or b"") > self.max_body_bytes:
-            raise tornado.web.HTTPError(
-                413, f"request body is larger than {self.max_body_bytes} bytes"
-            )
+
+    def check_declared_length(self) -> None:
+        """413 on the Content-Length header alone: handlers that stream their body (every
+        BaseHandler) run this before a byte of it is read."""
+        length = self.request.headers.get("Content-Length", "0")
+        if not length.isdigit() or int(length) > self.max_body_bytes:
+            self.refuse_body()
+
+    def refuse_body(self) -> None:
+        raise tornado.web.HTTPError(413, f"request body is larger than {self.max_body_bytes} bytes")
 
     # -- authentication ----------------------------------------------------------------------
 
@@ -144,29 +151,20 @@ class Guarded(tornado.web.RequestHandler):
         self.refuse_unauthenticated("login required")
 
     async def check_basic(self, header: str) -> None:
-        auth, address = self.auth, self.request.remote_ip or "?"
-        self.refuse_if_throttled(address)
-        credentials = parse_basic(header)
-        accepted = credentials is not None and await asyncio.get_running_loop().run_in_executor(
-            None, auth.check_credentials, credentials
+        address = self.request.remote_ip or "?"
+        accepted = await self.throttled(
+            self.auth.verify_basic(address, header, parse_basic(header))
         )
-        if accepted:
-            auth.throttle.succeeded(address)
-            auth.remember_basic(header)
-            return
-        auth.throttle.failed(address)
-        log.warning("failed HTTP Basic login from %s", address)
-        self.refuse_unauthenticated("wrong user name or password")
+        if not accepted:
+            log.warning("failed HTTP Basic login from %s", address)
+            self.refuse_unauthenticated("wrong user name or password")
 
-    def refuse_if_throttled(self, address: str) -> None:
-        wait = self.auth.throttle.retry_after(address)
-        if wait > 0:
-            seconds = math.ceil(wait)
-            raise Refused(
-                429,
-                f"too many failed logins; try again in {seconds} s",
-                {"Retry-After": str(seconds)},
-            )
+    async def throttled(self, check: Awaitable[bool]) -> bool:
+        """The result of a password check, or a 429 when it was not checked (see verify)."""
+        try:
+            return await check
+        except Throttled as e:
+            raise Refused(429, e.reason, {"Retry-After": str(e.seconds)}) from None
 
     def refuse_unauthenticated(self, message: str) -> None:
         """Browsers loading a page go to the login page; players get a Basic challenge."""
@@ -181,6 +179,17 @@ class Guarded(tornado.web.RequestHandler):
         raise Refused(401, message, headers)
 
     # -- errors ----------------------------------------------------------------------------
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Any:
+        """An error that a Tornado handler answers without a body (StaticFileHandler's 416)
+        gets the JSON body every other error has."""
+        empty = chunk is None and not self._write_buffer and not self._finished
+        if empty and self._status_code >= 400 and self.request.method != "HEAD":
+            message = ERROR_MESSAGES.get(self._status_code, self._reason)
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.set_header("Cache-Control", "no-store")
+            chunk = json.dumps({"error": message})
+        return super().finish(chunk)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason

@@ -1,13 +1,13 @@
-"""An HTTPServer that answers an oversized request body with a JSON 413 before reading any of it.
-
-Tornado itself would drop such a connection with a bare `400 Bad Request`; here the client gets
-a proper answer with the usual security headers, and the connection is closed unread."""
+"""An HTTPServer whose refusals of a request body are JSON: 413 before reading an oversized one
+(declared or chunked), 400 for framing Tornado would drop with a bare line."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable
+from http import HTTPStatus
 from typing import Any
 
 import tornado.httpserver
@@ -17,9 +17,13 @@ from camwatch.server.guard import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
+# Tornado's own limit, set far above ours so that it never answers first with its bare 400.
+BACKSTOP_BODY_BYTES = 1 << 62
+CONTENT_LENGTH = re.compile(r"^[0-9]{1,18}$")
 
-def too_large_response(limit: int) -> bytes:
-    body = json.dumps({"error": f"request body is larger than {limit} bytes"}).encode()
+
+def error_response(status: int, message: str) -> bytes:
+    body = json.dumps({"error": message}).encode()
     headers = {
         **SECURITY_HEADERS,
         "Content-Type": "application/json; charset=utf-8",
@@ -27,49 +31,92 @@ def too_large_response(limit: int) -> bytes:
         "Connection": "close",
         "Content-Length": str(len(body)),
     }
-    head = (
-        "HTTP/1.1 413 Payload Too Large\r\n"
-        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        + "\r\n"
+    head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers.items()
     )
-    return head.encode("latin-1") + body
+    return (head + "\r\n").encode("latin-1") + body
+
+
+def too_large_response(limit: int) -> bytes:
+    return error_response(413, f"request body is larger than {limit} bytes")
+
+
+def framing_error(headers: httputil.HTTPHeaders) -> str | None:
+    """Why the body's framing is unusable, or None (the checks Tornado makes, answered in JSON)."""
+    lengths = {value.strip() for value in headers.get_list("Content-Length")}
+    lengths = {part.strip() for value in lengths for part in value.split(",")}
+    encoding = headers.get("Transfer-Encoding")
+    if len(lengths) > 1 or any(not CONTENT_LENGTH.match(value) for value in lengths):
+        return "Content-Length must be one integer"
+    if encoding is not None and (lengths or encoding.lower() != "chunked"):
+        return "Transfer-Encoding must be chunked, without a Content-Length"
+    return None
 
 
 class _BodyLimit(httputil.HTTPMessageDelegate):
-    """Passes everything to the app's delegate unless the declared body is too large."""
+    """Passes everything to the app's delegate unless the body is too large or badly framed."""
 
     def __init__(self, delegate: httputil.HTTPMessageDelegate, connection: Any, limit: int) -> None:
         self.delegate, self.connection, self.limit = delegate, connection, limit
+        self.received = 0
+        self.refused = False
 
     def headers_received(
         self,
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
-        length = headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.limit and hasattr(self.connection, "detach"):
+        error = framing_error(headers)
+        length = headers.get("Content-Length", "0")
+        if error is None and length.isdigit() and int(length) > self.limit:
             log.info("refused a %s byte request body", length)
-            stream = self.connection.detach()  # no more HTTP on this connection: body unread
-            stream.write(too_large_response(self.limit)).add_done_callback(lambda _: stream.close())
+            self._refuse_unread(too_large_response(self.limit))
+            return None
+        if error is not None:
+            self._refuse_unread(error_response(400, error))
             return None
         return self.delegate.headers_received(start_line, headers)
 
+    def _refuse_unread(self, response: bytes) -> None:
+        if not hasattr(self.connection, "detach"):
+            raise httputil.HTTPInputError("refused")  # not HTTP/1: Tornado's own refusal
+        self.refused = True
+        stream = self.connection.detach()  # no more HTTP on this connection: body unread
+        stream.write(response).add_done_callback(lambda _: stream.close())
+
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self.refused:
+            return None
+        self.received += len(chunk)
+        if self.received > self.limit:  # a chunked body: no length was declared
+            log.info("refused a chunked request body over %d bytes", self.limit)
+            self.refused = True
+            stream = self.connection.stream
+            stream.write(too_large_response(self.limit)).add_done_callback(lambda _: stream.close())
+            return None
         return self.delegate.data_received(chunk)
 
     def finish(self) -> None:
-        self.delegate.finish()
+        if not self.refused:
+            self.delegate.finish()
 
     def on_connection_close(self) -> None:
-        self.delegate.on_connection_close()
+        if not self.refused or self.received:
+            self.delegate.on_connection_close()
 
 
 class LimitedHTTPServer(tornado.httpserver.HTTPServer):
-    """HTTPServer whose `max_body_size` refusals are JSON 413 answers."""
+    """HTTPServer whose request bodies are limited to `body_limit` bytes, refused in JSON."""
+
+    body_limit = 1024 * 1024
+
+    def initialize(self, *args: Any, body_limit: int = 1024 * 1024, **kwargs: Any) -> None:
+        self.body_limit = body_limit
+        kwargs["max_body_size"] = BACKSTOP_BODY_BYTES
+        super().initialize(*args, **kwargs)
 
     def start_request(
         self, server_conn: object, request_conn: httputil.HTTPConnection
     ) -> httputil.HTTPMessageDelegate:
         delegate = super().start_request(server_conn, request_conn)
-        limit = self.conn_params.max_body_size or 100 * 1024 * 1024  # Tornado's default
-        return _BodyLimit(delegate, request_conn, limit)
+        return _BodyLimit(delegate, request_conn, self.body_limit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from pathlib import Path
@@ -49,13 +48,9 @@ class LoginPageHandler(BaseHandler):
         if not auth.enabled:
             self.write_json({"user": None})
             return
-        self.refuse_if_throttled(address)
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(None, auth.check_credentials, credentials):
-            auth.throttle.failed(address)
+        if not await self.throttled(auth.verify(address, credentials)):
             log.warning("failed login from %s", address)
             raise tornado.web.HTTPError(401, "wrong user name or password")
-        auth.throttle.succeeded(address)
         log.info("login from %s", address)
         self.set_cookie(
             SESSION_COOKIE,

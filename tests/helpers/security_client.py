@@ -92,3 +92,58 @@ def websocket_refusal(url: str, headers: dict[str, str] | None = None) -> int:
     except tornado.httpclient.HTTPClientError as e:
         return e.code
     raise AssertionError(f"websocket {url} was accepted")
+
+
+async def raw_exchange(
+    port: int, data: bytes, *, source: str | None = None, timeout: float = 30.0
+) -> bytes:
+    """Send `data` on a new connection and read until the server closes it."""
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, local_addr=local), timeout
+    )
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+def status_of(answer: bytes) -> int:
+    """The status code of a raw HTTP answer (0 if there was none)."""
+    parts = answer.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def header_of(answer: bytes, name: str) -> str | None:
+    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1")
+    for line in head.split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
+def concurrently(port: int, requests: list[bytes]) -> list[bytes]:
+    """Send every request on its own connection at once; the raw answers, in order."""
+    return concurrently_from(port, [(None, r) for r in requests])
+
+
+def concurrently_from(port: int, requests: list[tuple[str | None, bytes]]) -> list[bytes]:
+    """Like concurrently, each request from its own loopback source address (or None)."""
+
+    async def run() -> list[bytes]:
+        answers = (raw_exchange(port, data, source=source) for source, data in requests)
+        return list(await asyncio.gather(*answers))
+
+    return asyncio.run(run())
+
+
+def http_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """One HTTP/1.1 request that asks the server to close the connection after answering."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body or method in ("POST", "PATCH", "PUT"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

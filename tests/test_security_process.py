@@ -1,0 +1,195 @@
+"""Attacks from issue 15 against the real `python -m camwatch` process: concurrent password
+guesses, logout across a restart, body limits applied before reading, JSON on every error."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+
+import pytest
+
+from tests.helpers.camwatch_process import CamwatchProcess
+from tests.helpers.security_client import (
+    basic_header,
+    concurrently,
+    concurrently_from,
+    header_of,
+    http_request,
+    request,
+    session_cookie,
+    status_of,
+)
+from tests.helpers.support import wait_until
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery staple"
+JSON = {"Content-Type": "application/json"}
+FREE_GUESSES = 5  # FailureThrottle's default: the sixth failure in a row starts the lockout
+
+
+def login_body(password: str) -> bytes:
+    return json.dumps({"username": "admin", "password": password}).encode()
+
+
+def body_json(answer: bytes) -> dict[str, str]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"application/json" in head, head
+    value: dict[str, str] = json.loads(body)
+    return value
+
+
+def assert_locked_out(answers: list[bytes]) -> int:
+    """Every answer a 401 (checked) or a JSON 429 with Retry-After (not checked); the 401s."""
+    statuses = [status_of(a) for a in answers]
+    assert set(statuses) <= {401, 429}, sorted(set(statuses))
+    for answer in answers:
+        if status_of(answer) == 429:
+            assert int(header_of(answer, "Retry-After") or 0) >= 1
+            assert "try again" in body_json(answer)["error"]
+    return statuses.count(401)
+
+
+def test_concurrent_login_guesses_meet_the_lockout(tmp_path):
+    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+        guesses = [
+            http_request("POST", "/login", JSON, login_body(f"guess {i}")) for i in range(300)
+        ]
+        checked = assert_locked_out(concurrently(camwatch.port, guesses))
+        assert 1 <= checked <= FREE_GUESSES + 1  # not 300: each guess counted as it arrived
+        assert camwatch.log_text().count("failed login from") == checked
+
+        def right_password_works() -> bool:
+            reply = request(
+                camwatch.port, "POST", "/login", headers=JSON, body=login_body(PASSWORD)
+            )
+            assert reply.status in (200, 429), reply.status
+            return reply.status == 200
+
+        wait_until(right_password_works, timeout=20, interval=0.5, message="login after the lock")
+
+
+def test_concurrent_basic_guesses_meet_the_lockout(tmp_path):
+    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+        guesses = [
+            http_request("GET", "/api/cameras", {"Authorization": basic_header("admin", f"g{i}")})
+            for i in range(200)
+        ]
+        checked = assert_locked_out(concurrently(camwatch.port, guesses))
+        assert 1 <= checked <= FREE_GUESSES + 1
+        assert camwatch.log_text().count("failed HTTP Basic login from") == checked
+        good = {"Authorization": basic_header("admin", PASSWORD)}
+        wait_until(
+            lambda: request(camwatch.port, "GET", "/api/cameras", headers=good).status == 200,
+            timeout=20,
+            interval=0.5,
+            message="Basic after the lock",
+        )
+        # A player opening many streams at once with the right header is one check, not a lockout.
+        fresh = {"Authorization": basic_header("admin", PASSWORD) + " "}
+        answers = concurrently(
+            camwatch.port, [http_request("GET", "/api/cameras", fresh) for _ in range(40)]
+        )
+        assert [status_of(a) for a in answers] == [200] * 40
+
+
+def test_guesses_from_many_addresses_wait_for_a_few_check_slots(tmp_path):
+    """Each address has its free guesses, but only a few scrypt checks run or wait at once."""
+    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+        bursts = [
+            (
+                f"127.0.{i // 250}.{i % 250 + 2}",
+                http_request("POST", "/login", JSON, login_body("x")),
+            )
+            for i in range(300)
+        ]
+        answers = concurrently_from(camwatch.port, bursts)
+        statuses = [status_of(a) for a in answers]
+        busy = [a for a in answers if status_of(a) == 429]
+        assert statuses.count(401) + len(busy) == 300
+        assert len(busy) >= 150, statuses.count(401)  # without the bound: all 300 checked
+        assert all("being checked" in body_json(a)["error"] for a in busy)
+
+
+def test_logout_survives_a_restart(tmp_path):
+    camwatch = CamwatchProcess(tmp_path, password=PASSWORD)
+    try:
+        camwatch.start()
+        kept = session_cookie(
+            request(camwatch.port, "POST", "/login", headers=JSON, body=login_body(PASSWORD))
+        )
+        gone = session_cookie(
+            request(camwatch.port, "POST", "/login", headers=JSON, body=login_body(PASSWORD))
+        )
+        out = request(camwatch.port, "POST", "/logout", headers={"Cookie": gone})
+        assert out.status == 204
+        assert request(camwatch.port, "GET", "/api/cameras", headers={"Cookie": gone}).status == 401
+        assert camwatch.stop() == 0
+        camwatch.start()
+        assert request(camwatch.port, "GET", "/api/cameras", headers={"Cookie": kept}).status == 200
+        refused = request(camwatch.port, "GET", "/api/cameras", headers={"Cookie": gone})
+        assert refused.status == 401 and "error" in refused.json()
+        mode = (camwatch.data_dir / "revoked-sessions").stat().st_mode & 0o777
+        assert mode == 0o600
+    finally:
+        camwatch.kill()
+
+
+def raw_answer(port: int, data: bytes, timeout: float = 10) -> tuple[bytes, float]:
+    """Send `data`, keep the connection open, and read the answer; (answer, seconds taken)."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        client.sendall(data)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer, time.monotonic() - started
+
+
+def chunked(total: int, piece: int = 32 * 1024) -> bytes:
+    out = bytearray()
+    for start in range(0, total, piece):
+        size = min(piece, total - start)
+        out += f"{size:x}\r\n".encode() + b"{" * size + b"\r\n"
+    return bytes(out + b"0\r\n\r\n")
+
+
+def test_body_limits_apply_before_the_body_is_read(tmp_path):
+    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+        port = camwatch.port
+        head = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        # Only the headers: the answer must not wait for the 5000 bytes that never come.
+        answer, seconds = raw_answer(port, head + b"Content-Length: 5000\r\n\r\n")
+        assert status_of(answer) == 413 and seconds < 3
+        assert body_json(answer)["error"] == "request body is larger than 4096 bytes"
+        good = f"Authorization: {basic_header('admin', PASSWORD)}\r\n".encode()
+        patch = b"PATCH /api/cameras/cam/motion HTTP/1.1\r\nHost: x\r\n" + good
+        answer, seconds = raw_answer(port, patch + b"Content-Length: 70000\r\n\r\n")
+        assert status_of(answer) == 413 and seconds < 3
+        assert "65536 bytes" in body_json(answer)["error"]
+        # Chunked: no length declared, refused once the limit is passed.
+        answer, _ = raw_answer(port, head + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(8000))
+        assert status_of(answer) == 413 and "4096" in body_json(answer)["error"]
+        static = b"POST /static/app.css HTTP/1.1\r\nHost: x\r\n" + good
+        answer, _ = raw_answer(
+            port, static + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(1_200_000)
+        )
+        assert status_of(answer) == 413
+        assert body_json(answer)["error"] == "request body is larger than 1048576 bytes"
+        for framing in (b"Content-Length: 12abc\r\n", b"Transfer-Encoding: gzip\r\n"):
+            answer, _ = raw_answer(port, head + framing + b"\r\n")
+            assert status_of(answer) == 400 and body_json(answer)["error"]
+        assert request(port, "GET", "/healthz").status == 200
+
+
+def test_a_range_outside_the_file_is_a_json_416(tmp_path):
+    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+        good = {"Authorization": basic_header("admin", PASSWORD)}
+        whole = request(camwatch.port, "GET", "/static/app.css", headers=good)
+        assert whole.status == 200
+        beyond = {**good, "Range": f"bytes={len(whole.body) + 10}-"}
+        answer = request(camwatch.port, "GET", "/static/app.css", headers=beyond)
+        assert answer.status == 416
+        assert (answer.header("Content-Type") or "").startswith("application/json")
+        assert answer.json()["error"] and re.match(r"bytes \*/\d+", answer.header("Content-Range"))
