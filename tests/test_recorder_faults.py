@@ -12,6 +12,7 @@ from camwatch.config import MotionConfig, RetentionConfig
 from camwatch.recording.clip_writer import ClipResult, ClipWriter
 from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
 from camwatch.recording.recorder import EventRecorder
+from camwatch.recording.retention import RetentionPolicy
 from tests.helpers.event_files import add_event
 from tests.helpers.fakes import MemoryEventSink, RecordingListener, sqlite_disk_full
 from tests.helpers.recorder_feed import FPS, feed
@@ -101,7 +102,7 @@ def test_the_index_uses_its_reserve_when_the_disk_is_full(tmp_path):
     store.failures = 1
     with pytest.raises(sqlite3.OperationalError):
         store.update(record)  # no reserve left: the caller (the recorder) tries again later
-    store.enforce_retention(RetentionConfig(max_days=0, max_bytes=0, min_free_bytes=0))
+    RetentionPolicy(store).enforce(RetentionConfig(max_days=0, max_bytes=0, min_free_bytes=0))
     assert reserve.stat().st_size == RESERVE_BYTES  # made again once there is room
 
 
@@ -113,11 +114,12 @@ def test_retention_moves_on_when_a_row_cannot_be_deleted(tmp_path):
     (tmp_path / RESERVE_NAME).unlink(missing_ok=True)
     store.failures = 10**6  # nothing can be written: rows stay, files go
     retention = RetentionConfig(max_days=0, max_bytes=0, min_free_bytes=1)
-    first = store.enforce_retention(retention)
-    second = store.enforce_retention(retention)
+    policy = RetentionPolicy(store)
+    first = policy.enforce(retention)
+    second = policy.enforce(retention)
     assert (first, second) == (["a", "b", "c"], [])  # each once, not "a" again and again
     assert not list(tmp_path.rglob("*.mp4"))
     assert [r.id for r in store.list()] == ["c", "b", "a"]  # the rows wait for space
     store.failures = 0
-    store.enforce_retention(retention)
+    policy.enforce(retention)
     assert store.list() == []

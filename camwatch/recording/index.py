@@ -1,4 +1,4 @@
-"""The event index: SQLite rows for recorded clips, deleting them with their files, retention."""
+"""The event index: SQLite rows for recorded clips, and deleting them with their files."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from camwatch.config import RetentionConfig
 from camwatch.recording.paths import clips_dir
 
 log = logging.getLogger(__name__)
 
-ORPHAN_STALE_S = 30.0
 T = TypeVar("T")
 
 DB_NAME = "camwatch.db"
@@ -138,7 +136,6 @@ class EventStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._root = Path(os.path.abspath(self.data_dir))
         self._free_bytes = free_bytes
-        self._rows_to_delete: set[str] = set()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             str(self._root / DB_NAME), check_same_thread=False, isolation_level=None, timeout=10.0
@@ -163,6 +160,10 @@ class EventStore:
             self._db.close()
 
     # -- space for the index ---------------------------------------------------------------
+
+    def free_bytes(self) -> int:
+        """Free space on the data dir's disk."""
+        return self._free_bytes(self._root)
 
     def keep_reserve(self) -> None:
         """(Re)make the reserve file when there is room for it and then some."""
@@ -284,18 +285,43 @@ class EventStore:
         rows = self._query("SELECT COALESCE(SUM(size_bytes), 0) FROM events")
         return int(rows[0][0])
 
+    def finished_started_before(self, moment: float) -> EventIds:
+        """Events no longer recording that started before `moment`, oldest first."""
+        rows = self._query(
+            "SELECT id FROM events WHERE status != 'recording' "
+            "AND started_at < ? ORDER BY started_at, id",
+            moment,
+        )
+        return [row["id"] for row in rows]
+
+    def oldest_finished(self, excluding: Iterable[str] = ()) -> str | None:
+        """The oldest event no longer recording, leaving out the ids in `excluding`."""
+        skip = sorted(excluding)
+        rows = self._query(
+            "SELECT id FROM events WHERE status != 'recording' AND id NOT IN "
+            f"({', '.join('?' * len(skip))}) ORDER BY started_at, id LIMIT 1",
+            *skip,
+        )
+        return str(rows[0]["id"]) if rows else None
+
+    def video_paths(self) -> set[str]:
+        """Every indexed clip's path, relative to the data dir."""
+        return {row["video_path"] for row in self._query("SELECT video_path FROM events")}
+
     def delete(self, event_id: str, *, allow_recording: bool = True) -> bool:
         """Remove the row and its files; False if there was no such event.
 
         With allow_recording=False an event still recording raises EventRecording instead.
         """
-        record = self._delete_row(event_id, allow_recording=allow_recording)
+        record = self.delete_row(event_id, allow_recording=allow_recording)
         if record is None:
             return False
-        self._remove_files(record)
+        self.remove_files(record)
         return True
 
-    def _delete_row(self, event_id: str, *, allow_recording: bool) -> EventRecord | None:
+    def delete_row(self, event_id: str, *, allow_recording: bool) -> EventRecord | None:
+        """Remove the row only (its files stay); the deleted record, or None if there was none."""
+
         def work(db: sqlite3.Connection) -> EventRecord | None:
             rows = db.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchall()
             if not rows:
@@ -308,7 +334,7 @@ class EventStore:
 
         return self._write(work)
 
-    def _remove_files(self, record: EventRecord) -> bool:
+    def remove_files(self, record: EventRecord) -> bool:
         """Delete the clip and thumbnail; False if a file that exists could not be deleted."""
         removed = True
         for relative in (record.video_path, record.thumbnail_path):
@@ -370,137 +396,6 @@ class EventStore:
             log.warning("camera %s: saved motion settings are not valid JSON; ignored", camera)
             return {}
         return saved if isinstance(saved, dict) else {}
-
-    # -- retention -------------------------------------------------------------------------------
-
-    def enforce_retention(self, retention: RetentionConfig, now: float | None = None) -> EventIds:
-        """Delete finished clips: older than max_days, then oldest first while the clips take
-        more than max_bytes or the disk has less than min_free_bytes free. Returns their ids.
-        An event still recording is never deleted."""
-        now = time.time() if now is None else now
-        self._delete_leftover_rows()
-        deleted = self._delete_older_than(retention.max_days, now)
-        if retention.max_bytes > 0:
-            deleted += self._delete_beyond_bytes(retention.max_bytes)
-        if retention.min_free_bytes > 0:
-            deleted += self._delete_for_free_space(retention.min_free_bytes)
-        if deleted:
-            log.info("retention deleted %d clip(s): %s", len(deleted), ", ".join(deleted))
-        self.keep_reserve()
-        return deleted
-
-    def _delete_older_than(self, max_days: float, now: float) -> EventIds:
-        if max_days <= 0:
-            return []
-        rows = self._query(
-            "SELECT id FROM events WHERE status != 'recording' "
-            "AND started_at < ? ORDER BY started_at, id",
-            now - max_days * 86400,
-        )
-        return [row["id"] for row in rows if self._delete_for_retention(row["id"]) is not None]
-
-    def _delete_beyond_bytes(self, max_bytes: int) -> EventIds:
-        deleted: EventIds = []
-        total = self.total_bytes()
-        while total > max_bytes:
-            outcome = self._delete_oldest_finished()
-            if outcome is None:
-                break
-            deleted.append(outcome[0].id)
-            total -= outcome[0].size_bytes
-            if not outcome[1]:
-                break  # the row or files would not go: the next pass tries again
-        return deleted
-
-    def _delete_for_free_space(self, min_free_bytes: int) -> EventIds:
-        deleted: EventIds = []
-        while self._free_bytes(self._root) < min_free_bytes:
-            outcome = self._delete_oldest_finished()
-            if outcome is None:
-                orphan = self._delete_oldest_stale_orphan()
-                if orphan is not None:
-                    deleted.append(orphan)
-                    continue
-                log.warning(
-                    "less than %d bytes free in %s and no finished clip left to delete",
-                    min_free_bytes,
-                    self._root,
-                )
-                break
-            deleted.append(outcome[0].id)
-            if not outcome[1]:
-                break  # the row or files would not go: the next pass tries again
-        return deleted
-
-    def _delete_leftover_rows(self) -> None:
-        """Rows whose files retention already deleted when the index could not be written."""
-        for event_id in sorted(self._rows_to_delete):
-            try:
-                self._delete_row(event_id, allow_recording=False)
-            except (EventRecording, sqlite3.OperationalError):
-                continue
-            self._rows_to_delete.discard(event_id)
-
-    def _delete_oldest_finished(self) -> tuple[EventRecord, bool] | None:
-        # Rows whose files are gone already (their DELETE waits for space) are skipped, or a
-        # full disk would have retention pick the same row, with nothing left to free, forever.
-        skip = sorted(self._rows_to_delete)
-        rows = self._query(
-            "SELECT id FROM events WHERE status != 'recording' AND id NOT IN "
-            f"({', '.join('?' * len(skip))}) ORDER BY started_at, id LIMIT 1",
-            *skip,
-        )
-        return self._delete_for_retention(rows[0]["id"]) if rows else None
-
-    def _delete_oldest_stale_orphan(self) -> str | None:
-        """Last resort on a full disk: the oldest clip file that has no row (its row could not
-        be written for lack of space) and has not been written to for ORPHAN_STALE_S, so it is
-        not the clip being recorded. Without this, such files would wedge the disk for good."""
-        clips = clips_dir(self._root)
-        if not clips.is_dir():
-            return None
-        indexed = {row["video_path"] for row in self._query("SELECT video_path FROM events")}
-        now = time.time()
-        candidates = []
-        for path in clips.rglob("*.mp4"):
-            try:
-                modified = path.stat().st_mtime
-            except OSError:
-                continue
-            if (
-                str(path.relative_to(self._root)) not in indexed
-                and now - modified >= ORPHAN_STALE_S
-            ):
-                candidates.append((modified, path))
-        if not candidates:
-            return None
-        _, oldest = min(candidates)
-        log.warning("disk full: deleting %s, a clip that could not be indexed", oldest.name)
-        oldest.unlink(missing_ok=True)
-        oldest.with_suffix(".jpg").unlink(missing_ok=True)
-        return oldest.stem
-
-    def _delete_for_retention(self, event_id: str) -> tuple[EventRecord, bool] | None:
-        """(the deleted event, whether row and files all went), or None if not deletable."""
-        try:
-            record = self._delete_row(event_id, allow_recording=False)
-        except EventRecording:
-            return None  # re-added as recording meanwhile
-        except sqlite3.OperationalError as e:
-            # Most likely the disk is full and the index cannot be written: free the space
-            # now; the row goes on a later pass, or at the next start (its video is gone).
-            record = self.get(event_id)
-            if record is None or record.status == "recording":
-                return None
-            log.error(
-                "cannot delete event %s from the index (%s); deleting its files first", event_id, e
-            )
-            removed = self._remove_files(record)
-            self._rows_to_delete.add(event_id)  # skipped from now on: the next one is tried
-            return record, removed
-        if record is None:
-            return None
-        return record, self._remove_files(record)
 
 
 def _row_values(record: EventRecord) -> tuple[Any, ...]:

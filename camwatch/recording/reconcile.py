@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from camwatch.recording.clip_probe import probe_clip, trim_partial_fragment
 from camwatch.recording.index import EventRecord, EventStore
-from camwatch.recording.paths import clips_dir
+from camwatch.recording.paths import clip_folder_files
 from camwatch.recording.thumbnails import write_thumbnail
 
 log = logging.getLogger(__name__)
@@ -99,18 +98,16 @@ def _reconcile_files(store: EventStore, known: set[Path], report: ReconcileRepor
     """Index or delete clip files without a row; delete stray thumbnails and temp files."""
     videos: list[Path] = []
     others: list[Path] = []
-    for folder, _, names in os.walk(clips_dir(store.root)):
-        for name in names:
-            path = Path(folder) / name
-            if path in known or path.is_symlink():
-                continue
-            (videos if name.endswith(".mp4") else others).append(path)
-    for video in sorted(videos):
+    for path in clip_folder_files(store.root):
+        if path in known or path.is_symlink():
+            continue
+        (videos if path.name.endswith(".mp4") else others).append(path)
+    for video in videos:
         try:
             _index_orphan(store, video, known, report)
         except OSError as e:
             log.error("cannot index or delete %s: %s", video, e)
-    for path in sorted(others):
+    for path in others:
         stray_thumbnail = path.suffix == ".jpg" and not path.with_suffix(".mp4").exists()
         if (stray_thumbnail or path.suffix == ".tmp") and path not in known:
             path.unlink(missing_ok=True)
