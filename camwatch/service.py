@@ -13,6 +13,7 @@ import tornado.web
 
 from camwatch.capture.camera import Camera
 from camwatch.config import Config, ConfigError, ServerConfig
+from camwatch.recording.switches import Switches
 from camwatch.server.app import Route, make_app
 from camwatch.server.context import AppContext
 from camwatch.server.limits import LimitedHTTPServer
@@ -67,7 +68,11 @@ class Service:
     def __init__(self, config: Config, cameras: list[Camera] | None = None) -> None:
         self.config = config
         cams = cameras if cameras is not None else [Camera(c) for c in config.cameras]
-        self.context = AppContext(config=config, cameras={c.name: c for c in cams})
+        self.context = AppContext(
+            config=config,
+            cameras={c.name: c for c in cams},
+            switches=Switches({c.name: c.config.motion for c in cams}),
+        )
         self.components: list[Component] = []
         self.extra_routes: list[Route] = []
         self.server: tornado.httpserver.HTTPServer | None = None

@@ -7,10 +7,11 @@ from pathlib import Path
 from camwatch.capture.camera import Camera
 from camwatch.config import Config
 from camwatch.frame import Frame
+from camwatch.integrations.discovery import server_base_url
 from camwatch.integrations.hooks import HookRunner
 from camwatch.integrations.listeners import Listeners
 from camwatch.integrations.metrics import Metrics
-from camwatch.integrations.mqtt import MqttPublisher, server_base_url
+from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.motion.settings import apply_saved_overrides
 from camwatch.recording import export
 from camwatch.recording.activity import ActivityLog
@@ -40,7 +41,7 @@ class RecorderComponent:
 
 
 def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
-    stats = camera.stats
+    stats, switches = camera.stats, service.context.switches
 
     def on_recording(active: bool) -> None:
         camera.recording = active
@@ -74,6 +75,7 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         store=service.context.events,
         listeners=service.context.listeners,
         fps_hint=camera.config.fps,
+        recordings_on=lambda: switches.recordings(camera.name),
         on_delta=on_delta,
         on_recording=on_recording,
         on_clip_closed=on_clip_closed,
@@ -103,6 +105,8 @@ def add_integrations(service: Service) -> Listeners:
             list(service.context.cameras),
             data_dir,
             base_url=server_base_url(config.server),
+            switches=service.context.switches,
+            fps_of=lambda name: service.context.cameras[name].state.fps,
         )
         service.components.append(publisher)
         listeners.add(publisher)
@@ -121,6 +125,7 @@ def attach_event_store(service: Service) -> EventStore:
         apply_saved_overrides(
             camera.name, camera.config.motion, store.motion_overrides(camera.name)
         )
+    service.context.switches.use_store(store)
     retention = RetentionService(store, service.config.retention)
     service.context.retention = retention  # attach_recorder asks it for a pass after each clip
     service.components.insert(0, retention)

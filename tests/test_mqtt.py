@@ -16,16 +16,18 @@ import pytest
 
 from camwatch import __version__
 from camwatch.config import Config, ConfigError, MqttConfig, ServerConfig, config_from_mapping
-from camwatch.integrations.mqtt import MqttPublisher, discovery_messages, node_id, server_base_url
+from camwatch.integrations.discovery import discovery_messages, node_id, server_base_url
+from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from camwatch.wiring import build_service
 from tests.helpers.broker import Collector, Mosquitto
+from tests.helpers.ha_schema import discovery_problems
 from tests.helpers.processes import free_port
 from tests.helpers.support import ServerThread, demo_config, wait_until
 
 DISCOVERY_TOPIC = re.compile(
-    r"^homeassistant/(binary_sensor|image)/[a-zA-Z0-9_-]+/"
+    r"^homeassistant/(binary_sensor|image|event|switch|sensor)/[a-zA-Z0-9_-]+/"
     r"[a-zA-Z0-9_-]+/config$"
 )
 
@@ -147,6 +149,7 @@ def test_motion_goes_on_then_off_around_an_event_with_events_json(tmp_path, brok
     assert [m.text for m in watcher.on("camwatch/front/motion")] == ["OFF", "ON", "OFF"]
     start, end = [json.loads(m.payload) for m in watcher.on("camwatch/front/events")]
     assert start["type"] == "start" and start["ended_at"] is None
+    assert (start["event_type"], end["event_type"]) == ("motion_start", "motion_end")
     assert start["started_at"] == "2026-11-24T09:30:00.000Z"
     assert end["type"] == "end" and end["ended_at"] == "2026-11-24T09:30:12.500Z"
     assert end["duration_s"] == 12.5 and end["frames"] == 125 and end["size_bytes"] == 4096
@@ -177,11 +180,13 @@ def test_discovery_configs_are_retained_and_what_home_assistant_expects(
         image = json.loads(
             ha.wait_for("homeassistant/image/camwatch/front_last_event/config").payload
         )
-        wait_until(lambda: len(ha.messages) == 4, message="4 discovery configs")
+        wait_until(lambda: len(ha.messages) == 6, message="6 discovery configs")
     finally:
         publisher.stop()
 
     assert all(m.retain and DISCOVERY_TOPIC.match(m.topic) for m in ha.messages)
+    for message in ha.messages:
+        assert discovery_problems(message.topic, json.loads(message.payload)) == []
     assert motion["device_class"] == "motion"
     assert motion["state_topic"] == "camwatch/front/motion"
     assert (motion["payload_on"], motion["payload_off"]) == ("ON", "OFF")
@@ -203,8 +208,10 @@ def test_discovery_configs_are_retained_and_what_home_assistant_expects(
         }
     unique_ids = [json.loads(m.payload)["unique_id"] for m in ha.messages]
     assert sorted(unique_ids) == [
+        "camwatch_back_events",
         "camwatch_back_last_event",
         "camwatch_back_motion",
+        "camwatch_front_events",
         "camwatch_front_last_event",
         "camwatch_front_motion",
     ]
@@ -240,7 +247,7 @@ def test_hosts_with_distinct_prefixes_share_a_broker_without_colliding(
     try:
         wait_until(lambda: all(p.connected for p in publishers), message="both connected")
         ha = collect(collectors, broker.port, "homeassistant/#")
-        wait_until(lambda: len(ha.messages) == 4, message="both hosts' discovery")
+        wait_until(lambda: len(ha.messages) == 6, message="both hosts' discovery")
         states = collect(collectors, broker.port, "+/+/+/motion")
         states.wait_for("camwatch/garage/front/motion")
         publishers[1].motion_changed("front", True)
@@ -251,14 +258,19 @@ def test_hosts_with_distinct_prefixes_share_a_broker_without_colliding(
         for publisher in publishers:
             publisher.stop()
     configs = [json.loads(m.payload) for m in ha.messages]
-    assert len({m.topic for m in ha.messages}) == 4
-    assert len({c["unique_id"] for c in configs}) == 4
+    assert len({m.topic for m in ha.messages}) == 6
+    assert len({c["unique_id"] for c in configs}) == 6
     assert {c["device"]["identifiers"][0] for c in configs} == {
         "camwatch_garage_front",
         "camwatch-porch_front",
     }
-    state_topics = {c["state_topic"] for c in configs if "state_topic" in c}
-    assert state_topics == {"camwatch/garage/front/motion", "camwatch-porch/front/motion"}
+    state_topics = {c["state_topic"] for c in configs if c.get("device_class") == "motion"}
+    assert state_topics == {
+        "camwatch/garage/front/motion",
+        "camwatch-porch/front/motion",
+        "camwatch/garage/front/events",
+        "camwatch-porch/front/events",
+    }
     assert states.on("camwatch/garage/front/motion")[-1].text == "OFF"
 
 

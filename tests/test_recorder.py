@@ -1,6 +1,7 @@
 """EventRecorder: clips with pre-roll and stable tail, thumbnails, index calls, discards, splits."""
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,29 @@ from tests.helpers.recorder_feed import FPS, feed
 
 
 def make_recorder(
-    tmp_path: Path, **motion
+    tmp_path: Path, recordings_on: Callable[[], bool] = lambda: True, **motion
 ) -> tuple[EventRecorder, MemoryEventSink, RecordingListener]:
     sink, listener = MemoryEventSink(), RecordingListener()
-    recorder = EventRecorder("cam", MotionConfig(**motion), tmp_path, sink, listener, fps_hint=FPS)
+    recorder = EventRecorder(
+        "cam",
+        MotionConfig(**motion),
+        tmp_path,
+        sink,
+        listener,
+        fps_hint=FPS,
+        recordings_on=recordings_on,
+    )
     return recorder, sink, listener
+
+
+def recordings_switch(on_at: Callable[[float], bool]) -> Callable[[], bool]:
+    """The recorder asks once per detected frame; the feed's frames are 1/FPS apart from t=0."""
+    frames = itertools.count()
+    return lambda: on_at(next(frames) / FPS)
+
+
+def motion_calls(listener: RecordingListener) -> list[object]:
+    return [value for kind, value in listener.calls if kind == "motion"]
 
 
 def test_clip_is_h264_with_pre_roll_motion_and_stable_tail(tmp_path):
@@ -76,3 +95,51 @@ def test_pre_roll_buffer_is_sized_in_time():
     for i in range(50):
         buffer.push(ClipFrame(t=i * 0.1, captured_at=0, width=2, height=2), seconds=1.5)
     assert len(buffer) == 16  # frames from t=3.4 to t=4.9
+
+
+def test_recordings_off_still_announces_motion_but_writes_and_indexes_nothing(tmp_path):
+    recorder, sink, listener = make_recorder(tmp_path, recordings_on=lambda: False)
+    feed(recorder, 12, [(2.0, 5.0), (7.0, 9.0)])
+    recorder.close()
+    assert listener.calls == [("motion", True), ("motion", False)] * 2
+    assert sink.records == {} and sink.calls == []
+    assert list(tmp_path.rglob("*")) == []  # not a clip, a thumbnail or a folder
+    assert not recorder.recording
+
+
+def test_recordings_switched_off_during_a_clip_keep_it_and_motion_stays_on(tmp_path):
+    on = recordings_switch(lambda t: t < 5.0)
+    recorder, sink, listener = make_recorder(tmp_path, on, pre_roll_seconds=1.0)
+    feed(recorder, 12, [(2.0, 8.0)])
+    assert listener.ended.wait(10)
+    recorder.close()
+    [record] = sink.records.values()
+    assert record.status == "complete"
+    # from the pre-roll (t=1) to the switch (t=5): the rest of the event is not recorded
+    assert probe(tmp_path / record.video_path)["duration"] == pytest.approx(4.0, abs=0.35)
+    assert motion_calls(listener) == [True, False]  # no OFF/ON blip at the switch
+    assert [kind for kind, _ in listener.calls].count("started") == 1
+
+
+def test_recordings_switched_on_during_an_event_record_the_rest_of_it(tmp_path):
+    on = recordings_switch(lambda t: t >= 5.0)
+    recorder, sink, listener = make_recorder(tmp_path, on, stable_frames=10)
+    feed(recorder, 12, [(2.0, 8.0)])
+    recorder.close()
+    [record] = sink.records.values()
+    assert record.started_at == pytest.approx(1_700_000_005.0, abs=0.01)
+    # t=5 to the end of motion (8) and the stable tail (10 frames)
+    assert probe(tmp_path / record.video_path)["duration"] == pytest.approx(4.0, abs=0.35)
+    assert motion_calls(listener) == [True, False]
+    assert [kind for kind, _ in listener.calls] == ["motion", "started", "motion", "ended"]
+
+
+def test_motion_announced_without_recordings_goes_off_when_detection_stops(tmp_path):
+    recorder, sink, listener = make_recorder(tmp_path, recordings_on=lambda: False)
+    feed(recorder, 5, [(2.0, 9.0)])
+    assert motion_calls(listener) == [True]
+    recorder.settings.enabled = False
+    feed(recorder, 0.2, [])
+    assert motion_calls(listener) == [True, False]
+    recorder.close()
+    assert motion_calls(listener) == [True, False] and sink.records == {}

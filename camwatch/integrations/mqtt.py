@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,116 +15,51 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from camwatch import __version__
-from camwatch.config import MqttConfig, ServerConfig
+from camwatch.config import MqttConfig
+from camwatch.integrations.discovery import (
+    MOTION_END,
+    MOTION_START,
+    OFF,
+    OFFLINE,
+    ON,
+    ONLINE,
+    Topics,
+    discovery_messages,
+    node_id,
+)
 from camwatch.integrations.worker import BoundedWorker
 from camwatch.recording.index import EventRecord
+from camwatch.recording.switches import SWITCH_NAMES, Switches, SwitchState
 
 log = logging.getLogger(__name__)
 
-ONLINE, OFFLINE = "online", "offline"
 MAX_QUEUED_MESSAGES = 1000
 MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024
 STOP_TIMEOUT_S = 3.0
-WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
+FPS_INTERVAL_S = 15.0
+COMMAND_PAYLOADS = {ON.encode(): True, OFF.encode(): False}
 
 
-def node_id(topic_prefix: str) -> str:
-    """The topic prefix made safe for a discovery topic level and for unique ids."""
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", topic_prefix).strip("_") or "camwatch"
-
-
-def server_base_url(server: ServerConfig, hostname: str | None = None) -> str:
-    """Where this server can probably be reached: the configured host, or this machine's name
-    when listening on every address. Only used for the device's link in Home Assistant."""
-    host = server.host
-    if host in WILDCARD_HOSTS:
-        host = hostname or socket.gethostname()
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    scheme = "https" if server.certfile else "http"
-    return f"{scheme}://{host}:{server.port}"
-
-
-class Topics:
-    """The topic names of one camwatch instance."""
-
-    def __init__(self, config: MqttConfig) -> None:
-        self.prefix = config.topic_prefix.strip("/")
-        self.discovery_prefix = config.discovery_prefix.strip("/")
-        self.available = f"{self.prefix}/available"
-        self.ha_status = f"{self.discovery_prefix}/status"
-
-    def motion(self, camera: str) -> str:
-        return f"{self.prefix}/{camera}/motion"
-
-    def events(self, camera: str) -> str:
-        return f"{self.prefix}/{camera}/events"
-
-    def thumbnail(self, camera: str) -> str:
-        return f"{self.prefix}/{camera}/thumbnail"
-
-
-def discovery_messages(
-    config: MqttConfig, cameras: list[str], base_url: str
-) -> list[tuple[str, dict[str, Any]]]:
-    """(topic, config) for Home Assistant: per camera a motion binary_sensor and an image
-    entity showing the latest event's thumbnail, grouped under one device per camera.
-
-    Unique ids and device identifiers start with the topic prefix, so several camwatch hosts
-    with distinct prefixes can share a broker and a Home Assistant.
-    """
-    topics = Topics(config)
-    node = node_id(config.topic_prefix)
-    common = {
-        "availability_topic": topics.available,
-        "payload_available": ONLINE,
-        "payload_not_available": OFFLINE,
-        "origin": {"name": "camwatch", "sw_version": __version__},
-    }
-    messages: list[tuple[str, dict[str, Any]]] = []
-    for camera in cameras:
-        device = {
-            "identifiers": [f"{node}_{camera}"],
-            "name": camera if node == "camwatch" else f"{topics.prefix} {camera}",
-            "manufacturer": "camwatch",
-            "model": "camwatch camera",
-            "sw_version": __version__,
-            "configuration_url": base_url,
-        }
-        motion = {
-            "name": "Motion",
-            "unique_id": f"{node}_{camera}_motion",
-            "device_class": "motion",
-            "state_topic": topics.motion(camera),
-            "payload_on": "ON",
-            "payload_off": "OFF",
-            "qos": 1,
-            "device": device,
-            **common,
-        }
-        image = {
-            "name": "Last event",
-            "unique_id": f"{node}_{camera}_last_event",
-            "image_topic": topics.thumbnail(camera),
-            "content_type": "image/jpeg",
-            "qos": 1,
-            "device": device,
-            **common,
-        }
-        prefix = topics.discovery_prefix
-        messages.append((f"{prefix}/binary_sensor/{node}/{camera}_motion/config", motion))
-        messages.append((f"{prefix}/image/{node}/{camera}_last_event/config", image))
-    return messages
+def payload_kind(message: mqtt.MQTTMessage) -> str:
+    """Why a command is not taken, in words a log line can say once per topic."""
+    if message.retain:
+        return "a retained command left on the broker (publish commands without retain)"
+    if not message.payload:
+        return "an empty payload (expected ON or OFF)"
+    return "a payload other than ON or OFF"
 
 
 class MqttPublisher:
-    """An EventListener and service component publishing to an MQTT broker.
+    """An EventListener and service component speaking MQTT with a broker.
 
     Retained: `{prefix}/available` (online/offline, the last will), `{prefix}/{camera}/motion`
-    (ON/OFF), `{prefix}/{camera}/thumbnail` (JPEG of the latest event) and the discovery configs.
-    Not retained: `{prefix}/{camera}/events` (JSON on start and end). paho's own thread keeps
-    reconnecting; listener calls only update state and queue a non-blocking publish.
+    (ON/OFF), `{prefix}/{camera}/thumbnail` (JPEG of the latest event), the switch states
+    `{prefix}/{camera}/detect` and `.../recordings` (ON/OFF) and the discovery configs.
+    Not retained: `{prefix}/{camera}/events` (JSON on start and end) and `{prefix}/{camera}/fps`
+    (every `fps_interval_s`). Subscribed: exactly `{prefix}/{camera}/detect/set` and
+    `.../recordings/set` per camera (with `switches`) and Home Assistant's status topic.
+    paho's own thread keeps reconnecting; listener calls only update state and queue a
+    non-blocking publish; commands are applied on a worker thread, the latest per switch.
     """
 
     def __init__(
@@ -134,6 +69,9 @@ class MqttPublisher:
         data_dir: str | Path,
         *,
         base_url: str,
+        switches: Switches | None = None,
+        fps_of: Callable[[str], float] | None = None,
+        fps_interval_s: float = FPS_INTERVAL_S,
         client_id: str | None = None,
         reconnect_min_s: float = 1.0,
         reconnect_max_s: float = 30.0,
@@ -143,18 +81,31 @@ class MqttPublisher:
         self.data_dir = Path(data_dir)
         self.base_url = base_url
         self.topics = Topics(config)
+        self.switches = switches
+        self.fps_of = fps_of
+        self.fps_interval_s = fps_interval_s
         self.reconnect_min_s, self.reconnect_max_s = reconnect_min_s, reconnect_max_s
         self._lock = threading.Lock()
         self._connected = False
-        self._stopping = False
+        self._stopping = threading.Event()
         self._reported_unreachable = False
         self._motion: dict[str, bool] = dict.fromkeys(self.cameras, False)
         self._thumbnails: dict[str, bytes] = {}
         self._files = BoundedWorker("mqtt-files", max_queued=16)
+        self._commands = CommandQueue(switches)
+        self._fps_thread: threading.Thread | None = None
+        # command topic -> (camera, switch): the only topics whose messages change anything
+        self.command_topics: dict[str, tuple[str, str]] = {}
+        if switches is not None:
+            self.command_topics = {
+                self.topics.command(camera, switch): (camera, switch)
+                for camera in self.cameras
+                for switch in SWITCH_NAMES
+            }
+            switches.watch(self.switch_changed)
         default_id = f"camwatch-{socket.gethostname()}-{node_id(config.topic_prefix)}"
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id or default_id[:64]
-        )
+        self.client_id = client_id or default_id[:64]
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         self._configure_client()
 
     @property
@@ -179,6 +130,10 @@ class MqttPublisher:
     def start(self) -> None:
         """Connect in the background: a broker that is down now is retried, never waited for."""
         self._files.start()
+        self._commands.start()
+        if self.fps_of is not None:
+            self._fps_thread = threading.Thread(target=self._fps_loop, name="mqtt-fps", daemon=True)
+            self._fps_thread.start()
         self.client.reconnect_delay_set(int(self.reconnect_min_s), int(self.reconnect_max_s))
         self.client.connect_async(self.config.host, self.config.port, keepalive=30)
         self.client.loop_start()
@@ -186,8 +141,11 @@ class MqttPublisher:
 
     def stop(self) -> None:
         """Say offline (the will is only sent for unclean disconnects), then disconnect."""
-        self._stopping = True
+        self._stopping.set()
         self._files.stop(1.0)
+        self._commands.stop(1.0)
+        if self._fps_thread is not None:
+            self._fps_thread.join(1.0)
         with self._lock:
             connected = self._connected
             info = self._publish(self.topics.available, OFFLINE, retain=True) if connected else None
@@ -203,7 +161,7 @@ class MqttPublisher:
         with self._lock:
             self._motion[camera] = active
             if self._connected:
-                self._publish(self.topics.motion(camera), "ON" if active else "OFF", retain=True)
+                self._publish(self.topics.motion(camera), ON if active else OFF, retain=True)
 
     def event_started(self, record: EventRecord) -> None:
         self._publish_event("start", record)
@@ -215,7 +173,8 @@ class MqttPublisher:
             log.warning("mqtt: too many thumbnails queued; skipped %s", path)
 
     def _publish_event(self, kind: str, record: EventRecord) -> None:
-        payload = json.dumps({"type": kind, **record.to_json()})
+        event_type = MOTION_START if kind == "start" else MOTION_END  # for Home Assistant
+        payload = json.dumps({"type": kind, "event_type": event_type, **record.to_json()})
         # QoS 1 without the connection check: paho keeps it (bounded) until it reconnects
         self._publish(self.topics.events(record.camera), payload, retain=False)
 
@@ -232,6 +191,19 @@ class MqttPublisher:
             self._thumbnails[camera] = data
             if self._connected:
                 self._publish(self.topics.thumbnail(camera), data, retain=True)
+
+    # -- switches (any thread: API, web UI, MQTT commands) -----------------------------------
+
+    def switch_changed(self, state: SwitchState) -> None:
+        with self._lock:
+            if self._connected:
+                self._publish_switches(state)
+
+    def _fps_loop(self) -> None:
+        while not self._stopping.wait(self.fps_interval_s):
+            with self._lock:
+                if self._connected:
+                    self._publish_fps()
 
     # -- paho thread -------------------------------------------------------------------------
 
@@ -253,8 +225,11 @@ class MqttPublisher:
             return
         log.info("mqtt: connected to %s:%d", self.config.host, self.config.port)
         self._reported_unreachable = False
+        subscriptions = [(topic, 1) for topic in self.command_topics]
         if self.config.discovery:
-            client.subscribe(self.topics.ha_status, qos=1)
+            subscriptions.append((self.topics.ha_status, 1))
+        if subscriptions:
+            client.subscribe(subscriptions)
         with self._lock:
             self._connected = True
             self._publish_all()
@@ -277,14 +252,24 @@ class MqttPublisher:
         properties: Any,
     ) -> None:
         was_connected, self._connected = self._connected, False
-        if was_connected and not self._stopping:
+        if was_connected and not self._stopping.is_set():
             log.warning("mqtt: disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == self.topics.ha_status and message.payload == b"online":
+        command = self.command_topics.get(message.topic)
+        if command is not None:
+            self._on_command(message, *command)
+        elif message.topic == self.topics.ha_status and message.payload == b"online":
             log.info("mqtt: Home Assistant came online; sending discovery again")
             with self._lock:
                 self._publish_all()
+
+    def _on_command(self, message: mqtt.MQTTMessage, camera: str, switch: str) -> None:
+        on = COMMAND_PAYLOADS.get(bytes(message.payload))
+        if on is None or message.retain:
+            self._commands.ignore(message.topic, payload_kind(message))
+            return
+        self._commands.put(camera, switch, on)
 
     # -- publishing (hold self._lock where state is read) ------------------------------------
 
@@ -293,12 +278,33 @@ class MqttPublisher:
         persistence, retained messages are gone, so send them again on every connect."""
         self._publish(self.topics.available, ONLINE, retain=True)
         if self.config.discovery:
-            for topic, payload in discovery_messages(self.config, self.cameras, self.base_url):
+            messages = discovery_messages(
+                self.config,
+                self.cameras,
+                self.base_url,
+                switches=self.switches is not None,
+                fps=self.fps_of is not None,
+            )
+            for topic, payload in messages:
                 self._publish(topic, json.dumps(payload), retain=True)
         for camera, active in self._motion.items():
-            self._publish(self.topics.motion(camera), "ON" if active else "OFF", retain=True)
+            self._publish(self.topics.motion(camera), ON if active else OFF, retain=True)
         for camera, data in self._thumbnails.items():
             self._publish(self.topics.thumbnail(camera), data, retain=True)
+        if self.switches is not None:
+            for camera in self.cameras:
+                self._publish_switches(self.switches.state(camera))
+        self._publish_fps()
+
+    def _publish_switches(self, state: SwitchState) -> None:
+        for switch, on in state.to_json().items():
+            self._publish(self.topics.switch(state.camera, switch), ON if on else OFF, retain=True)
+
+    def _publish_fps(self) -> None:
+        if self.fps_of is None:
+            return
+        for camera in self.cameras:
+            self._publish(self.topics.fps(camera), f"{self.fps_of(camera):.2f}", retain=False)
 
     def _publish(
         self, topic: str, payload: str | bytes, *, retain: bool
@@ -312,3 +318,55 @@ class MqttPublisher:
             log.warning("mqtt: outgoing queue full; dropped a message to %s", topic)
             return None
         return info
+
+
+class CommandQueue:
+    """ON/OFF commands from the broker, applied to the switches on a worker thread.
+
+    Only the latest command per switch waits, so a flood of commands costs one switch change
+    per switch and worker turn, and memory stays bounded. Ignored messages are logged once
+    per topic and kind, not once per message.
+    """
+
+    def __init__(self, switches: Switches | None) -> None:
+        self.switches = switches
+        self._worker = BoundedWorker("mqtt-commands", max_queued=2)
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], bool] = {}
+        self._queued = False
+        self._logged: set[tuple[str, str]] = set()  # bounded: command topics x kinds
+        self.ignored = 0
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self, timeout: float) -> None:
+        self._worker.stop(timeout)
+
+    def put(self, camera: str, switch: str, on: bool) -> None:
+        with self._lock:
+            self._pending[(camera, switch)] = on
+            if self._queued:
+                return
+            self._queued = self._worker.submit(self._apply)
+
+    def ignore(self, topic: str, kind: str) -> None:
+        with self._lock:
+            self.ignored += 1
+            if (topic, kind) in self._logged:
+                return
+            self._logged.add((topic, kind))
+        log.warning("mqtt: ignoring %s on %s (logged once per topic)", kind, topic)
+
+    def _apply(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._queued = False
+        if self.switches is None:
+            return
+        for (camera, switch), on in pending.items():
+            try:
+                self.switches.set(camera, **{switch: on})
+            except Exception as e:  # the index could not be written: say so, keep running
+                state = ON if on else OFF
+                log.error("mqtt: cannot turn %s %s for camera %s: %s", switch, state, camera, e)

@@ -61,6 +61,9 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS motion_overrides (
         camera TEXT PRIMARY KEY,
         settings TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS camera_switches (
+        camera TEXT PRIMARY KEY,
+        switches TEXT NOT NULL)""",
 )
 
 FreeBytes = Callable[[Path], int]
@@ -388,14 +391,32 @@ class EventStore:
 
     def motion_overrides(self, camera: str) -> dict[str, Any]:
         rows = self._query("SELECT settings FROM motion_overrides WHERE camera = ?", camera)
-        if not rows:
-            return {}
-        try:
-            saved = json.loads(rows[0][0])
-        except ValueError:
-            log.warning("camera %s: saved motion settings are not valid JSON; ignored", camera)
-            return {}
-        return saved if isinstance(saved, dict) else {}
+        return _json_object(rows, f"camera {camera}: saved motion settings")
+
+    def save_camera_switches(self, camera: str, switches: Mapping[str, bool]) -> None:
+        """Keep a camera's run-time switches (recordings on/off) across restarts."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO camera_switches (camera, switches) VALUES (?, ?) "
+                "ON CONFLICT (camera) DO UPDATE SET switches = excluded.switches",
+                (camera, json.dumps(dict(switches), sort_keys=True)),
+            )
+
+    def camera_switches(self, camera: str) -> dict[str, Any]:
+        rows = self._query("SELECT switches FROM camera_switches WHERE camera = ?", camera)
+        return _json_object(rows, f"camera {camera}: saved switches")
+
+
+def _json_object(rows: list[sqlite3.Row], what: str) -> dict[str, Any]:
+    """The JSON object in the first row's first column; {} (with a warning) if it is not one."""
+    if not rows:
+        return {}
+    try:
+        saved = json.loads(rows[0][0])
+    except ValueError:
+        log.warning("%s are not valid JSON; ignored", what)
+        return {}
+    return saved if isinstance(saved, dict) else {}
 
 
 def _row_values(record: EventRecord) -> tuple[Any, ...]:

@@ -93,6 +93,7 @@ class EventRecorder:
         listeners: EventListener | None = None,
         *,
         fps_hint: float = 10.0,
+        recordings_on: Callable[[], bool] = lambda: True,
         on_delta: Callable[[Frame, float], None] | None = None,
         on_recording: Callable[[bool], None] | None = None,
         on_clip_closed: Callable[[ClipResult], None] | None = None,
@@ -103,6 +104,9 @@ class EventRecorder:
         self.store = store
         self.listeners: EventListener = listeners or Listeners()
         self.fps_hint = fps_hint
+        self._recordings_on = recordings_on
+        # motion of an event announced while recordings were off: no clip, only motion ON/OFF
+        self._unrecorded_motion = False
         self.detector = MotionDetector(settings)
         self.tracker = EventTracker(settings)
         self.pre_roll = PreRollBuffer()
@@ -146,6 +150,11 @@ class EventRecorder:
     def process(self, frame: Frame, delta: float) -> None:
         """Advance the state machine with one frame whose delta is known."""
         step = self.tracker.update(frame.monotonic, delta)
+        if not self._recordings_on():
+            self._track_without_recording(step)
+            return
+        if self._unrecorded_motion and self._resume_recording(frame, step, delta):
+            return
         if self._clip is None and step not in (Step.START, Step.CONFIRM):
             if self.settings.pre_roll_seconds > 0:
                 self.pre_roll.push(ClipFrame.of(frame), self.settings.pre_roll_seconds)
@@ -165,6 +174,38 @@ class EventRecorder:
             self._end_clip(motion_over=True)
         elif step == Step.DISCARD:
             self._discard_clip()
+
+    def _track_without_recording(self, step: Step) -> None:
+        """Recordings off: motion is still announced (ON when an event is confirmed, OFF when
+        it ends); nothing is written, indexed or kept in memory."""
+        if self._clip is not None:  # switched off during a clip: close it, motion goes on
+            if self._clip.indexed:
+                self._end_clip(motion_over=False)
+                self._unrecorded_motion = True
+            else:
+                self._discard_clip()
+        self.pre_roll.clear()
+        if step == Step.CONFIRM and not self._unrecorded_motion:
+            self._unrecorded_motion = True
+            self.listeners.motion_changed(self.camera_name, True)
+        elif step == Step.END and self._unrecorded_motion:
+            self._unrecorded_motion = False
+            self.listeners.motion_changed(self.camera_name, False)
+
+    def _resume_recording(self, frame: Frame, step: Step, delta: float) -> bool:
+        """Recordings switched on during an announced event: record the rest of it as a kept
+        clip (motion is already ON). False when the event is over and the frame is ordinary."""
+        self._unrecorded_motion = False
+        if step == Step.END or self.tracker.event is None:
+            self.listeners.motion_changed(self.camera_name, False)
+            return False
+        clip_frame = ClipFrame.of(frame)
+        self._start_clip(clip_frame, pre_roll=[])
+        clip = self._clip
+        assert clip is not None
+        self._write(clip, clip_frame, delta)
+        self._confirm(clip, announce_motion=False)
+        return True
 
     # -- clip life cycle -------------------------------------------------------------------------
 
@@ -238,6 +279,9 @@ class EventRecorder:
             self._on_recording(False)
 
     def _stop_event(self, reason: str) -> None:
+        if self._unrecorded_motion:
+            self._unrecorded_motion = False
+            self.listeners.motion_changed(self.camera_name, False)
         if self._clip is None:
             self.tracker.stop()
             return

@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tornado.web
 
+from camwatch.capture.camera import Camera
+from camwatch.config import ConfigError
+from camwatch.recording.switches import validated_switches
 from camwatch.server.base import BaseHandler
+from camwatch.server.context import AppContext
 
 HISTORY_SECONDS = 60.0
 
 
+def describe_camera(context: AppContext, camera: Camera) -> dict[str, Any]:
+    """The camera as `GET /api/cameras` shows it, with its `detect` and `recordings` switches."""
+    return {**camera.describe(), **context.switches.state(camera.name).to_json()}
+
+
 class CamerasHandler(BaseHandler):
     def get(self) -> None:
-        self.write_json([camera.describe() for camera in self.context.cameras.values()])
+        self.write_json(
+            [describe_camera(self.context, camera) for camera in self.context.cameras.values()]
+        )
 
 
 class CameraHandler(BaseHandler):
     def get(self, name: str) -> None:
-        self.write_json(self.camera_or_404(name).describe())
+        self.write_json(describe_camera(self.context, self.camera_or_404(name)))
+
+    def patch(self, name: str) -> None:
+        """`{"detect": bool, "recordings": bool}` (either): the switches MQTT also sets."""
+        camera = self.camera_or_404(name)
+        try:
+            changes = validated_switches(self.json_body())
+        except ConfigError as e:
+            self.write_json({"error": str(e)}, status=400)
+            return
+        self.context.switches.set(name, **changes)
+        self.write_json(describe_camera(self.context, camera))
 
 
 class MotionHistoryHandler(BaseHandler):

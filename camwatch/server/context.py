@@ -15,6 +15,7 @@ from camwatch.recording.activity import ActivityLog
 from camwatch.recording.footage import FootageIndex
 from camwatch.recording.index import EventStore
 from camwatch.recording.retention import RetentionService
+from camwatch.recording.switches import Switches
 from camwatch.server.auth import Authenticator
 
 OriginCheck = Callable[[str], bool]  # True when a cross-origin websocket may connect
@@ -27,6 +28,7 @@ class AppContext:
     config: Config
     cameras: dict[str, Camera] = field(default_factory=dict)
     listeners: Listeners = field(default_factory=Listeners)
+    switches: Switches = field(default_factory=lambda: Switches({}))
     events: EventStore | None = None
     retention: RetentionService | None = None
     activity: ActivityLog | None = None  # motion per second, for the timeline

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from camwatch.config import ConfigError
-from camwatch.motion.settings import apply_changes, validated_changes
+from camwatch.motion.settings import validated_changes
 from camwatch.server.base import BaseHandler
 
 
@@ -21,8 +21,5 @@ class MotionSettingsHandler(BaseHandler):
         except ConfigError as e:
             self.write_json({"error": str(e)}, status=400)
             return
-        store = self.context.events
-        if store is not None:
-            store.save_motion_overrides(name, {**store.motion_overrides(name), **values})
-        apply_changes(camera.config.motion, values)
+        self.context.switches.change_motion(name, values)  # saved, applied, MQTT told
         self.write_json(asdict(camera.config.motion))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import socket
 import subprocess
 import threading
@@ -19,17 +20,26 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 
 
 class Mosquitto:
-    """`listener PORT 127.0.0.1`, anonymous, no persistence; start() waits until it accepts."""
+    """`listener PORT 127.0.0.1`, anonymous, no persistence; start() waits until it accepts.
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    `log_subscriptions` makes the broker log every subscription (see `subscriptions()`)."""
+
+    def __init__(
+        self, directory: Path, port: int | None = None, *, log_subscriptions: bool = False
+    ) -> None:
         self.port = port or free_port()
+        self.log_subscriptions = log_subscriptions
         self.config_path = directory / f"mosquitto-{self.port}.conf"
         self.log_path = directory / f"mosquitto-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> Mosquitto:
+        logging = ""
+        if self.log_subscriptions:  # a log file is flushed line by line (stdout is not);
+            # as root, mosquitto would drop to a user that cannot write to the test's directory
+            logging = f"user {getpass.getuser()}\nlog_dest file {self.log_path}\nlog_type all\n"
         self.config_path.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{logging}"
         )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -45,6 +55,16 @@ class Mosquitto:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
+
+    def subscriptions(self, client_id: str) -> set[str]:
+        """Every topic filter `client_id` subscribed to, from the broker's own log."""
+        topics = set()
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            # "<time>: <client id> <qos> <topic filter>" for each filter of a SUBSCRIBE
+            parts = line.split(" ")
+            if len(parts) == 4 and parts[1] == client_id and parts[2] in ("0", "1", "2"):
+                topics.add(parts[3])
+        return topics
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
