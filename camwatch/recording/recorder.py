@@ -179,7 +179,7 @@ class EventRecorder:
         """Recordings off: motion is still announced (ON when an event is confirmed, OFF when
         it ends); nothing is written, indexed or kept in memory."""
         if self._clip is not None:  # switched off during a clip: close it, motion goes on
-            if self._clip.indexed:
+            if self._clip.confirmed:
                 self._end_clip(motion_over=False)
                 self._unrecorded_motion = True
             else:
