@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,10 +15,11 @@ from pathlib import Path
 import av
 
 from camwatch import config as cfg
+from camwatch.capture.redact import RedactingFormatter
 from camwatch.config import CameraConfig, Config, ConfigError, MotionConfig
 from camwatch.motion.scan import ScannedEvent, scan
 from camwatch.recording.offline import record_file
-from camwatch.service import Service
+from camwatch.service import Service, prepare_data_dir
 from camwatch.wiring import build_service
 
 log = logging.getLogger("camwatch")
@@ -72,9 +74,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
@@ -149,6 +151,7 @@ def run_scan(args: argparse.Namespace) -> int:
         raise ConfigError(f"VIDEO: no such file: {args.video}")
     try:
         if args.record:
+            make_files_private()
             events = record_file(args.video, settings, Path(args.record))
         else:
             events = scan(args.video, settings)
@@ -171,9 +174,17 @@ def print_events(events: list[ScannedEvent], *, as_json: bool) -> None:
         print("no events")
 
 
+def make_files_private() -> None:
+    """Clips, the index and keys are private to this user (0700 folders, 0600 files), whatever
+    umask we were started with; hooks inherit it."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def run_server(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     setup_logging(config.server.log_level)
+    make_files_private()
+    prepare_data_dir(config.server)
     try:
         asyncio.run(serve(config))
     except OSError as e:

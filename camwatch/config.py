@@ -370,7 +370,12 @@ def load_file(path: str | Path) -> Config:
         raise ConfigError(f"--config: {path} is not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"--config: {path} is not UTF-8 text") from None
-    return config_from_mapping(data)
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise ConfigError(f"--config: {path} nests arrays or tables too deeply") from None
+    try:
+        return config_from_mapping(data)
+    except RecursionError:
+        raise ConfigError(f"--config: {path} nests values too deeply") from None
 
 
 def apply_environment(config: Config, environ: Mapping[str, str] = os.environ) -> None:

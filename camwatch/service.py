@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
+from pathlib import Path
 from typing import Protocol
 
 import tornado.httpserver
@@ -39,6 +41,27 @@ def tls_context(server: ServerConfig) -> ssl.SSLContext | None:
             f"server.certfile: cannot load the certificate and key ({e.strerror or e})"
         ) from None
     return context
+
+
+def prepare_data_dir(server: ServerConfig) -> Path:
+    """The data dir, made if missing and private (0700): clips, the index and the session key
+    are nobody else's business. Checked before anything listens, naming the key."""
+    path = Path(server.data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:
+        raise ConfigError(f"server.data_dir: {path} exists and is not a directory") from None
+    except OSError as e:
+        raise ConfigError(f"server.data_dir: cannot create {path}: {e.strerror or e}") from None
+    if not path.is_dir():
+        raise ConfigError(f"server.data_dir: {path} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"server.data_dir: {path} is not writable by this user")
+    mode = path.stat().st_mode
+    if mode & 0o077 and path.stat().st_uid == os.getuid():
+        log.warning("%s was open to other users (%o); making it private (0700)", path, mode & 0o777)
+        path.chmod(0o700)
+    return path
 
 
 def warn_if_exposed(server: ServerConfig) -> None:

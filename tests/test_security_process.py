@@ -7,10 +7,13 @@ import json
 import re
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
+from camwatch.recording.index import DB_NAME
 from tests.helpers.camwatch_process import CamwatchProcess
+from tests.helpers.processes import free_port, run_camwatch
 from tests.helpers.security_client import (
     basic_header,
     concurrently,
@@ -193,3 +196,88 @@ def test_a_range_outside_the_file_is_a_json_416(tmp_path):
         assert answer.status == 416
         assert (answer.header("Content-Type") or "").startswith("application/json")
         assert answer.json()["error"] and re.match(r"bytes \*/\d+", answer.header("Content-Range"))
+
+
+# -- camera passwords ---------------------------------------------------------------------------
+
+
+def test_camera_passwords_stay_out_of_the_log_and_the_api(tmp_path):
+    closed = free_port()
+    source = f"http://camuser:secret@127.0.0.1:{closed}/video?user=camuser&password=secret2"
+    cameras = f'[[cameras]]\nname = "cam"\nsource = "{source}"\nfps = 5\n'
+    with CamwatchProcess(tmp_path, cameras=cameras) as camwatch:
+        cameras_seen = wait_until(
+            lambda: [c for c in camwatch.get_json("/api/cameras") if "cannot open" in c["status"]],
+            timeout=30,
+            message="the camera reported offline",
+        )
+        text = json.dumps(cameras_seen)
+        assert "secret" not in text
+        assert "camuser:***@127.0.0.1" in cameras_seen[0]["source"]
+        assert "password=***" in cameras_seen[0]["source"]
+        assert "camuser:***@" in cameras_seen[0]["status"]
+        wait_until(lambda: "offline" in camwatch.log_text(), message="the offline line")
+    log = camwatch.log_text()
+    assert "secret" not in log and "camuser:***@" in log
+
+
+# -- config inputs --------------------------------------------------------------------------------
+
+
+def test_a_deeply_nested_config_is_exit_2_naming_the_file(tmp_path):
+    config = tmp_path / "deep.toml"
+    config.write_text("[server]\nhost = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = run_camwatch("--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert str(config) in result.stderr and "too deeply" in result.stderr
+
+
+def test_a_data_dir_that_is_a_file_is_exit_2_naming_data_dir(tmp_path):
+    not_a_dir = tmp_path / "recordings"
+    not_a_dir.write_text("a file")
+    port = str(free_port())
+    for args in (
+        ["--data-dir", str(not_a_dir)],
+        ["--data-dir", str(not_a_dir / "below")],
+    ):
+        result = run_camwatch(
+            *args, "--host", "127.0.0.1", "--port", port, "--source", "demo", cwd=tmp_path
+        )
+        assert result.returncode == 2, result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert "data_dir" in last and str(not_a_dir) in last, result.stderr
+        assert "listen" not in result.stderr and "Traceback" not in result.stderr
+    assert not_a_dir.read_text() == "a file"
+
+
+# -- file modes -----------------------------------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_data_dir_and_everything_in_it_are_private(tmp_path):
+    camwatch = CamwatchProcess(tmp_path, password=PASSWORD)
+    camwatch.data_dir.mkdir(mode=0o755)
+    camwatch.data_dir.chmod(0o755)  # as older versions left it
+    good = {"Authorization": basic_header("admin", PASSWORD)}
+    with camwatch:
+        events = wait_until(
+            lambda: [e for e in camwatch.get_json("/api/events", good) if e["ended_at"]],
+            timeout=90,
+            interval=1.0,
+            message="a recorded event (the demo figure crosses after 3 s)",
+        )
+        assert events
+        request(camwatch.port, "POST", "/logout", headers=good)  # no cookie: nothing to revoke
+    assert mode(camwatch.data_dir) == 0o700
+    assert "making it private" in camwatch.log_text()
+    files = [p for p in camwatch.data_dir.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert "session.key" in names and DB_NAME in names
+    assert any(n.endswith(".mp4") for n in names) and any(n.endswith(".jpg") for n in names)
+    assert {str(p.relative_to(camwatch.data_dir)): mode(p) for p in files if mode(p) != 0o600} == {}
+    folders = [p for p in camwatch.data_dir.rglob("*") if p.is_dir()]
+    assert {str(p): mode(p) for p in folders if mode(p) != 0o700} == {}

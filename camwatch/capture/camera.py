@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from camwatch.capture.hub import Hub
+from camwatch.capture.redact import redact
 from camwatch.capture.sources import FrameSource, SourceError, make_source, probe_webcam
 from camwatch.capture.thread import (
     BACKOFF_MAX_S,
@@ -140,10 +141,10 @@ class Camera:
         state = self.state
         return {
             "name": self.name,
-            "source": self.config.source,
-            "source_description": state.source_description,
+            "source": redact(self.config.source),
+            "source_description": redact(state.source_description),
             "online": state.online,
-            "status": state.message,
+            "status": redact(state.message),
             "demo_fallback": state.demo_fallback,
             "width": state.width,
             "height": state.height,

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
+from camwatch.capture.redact import redact
 from camwatch.frame import Frame
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class OpenCVSource(FrameSource):
     ) -> None:
         self.target, self.width, self.height, self.fps = target, width, height, fps
         self.backend = backend
-        self.description = str(target)
+        self.description = redact(str(target))
         self._capture: cv2.VideoCapture | None = None
 
     def open(self) -> None:
@@ -144,7 +145,7 @@ class HttpSource(FrameSource):
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url, self.timeout = url, timeout
-        self.description = url
+        self.description = redact(url)
         self._mjpeg: MjpegReader | None = None
         self._fallback: OpenCVSource | None = None
 
@@ -155,7 +156,7 @@ class HttpSource(FrameSource):
             self._fallback = OpenCVSource(self.url, backend=cv2.CAP_FFMPEG)
             self._fallback.open()
         except OSError as e:
-            raise SourceError(f"cannot open {self.url}: {e}") from None
+            raise SourceError(f"cannot open {self.description}: {e}") from None
 
     def read(self) -> Frame:
         if self._fallback is not None:
@@ -165,7 +166,7 @@ class HttpSource(FrameSource):
         try:
             data, width, height = self._mjpeg.read_frame()
         except OSError as e:
-            raise SourceError(f"{self.url}: {e}") from None
+            raise SourceError(f"{self.description}: {e}") from None
         return Frame.from_jpeg(data, 0, width, height)
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from camwatch.capture.redact import redact
 from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
 from camwatch.frame import Frame
 
@@ -193,6 +194,7 @@ class CaptureThread(threading.Thread):
             log.exception("camera %s: error processing frame %d", self.camera_name, frame.seq)
 
     def _set_offline(self, reason: str, *, exc_info: bool = False, retrying: bool = True) -> None:
+        reason = redact(reason)  # errors may quote the source, password and all
         if self.state.online or not self._reported_offline:
             self._reported_offline = True
             log.warning(
@@ -207,6 +209,10 @@ class CaptureThread(threading.Thread):
         self.state.fps = 0.0
         self.state.last_frame_at = 0.0
 
+    def placeholder_lines(self) -> list[str]:
+        """The text of the offline picture every viewer sees."""
+        return [f"{self.camera_name}: offline", redact(self.state.message)[:60]]
+
     def _wait_offline(self, seconds: float | None) -> None:
         """Show the placeholder once a second for `seconds` (None: until stopped)."""
         deadline = None if seconds is None else time.monotonic() + seconds
@@ -217,9 +223,7 @@ class CaptureThread(threading.Thread):
                 if self.state.width
                 else self._placeholder_size
             )
-            image = placeholder_image(
-                width, height, [f"{self.camera_name}: offline", self.state.message[:60]]
-            )
+            image = placeholder_image(width, height, self.placeholder_lines())
             frame = Frame.from_image(image, self._seq, online=False)
             try:
                 self._on_frame(frame)
