@@ -11,7 +11,7 @@ from bench.processes import free_port, wait_for_health  # one version for tests 
 
 __all__ = ["ROOT", "camwatch_env", "free_port", "run_camwatch", "stop_process", "wait_for_health"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, above tests/helpers/
 
 
 def camwatch_env() -> dict[str, str]:
