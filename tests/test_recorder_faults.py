@@ -62,13 +62,14 @@ class FailingAtOnce(ClipWriter):
         raise OSError(28, "No space left on device")
 
 
-def test_a_clip_with_no_frame_on_disk_is_not_listed(tmp_path):
-    sink, listener = MemoryEventSink(), RecordingListener()
+@pytest.mark.parametrize("index_full", [False, True], ids=["row written", "row still waiting"])
+def test_a_clip_with_no_frame_on_disk_is_not_listed(tmp_path, index_full):
+    sink, listener = FullIndex(failures=1 if index_full else 0), RecordingListener()
     results: list[ClipResult] = []
     recorder = EventRecorder(
         "cam", MotionConfig(), tmp_path, sink, listener, fps_hint=FPS, on_clip_closed=results.append
     )
-    recorder._make_writer = lambda path, done: FailingAtOnce(path, done, fps_hint=FPS)
+    recorder.clips.writer_factory = lambda path, done: FailingAtOnce(path, done, fps_hint=FPS)
     feed(recorder, 10, [(2.0, 5.0)])
     recorder.close()
     assert results and results[0].disk_full and results[0].frames == 0

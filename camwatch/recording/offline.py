@@ -25,6 +25,6 @@ def record_file(path: str, settings: MotionConfig, record_dir: Path) -> list[Sca
     for seq, (t, grey, video_frame) in enumerate(grey_frames(path)):
         image = video_frame.to_ndarray(format="bgr24")
         frame = Frame.from_image(image, seq, captured_at=wall_start + t, monotonic=t)
-        recorder.process(frame, recorder.detector.update(grey, t))
+        recorder.process(frame, recorder.detection.detector.update(grey, t))
     recorder.close(timeout=600)
     return [ScannedEvent.of(event) for event in finished]

@@ -1,0 +1,36 @@
+"""TimedDetector: a camera frame through the motion detector, with the time it takes counted."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from camwatch.config import MotionConfig
+from camwatch.frame import Frame
+from camwatch.motion.detector import DETECT_WIDTH, MotionDetector
+
+
+class TimedDetector:
+    """Shrinks each frame to grey for the detector and adds up the seconds spent (for
+    /metrics). A corrupt camera JPEG raises camwatch.jpeg.JpegError and is not counted."""
+
+    def __init__(self, settings: MotionConfig) -> None:
+        self.detector = MotionDetector(settings)
+        self.seconds = 0.0
+        self.count = 0
+
+    @property
+    def foreground(self) -> np.ndarray | None:
+        """The pixels counted as moving in the latest frame (0/255), None before the first."""
+        return self.detector.foreground
+
+    def update(self, frame: Frame) -> float:
+        started = time.perf_counter()
+        delta = self.detector.update(frame.grey_small(DETECT_WIDTH), frame.monotonic)
+        self.seconds += time.perf_counter() - started
+        self.count += 1
+        return delta
+
+    def reset(self) -> None:
+        self.detector.reset()

@@ -1,0 +1,185 @@
+"""EventClips: the clip life cycle of one camera's events: start, confirm, end or discard."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from camwatch.integrations.listeners import EventListener
+from camwatch.motion.tracker import TrackedEvent
+from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.index import EventRecord
+from camwatch.recording.index_writer import IndexWriter
+from camwatch.recording.paths import clip_paths
+
+log = logging.getLogger(__name__)
+
+WriterFactory = Callable[[Path, Callable[[ClipResult], None]], ClipWriter]
+
+
+class _Clip:
+    """One clip being written: its writer, its index record and the best frame for a thumbnail."""
+
+    def __init__(
+        self,
+        record: EventRecord,
+        video: Path,
+        thumbnail: Path,
+        writer_factory: WriterFactory,
+        on_done: Callable[[_Clip, ClipResult], None],
+    ) -> None:
+        self.record = record
+        self.writer = writer_factory(video, lambda result: on_done(self, result))
+        self.thumbnail = thumbnail
+        self.best_delta = -1.0
+        self.best_frame: ClipFrame | None = None
+        self.confirmed = False  # enough motion frames: kept and announced
+        self.row_written = False  # its row made it into the index
+
+
+class EventClips:
+    """At most one clip in progress (capture thread); each is encoded on its own writer
+    thread. A confirmed clip is indexed and announced to the listeners; once its writer has
+    closed the file its row is completed (or dropped if nothing reached the disk)."""
+
+    def __init__(
+        self,
+        camera_name: str,
+        data_dir: Path,
+        index: IndexWriter,
+        listeners: EventListener,
+        writer_factory: WriterFactory,
+        *,
+        on_recording: Callable[[bool], None] | None = None,
+        on_clip_closed: Callable[[ClipResult], None] | None = None,
+    ) -> None:
+        self.camera_name = camera_name
+        self.data_dir = data_dir
+        self.index = index
+        self.listeners = listeners
+        self.writer_factory = writer_factory
+        self._on_recording = on_recording
+        self._on_clip_closed = on_clip_closed
+        self._clip: _Clip | None = None
+        self._writers: set[ClipWriter] = set()
+        self._writers_lock = threading.Lock()
+
+    @property
+    def recording(self) -> bool:
+        return self._clip is not None
+
+    @property
+    def confirmed(self) -> bool:
+        return self._clip is not None and self._clip.confirmed
+
+    # -- capture thread --------------------------------------------------------------------------
+
+    def start(self, trigger: ClipFrame, pre_roll: list[ClipFrame]) -> None:
+        first = pre_roll[0] if pre_roll else trigger
+        event_id = secrets.token_hex(6)
+        video, thumbnail = clip_paths(self.data_dir, self.camera_name, first.captured_at, event_id)
+        record = EventRecord(
+            id=event_id,
+            camera=self.camera_name,
+            started_at=first.captured_at,
+            ended_at=None,
+            frames=0,
+            motion_frames=0,
+            peak_delta=0.0,
+            video_path=str(video.relative_to(self.data_dir)),
+            thumbnail_path=str(thumbnail.relative_to(self.data_dir)),
+        )
+        clip = _Clip(record, video, thumbnail, self.writer_factory, self._writer_done)
+        with self._writers_lock:
+            self._writers.add(clip.writer)
+        clip.writer.start()
+        self._clip = clip
+        for frame in pre_roll:
+            clip.writer.submit(frame)
+        if self._on_recording is not None:
+            self._on_recording(True)
+
+    def write(self, frame: ClipFrame, delta: float, event: TrackedEvent | None) -> None:
+        """Queue a frame of the clip; the event's counts so far go into its record."""
+        clip = self._clip
+        assert clip is not None
+        clip.writer.submit(frame)
+        if delta > clip.best_delta:
+            clip.best_delta, clip.best_frame = delta, frame
+        if event is not None:
+            clip.record.motion_frames = event.motion_frames
+            clip.record.peak_delta = event.peak_delta
+
+    def confirm(self, *, announce_motion: bool = True) -> None:
+        clip = self._clip
+        assert clip is not None
+        clip.confirmed = True
+        if clip.best_frame is not None:
+            clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
+        clip.row_written = self.index.write(clip.record, new=True)  # if not, the end adds it
+        if announce_motion:
+            self.listeners.motion_changed(self.camera_name, True)
+        self.listeners.event_started(clip.record)
+
+    def end(self, *, motion_over: bool) -> None:
+        clip, self._clip = self._clip, None
+        if clip is None:
+            return
+        if clip.best_frame is not None and clip.confirmed:
+            clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
+        clip.writer.finish()
+        if motion_over and clip.confirmed:
+            self.listeners.motion_changed(self.camera_name, False)
+        if self._on_recording is not None:
+            self._on_recording(False)
+
+    def discard(self) -> None:
+        clip, self._clip = self._clip, None
+        if clip is None:
+            return
+        clip.writer.abort()
+        if self._on_recording is not None:
+            self._on_recording(False)
+
+    # -- writer thread ---------------------------------------------------------------------------
+
+    def _writer_done(self, clip: _Clip, result: ClipResult) -> None:
+        """Called on the writer's thread once its file is closed."""
+        with self._writers_lock:
+            self._writers.discard(clip.writer)
+        if self._on_clip_closed is not None:
+            self._on_clip_closed(result)
+        if result.aborted or not clip.confirmed:
+            return
+        record = clip.record
+        record.frames = result.frames
+        record.ended_at = result.last_captured_at or record.started_at
+        record.size_bytes = result.size_bytes
+        record.status = "truncated" if result.error else "complete"
+        if result.error and result.frames == 0:
+            self._forget(clip)  # nothing reached the disk (it was full): no empty clip listed
+        else:
+            self.index.write(record, new=not clip.row_written)
+        self.listeners.event_ended(record)
+
+    def _forget(self, clip: _Clip) -> None:
+        try:
+            self.index.delete(clip.record.id)  # a row that failed to go in must not be retried
+            for path in (clip.writer.path, clip.thumbnail):
+                path.unlink(missing_ok=True)
+        except Exception as e:
+            log.error("event %s: cannot remove its empty clip: %s", clip.record.id, e)
+
+    # -- shutdown ----------------------------------------------------------------------------------
+
+    def join(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds in all for the writers to close their files."""
+        deadline = time.monotonic() + timeout
+        with self._writers_lock:
+            writers = list(self._writers)
+        for writer in writers:
+            writer.join(max(0.0, deadline - time.monotonic()))
