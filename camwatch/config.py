@@ -168,6 +168,12 @@ class CameraConfig:
     fps: float = setting(10.0, "frames per second to capture", low=0.5, high=120.0)
     jpeg_quality: int = setting(80, "JPEG quality for live frames", low=10, high=100)
     loop: bool = setting(False, "loop a file source")
+    record: str = setting(
+        "events",
+        "events: motion-triggered clips; continuous: 24/7 segments with events marked in them",
+        choices=("events", "continuous"),
+    )
+    segment_seconds: int = setting(60, "length of a continuous segment file", low=10, high=600)
     motion: MotionConfig = field(default_factory=MotionConfig)
 
 
@@ -187,6 +193,12 @@ class ServerConfig:
 class RetentionConfig:
     max_days: float = setting(
         30.0, "older clips are deleted; 0 = keep forever", low=0.0, high=36500.0
+    )
+    continuous_days: float = setting(
+        3.0,
+        "continuous footage outside events is deleted after this; 0 = keep forever",
+        low=0.0,
+        high=36500.0,
     )
     max_bytes: int = size_setting(20 * 10**9, "oldest clips deleted beyond this; 0 = no limit")
     min_free_bytes: int = size_setting(10**9, "keep at least this much free on the data disk")

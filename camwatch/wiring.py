@@ -13,13 +13,14 @@ from camwatch.integrations.listeners import Listeners
 from camwatch.integrations.metrics import Metrics
 from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.motion.settings import apply_saved_overrides
-from camwatch.recording import export
+from camwatch.recording import export, footage
 from camwatch.recording.activity import ActivityLog
 from camwatch.recording.clip_writer import ClipResult
-from camwatch.recording.footage import FootageIndex
 from camwatch.recording.index import EventStore
 from camwatch.recording.recorder import EventRecorder
 from camwatch.recording.retention import RetentionService
+from camwatch.recording.segment_index import SegmentStore
+from camwatch.recording.segments import SegmentRecorder
 from camwatch.server import events_api, media, settings_api, timeline_api
 from camwatch.server.app import CAMERA
 from camwatch.server.metrics import MetricsHandler
@@ -68,6 +69,9 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         if retention is not None and (result.disk_full or not result.aborted):
             retention.request_cleanup()  # a clip was added, or the disk filled up
 
+    continuous = camera.config.record == "continuous"
+    if continuous:
+        attach_segments(service, camera)
     recorder = EventRecorder(
         camera.name,
         camera.config.motion,
@@ -79,9 +83,51 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         on_delta=on_delta,
         on_recording=on_recording,
         on_clip_closed=on_clip_closed,
+        keep_clips=not continuous,
     )
     camera.recorder = recorder
     service.components.append(RecorderComponent(camera, recorder))
+    return recorder
+
+
+class SegmentComponent:
+    """Hooks a SegmentRecorder into a camera's frames; on stop, closes the segment in progress."""
+
+    def __init__(self, camera: Camera, recorder: SegmentRecorder) -> None:
+        self.camera = camera
+        self.recorder = recorder
+
+    def start(self) -> None:
+        self.camera.listeners.append(self.recorder.on_frame)
+
+    def stop(self) -> None:
+        self.recorder.close()
+
+
+def attach_segments(service: Service, camera: Camera) -> SegmentRecorder:
+    """Continuous mode: every frame into segments (events are then marked ranges of them)."""
+    segments = service.context.segments
+    assert segments is not None, "attach_timeline first"
+    stats = camera.stats
+
+    def on_closed(result: ClipResult) -> None:
+        stats.frames_recorded += result.frames
+        stats.frames_dropped_by_recorder += result.dropped
+        stats.encode_seconds_total += result.encode_seconds
+        stats.bytes_recorded += result.size_bytes
+        if service.context.retention is not None:
+            service.context.retention.request_cleanup()
+
+    recorder = SegmentRecorder(
+        camera.name,
+        Path(service.config.server.data_dir),
+        segments,
+        segment_seconds=camera.config.segment_seconds,
+        fps_hint=camera.config.fps,
+        on_closed=on_closed,
+        recordings_on=lambda: service.context.switches.recordings(camera.name),
+    )
+    service.components.append(SegmentComponent(camera, recorder))
     return recorder
 
 
@@ -144,13 +190,23 @@ def attach_timeline(service: Service, store: EventStore) -> ActivityLog:
     config = service.config
 
     def keep_days(camera: str) -> float:
-        del camera  # every camera records events: its activity lasts as long as they do
-        return config.retention.max_days
+        """Activity lasts as long as the camera's footage does."""
+        retention, camera_config = config.retention, config.camera(camera)
+        if camera_config is None or camera_config.record == "events":
+            return retention.max_days
+        if 0 in (retention.max_days, retention.continuous_days):
+            return 0.0
+        return max(retention.max_days, retention.continuous_days)
 
     activity = ActivityLog(config.server.data_dir, keep_days=keep_days)
-    export.remove_leftovers(store.root / timeline_api.EXPORT_DIR)
-    service.context.activity = activity
-    service.context.footage = FootageIndex(store)
+    for leftovers in (timeline_api.EXPORT_DIR, footage.RANGES_DIR):
+        export.remove_leftovers(store.root / leftovers)
+    segments = SegmentStore(store)
+    context = service.context
+    context.activity, context.segments = activity, segments
+    context.footage = footage.FootageIndex(store, segments)
+    if context.retention is not None:
+        context.retention.segments = segments
     service.components.append(activity)
     ctx = {"context": service.context}
     service.extra_routes += [

@@ -137,6 +137,10 @@ def test_unknown_keys_are_named(tmp_path: Path, text: str, named: str) -> None:
             "one of debug, info, warning, error",
         ),
         ("[[cameras]]\nname = 'Front Door'\n", "cameras[0].name", "a string matching"),
+        ("[[cameras]]\nrecord = 'always'\n", "cameras[0].record", "one of events, continuous"),
+        ("[[cameras]]\nsegment_seconds = 5\n", "cameras[0].segment_seconds", "from 10 to 600"),
+        ("[[cameras]]\nsegment_seconds = 601\n", "cameras[0].segment_seconds", "from 10 to 600"),
+        ("[retention]\ncontinuous_days = -1\n", "retention.continuous_days", "from 0 to 36500"),
     ],
 )
 def test_out_of_range_values_name_the_key_and_the_range(
@@ -235,3 +239,11 @@ def test_describe_gives_bounds_and_descriptions() -> None:
     assert described["threshold"]["min"] == 0.0 and described["threshold"]["max"] == 100.0
     assert described["pixel_threshold"]["type"] == "int"
     assert all(entry["description"] for entry in described.values())
+
+
+def test_continuous_mode_keys_load_with_their_defaults(tmp_path: Path) -> None:
+    config = load(tmp_path, "[[cameras]]\nrecord = 'continuous'\nsegment_seconds = 30\n")
+    assert (config.cameras[0].record, config.cameras[0].segment_seconds) == ("continuous", 30)
+    assert config.retention.continuous_days == 3.0
+    default = load(tmp_path, "[[cameras]]\n")
+    assert (default.cameras[0].record, default.cameras[0].segment_seconds) == ("events", 60)

@@ -146,3 +146,16 @@ for i in range(600):
     assert record.duration_s == pytest.approx((record.frames - 1) / 10, abs=0.002)
     assert record.size_bytes == video.stat().st_size
     assert (data_dir / record.thumbnail_path).read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_an_event_of_continuous_mode_has_no_clip_and_is_kept(store):
+    """Its footage is in the segments: no clip file, yet the row and thumbnail stay."""
+    record = make_event(store.data_dir, "range1", 1_790_000_000.0, status="recording")
+    (store.data_dir / record.video_path).unlink()
+    record.video_path = ""
+    store.add(record)
+    report = reconcile(store)
+    kept = store.get("range1")
+    assert kept is not None and kept.status == "truncated" and kept.ended_at is not None
+    assert report.closed == ["range1"] and report.dropped == []
+    assert (store.data_dir / record.thumbnail_path).exists()

@@ -151,6 +151,7 @@ class Camera:
             "fps": round(state.fps, 2),
             "delta": round(self.latest_delta, 3),
             "recording": self.recording,
+            "record": self.config.record,
             "viewers": self.hub.viewer_count,
             "motion": asdict(self.config.motion),
         }

@@ -56,8 +56,10 @@ class EventClips:
         *,
         on_recording: Callable[[bool], None] | None = None,
         on_clip_closed: Callable[[ClipResult], None] | None = None,
+        keep_files: bool = True,
     ) -> None:
         self.camera_name = camera_name
+        self.keep_files = keep_files  # False: the footage is in continuous segments
         self.data_dir = data_dir
         self.index = index
         self.listeners = listeners
@@ -90,7 +92,7 @@ class EventClips:
             frames=0,
             motion_frames=0,
             peak_delta=0.0,
-            video_path=str(video.relative_to(self.data_dir)),
+            video_path=str(video.relative_to(self.data_dir)) if self.keep_files else "",
             thumbnail_path=str(thumbnail.relative_to(self.data_dir)),
         )
         clip = _Clip(record, video, thumbnail, self.writer_factory, self._writer_done)

@@ -341,6 +341,8 @@ class EventStore:
         """Delete the clip and thumbnail; False if a file that exists could not be deleted."""
         removed = True
         for relative in (record.video_path, record.thumbnail_path):
+            if not relative:
+                continue  # an event of continuous mode: its footage is in the segments
             path = self.path_of(relative)
             if path is None:
                 log.warning(

@@ -41,6 +41,9 @@ def reconcile(store: EventStore) -> ReconcileReport:
     report = ReconcileReport()
     known: set[Path] = set()
     for record in store.records():
+        if not record.video_path:
+            _close_range(store, record, known, report)
+            continue
         video = store.path_of(record.video_path)
         thumbnail = store.path_of(record.thumbnail_path)
         if video is None or not video.is_file():
@@ -65,6 +68,20 @@ def reconcile(store: EventStore) -> ReconcileReport:
             len(report.removed_files),
         )
     return report
+
+
+def _close_range(
+    store: EventStore, record: EventRecord, known: set[Path], report: ReconcileReport
+) -> None:
+    """An event of continuous mode (a range of the segments, which reconcile on their own)."""
+    thumbnail = store.path_of(record.thumbnail_path)
+    if thumbnail is not None:
+        known.add(thumbnail)
+    if record.status == "recording":
+        record.ended_at = record.ended_at or record.started_at
+        record.status = "truncated"
+        store.update(record)
+        report.closed.append(record.id)
 
 
 def _close_crashed(

@@ -18,6 +18,7 @@ from camwatch.motion.tracker import EventTracker, Step
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.clips import EventClips
 from camwatch.recording.index_writer import EventSink, IndexWriter
+from camwatch.recording.segments import RangeWriter
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,11 @@ class EventRecorder:
         on_delta: Callable[[Frame, float], None] | None = None,
         on_recording: Callable[[bool], None] | None = None,
         on_clip_closed: Callable[[ClipResult], None] | None = None,
+        keep_clips: bool = True,
     ) -> None:
         self.camera_name = camera_name
+        # False in continuous mode: an event is a marked range of the segments, not a file
+        self.keep_clips = keep_clips
         self.settings = settings
         self.fps_hint = fps_hint
         self.listeners: EventListener = listeners or Listeners()
@@ -83,6 +87,7 @@ class EventRecorder:
             self._make_writer,
             on_recording=on_recording,
             on_clip_closed=on_clip_closed,
+            keep_files=keep_clips,
         )
         self._on_delta = on_delta
 
@@ -176,7 +181,8 @@ class EventRecorder:
         return True
 
     def _make_writer(self, path: Path, on_done: Callable[[ClipResult], None]) -> ClipWriter:
-        return ClipWriter(
+        writer = ClipWriter if self.keep_clips else RangeWriter
+        return writer(
             path, on_done, fps_hint=self.fps_hint, pre_roll_seconds=self.settings.pre_roll_seconds
         )
 

@@ -11,6 +11,7 @@ from camwatch.config import RetentionConfig
 from camwatch.recording.index import EventIds, EventRecord, EventRecording, EventStore
 from camwatch.recording.paths import clip_folder_files
 from camwatch.recording.reconcile import reconcile
+from camwatch.recording.segment_index import SegmentStore
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +165,18 @@ class RetentionService:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.segments: SegmentStore | None = None  # continuous footage, retained by kind
 
     def start(self) -> None:
         try:
             reconcile(self.store)
         except Exception:
             log.exception("reconciling the event index failed; going on without it")
+        try:
+            if self.segments is not None:
+                self.segments.reconcile()
+        except Exception:
+            log.exception("reconciling the segment index failed; going on without it")
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
         self._thread.start()
@@ -186,7 +193,10 @@ class RetentionService:
         self._wake.set()
 
     def run_once(self) -> list[str]:
-        deleted = self.policy.enforce(self.retention)
+        deleted: list[str] = []
+        if self.segments is not None:  # first: footage outside events goes before events
+            deleted += self.segments.enforce_retention(self.retention)
+        deleted += self.policy.enforce(self.retention)
         self.deleted_total += len(deleted)
         self.passes += 1
         return deleted

@@ -15,6 +15,7 @@ from camwatch.recording.activity import ActivityLog
 from camwatch.recording.footage import FootageIndex
 from camwatch.recording.index import EventStore
 from camwatch.recording.retention import RetentionService
+from camwatch.recording.segment_index import SegmentStore
 from camwatch.recording.switches import Switches
 from camwatch.server.auth import Authenticator
 
@@ -33,6 +34,7 @@ class AppContext:
     retention: RetentionService | None = None
     activity: ActivityLog | None = None  # motion per second, for the timeline
     footage: FootageIndex | None = None  # the recordings on disk by time
+    segments: SegmentStore | None = None  # continuous footage
     metrics: Metrics | None = None
     mqtt: MqttPublisher | None = None
     hooks: HookRunner | None = None

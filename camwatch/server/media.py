@@ -1,8 +1,10 @@
-"""/media/{id}.mp4 and /media/{id}.jpg: an event's clip or thumbnail, found through the index only,
-served by Tornado's StaticFileHandler (Range, If-Modified-Since, 206/416) from the data dir."""
+"""/media/{id}.mp4, /media/{id}.jpg, /media/segments/{id}.mp4: an event's clip or thumbnail, or a
+continuous segment, found through the index only, served by Tornado's StaticFileHandler (Range,
+If-Modified-Since, 206/416) from the data dir."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Generator
@@ -10,12 +12,17 @@ from typing import Any
 
 import tornado.web
 
+from camwatch.recording.export import NoVideo
+from camwatch.recording.index import EventRecord
 from camwatch.recording.paths import CLIPS_DIR
+from camwatch.recording.segment_index import SEGMENTS_DIR
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
 from camwatch.server.events_api import event_store
 
 MEDIA_NAME = re.compile(r"^(?P<id>[A-Za-z0-9_-]+)\.(?P<kind>mp4|jpg)$")
+MEDIA_DIRS = (CLIPS_DIR, SEGMENTS_DIR)
+SEGMENT_NAME = re.compile(r"^segments/(?P<id>[a-f0-9]+)\.mp4$")
 CONTENT_TYPES = {"mp4": "video/mp4", "jpg": "image/jpeg"}
 
 
@@ -32,13 +39,42 @@ class MediaHandler(BaseHandler, tornado.web.StaticFileHandler):
         tornado.web.StaticFileHandler.initialize(self, path=str(event_store(context).data_dir))
         self._kind = "mp4"
 
+    async def get(self, path: str, include_body: bool = True) -> None:
+        # An event of continuous mode is a range of the segments: remuxed (off the event
+        # loop) into one MP4 before it is served like any clip.
+        self._range_path: str | None = None
+        record = self._event(MEDIA_NAME.match(path))
+        footage = self.context.footage
+        if record is not None and not record.video_path and path.endswith(".mp4"):
+            if footage is None:
+                raise not_found()
+            loop = asyncio.get_running_loop()
+            try:
+                self._range_path = await loop.run_in_executor(None, footage.event_video, record)
+            except NoVideo:
+                raise not_found() from None
+        await super().get(path, include_body)
+
+    def _event(self, match: re.Match[str] | None) -> EventRecord | None:
+        return event_store(self.context).get(match["id"]) if match else None
+
     def parse_url_path(self, url_path: str) -> str:
+        segment = SEGMENT_NAME.match(url_path)
+        footage = self.context.footage
+        if segment is not None and footage is not None:
+            relative = footage.segment_path(segment["id"])
+            if relative is None:
+                raise not_found()
+            self._kind = "mp4"
+            return relative
         match = MEDIA_NAME.match(url_path)
-        record = event_store(self.context).get(match["id"]) if match else None
+        record = self._event(match)
         if match is None or record is None:
             raise not_found()
         self._kind = match["kind"]
-        return record.video_path if self._kind == "mp4" else record.thumbnail_path
+        if self._kind == "jpg":
+            return record.thumbnail_path
+        return record.video_path or getattr(self, "_range_path", None) or ""
 
     @classmethod
     def get_absolute_path(cls, root: str, path: str) -> str:
@@ -48,9 +84,11 @@ class MediaHandler(BaseHandler, tornado.web.StaticFileHandler):
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         # Only clips and thumbnails: never the index, the session key or anything else that
         # shares the data dir, even if an index row were made to point there.
-        real_root = os.path.realpath(os.path.join(root, CLIPS_DIR))
         real_path = os.path.realpath(absolute_path)
-        if os.path.commonpath([real_root, real_path]) != real_root or real_path == real_root:
+        if not any(
+            os.path.commonpath([real_root, real_path]) == real_root and real_path != real_root
+            for real_root in (os.path.realpath(os.path.join(root, d)) for d in MEDIA_DIRS)
+        ):
             raise not_found()
         if not real_path.endswith("." + self._kind) or not os.path.isfile(real_path):
             raise not_found()

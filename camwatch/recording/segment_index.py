@@ -1,0 +1,273 @@
+"""The segment index: SQLite rows for continuous footage, retention by kind, reconciliation."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from camwatch.config import RetentionConfig
+from camwatch.recording.clip_probe import probe_clip, trim_partial_fragment
+from camwatch.recording.index import DB_NAME, EventStore, disk_free_bytes
+
+log = logging.getLogger(__name__)
+
+SEGMENTS_DIR = "segments"  # data_dir/segments/{camera}/{YYYY-MM-DD}/{camera}-{stamp}-{id}.mp4
+SEGMENT_STEM = re.compile(r"^(?P<camera>[a-z0-9_-]+)-(?P<stamp>\d{8}-\d{6})-(?P<id>[a-f0-9]+)$")
+COLUMNS = ("id", "camera", "started_at", "ended_at", "path", "size_bytes", "status")
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS segments (
+        id TEXT PRIMARY KEY,
+        camera TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        path TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'recording')""",
+    "CREATE INDEX IF NOT EXISTS segments_by_camera ON segments (camera, started_at)",
+    "CREATE INDEX IF NOT EXISTS segments_by_time ON segments (started_at)",
+)
+FreeBytes = Callable[[Path], int]
+
+
+@dataclass
+class SegmentRecord:
+    """One file of continuous footage; `path` is relative to the data dir."""
+
+    id: str
+    camera: str
+    started_at: float  # wall clock of its first frame
+    ended_at: float  # of its last frame (grows while recording)
+    path: str
+    size_bytes: int = 0
+    status: str = "recording"  # recording | complete | truncated
+
+
+@dataclass
+class SegmentReport:
+    """What reconcile() changed: segment ids dropped, closed after a crash, or indexed."""
+
+    dropped: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    indexed: list[str] = field(default_factory=list)
+    removed_files: list[str] = field(default_factory=list)
+
+
+def segment_path(data_dir: Path, camera: str, started_at: float, segment_id: str) -> Path:
+    moment = time.gmtime(started_at)
+    folder = data_dir / SEGMENTS_DIR / camera / time.strftime("%Y-%m-%d", moment)
+    return folder / f"{camera}-{time.strftime('%Y%m%d-%H%M%S', moment)}-{segment_id}.mp4"
+
+
+class SegmentStore:
+    """Segments in the index database (its own connection; WAL lets it share the file)."""
+
+    def __init__(self, events: EventStore, *, free_bytes: FreeBytes = disk_free_bytes) -> None:
+        self.events = events
+        self.root = events.root
+        self._free_bytes = free_bytes
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            str(self.root / DB_NAME), check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        self._db.row_factory = sqlite3.Row
+        with self._transaction() as db:
+            for statement in SCHEMA:
+                db.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, *params: Any) -> list[SegmentRecord]:
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [SegmentRecord(**{name: row[name] for name in COLUMNS}) for row in rows]
+
+    # -- rows ----------------------------------------------------------------------------------
+
+    def put(self, record: SegmentRecord) -> None:
+        values = tuple(getattr(record, name) for name in COLUMNS)
+        sql = (
+            f"INSERT OR REPLACE INTO segments ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(COLUMNS))})"
+        )
+        with self._transaction() as db:
+            db.execute(sql, values)
+
+    def get(self, segment_id: str) -> SegmentRecord | None:
+        found = self._query("SELECT * FROM segments WHERE id = ?", segment_id)
+        return found[0] if found else None
+
+    def overlapping(self, camera: str, start: float, end: float) -> list[SegmentRecord]:
+        """Oldest first; the segment being recorded lasts until now."""
+        return self._query(
+            "SELECT * FROM segments WHERE camera = ? AND started_at < ? "
+            "AND (ended_at >= ? OR status = 'recording') ORDER BY started_at",
+            camera,
+            end,
+            start,
+        )
+
+    def is_recording(self, segment_id: str) -> bool:
+        record = self.get(segment_id)
+        return record is not None and record.status == "recording"
+
+    def records(self) -> list[SegmentRecord]:
+        return self._query("SELECT * FROM segments ORDER BY started_at")
+
+    def total_bytes(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(SUM(size_bytes), 0) FROM segments").fetchone()
+        return int(row[0])
+
+    def delete(self, record: SegmentRecord) -> None:
+        """The row and its file (the file first: a crash leaves a row reconcile drops)."""
+        path = self.events.path_of(record.path)
+        if path is not None:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as e:
+                log.error("segment %s: cannot delete %s: %s", record.id, path, e)
+                return
+            _remove_empty(path.parent)
+        with self._transaction() as db:
+            db.execute("DELETE FROM segments WHERE id = ?", (record.id,))
+
+    # -- retention by kind -----------------------------------------------------------------------
+
+    def holds_event(self, record: SegmentRecord) -> bool:
+        """True while the segment holds part of an event still in the index."""
+        return bool(self.events.overlapping(record.camera, record.started_at, record.ended_at))
+
+    def enforce_retention(self, retention: RetentionConfig, now: float | None = None) -> list[str]:
+        """Footage outside events goes after continuous_days; a segment holding part of an
+        event stays as long as the event does (max_days, by the event index). Over max_bytes
+        or under min_free_bytes, footage outside events goes first (oldest first), then the
+        oldest events with their footage. A segment still recording is never deleted."""
+        now = time.time() if now is None else now
+        deleted: list[str] = []
+        if retention.continuous_days > 0:
+            cutoff = now - retention.continuous_days * 86400
+            for record in self._query(
+                "SELECT * FROM segments WHERE status != 'recording' AND ended_at < ? "
+                "ORDER BY started_at",
+                cutoff,
+            ):
+                if not self.holds_event(record):
+                    self.delete(record)
+                    deleted.append(record.id)
+        while self._over_budget(retention) and self._free_one(deleted):
+            pass
+        if deleted:
+            log.info("retention deleted %d segment(s)", len(deleted))
+        return deleted
+
+    def _over_budget(self, retention: RetentionConfig) -> bool:
+        total = self.total_bytes() + self.events.total_bytes()
+        if retention.max_bytes > 0 and total > retention.max_bytes:
+            return True
+        return retention.min_free_bytes > 0 and self._free_bytes(self.root) < (
+            retention.min_free_bytes
+        )
+
+    def _free_one(self, deleted: list[str]) -> bool:
+        """Delete the oldest segment outside events, else the oldest event and its segments."""
+        finished = self._query(
+            "SELECT * FROM segments WHERE status != 'recording' ORDER BY started_at"
+        )
+        for record in finished:
+            if not self.holds_event(record):
+                self.delete(record)
+                deleted.append(record.id)
+                return True
+        oldest = next((r for r in self.events.records() if r.status != "recording"), None)
+        if oldest is None or not finished:
+            return False
+        log.warning("disk budget: deleting event %s and its footage", oldest.id)
+        self.events.delete(oldest.id)
+        end = oldest.ended_at or oldest.started_at
+        for record in self.overlapping(oldest.camera, oldest.started_at, end):
+            if record.status != "recording" and not self.holds_event(record):
+                self.delete(record)
+                deleted.append(record.id)
+        return True
+
+    # -- reconciliation --------------------------------------------------------------------------
+
+    def reconcile(self) -> SegmentReport:
+        """At start: rows without a file dropped, segments a crash left open cut back to their
+        last whole fragment and closed, segment files without a row indexed (or deleted when
+        nothing in them decodes)."""
+        report = SegmentReport()
+        known: set[Path] = set()
+        for record in self.records():
+            path = self.events.path_of(record.path)
+            if path is None or not path.is_file():
+                with self._transaction() as db:
+                    db.execute("DELETE FROM segments WHERE id = ?", (record.id,))
+                report.dropped.append(record.id)
+                continue
+            known.add(path)
+            if record.status == "recording":
+                self._close(record, path, report)
+        for folder, _, names in os.walk(self.root / SEGMENTS_DIR):
+            for name in sorted(names):
+                path = Path(folder) / name
+                if path not in known and name.endswith(".mp4"):
+                    self._index_orphan(path, report)
+        return report
+
+    def _close(self, record: SegmentRecord, path: Path, report: SegmentReport) -> None:
+        record.size_bytes = trim_partial_fragment(path)
+        probe = probe_clip(path)
+        if probe is None:
+            self.delete(record)
+            report.removed_files.append(record.path)
+            return
+        record.ended_at = record.started_at + probe.duration_s
+        record.status = "truncated"
+        self.put(record)
+        report.closed.append(record.id)
+
+    def _index_orphan(self, path: Path, report: SegmentReport) -> None:
+        match = SEGMENT_STEM.match(path.stem)
+        if match is None:
+            log.warning("leaving %s alone: not named like a segment of camwatch's", path)
+            return
+        started_at = float(calendar.timegm(time.strptime(match["stamp"], "%Y%m%d-%H%M%S")))
+        relative = str(path.relative_to(self.root))
+        record = SegmentRecord(match["id"], match["camera"], started_at, started_at, relative)
+        self._close(record, path, report)
+        if record.status == "truncated":
+            report.indexed.append(record.id)
+
+
+def _remove_empty(folder: Path) -> None:
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    if folder.name == today:
+        return
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty, or already gone

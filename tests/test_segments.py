@@ -1,0 +1,273 @@
+"""Continuous recording with the demo camera: seamless segments, events as marked ranges, export,
+retention by kind, and kill -9 mid-segment."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from camwatch.config import CameraConfig, RetentionConfig
+from camwatch.recording.index import EventRecord
+from camwatch.recording.segment_index import SegmentRecord, SegmentStore, segment_path
+from tests.helpers.event_files import write_fragmented_clip
+from tests.helpers.media import probe
+from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
+from tests.helpers.support import ServerThread, demo_config, wait_until
+
+FPS = 10
+FRAME_S = 1 / FPS
+
+
+def packet_times(path: Path) -> list[float]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "packet=pts_time", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return sorted(float(p["pts_time"]) for p in json.loads(result.stdout)["packets"])
+
+
+def continuous_config(data_dir: Path, segment_seconds: float = 2.0):
+    camera = CameraConfig(name="cam", source="demo", fps=FPS, width=160, height=120)
+    camera.record = "continuous"
+    camera.segment_seconds = segment_seconds  # type: ignore[assignment]  # below the config's 10 s to keep the test short
+    return demo_config(str(data_dir), cameras=[camera])
+
+
+def recordings(server: ServerThread, start: float, end: float) -> list[dict]:
+    query = urllib.parse.urlencode({"start": start, "end": end})
+    return server.get_json(f"/api/cameras/cam/recordings?{query}")["segments"]
+
+
+def epoch(text: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_segments_follow_each_other_without_a_gap_and_export_across_three(tmp_path):
+    began = time.time()
+    with ServerThread(continuous_config(tmp_path / "data")) as server:
+
+        def four_segments():
+            found = recordings(server, began - 5, time.time())
+            return len(found) >= 5 and found
+
+        found = wait_until(four_segments, timeout=60, message="five segments")
+        finished = list(found[:-1])  # the last one is still recording
+        for item in finished:
+            assert item["kind"] == "segment" and item["url"] == f"/media/segments/{item['id']}.mp4"
+        # each segment file: H.264, starting on a keyframe at time 0
+        data_dir = tmp_path / "data"
+        files = [data_dir / server.call(lambda i=i: _path_of(server, i["id"])) for i in finished]
+        for path in files:
+            assert probe(path)["codec_name"] == "h264"
+        # where one segment ends and the next begins: one frame interval, no more than the
+        # camera's own frame-to-frame jitter (a busy machine delays some frames)
+        inner = [
+            max(itertools.pairwise(packet_times(path)), key=lambda p: p[1] - p[0]) for path in files
+        ]
+        jitter = max(FRAME_S * 1.6, *(b - a for a, b in inner))
+        for left, right, left_file in zip(finished, finished[1:], files, strict=False):
+            last_frame = epoch(left["start"]) + packet_times(left_file)[-1]
+            gap = epoch(right["start"]) - last_frame
+            assert 0 < gap <= jitter + 0.002, (left, right, gap)
+        # an export across three segments has the asked duration within one GOP (2 s)
+        start = epoch(finished[0]["start"]) + 1.0
+        end = epoch(finished[2]["end"]) - 0.5
+        query = urllib.parse.urlencode({"start": start, "end": end})
+        status, headers, body = server.get(f"/api/cameras/cam/export.mp4?{query}")
+        assert status == 200, body[:200]
+        assert headers["Content-Disposition"].startswith("attachment")
+        exported = tmp_path / "export.mp4"
+        exported.write_bytes(body)
+        info = probe(exported)
+        assert end - start - 2 * FRAME_S <= info["duration"] <= end - start + 2.0
+        times = packet_times(exported)
+        assert max(b - a for a, b in itertools.pairwise(times)) <= jitter + 0.002
+        # the segment media URL serves the file through the index
+        status, _, data = server.get(finished[1]["url"])
+        assert status == 200 and data == files[1].read_bytes()
+
+
+def _path_of(server: ServerThread, segment_id: str) -> str:
+    assert server.service is not None and server.service.context.segments is not None
+    record = server.service.context.segments.get(segment_id)
+    assert record is not None
+    return record.path
+
+
+def test_an_event_in_continuous_mode_is_a_marked_range_with_one_playable_mp4(tmp_path):
+    with ServerThread(continuous_config(tmp_path / "data", segment_seconds=3)) as server:
+
+        def finished_event():
+            events = server.get_json("/api/events?limit=5")
+            done = [e for e in events if e["ended_at"] is not None]
+            return done and done[0]
+
+        event = wait_until(finished_event, timeout=90, message="a demo crossing to end")
+        clips = list((tmp_path / "data" / "clips").rglob("*.mp4"))
+        assert clips == []  # no second copy of the footage
+        path = tmp_path / "event.mp4"
+
+        def whole_event_served():
+            # the event's last seconds reach the disk with the fragment that holds them
+            status, headers, body = server.get(event["video_url"])
+            assert status == 200 and headers["Content-Type"] == "video/mp4"
+            path.write_bytes(body)
+            info = probe(path)
+            return info["duration"] >= event["duration_s"] - 0.3 and info
+
+        info = wait_until(whole_event_served, timeout=20, interval=1, message="the whole event")
+        assert info["codec_name"] == "h264"
+        assert info["duration"] <= event["duration_s"] + 3.5  # from the keyframe before it
+        status, _, thumbnail = server.get(event["thumbnail_url"])
+        assert status == 200 and thumbnail[:2] == b"\xff\xd8"
+
+
+# -- retention by kind ---------------------------------------------------------------------------
+
+DAY = 86400.0
+NOW = 1_790_000_000.0
+
+
+class FakeDisk:
+    def __init__(self, free: int) -> None:
+        self.free = free
+
+    def __call__(self, path: Path) -> int:
+        return self.free
+
+
+def add_segment(segments: SegmentStore, start: float, seconds: float = 60) -> SegmentRecord:
+    path = segment_path(segments.root, "cam", start, f"{int(start):x}")
+    write_fragmented_clip(path, 10)
+    record = SegmentRecord(
+        f"{int(start):x}", "cam", start, start + seconds, str(path.relative_to(segments.root)),
+        size_bytes=path.stat().st_size, status="complete",
+    )  # fmt: skip
+    segments.put(record)
+    return record
+
+
+def mark_event(store, event_id: str, start: float, seconds: float = 10) -> None:
+    store.add(
+        EventRecord(event_id, "cam", start, start + seconds, 100, 50, 3.0, "",
+                    "", 0, "complete")
+    )  # fmt: skip
+
+
+def test_retention_by_kind_keeps_event_footage_longer(store):
+    segments = SegmentStore(store, free_bytes=FakeDisk(10**12))
+    old_plain = add_segment(segments, NOW - 5 * DAY)
+    old_event = add_segment(segments, NOW - 5 * DAY + 600)
+    mark_event(store, "ev1", NOW - 5 * DAY + 620)
+    recent = add_segment(segments, NOW - 3600)
+    retention = RetentionConfig(max_days=30, continuous_days=3, max_bytes=0, min_free_bytes=0)
+    deleted = segments.enforce_retention(retention, now=NOW)
+    assert deleted == [old_plain.id]
+    assert {r.id for r in segments.records()} == {old_event.id, recent.id}
+    assert not (store.root / old_plain.path).exists()
+    # once the event goes (max_days), its footage follows the continuous_days rule
+    store.delete("ev1")
+    assert segments.enforce_retention(retention, now=NOW) == [old_event.id]
+
+
+def test_on_a_small_disk_footage_outside_events_goes_first(store):
+    segments = SegmentStore(store)
+    first = add_segment(segments, NOW - 3000)
+    with_event = add_segment(segments, NOW - 2000)
+    mark_event(store, "ev", NOW - 1990)
+    plain = add_segment(segments, NOW - 1000)
+    size = max(r.size_bytes for r in segments.records())
+    capacity = 4 * size
+    segments._free_bytes = lambda path: capacity - segments.total_bytes()  # a small disk
+    retention = RetentionConfig(
+        max_days=30, continuous_days=3, max_bytes=0, min_free_bytes=3 * size
+    )
+    deleted = segments.enforce_retention(retention, now=NOW)
+    assert deleted == [first.id, plain.id]  # both plain segments before the event's
+    assert [r.id for r in segments.records()] == [with_event.id]
+    assert store.get("ev") is not None
+
+
+def test_when_only_event_footage_is_left_the_oldest_event_goes_with_its_footage(store):
+    segments = SegmentStore(store, free_bytes=FakeDisk(0))
+    a = add_segment(segments, NOW - 3000)
+    mark_event(store, "old", NOW - 2990)
+    b = add_segment(segments, NOW - 1000)
+    mark_event(store, "new", NOW - 990)
+    retention = RetentionConfig(max_days=30, continuous_days=3, max_bytes=b.size_bytes + 10,
+                                min_free_bytes=0)  # fmt: skip
+    deleted = segments.enforce_retention(retention, now=NOW)
+    assert deleted == [a.id]
+    assert store.get("old") is None and store.get("new") is not None
+    assert [r.id for r in segments.records()] == [b.id]
+
+
+# -- kill -9 mid-segment -------------------------------------------------------------------------
+
+
+def test_kill_9_mid_segment_then_restart_keeps_it_playable_and_listed_once(tmp_path):
+    data_dir, port = tmp_path / "data", free_port()
+    config = tmp_path / "camwatch.toml"
+    config.write_text(f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+data_dir = "{data_dir}"
+
+[[cameras]]
+name = "cam"
+source = "demo"
+fps = {FPS}
+width = 160
+height = 120
+record = "continuous"
+segment_seconds = 60
+""")
+    command = [sys.executable, "-m", "camwatch", "--config", str(config)]
+    process = subprocess.Popen(command, env=camwatch_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for_health(port, process)
+        segment_dir = data_dir / "segments" / "cam"
+        # KEYFRAME_INTERVAL_S is 2 s: after 5 s, at least two whole fragments are on disk
+        wait_until(lambda: list(segment_dir.rglob("*.mp4")), timeout=20, message="a segment")
+        time.sleep(5)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(10) == -signal.SIGKILL
+    finally:
+        stop_process(process)
+    [path] = list(segment_dir.rglob("*.mp4"))
+    process = subprocess.Popen(command, env=camwatch_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for_health(port, process)
+        url = f"http://127.0.0.1:{port}/api/cameras/cam/recordings?start={time.time() - 600}"
+
+        def two_listed():
+            with urllib.request.urlopen(url, timeout=10) as response:
+                found = json.loads(response.read())["segments"]
+            return len(found) >= 2 and found
+
+        listed = wait_until(two_listed, timeout=20, message="the new segment too")
+        ids = [s["id"] for s in listed]
+        assert len(ids) == len(set(ids)) == 2  # the crashed one (closed) and the new one
+        crashed = next(s for s in listed if path.stem.endswith(s["id"]))
+        assert epoch(crashed["end"]) - epoch(crashed["start"]) >= 2.0
+        facts = probe(path)
+        assert facts["codec_name"] == "h264" and facts["frames"] >= 20
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        finally:
+            stop_process(process)
