@@ -639,3 +639,63 @@ def clips() -> list[Clip]:
 
 def clip_named(name: str) -> Clip:
     return next(c for c in clips() if c.name == name)
+
+
+# -- busy scenes (cost benchmarks: something moves all the time) ---------------------------------
+
+
+@dataclass
+class Crowd:
+    """Walkers crossing without pause in both directions on three paths, a new one every
+    `every_s` seconds (a busy pavement)."""
+
+    every_s: float = 1.2
+    crossing_s: float = 7.0  # time one walker takes to cross the picture
+    relevant: bool = True
+
+    def _walkers(self, width: int, height: int, t: float) -> list[Walker]:
+        first = int((t - 2 * self.crossing_s) / self.every_s)
+        walkers = []
+        for k in range(max(0, first), int(t / self.every_s) + 1):
+            lane = k % 3
+            size = height * (0.28 + 0.08 * lane)
+            direction = 1 if k % 2 else -1
+            shirt = ((k * 67) % 180 + 40, (k * 131) % 180 + 40, (k * 29) % 180 + 40)
+            walkers.append(
+                Walker(
+                    k * self.every_s,
+                    direction * (width + 0.6 * size) / self.crossing_s,
+                    size,
+                    height * (0.62 + 0.12 * lane),
+                    shirt=shirt,
+                )
+            )
+        return walkers
+
+    def draw(self, image: np.ndarray, t: float) -> None:
+        for walker in self._walkers(image.shape[1], image.shape[0], t):
+            walker.draw(image, t)
+
+    def intervals(self, width: int, duration_s: float) -> list[Interval]:
+        return [(0.0, duration_s)]
+
+
+def busy_clips(width: int = 640, height: int = 480, duration_s: float = 20.0) -> list[Clip]:
+    """Scenes where something moves in every frame, for the detector's cost (not labelled for
+    the evaluation): a crowd crossing, a road with constant traffic, trees swaying."""
+    scale = height / HEIGHT
+    trees = [
+        Foliage(centre=(width * x, height * 0.3), radius=80 * scale, amplitude=6 * scale, seed=s)
+        for x, s in ((0.15, 5), (0.5, 6), (0.85, 7))
+    ]
+    traffic = [
+        Traffic(every_s=1.5, bottom_y=height * 0.55, length=0.3 * width, speed=0.6 * width),
+        Traffic(every_s=2.1, bottom_y=height * 0.8, length=0.35 * width, speed=0.8 * width),
+    ]
+    common = {"width": width, "height": height}
+    return [
+        Clip("still", "sensor noise only", duration_s, **common),  # type: ignore[arg-type]
+        Clip("crowd", "walkers crossing all the time", duration_s, [Crowd()], **common),  # type: ignore[arg-type]
+        Clip("traffic", "a road with constant traffic", duration_s, traffic, **common),  # type: ignore[arg-type]
+        Clip("trees", "three trees swaying in gusty wind", duration_s, trees, **common),  # type: ignore[arg-type]
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -114,8 +116,19 @@ def _fill_empty(gains: np.ndarray, counts: np.ndarray) -> np.ndarray:
     empty = counts == 0
     if empty.any():
         usable = gains[~empty]
-        gains[empty] = float(np.median(usable)) if usable.size else 1.0
+        gains[empty] = float(median(usable)) if usable.size else 1.0
     return gains
+
+
+def median(values: np.ndarray) -> np.floating[Any]:
+    """np.median of a flat array without NaNs, in its dtype, with less overhead per call."""
+    middle = values.size // 2
+    if values.size % 2:
+        odd: np.floating[Any] = np.partition(values, middle)[middle]
+        return odd
+    part = np.partition(values, (middle - 1, middle))
+    even: np.floating[Any] = (part[middle - 1] + part[middle]) / values.dtype.type(2)
+    return even
 
 
 def residual(
@@ -135,7 +148,7 @@ def residual(
     relit -= np.float32(BLACK_LEVEL)
     difference = relit - background
     if background_clipped is not None:
-        difference = np.where(background_clipped, np.minimum(difference, 0), difference)
+        np.minimum(difference, np.float32(0), out=difference, where=background_clipped)
     if frame_clipped is not None:
-        difference = np.where(frame_clipped, np.maximum(difference, 0), difference)
+        np.maximum(difference, np.float32(0), out=difference, where=frame_clipped)
     return relit, difference
