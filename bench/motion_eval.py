@@ -17,7 +17,7 @@ from bench.motion_clips import Clip, Interval, clips
 from camwatch import jpeg
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.motion.detector import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
+from camwatch.motion.detector import Detector, FrameDiffDetector, MotionDetector, frame_delta
 from camwatch.motion.tracker import EventTracker, TrackedEvent
 
 MATCH_SLACK_S = 1.0  # an event within this of a labelled interval belongs to it
@@ -73,10 +73,10 @@ def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
             (contender.make(settings), EventTracker(settings, finished.append), finished, [0.0])
         )
     for i, (t, image) in enumerate(clip.frames()):
-        grey = camera_frame(clip, image, i, t).grey_small(DETECT_WIDTH)
+        frame = camera_frame(clip, image, i, t)
         for detector, tracker, _, spent in states:
             started = time.perf_counter()
-            delta = detector.update(grey, t)
+            delta = frame_delta(detector, frame, t)
             spent[0] += time.perf_counter() - started
             tracker.update(t, delta)
     outcomes = []
@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         f"{len(chosen)} clips, {frames} frames in {time.perf_counter() - started:.0f} s; "
-        "update() per frame: "
+        "decode + detector per frame: "
         + ", ".join(f"{c.name} {ms:.2f} ms" for c, ms in zip(competitors, per_frame, strict=False))
     )
     return 0

@@ -33,6 +33,7 @@ class Frame:
     # first viewer that needs each kind and shared by the rest (see server/wire.py)
     wire: dict[str, bytes] = field(default_factory=dict, repr=False)
     _jpeg: bytes | None = field(default=None, repr=False)
+    _grey: np.ndarray | None = field(default=None, repr=False)  # full-size grey of `image`
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -108,7 +109,9 @@ class Frame:
         if self.image is None and self.camera_jpeg is not None:
             grey = jpeg.decode_grey_scaled(self.camera_jpeg, self.width, max_width)
         else:
-            grey = cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
+            if self._grey is None:  # kept: the first look and the detector both start from it
+                self._grey = cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
+            grey = self._grey
         height, width = grey.shape[:2]
         if width > max_width:
             size = (max_width, max(1, round(height * max_width / width)))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
+from camwatch.frame import Frame
 from camwatch.motion.illumination import (
     CLIPPED_SHARE,
     SAMPLE_STRIDE,
@@ -17,6 +19,7 @@ from camwatch.motion.illumination import (
     median,
     residual,
 )
+from camwatch.motion.look import LOOK_WIDTH, FirstLook, coarse_of
 from camwatch.motion.mask import MaskCache
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
@@ -36,6 +39,7 @@ FREE_FLIPS_PER_SECOND = 0.2  # flipping up to this often (people passing by) cos
 FLIPS_PER_STEP = 0.2  # each further this many flips a second raises the limit by 1x
 SOLID_BLOB_FRACTION = 0.01  # blobs this large (1% of the picture) are things passing by: their
 # coming and going does not count as restlessness
+REFRESH_SECONDS = 0.5  # while the first look sees nothing, the full model still runs this often
 LIGHTSWITCH_FRACTION = 0.4  # more of the picture than this changed at once: a lighting change
 MIN_BLOB_FRACTION = 0.0005  # smaller blobs of change (0.05% of the picture) do not count
 SURE_BLOB_FRACTION = 0.003  # smaller blobs (0.3%) count only when seen in two frames in a row
@@ -47,6 +51,19 @@ class Detector(Protocol):
 
     def update(self, grey: np.ndarray, t: float | None = None) -> float: ...
     def reset(self) -> None: ...
+
+
+def frame_delta(detector: Detector, frame: Frame, t: float | None = None) -> float:
+    """The detector's delta for a captured frame, decoding only what it needs: a
+    MotionDetector takes a first look at a 1/8-scale image and skips still frames."""
+    if isinstance(detector, MotionDetector):
+        if detector.due(t):  # one decode: the look from the detection image (within 1 level)
+            grey = frame.grey_small(DETECT_WIDTH)
+            return detector.update_looking(coarse_of(grey), grey, t)
+        return detector.update_looking(
+            frame.grey_small(LOOK_WIDTH), lambda: frame.grey_small(DETECT_WIDTH), t
+        )
+    return detector.update(frame.grey_small(DETECT_WIDTH), t)
 
 
 class FrameDiffDetector:
@@ -102,6 +119,14 @@ class MotionDetector:
 
     def reset(self) -> None:
         """Forget the scene (after the camera was offline or the picture jumped)."""
+        self._look = FirstLook()
+        self._look_mask: np.ndarray | None = None  # the mask the look was last told about
+        self._look_t: float | None = None
+        self._unseen_seconds = 0.0  # frame time the full model skipped since it last ran
+        self._moving = 0  # pixels counted in the full model's last delta
+        self._look_changed = True  # what the first look saw last time
+        self._recalibrated = False
+        self._nothing = np.zeros((0, 0), np.uint8)  # an empty foreground for skipped frames
         self._background: np.ndarray | None = None
         self._clipped_share: np.ndarray | None = None  # how much of each pixel came from clipping
         self._ever_clipped = False  # whether _clipped_share holds anything but zeros
@@ -118,10 +143,60 @@ class MotionDetector:
         self._seconds = 0.0  # learning time since reset()
         self.foreground: np.ndarray | None = None  # pixels counted in the last delta (0/255)
 
+    def update_looking(
+        self,
+        coarse: np.ndarray,
+        grey: np.ndarray | Callable[[], np.ndarray],
+        t: float | None = None,
+    ) -> float:
+        """Delta for a frame seen first as a coarse image (look.coarse_of, or a camera JPEG's
+        1/8-scale decode). `grey` (the detection image, or a function decoding it on demand)
+        and the full model are needed only when the first look saw a change, the last frame
+        had motion, or the full model last ran REFRESH_SECONDS ago: so the background, noise
+        and restlessness stay current, at a lower rate, through a still scene."""
+        dt, self._look_t = self._look_elapsed(t), t
+        changed = self._look_changed = self._look.changed(coarse, self.settings.pixel_threshold, dt)
+        rate_still = _rate(dt, BACKGROUND_SECONDS)
+        if not changed and self._may_skip(dt):
+            self._unseen_seconds += dt
+            self._look.learn(rate_still, rate_still, None)
+            self.foreground = self._nothing
+            return 0.0
+        self._unseen_seconds = 0.0
+        delta = self.update(grey if isinstance(grey, np.ndarray) else grey(), t)
+        if self._recalibrated:
+            self._look.recalibrate()
+        else:
+            self._look.learn(rate_still, _rate(dt, ABSORB_SECONDS), self._raw_changed)
+        if self._mask.active is not self._look_mask:
+            self._look_mask = self._mask.active
+            self._look.ignore(self._mask.active)
+        return delta
+
+    def due(self, t: float | None = None) -> bool:
+        """Whether the full model will run on the frame at `t` whatever the first look sees, or
+        probably will (the look saw a change last time): then decoding the detection image
+        first, and the look from it, saves a decode."""
+        return self._look_changed or not self._may_skip(self._look_elapsed(t))
+
+    def _look_elapsed(self, t: float | None) -> float:
+        if t is None or self._look_t is None:
+            return DEFAULT_FRAME_SECONDS
+        return min(2.0, max(0.01, t - self._look_t))
+
+    def _may_skip(self, dt: float) -> bool:
+        return (
+            self._background is not None
+            and self._seconds >= WARMUP_SECONDS
+            and self._moving == 0
+            and self._unseen_seconds + dt < REFRESH_SECONDS
+        )
+
     def update(self, grey: np.ndarray, t: float | None = None) -> float:
         """Delta (0-100) for this frame; `t` (seconds, any origin) scales the adaptation rates."""
         frame = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
         dt = self._elapsed(t)
+        self._recalibrated = False
         if self._background is None or self._background.shape != frame.shape:
             self._recalibrate(frame)
             return 0.0
@@ -140,7 +215,7 @@ class MotionDetector:
             self._recalibrate(frame)
             return 0.0
         self._learn(frame, relit, raw, frame_clipped, dt)
-        moving = self._count_moving(changed)
+        moving = self._moving = self._count_moving(changed)
         if self._seconds < WARMUP_SECONDS:
             return 0.0
         return 100.0 * moving / max(1, self._mask.active_count)
@@ -164,6 +239,8 @@ class MotionDetector:
         return min(2.0, max(0.01, t - last))
 
     def _recalibrate(self, frame: np.ndarray) -> None:
+        self._recalibrated, self._moving = True, 0
+        self._nothing = np.zeros(frame.shape, np.uint8)
         self._background, self._previous = frame.copy(), frame
         self._clipped_share = (frame >= SATURATED).astype(np.float32)
         self._ever_clipped = cv2.countNonZero(self._clipped_share) > 0
@@ -330,6 +407,7 @@ class _Blobs:
     def __init__(self, image: np.ndarray) -> None:
         height, width = image.shape[:2]
         fits = (height + 1) // 2 * ((width + 1) // 2) < 2**16
+        self.labels: np.ndarray
         self.count, self.labels, stats, _ = cv2.connectedComponentsWithStats(
             image, connectivity=8, ltype=cv2.CV_16U if fits else cv2.CV_32S
         )

@@ -12,6 +12,7 @@ import numpy as np
 
 from camwatch.config import MotionConfig
 from camwatch.motion.detector import DETECT_WIDTH, MotionDetector
+from camwatch.motion.look import coarse_of
 from camwatch.motion.tracker import EventTracker, TrackedEvent
 
 
@@ -96,7 +97,7 @@ def scan(path: str, settings: MotionConfig) -> list[ScannedEvent]:
     finished: list[TrackedEvent] = []
     detector, tracker = MotionDetector(settings), EventTracker(settings, finished.append)
     for t, grey, _ in grey_frames(path):
-        tracker.update(t, detector.update(grey, t))
+        tracker.update(t, detector.update_looking(coarse_of(grey), grey, t))
     tracker.stop()
     return [ScannedEvent.of(event) for event in finished]
 

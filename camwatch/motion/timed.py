@@ -8,11 +8,12 @@ import numpy as np
 
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.motion.detector import DETECT_WIDTH, MotionDetector
+from camwatch.motion.detector import MotionDetector, frame_delta
 
 
 class TimedDetector:
-    """Shrinks each frame to grey for the detector and adds up the seconds spent (for
+    """Gives each frame to the detector (a first look, then the detection image if needed:
+    frame_delta) and adds up the seconds spent (for
     /metrics). A corrupt camera JPEG raises camwatch.jpeg.JpegError and is not counted."""
 
     def __init__(self, settings: MotionConfig) -> None:
@@ -27,7 +28,7 @@ class TimedDetector:
 
     def update(self, frame: Frame) -> float:
         started = time.perf_counter()
-        delta = self.detector.update(frame.grey_small(DETECT_WIDTH), frame.monotonic)
+        delta = frame_delta(self.detector, frame, frame.monotonic)
         self.seconds += time.perf_counter() - started
         self.count += 1
         return delta

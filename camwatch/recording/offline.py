@@ -7,6 +7,7 @@ from pathlib import Path
 
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
+from camwatch.motion.look import coarse_of
 from camwatch.motion.scan import ScannedEvent, file_fps, grey_frames
 from camwatch.motion.tracker import TrackedEvent
 from camwatch.recording.index import EventStore
@@ -25,6 +26,7 @@ def record_file(path: str, settings: MotionConfig, record_dir: Path) -> list[Sca
     for seq, (t, grey, video_frame) in enumerate(grey_frames(path)):
         image = video_frame.to_ndarray(format="bgr24")
         frame = Frame.from_image(image, seq, captured_at=wall_start + t, monotonic=t)
-        recorder.process(frame, recorder.detection.detector.update(grey, t))
+        delta = recorder.detection.detector.update_looking(coarse_of(grey), grey, t)
+        recorder.process(frame, delta)
     recorder.close(timeout=600)
     return [ScannedEvent.of(event) for event in finished]

@@ -1,0 +1,101 @@
+"""The first look: a coarse grey image against a coarse background, to skip still frames."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+LOOK_WIDTH = 80  # the first look is about this wide (1/8 of a 640-wide camera: its DCT DC terms)
+LOOK_NOISE_FACTOR = 4.0  # a cell changed when its mean moved more than this x the typical step
+LOOK_LEVEL_SHARE = 0.25  # ... and more than this share of pixel_threshold (grey levels)
+LOOK_NOISE_SECONDS = 1.0  # memory of the look's frame-to-frame noise level
+
+
+def coarse_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the first look's image for a picture of this size."""
+    if width <= LOOK_WIDTH:
+        return width, height
+    return LOOK_WIDTH, max(1, round(height * LOOK_WIDTH / width))
+
+
+def coarse_of(grey: np.ndarray) -> np.ndarray:
+    """The first look's image made from a larger grey image (area average)."""
+    height, width = grey.shape[:2]
+    size = coarse_size(width, height)
+    if size == (width, height):
+        return grey
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+class FirstLook:
+    """Each cell of a coarse image against a coarse background that follows the scene like the
+    full model's: whether anything may have changed (moved, or the lighting) since the scene
+    was last still. A cell counts as changed when its mean moved by more than
+    LOOK_NOISE_FACTOR x the picture's typical frame-to-frame step at this scale and by more
+    than LOOK_LEVEL_SHARE of pixel_threshold; cells that are masked are ignored."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._background: np.ndarray | None = None
+        self._previous: np.ndarray | None = None
+        self._noise = 0.0  # typical |frame-to-frame step| of a cell (robust)
+        self._ignored: np.ndarray | None = None  # true where a cell is wholly masked
+
+    def ignore(self, active: np.ndarray | None) -> None:
+        """The detection image's mask (0 where masked, None: no mask), for cells to ignore."""
+        if active is None or self._background is None:
+            self._ignored = None
+            return
+        height, width = self._background.shape
+        area: np.ndarray = cv2.resize(active, (width, height), interpolation=cv2.INTER_AREA)
+        self._ignored = area == 0
+
+    def changed(self, coarse: np.ndarray, pixel_threshold: float, dt: float) -> bool:
+        """Whether a cell differs from the background beyond noise (True on the first frame).
+        Learns the noise level; the background is left to `learn`."""
+        frame = coarse.astype(np.float32)
+        background, previous, self._previous = self._background, self._previous, frame
+        if background is None or background.shape != frame.shape:
+            self._background, self._ignored = frame.copy(), None
+            return True
+        assert previous is not None
+        step = cv2.absdiff(frame, previous)
+        self._noise += _rate(dt, LOOK_NOISE_SECONDS) * (_median(step) - self._noise)
+        difference: np.ndarray = cv2.absdiff(frame, background)
+        if self._ignored is not None:
+            difference[self._ignored] = 0.0
+        limit = max(LOOK_NOISE_FACTOR * 1.4826 * self._noise, LOOK_LEVEL_SHARE * pixel_threshold)
+        return bool(cv2.minMaxLoc(difference)[1] > limit)
+
+    def learn(self, rate_still: float, rate_moving: float, moving: np.ndarray | None) -> None:
+        """Follow the last frame: at `rate_still` where nothing moved, `rate_moving` in cells
+        where the full model saw change (`moving`: its 0/255 detection-size image)."""
+        frame, background = self._previous, self._background
+        if frame is None or background is None:
+            return
+        if moving is None or cv2.countNonZero(moving) == 0:
+            cv2.accumulateWeighted(frame, background, rate_still)
+            return
+        height, width = background.shape
+        area: np.ndarray = cv2.resize(moving, (width, height), interpolation=cv2.INTER_AREA)
+        busy = cv2.threshold(area, 0, 255, cv2.THRESH_BINARY)[1]
+        cv2.accumulateWeighted(frame, background, rate_still, cv2.bitwise_not(busy))
+        cv2.accumulateWeighted(frame, background, rate_moving, busy)
+
+    def recalibrate(self) -> None:
+        """The full model took the frame as its new background: so does the look."""
+        if self._previous is not None:
+            self._background = self._previous.copy()
+
+
+def _median(values: np.ndarray) -> float:
+    flat = values.ravel()
+    return float(np.partition(flat, flat.size // 2)[flat.size // 2])
+
+
+def _rate(dt: float, seconds: float) -> float:
+    return 1.0 - math.exp(-dt / seconds)
