@@ -2,7 +2,9 @@
 
 Run as its own process: `python3 bench/mjpeg_source.py --port P --width W --height H --fps F`.
 `/moving.mjpg` shows two objects crossing a textured scene without pause (motion all the time);
-`/still.mjpg` shows the same scene with sensor noise only. Each client gets its own paced stream;
+`/still.mjpg` shows the same scene with sensor noise only; `/intermittent.mjpg` an object crossing
+for 5 s every 15 s; `/crowd.mjpg` people walking across a garden all the time, in both
+directions on three paths (bench/motion_clips.py's Crowd). Each client gets its own paced stream;
 a client that falls behind skips frames, like a real camera.
 """
 
@@ -15,6 +17,10 @@ import signal
 import cv2
 import numpy as np
 import simplejpeg
+from motion_clips import Crowd, Noise
+from motion_clips import background as garden
+
+INTERMITTENT_PERIOD_S, INTERMITTENT_MOVING_S = 15.0, 5.0
 
 BOUNDARY = b"benchframe"
 STILL_VARIANTS = 8
@@ -81,7 +87,45 @@ def make_frames(width: int, height: int, fps: float, quality: int) -> dict[str, 
                 )
             )
         )
-    return {"/still.mjpg": still, "/moving.mjpg": moving}
+    return {
+        "/still.mjpg": still,
+        "/moving.mjpg": moving,
+        "/intermittent.mjpg": intermittent(scene, still, fps, quality, rng),
+        "/crowd.mjpg": crowd(width, height, fps, quality),
+    }
+
+
+def encode(image: np.ndarray, quality: int) -> bytes:
+    return part(simplejpeg.encode_jpeg(image, quality, colorspace="BGR", colorsubsampling="420"))
+
+
+def intermittent(
+    scene: np.ndarray, still: list[bytes], fps: float, quality: int, rng: np.random.Generator
+) -> list[bytes]:
+    """An object crossing for INTERMITTENT_MOVING_S, then the still scene, every period."""
+    moving = round(fps * INTERMITTENT_MOVING_S)
+    frames = []
+    for i in range(moving):
+        image = scene.copy()
+        draw_object(image, i / moving, 0.9, (40, 50, 160))
+        frames.append(encode(with_noise(image, rng), quality))
+    rest = round(fps * INTERMITTENT_PERIOD_S) - moving
+    return frames + [still[i % len(still)] for i in range(rest)]
+
+
+def crowd(width: int, height: int, fps: float, quality: int) -> list[bytes]:
+    """One period of the crowd, from a moment when it is already in full flow."""
+    people = Crowd()
+    still = garden(width, height)
+    noise = Noise(width, height, 3.0, 0.0, 101)
+    start = 2 * people.crossing_s
+    frames = []
+    for i in range(round(people.period_s * fps)):
+        image = still.copy()
+        people.draw(image, start + i / fps)
+        noise.add(image)
+        frames.append(encode(np.clip(image, 0, 255).astype(np.uint8), quality))
+    return frames
 
 
 class Camera:

@@ -647,7 +647,7 @@ def clip_named(name: str) -> Clip:
 @dataclass
 class Crowd:
     """Walkers crossing without pause in both directions on three paths, a new one every
-    `every_s` seconds (a busy pavement)."""
+    `every_s` seconds (a busy pavement). The scene repeats every `period_s` (6 walkers)."""
 
     every_s: float = 1.2
     crossing_s: float = 7.0  # time one walker takes to cross the picture
@@ -660,7 +660,8 @@ class Crowd:
             lane = k % 3
             size = height * (0.28 + 0.08 * lane)
             direction = 1 if k % 2 else -1
-            shirt = ((k * 67) % 180 + 40, (k * 131) % 180 + 40, (k * 29) % 180 + 40)
+            shade = k % 6  # six walkers make the period: lane, direction and colour repeat
+            shirt = ((shade * 67) % 180 + 40, (shade * 131) % 180 + 40, (shade * 29) % 180 + 40)
             walkers.append(
                 Walker(
                     k * self.every_s,
@@ -671,6 +672,10 @@ class Crowd:
                 )
             )
         return walkers
+
+    @property
+    def period_s(self) -> float:
+        return 6 * self.every_s
 
     def draw(self, image: np.ndarray, t: float) -> None:
         for walker in self._walkers(image.shape[1], image.shape[0], t):

@@ -1,85 +1,113 @@
-"""CPU cost per frame of motion detection at 1280x720: grey_small + update, for each detector.
+"""CPU cost per frame of motion detection on still and busy scenes, from camera JPEGs.
 
-Run from the repository root: `python3 -m bench.motion_cost [--frames N]`. CPU time is the
-process's (all threads), so other load on the machine barely affects it.
+Run from the repository root: `python3 -m bench.motion_cost [--seconds S] [--size WxH]`.
+Scenes from bench/motion_clips.py's busy_clips (sensor noise only; a crowd crossing all the
+time; constant traffic; swaying trees), JPEG-encoded as a network camera sends them. For each:
+the live path (`frame_delta`: first look at the 1/8-scale decode, full model and the
+detection-size decode only when needed) and the full model on every frame (decode + update,
+as before the first look). CPU time is the process's, so other load on the machine barely
+affects it; the median of `--repeats` runs is shown.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
-import numpy as np
 
-from bench.motion_clips import Clip, person
+from bench.motion_clips import Clip, busy_clips
 from camwatch import jpeg
 from camwatch.cli import limit_opencv_threads
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.motion.detector import DETECT_WIDTH, Detector, FrameDiffDetector, MotionDetector
-
-WIDTH, HEIGHT = 1280, 720
+from camwatch.motion.detector import DETECT_WIDTH, MotionDetector, frame_delta
 
 
-def source_frames(count: int) -> list[np.ndarray]:
-    """1280x720 frames of a person crossing a noisy scene (made once, outside the timing)."""
-    clip = Clip(
-        "cost",
-        "",
-        count / 10,
-        [person(0.5, speed=500, height=300, feet_y=600)],
-        width=WIDTH,
-        height=HEIGHT,
-    )
-    return [image for _, image in clip.frames()]
+@dataclass
+class Cost:
+    live_ms: float  # frame_delta: first look, full model when needed
+    full_ms: float  # grey_small(DETECT_WIDTH) + update() on every frame
+    full_share: float  # frames on which the live path ran the full model
+    motion_share: float  # frames with delta above the default threshold
 
 
-def measure(
-    images: list[np.ndarray], make: Callable[[MotionConfig], Detector], as_jpeg: bool
-) -> tuple[float, float]:
-    """(ms of CPU per frame for grey_small + update, of which update alone)."""
-    detector = make(MotionConfig())
-    frames = [
-        Frame.from_jpeg(jpeg.encode(image, 80), i, WIDTH, HEIGHT, monotonic=i / 10)
-        if as_jpeg
-        else Frame.from_image(image, i, monotonic=i / 10)
-        for i, image in enumerate(images)
+def camera_frames(clip: Clip) -> list[Frame]:
+    return [
+        Frame.from_jpeg(jpeg.encode(image, 80), i, clip.width, clip.height, monotonic=t)
+        for i, (t, image) in enumerate(clip.frames())
     ]
-    total = update = 0.0
-    for i, frame in enumerate(frames):
-        started = time.process_time()
-        grey = frame.grey_small(DETECT_WIDTH)
-        middle = time.process_time()
-        detector.update(grey, i / 10)
-        ended = time.process_time()
-        total += ended - started
-        update += ended - middle
-    return 1000 * total / len(frames), 1000 * update / len(frames)
+
+
+def fresh(frames: list[Frame]) -> list[Frame]:
+    """Copies without the decodes a previous run cached."""
+    return [
+        Frame.from_jpeg(f.jpeg(), f.seq, f.width, f.height, monotonic=f.monotonic) for f in frames
+    ]
+
+
+def run_live(frames: list[Frame]) -> tuple[float, float, float]:
+    detector, settings = MotionDetector(MotionConfig()), MotionConfig()
+    full = motion = 0
+    started = time.process_time()
+    for frame in frames:
+        steps = detector._steps
+        delta = frame_delta(detector, frame, frame.monotonic)
+        full += detector._steps != steps
+        motion += delta > settings.threshold
+    spent = time.process_time() - started
+    return 1000 * spent / len(frames), full / len(frames), motion / len(frames)
+
+
+def run_full(frames: list[Frame]) -> float:
+    detector = MotionDetector(MotionConfig())
+    started = time.process_time()
+    for frame in frames:
+        detector.update(frame.grey_small(DETECT_WIDTH), frame.monotonic)
+    return 1000 * (time.process_time() - started) / len(frames)
+
+
+def measure(clip: Clip, repeats: int) -> Cost:
+    frames = camera_frames(clip)
+    live, full = [], []
+    for _ in range(repeats):
+        live_ms, full_share, motion_share = run_live(fresh(frames))
+        live.append(live_ms)
+        full.append(run_full(fresh(frames)))
+    return Cost(statistics.median(live), statistics.median(full), full_share, motion_share)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each scene")
+    parser.add_argument("--size", default="640x480")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split("x"))
     limit_opencv_threads()  # as the server does
-    images = source_frames(args.frames)
     print(
-        f"CPU per frame at {WIDTH}x{HEIGHT} (detection at {DETECT_WIDTH} px wide), "
-        f"{args.frames} frames, OpenCV threads {cv2.getNumThreads()}:\n"
+        f"CPU per frame, {width}x{height} camera JPEGs at 10 fps, {args.seconds:g} s per scene, "
+        f"median of {args.repeats}, OpenCV threads {cv2.getNumThreads()}:\n"
     )
-    print("| detector | input | grey_small + update, ms | update alone, ms |")
-    print("| --- | --- | --- | --- |")
-    for name, make in (
-        ("FrameDiffDetector", FrameDiffDetector),
-        ("MotionDetector", MotionDetector),
-    ):
-        for as_jpeg in (False, True):
-            total, update = measure(images, make, as_jpeg)
-            kind = "camera JPEG (DCT-scaled grey decode)" if as_jpeg else "BGR pixels"
-            print(f"| {name} | {kind} | {total:.2f} | {update:.2f} |")
+    print(
+        "| scene | live: first look + full model when needed, ms | full model on | "
+        "frames with motion | full model every frame, ms | live vs still |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    still_ms = None
+    for clip in busy_clips(width, height, args.seconds):
+        cost = measure(clip, args.repeats)
+        still_ms = still_ms or cost.live_ms
+        print(
+            f"| {clip.name} ({clip.what}) | {cost.live_ms:.2f} | {100 * cost.full_share:.0f}% "
+            f"| {100 * cost.motion_share:.0f}% | {cost.full_ms:.2f} "
+            f"| {cost.live_ms / still_ms:.1f}x |",
+            flush=True,
+        )
     return 0
 
 

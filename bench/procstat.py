@@ -11,10 +11,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of the process and every thread it has had (/proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return cpu_seconds_of(f"/proc/{pid}/stat")
 
 
 def fd_count(pid: int) -> int:
@@ -66,3 +63,57 @@ class UsageMeter:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, tuple[str, float]]:
+    """Per live thread of the process: (name, user + system CPU seconds), keyed by thread id."""
+    threads: dict[int, tuple[str, float]] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            threads[int(tid)] = (name, cpu_seconds_of(f"/proc/{pid}/task/{tid}/stat"))
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+    return threads
+
+
+def cpu_seconds_of(stat_path: str) -> float:
+    """utime + stime of a /proc/.../stat file, in seconds."""
+    with open(stat_path) as f:
+        fields = f.read().rpartition(")")[2].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def thread_group(name: str) -> str:
+    """A thread's kind from its name: `clip-cam-2026...` and `clip-cam-...` are both `clip`."""
+    for separator in "-_:":
+        name = name.split(separator, 1)[0]
+    return name.rstrip("0123456789") or name
+
+
+class ThreadMeter:
+    """CPU seconds per kind of thread between `start()` and `stop()`; threads that ended in
+    the window are counted together as `ended` (the process total minus the live threads)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._start: dict[int, tuple[str, float]] = {}
+        self._total = 0.0
+        self.last: dict[str, float] = {}  # what the last stop() returned
+
+    def start(self) -> None:
+        self._start, self._total = thread_cpu_seconds(self.pid), cpu_seconds(self.pid)
+
+    def stop(self) -> dict[str, float]:
+        now, total = thread_cpu_seconds(self.pid), cpu_seconds(self.pid)
+        groups: dict[str, float] = {}
+        for tid, (name, seconds) in now.items():
+            spent = seconds - self._start.get(tid, (name, 0.0))[1]
+            groups[thread_group(name)] = groups.get(thread_group(name), 0.0) + spent
+        ended = (total - self._total) - sum(groups.values())
+        if ended > 0.005:
+            groups["ended"] = ended
+        self.last = groups
+        return groups

@@ -18,12 +18,13 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from processes import free_port, stop_process
-from procstat import UsageMeter, load_average
+from procstat import ThreadMeter, UsageMeter, load_average
 
 PYTHON = sys.executable
 CONNECT_S = 2.0  # viewers connect and settle before the measured window starts
@@ -115,6 +116,7 @@ class MjpegSource:
             stop_process(self.process)
             raise RuntimeError("the MJPEG source did not start")
         self.port = int(line[1])
+        self.size = (width, height)
 
     def url(self, scene: str) -> str:
         return f"http://127.0.0.1:{self.port}/{scene}.mjpg"
@@ -161,8 +163,16 @@ class CamwatchServer:
         config.write_text(camwatch_config(scenario, source_url, data_dir))
         self.log = open(workdir / "camwatch.log", "w")  # noqa: SIM115 - open while it runs
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # bench/thread_names.py runs `python -m camwatch` with OS thread names (per-thread CPU)
+        command = [
+            str(BENCH / "thread_names.py"),
+            "--config",
+            str(config),
+            "--port",
+            str(self.port),
+        ]
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "camwatch", "--config", str(config), "--port", str(self.port)],
+            [PYTHON, *command],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -246,7 +256,11 @@ class MotionDaemon:
         self.stream_url = f"http://127.0.0.1:{self.stream_port}/"
 
     def recording(self) -> bool:
-        return any(path.stat().st_size > 0 for path in self.clips.iterdir())
+        return any(path.stat().st_size > 0 for path in self.clips.rglob("*.mp4"))
+
+    def movies(self) -> int:
+        """Movie files Motion has started (one per event)."""
+        return sum(1 for _ in self.clips.rglob("*.mp4"))
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -295,9 +309,13 @@ def finish_viewers(process: subprocess.Popen[str], timeout: float) -> dict[str, 
 
 
 def measure_window(
-    pids: list[int], duration: float, viewer_commands: list[Any]
+    pids: list[int],
+    duration: float,
+    viewer_commands: list[Any],
+    thread_meters: Sequence[ThreadMeter] = (),
 ) -> tuple[list[Any], list[dict[str, Any]], list[float]]:
-    """Start the viewers, measure `pids` over the window, and collect the viewers' results.
+    """Start the viewers, measure `pids` (and per thread, `thread_meters`) over the window, and
+    collect the viewers' results.
 
     Returns (usage per pid, viewer results, viewer-process CPU %)."""
     start = time.time() + CONNECT_S
@@ -308,11 +326,15 @@ def measure_window(
     time.sleep(max(0.0, start - time.time()))
     for meter in meters + client_meters:
         meter.start()
+    for thread_meter in thread_meters:
+        thread_meter.start()
     while time.time() < end:
         time.sleep(min(0.5, max(0.0, end - time.time())))
         for meter in meters:
             meter.sample()
     usages = [meter.stop() for meter in meters]
+    for thread_meter in thread_meters:
+        thread_meter.stop()
     client_cpu = []
     for meter in client_meters:
         try:
@@ -367,66 +389,129 @@ def run_scenario(
     return rows
 
 
+COMPARE_SCENES = ("still", "intermittent", "crowd")
+SCENE_NAMES = {
+    "still": "still",
+    "intermittent": "5 s of movement every 15 s, recording",
+    "crowd": "people walking all the time, recording",
+    "moving": "two objects crossing all the time, recording",
+}
+WARM_UP_S = 5.0  # both connected, detectors warmed up, events (if any) started
+
+
 @dataclass
 class MotionComparison:
     scene: str
+    run: int
     camwatch: Row
     motion_cpu: float
     motion_rss: float
     motion_result: dict[str, Any]
     motion_recording: bool
+    camwatch_threads: dict[str, float]  # % of one core per kind of thread
+    motion_threads: dict[str, float]
+    camwatch_events: int
+    motion_movies: int
+    load: str  # load average at the end of the window
+
+    @property
+    def ratio(self) -> float:
+        return self.camwatch.cpu / self.motion_cpu if self.motion_cpu else float("inf")
+
+
+def events_so_far(server: CamwatchServer) -> int:
+    """Events camwatch has indexed (recorded or recording)."""
+    try:
+        events = json.loads(http_get(server.base + "/api/events?limit=1000"))
+    except (OSError, ValueError):
+        return 0
+    items = events.get("events", events) if isinstance(events, dict) else events
+    return len(items)
+
+
+def compare_scene(
+    source: MjpegSource, scene: str, run: int, fps: float, duration: float, workdir: Path
+) -> MotionComparison:
+    """camwatch and Motion side by side on the same source, one MJPEG viewer each, same window."""
+    width, height = source.size
+    scenario = Scenario("mjpeg", width, height, fps, scene)
+    scene_dir = workdir / f"side-by-side-{scene}-{run}"
+    (scene_dir / "camwatch").mkdir(parents=True)
+    (scene_dir / "motion").mkdir(parents=True)
+    server = CamwatchServer(scenario, source.url(scene), scene_dir / "camwatch")
+    motion = MotionDaemon(source.url(scene), width, height, fps, scene_dir / "motion")
+    try:
+        wait_for(lambda port=motion.stream_port: port_open(port), 30, "Motion's stream")
+        time.sleep(WARM_UP_S)
+        meters = [ThreadMeter(server.process.pid), ThreadMeter(motion.process.pid)]
+        usages, results, client_cpu = measure_window(
+            [server.process.pid, motion.process.pid],
+            duration,
+            [
+                lambda s, e, base=server.base: start_viewers(base, 1, s, e, fps),
+                lambda s, e, url=motion.stream_url: start_viewers("", 1, s, e, fps, mjpeg_url=url),
+            ],
+            meters,
+        )
+        threads = [meter.last for meter in meters]
+        camera = server.camera()
+        comparison = MotionComparison(
+            scene,
+            run,
+            Row(
+                scenario,
+                1,
+                usages[0].cpu_percent,
+                usages[0].rss_mb,
+                client_cpu[0],
+                bool(camera["recording"]),
+                results[0],
+            ),
+            usages[1].cpu_percent,
+            usages[1].rss_mb,
+            results[1],
+            motion.recording(),
+            {k: 100 * v / duration for k, v in threads[0].items()},
+            {k: 100 * v / duration for k, v in threads[1].items()},
+            events_so_far(server),
+            motion.movies(),
+            load_average(),
+        )
+    finally:
+        motion.stop()
+        server.stop()
+    print(format_comparison(comparison), flush=True)
+    return comparison
+
+
+def format_comparison(c: MotionComparison) -> str:
+    return (
+        f"| {c.run} | {SCENE_NAMES.get(c.scene, c.scene)} | {c.camwatch.cpu:.2f} "
+        f"| {c.motion_cpu:.2f} "
+        f"| {c.ratio:.2f} | {c.camwatch.rss:.0f} | {c.motion_rss:.0f} | {c.camwatch_events} "
+        f"| {c.motion_movies} | {percent(c.camwatch.result.get('share_mean'))} "
+        f"| {percent(c.motion_result.get('share_mean'))} | {c.load} |"
+    )
+
+
+COMPARISON_HEAD = (
+    "| run | scene | camwatch CPU % | Motion CPU % | ratio | camwatch RSS MB | Motion RSS MB "
+    "| camwatch events | Motion movies | camwatch viewer frames % | Motion viewer frames % "
+    "| load average at the end |\n|" + "---|" * 12
+)
 
 
 def compare_with_motion(
-    source: MjpegSource, width: int, height: int, fps: float, duration: float, workdir: Path
+    source: MjpegSource, scenes: list[str], repeats: int, fps: float, duration: float, workdir: Path
 ) -> list[MotionComparison]:
-    """camwatch and Motion side by side on the same source, one MJPEG viewer each, same window."""
-    comparisons = []
-    for scene in ("still", "moving"):
-        scenario = Scenario("mjpeg", width, height, fps, scene)
-        scene_dir = workdir / f"side-by-side-{scene}"
-        (scene_dir / "camwatch").mkdir(parents=True)
-        (scene_dir / "motion").mkdir(parents=True)
-        server = CamwatchServer(scenario, source.url(scene), scene_dir / "camwatch")
-        motion = MotionDaemon(source.url(scene), width, height, fps, scene_dir / "motion")
-        try:
-            wait_for(lambda port=motion.stream_port: port_open(port), 30, "Motion's stream")
-            time.sleep(5.0)  # both connected, Motion's event (if any) started
-            usages, results, client_cpu = measure_window(
-                [server.process.pid, motion.process.pid],
-                duration,
-                [
-                    lambda s, e, base=server.base: start_viewers(base, 1, s, e, fps),
-                    lambda s, e, url=motion.stream_url: start_viewers(
-                        "", 1, s, e, fps, mjpeg_url=url
-                    ),
-                ],
-            )
-            camera = server.camera()
-            motion_recording = motion.recording()
-        finally:
-            motion.stop()
-            server.stop()
-        row = Row(
-            scenario,
-            1,
-            usages[0].cpu_percent,
-            usages[0].rss_mb,
-            client_cpu[0],
-            bool(camera["recording"]),
-            results[0],
-        )
-        comparisons.append(
-            MotionComparison(
-                scene, row, usages[1].cpu_percent, usages[1].rss_mb, results[1], motion_recording
-            )
-        )
-        print(
-            f"side by side, {scene}: camwatch {row.cpu:.1f}% {row.rss:.0f} MB, "
-            f"motion {usages[1].cpu_percent:.1f}% {usages[1].rss_mb:.0f} MB",
-            flush=True,
-        )
-    return comparisons
+    """Every scene side by side, `repeats` rounds (scenes interleaved, so slow drifts in the
+    machine's load spread over all of them)."""
+    print(COMPARISON_HEAD, flush=True)
+    return [
+        compare_scene(source, scene, run, fps, duration, workdir)
+        for run in range(1, repeats + 1)
+        for scene in scenes
+    ]
 
 
 # -- scan ----------------------------------------------------------------------------------------
@@ -460,10 +545,30 @@ def make_scan_video(path: Path, width: int, height: int, fps: int, seconds: int)
             container.mux(packet)
 
 
+def make_crowd_video(path: Path, width: int, height: int, fps: int, seconds: int) -> None:
+    """A file of people walking across a garden all the time (bench/motion_clips.py's Crowd)."""
+    from fractions import Fraction
+
+    import av
+    from motion_clips import Clip, Crowd
+
+    clip = Clip("crowd", "", seconds, [Crowd()], width=width, height=height, fps=fps)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        for i, (_, image) in enumerate(clip.frames()):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
 @dataclass
 class ScanResult:
-    width: int
-    height: int
+    name: str
     fps: int
     seconds: int
     wall: float
@@ -475,9 +580,8 @@ class ScanResult:
         return self.seconds / self.wall
 
 
-def bench_scan(workdir: Path, seconds: int) -> ScanResult:
-    video = workdir / "scan-1280x720-10fps.mp4"
-    make_scan_video(video, 1280, 720, 10, seconds)
+def time_scan(name: str, video: Path, fps: int, seconds: int) -> ScanResult:
+    """`python -m camwatch scan VIDEO --json`: wall and CPU time, interpreter start included."""
     before = os.times()
     started = time.perf_counter()
     out = subprocess.run(
@@ -494,14 +598,25 @@ def bench_scan(workdir: Path, seconds: int) -> ScanResult:
     cpu = (after.children_user - before.children_user) + (
         after.children_system - before.children_system
     )
-    events = len(json.loads(out)["events"])
-    result = ScanResult(1280, 720, 10, seconds, wall, cpu, events)
+    result = ScanResult(name, fps, seconds, wall, cpu, len(json.loads(out)["events"]))
     print(
-        f"scan: {seconds} s of 1280x720 at 10 fps in {wall:.2f} s "
-        f"({result.speed:.1f}x real time, {events} events)",
+        f"scan: {seconds} s of {name} in {wall:.2f} s "
+        f"({result.speed:.1f}x real time, {result.events} events)",
         flush=True,
     )
     return result
+
+
+def bench_scan(workdir: Path, seconds: int) -> list[ScanResult]:
+    """A mostly still 1280x720 file with two events, and a busy 640x480 one (a crowd)."""
+    still = workdir / "scan-1280x720-10fps.mp4"
+    make_scan_video(still, 1280, 720, 10, seconds)
+    crowd = workdir / "scan-crowd-640x480-10fps.mp4"
+    make_crowd_video(crowd, 640, 480, 10, seconds)
+    return [
+        time_scan("1280x720 10 fps H.264, two crossings", still, 10, seconds),
+        time_scan("640x480 10 fps H.264, a crowd walking all the time", crowd, 10, seconds),
+    ]
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -580,11 +695,68 @@ def git_revision() -> str:
         return "unknown"
 
 
+def comparison_report(comparisons: list[MotionComparison], seconds: float) -> list[str]:
+    """Medians per scene, the per-thread split, and every run."""
+    scenes = list(dict.fromkeys(c.scene for c in comparisons))
+    runs = max(c.run for c in comparisons)
+    lines = [
+        "## Side by side with Motion",
+        "",
+        f"Same 640x480 10 fps MJPEG source, one MJPEG viewer each, measured in the same "
+        f"{seconds:g} s window; CPU is user + system seconds of the whole process over the "
+        f"window (% of one core); median of {runs} runs (scenes interleaved); ratio is the "
+        "median of each run's camwatch / Motion.",
+        "",
+        "| scene | camwatch CPU % | Motion CPU % | ratio | camwatch RSS MB | Motion RSS MB "
+        "| camwatch events / Motion movies per run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scene in scenes:
+        mine = [c for c in comparisons if c.scene == scene]
+        cpu, motion_cpu = median(c.camwatch.cpu for c in mine), median(c.motion_cpu for c in mine)
+        rss, motion_rss = median(c.camwatch.rss for c in mine), median(c.motion_rss for c in mine)
+        events = median(c.camwatch_events for c in mine), median(c.motion_movies for c in mine)
+        lines.append(
+            f"| {SCENE_NAMES.get(scene, scene)} | {cpu:.2f} | {motion_cpu:.2f} "
+            f"| **{median(c.ratio for c in mine):.2f}** | {rss:.0f} | {motion_rss:.0f} "
+            f"| {events[0]:g} / {events[1]:g} |"
+        )
+    lines += [
+        "",
+        "Per thread (% of one core, median over the runs; `ended`: threads that ended inside "
+        "the window, such as a finished clip's writer):",
+        "",
+    ]
+    for who, threads_of in (
+        ("camwatch", lambda c: c.camwatch_threads),
+        ("Motion", lambda c: c.motion_threads),
+    ):
+        names = sorted({n for c in comparisons for n in threads_of(c)})
+        lines += [
+            f"| {who} thread | " + " | ".join(SCENE_NAMES.get(s, s) for s in scenes) + " |",
+            "|---|" + "---|" * len(scenes),
+        ]
+        for name in names:
+            cells = [
+                median(threads_of(c).get(name, 0.0) for c in comparisons if c.scene == scene)
+                for scene in scenes
+            ]
+            if max(cells) >= 0.05:
+                lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in cells) + " |")
+        lines.append("")
+    lines += ["Every run:", "", COMPARISON_HEAD] + [format_comparison(c) for c in comparisons]
+    return [*lines, ""]
+
+
+def median(values: Iterator[float] | list[float]) -> float:
+    return statistics.median(list(values))
+
+
 def report(
     args: argparse.Namespace,
     rows: list[Row],
     comparisons: list[MotionComparison],
-    scan_result: ScanResult | None,
+    scan_results: list[ScanResult],
     load_before: str,
     started: float,
 ) -> str:
@@ -602,40 +774,20 @@ def report(
     if rows:
         lines += ["## Server", "", TABLE_HEAD] + [format_row(row) for row in rows] + [""]
     if comparisons:
-        lines += [
-            "## Side by side with Motion (same source, one MJPEG viewer each, same window)",
-            "",
-            (
-                "| scene | camwatch recording | camwatch CPU % | camwatch RSS MB "
-                "| camwatch viewer frames % | Motion recording | Motion CPU % "
-                "| Motion RSS MB | Motion viewer frames % |"
-            ),
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for c in comparisons:
-            lines.append(
-                f"| {c.scene} | {'yes' if c.camwatch.recording else 'no'} "
-                f"| {c.camwatch.cpu:.1f} | {c.camwatch.rss:.0f} "
-                f"| {percent(c.camwatch.result.get('share_mean'))} "
-                f"| {'yes' if c.motion_recording else 'no'} "
-                f"| {c.motion_cpu:.1f} | {c.motion_rss:.0f} "
-                f"| {percent(c.motion_result.get('share_mean'))} |"
-            )
-        lines.append("")
-    if scan_result is not None:
-        s = scan_result
+        lines += comparison_report(comparisons, args.compare_seconds)
+    if scan_results:
         lines += [
             "## `camwatch scan`",
             "",
             "| video | length s | wall s | CPU s | frames/s | x real time | events |",
             "|---|---|---|---|---|---|---|",
-            (
-                f"| {s.width}x{s.height} {s.fps} fps H.264 | {s.seconds} | {s.wall:.2f} "
-                f"| {s.cpu:.2f} | {s.seconds * s.fps / s.wall:.0f} | {s.speed:.1f} "
-                f"| {s.events} |"
-            ),
-            "",
         ]
+        lines += [
+            f"| {r.name} | {r.seconds} | {r.wall:.2f} | {r.cpu:.2f} "
+            f"| {r.seconds * r.fps / r.wall:.0f} | {r.speed:.1f} | {r.events} |"
+            for r in scan_results
+        ]
+        lines.append("")
     lines += [COLUMNS, ""]
     return "\n".join(lines)
 
@@ -694,7 +846,9 @@ def run_motion_comparison(
         print("motion is not installed: skipping the comparison", flush=True)
         return []
     source = shared_source(sources, 640, 480, 10.0)
-    return compare_with_motion(source, 640, 480, 10.0, args.duration, workdir)
+    return compare_with_motion(
+        source, args.compare_scenes, args.repeats, 10.0, args.compare_seconds, workdir
+    )
 
 
 def main() -> int:
@@ -715,6 +869,19 @@ def main() -> int:
         default=None,
         help="measured seconds per row (default 10, 6 with --quick)",
     )
+    parser.add_argument(
+        "--compare-scenes",
+        type=lambda t: parse_list(t, str),
+        default=list(COMPARE_SCENES),
+        help="scenes side by side with Motion (still, intermittent, crowd, moving)",
+    )
+    parser.add_argument(
+        "--compare-seconds",
+        type=float,
+        default=30.0,
+        help="measured seconds per side-by-side row (default 30: two intermittent periods)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the side-by-side rows")
     parser.add_argument("--no-motion", action="store_true", help="skip the Motion comparison")
     parser.add_argument("--no-scan", action="store_true", help="skip the scan benchmark")
     parser.add_argument("--no-server", action="store_true", help="skip the server matrix")
@@ -733,7 +900,7 @@ def main() -> int:
     print(f"load average before: {load_before}", flush=True)
     rows: list[Row] = []
     comparisons: list[MotionComparison] = []
-    scan_result: ScanResult | None = None
+    scan_results: list[ScanResult] = []
     with tempfile.TemporaryDirectory(prefix="camwatch-bench-") as tmp:
         workdir = Path(tmp)
         sources: Sources = {}
@@ -746,8 +913,8 @@ def main() -> int:
             for source in sources.values():
                 source.stop()
         if not args.no_scan:
-            scan_result = bench_scan(workdir, args.scan_seconds or (30 if args.quick else 60))
-    text = report(args, rows, comparisons, scan_result, load_before, started)
+            scan_results = bench_scan(workdir, args.scan_seconds or (30 if args.quick else 60))
+    text = report(args, rows, comparisons, scan_results, load_before, started)
     print()
     print(text)
     if args.output:
