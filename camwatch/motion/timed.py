@@ -13,8 +13,8 @@ from camwatch.motion.detector import MotionDetector, frame_delta
 
 class TimedDetector:
     """Gives each frame to the detector (a first look, then the detection image if needed:
-    frame_delta) and adds up the seconds spent (for
-    /metrics). A corrupt camera JPEG raises camwatch.jpeg.JpegError and is not counted."""
+    frame_delta) and adds up the seconds spent (for /metrics). A corrupt camera JPEG raises
+    camwatch.jpeg.JpegError and is not counted."""
 
     def __init__(self, settings: MotionConfig) -> None:
         self.detector = MotionDetector(settings)
