@@ -1,4 +1,5 @@
-"""Frame: one captured picture, as pixels or camera JPEG, with a JPEG made at most once."""
+"""Picture and Frame: what a source read, and that picture numbered by capture, with its JPEG
+made at most once."""
 
 from __future__ import annotations
 
@@ -12,9 +13,50 @@ import numpy as np
 from camwatch import jpeg
 
 
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """What a source read: either `image` (BGR pixels) or `camera_jpeg` (the camera's own
+    bytes), with its capture times. Capture numbers it into a Frame."""
+
+    width: int
+    height: int
+    captured_at: float
+    monotonic: float
+    image: np.ndarray | None = None
+    camera_jpeg: bytes | None = None
+
+    @classmethod
+    def of_image(
+        cls, image: np.ndarray, *, captured_at: float | None = None, monotonic: float | None = None
+    ) -> Picture:
+        height, width = image.shape[:2]
+        return cls(width, height, *_times(captured_at, monotonic), image=image)
+
+    @classmethod
+    def of_jpeg(
+        cls,
+        data: bytes,
+        width: int,
+        height: int,
+        *,
+        captured_at: float | None = None,
+        monotonic: float | None = None,
+    ) -> Picture:
+        return cls(width, height, *_times(captured_at, monotonic), camera_jpeg=data)
+
+
+def _times(captured_at: float | None, monotonic: float | None) -> tuple[float, float]:
+    """(wall clock, monotonic) of a capture, now for the ones not given."""
+    return (
+        time.time() if captured_at is None else captured_at,
+        time.monotonic() if monotonic is None else monotonic,
+    )
+
+
 @dataclass(eq=False)
 class Frame:
-    """A captured picture. Either `image` (BGR pixels) or `camera_jpeg` is set at creation.
+    """A captured picture, numbered by capture (`seq`). Either `image` (BGR pixels) or
+    `camera_jpeg` is set at creation.
 
     `captured_at` is wall-clock seconds (for file names and the UI); `monotonic` is
     `time.monotonic()` at capture (for durations, pacing and latency).
@@ -28,13 +70,22 @@ class Frame:
     image: np.ndarray | None = None
     camera_jpeg: bytes | None = None
     online: bool = True
-    jpeg_quality: int = 80
-    # bytes ready for the wire (MJPEG parts, websocket messages), built on the event loop by the
-    # first viewer that needs each kind and shared by the rest (see server/wire.py)
-    wire: dict[str, bytes] = field(default_factory=dict, repr=False)
     _jpeg: bytes | None = field(default=None, repr=False)
     _grey: np.ndarray | None = field(default=None, repr=False)  # full-size grey of `image`
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def of(cls, picture: Picture, seq: int, *, online: bool = True) -> Frame:
+        return cls(
+            seq=seq,
+            captured_at=picture.captured_at,
+            monotonic=picture.monotonic,
+            width=picture.width,
+            height=picture.height,
+            image=picture.image,
+            camera_jpeg=picture.camera_jpeg,
+            online=online,
+        )
 
     @classmethod
     def from_image(
@@ -45,19 +96,9 @@ class Frame:
         captured_at: float | None = None,
         monotonic: float | None = None,
         online: bool = True,
-        jpeg_quality: int = 80,
     ) -> Frame:
-        height, width = image.shape[:2]
-        return cls(
-            seq=seq,
-            captured_at=time.time() if captured_at is None else captured_at,
-            monotonic=time.monotonic() if monotonic is None else monotonic,
-            width=width,
-            height=height,
-            image=image,
-            online=online,
-            jpeg_quality=jpeg_quality,
-        )
+        picture = Picture.of_image(image, captured_at=captured_at, monotonic=monotonic)
+        return cls.of(picture, seq, online=online)
 
     @classmethod
     def from_jpeg(
@@ -70,21 +111,16 @@ class Frame:
         captured_at: float | None = None,
         monotonic: float | None = None,
     ) -> Frame:
-        return cls(
-            seq=seq,
-            captured_at=time.time() if captured_at is None else captured_at,
-            monotonic=time.monotonic() if monotonic is None else monotonic,
-            width=width,
-            height=height,
-            camera_jpeg=data,
-        )
+        picture = Picture.of_jpeg(data, width, height, captured_at=captured_at, monotonic=monotonic)
+        return cls.of(picture, seq)
 
     @property
     def has_jpeg(self) -> bool:
         return self.camera_jpeg is not None or self._jpeg is not None
 
-    def jpeg(self) -> bytes:
-        """The JPEG for viewers: the camera's own bytes if it sent JPEG, else encoded once.
+    def jpeg(self, quality: int) -> bytes:
+        """The JPEG for viewers: the camera's own bytes if it sent JPEG, else encoded once at
+        the `quality` of whoever asks first (the camera's live hub).
 
         Blocking (a few ms for 720p): call it from a worker thread, not the event loop.
         """
@@ -93,7 +129,7 @@ class Frame:
         with self._lock:
             if self._jpeg is None:
                 assert self.image is not None
-                self._jpeg = jpeg.encode(self.image, self.jpeg_quality)
+                self._jpeg = jpeg.encode(self.image, quality)
             return self._jpeg
 
     def bgr(self) -> np.ndarray:

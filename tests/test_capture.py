@@ -14,7 +14,7 @@ from camwatch.capture.camera import Camera
 from camwatch.capture.sources import EndOfStream, FrameSource, HttpSource, SourceError
 from camwatch.capture.thread import CaptureThread
 from camwatch.config import CameraConfig, Config
-from camwatch.frame import Frame
+from camwatch.frame import Frame, Picture
 from camwatch.service import Service
 from tests.helpers.live_clients import decode_jpeg, receive_sync
 from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
@@ -42,12 +42,12 @@ class ScriptedSource(FrameSource):
         if self.open_error is not None:
             raise self.open_error
 
-    def read(self) -> Frame:
+    def read(self) -> Picture:
         if self.frames <= 0:
             raise self.then or SourceError("scripted end")
         self.frames -= 1
         time.sleep(self.interval)
-        return Frame.from_image(np.zeros((24, 32, 3), np.uint8), 0)
+        return Picture.of_image(np.zeros((24, 32, 3), np.uint8))
 
     def close(self) -> None:
         self.closed = True

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from camwatch import jpeg
-from camwatch.frame import Frame
+from camwatch.frame import Frame, Picture
 from tests.helpers.media import gradient
 
 
@@ -15,7 +15,7 @@ def test_camera_jpeg_is_passed_through_byte_for_byte():
     data = jpeg.encode(gradient(), 70)
     frame = Frame.from_jpeg(data, 1, 640, 480)
     assert frame.has_jpeg
-    assert frame.jpeg() is data
+    assert frame.jpeg(95) is data  # whatever quality the viewer side asks for
 
 
 def test_pixels_are_encoded_once_however_many_threads_ask():
@@ -26,7 +26,7 @@ def test_pixels_are_encoded_once_however_many_threads_ask():
 
     def ask() -> None:
         start.wait(10)  # all at once, so they really race for the encoder
-        results.append(frame.jpeg())
+        results.append(frame.jpeg(80))
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for thread in threads:
@@ -56,3 +56,20 @@ def test_grey_small_from_jpeg_and_from_pixels_agree():
 
 def test_grey_small_never_enlarges():
     assert Frame.from_image(gradient(160, 120), 1).grey_small(320).shape == (120, 160)
+
+
+def test_a_picture_numbered_by_capture_keeps_its_pixels_and_times():
+    image = gradient()
+    picture = Picture.of_image(image, captured_at=1e9, monotonic=5.0)
+    frame = Frame.of(picture, 42)
+    assert (frame.seq, frame.captured_at, frame.monotonic, frame.online) == (42, 1e9, 5.0, True)
+    assert frame.image is image and (frame.width, frame.height) == (640, 480)
+    data = jpeg.encode(image, 70)
+    frame = Frame.of(Picture.of_jpeg(data, 640, 480), 43, online=False)
+    assert frame.camera_jpeg is data and frame.image is None and not frame.online
+
+
+def test_the_encoding_quality_is_the_callers():
+    small = Frame.from_image(gradient(), 1).jpeg(20)
+    large = Frame.from_image(gradient(), 1).jpeg(95)
+    assert len(small) < len(large)

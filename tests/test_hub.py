@@ -9,7 +9,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from camwatch import jpeg
+from camwatch.capture.camera import Camera
 from camwatch.capture.hub import Hub, SubscriptionClosed
+from camwatch.config import CameraConfig
 from camwatch.frame import Frame
 
 
@@ -180,3 +183,13 @@ def test_while_the_loop_is_busy_only_the_newest_frame_waits_for_it(
     got = asyncio.run_coroutine_threadsafe(subscription.next(5), running_loop).result(5)
     assert got.seq == 50
     assert subscription.frames_offered <= 2
+
+
+def test_the_hub_encodes_at_its_cameras_jpeg_quality():
+    camera = Camera(CameraConfig(name="a", source="demo", jpeg_quality=20))
+    assert camera.hub.jpeg_quality == 20
+    image = np.random.default_rng(1).integers(0, 256, (120, 160, 3), np.uint8)
+    low = Hub(jpeg_quality=20).jpeg(Frame.from_image(image, 1))
+    high = Hub(jpeg_quality=95).jpeg(Frame.from_image(image, 1))
+    assert jpeg.dimensions(low) == jpeg.dimensions(high) == (160, 120)
+    assert len(low) < len(high) / 2

@@ -15,7 +15,7 @@ from camwatch.capture.camera import Camera
 from camwatch.capture.hub import Hub
 from camwatch.capture.sources import FrameSource
 from camwatch.config import CameraConfig, Config, MotionConfig
-from camwatch.frame import Frame
+from camwatch.frame import Frame, Picture
 from camwatch.recording.recorder import EventRecorder
 from camwatch.service import Service
 from tests.helpers.clips import frame_at, scene
@@ -43,12 +43,12 @@ class JpegCamera(FrameSource):
     def open(self) -> None:
         self.index = 0
 
-    def read(self) -> Frame:
+    def read(self) -> Picture:
         time.sleep(1 / self.fps)
         data = self.jpegs[self.index % len(self.jpegs)]
         self.index += 1
         width, height = jpeg.dimensions(data)
-        return Frame.from_jpeg(data, 0, width, height)
+        return Picture.of_jpeg(data, width, height)
 
 
 def test_no_jpeg_is_encoded_for_a_frame_nobody_watches():

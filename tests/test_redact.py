@@ -10,7 +10,7 @@ import pytest
 from camwatch.capture.redact import RedactingFormatter, redact
 from camwatch.capture.sources import FrameSource, HttpSource, SourceError
 from camwatch.capture.thread import CaptureThread
-from camwatch.frame import Frame
+from camwatch.frame import Frame, Picture
 from tests.helpers.support import wait_until
 
 
@@ -54,7 +54,7 @@ class Unreachable(FrameSource):
     def open(self) -> None:
         raise SourceError(f"cannot open {self.url}: connection refused")
 
-    def read(self) -> Frame:
+    def read(self) -> Picture:
         raise AssertionError("never opened")
 
 

@@ -25,7 +25,7 @@ from camwatch.capture.sources import (
     make_source,
 )
 from camwatch.capture.thread import CaptureThread
-from camwatch.frame import Frame
+from camwatch.frame import Frame, Picture
 from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
 from tests.helpers.support import wait_until
 
@@ -56,9 +56,13 @@ def write_video(path: Path, times_s: Sequence[float]) -> Path:
     return path
 
 
-def index_of(frame: Frame) -> int:
+def index_of(picture: Picture) -> int:
     """Which frame of write_video this is, from its brightness."""
-    return round((float(frame.bgr().mean()) - 30) / 20)
+    return round((float(pixels(picture).mean()) - 30) / 20)
+
+
+def pixels(picture: Picture) -> np.ndarray:
+    return Frame.of(picture, 1).bgr()
 
 
 def read_timed(source: FileSource, count: int) -> tuple[list[int], list[float]]:
@@ -149,8 +153,8 @@ def test_the_demo_scene_is_paced_sized_and_moving() -> None:
     frames = [source.read() for _ in range(20)]
     elapsed = time.monotonic() - started
     assert 0.8 <= elapsed <= 2.0, elapsed  # 20 frames at 20 fps
-    assert all((f.width, f.height) == (320, 240) and f.online for f in frames)
-    first, middle = frames[0].bgr().astype(int), frames[10].bgr().astype(int)
+    assert all((f.width, f.height) == (320, 240) for f in frames)
+    first, middle = pixels(frames[0]).astype(int), pixels(frames[10]).astype(int)
     changed = (np.abs(first - middle).max(axis=2) > 40).mean()
     assert changed > 0.005  # the figure crossed
 
@@ -158,7 +162,7 @@ def test_the_demo_scene_is_paced_sized_and_moving() -> None:
 def test_the_demo_scene_stands_still_between_crossings() -> None:
     source = DemoSource(320, 240, fps=10, first_crossing_s=100.0, paced=False)
     source.open()
-    frames = [source.read().bgr().astype(int) for _ in range(5)]
+    frames = [pixels(source.read()).astype(int) for _ in range(5)]
     changed = (np.abs(frames[0] - frames[4]).max(axis=2) > 40).mean()
     assert changed < 0.01  # only noise and the clock
 
@@ -166,7 +170,7 @@ def test_the_demo_scene_stands_still_between_crossings() -> None:
 def test_the_demo_scene_defaults_to_720p() -> None:
     source = DemoSource(0, 0, fps=10, paced=False)
     source.open()
-    assert source.read().bgr().shape == (720, 1280, 3)
+    assert pixels(source.read()).shape == (720, 1280, 3)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +209,8 @@ def test_an_http_mjpeg_camera_passes_its_jpeg_through() -> None:
             source.close()
     assert frame.camera_jpeg == jpeg_frame(0)
     assert (frame.width, frame.height) == (160, 120)
-    assert frame.jpeg() is frame.camera_jpeg  # viewers get the camera's bytes, not a re-encode
+    # viewers get the camera's bytes, not a re-encode
+    assert Frame.of(frame, 1).jpeg(80) is frame.camera_jpeg
 
 
 @pytest.fixture
@@ -231,7 +236,7 @@ def test_an_http_url_that_is_not_mjpeg_is_read_by_ffmpeg(tmp_path: Path, file_se
     finally:
         source.close()
     assert [index_of(f) for f in frames] == [0, 1, 2]
-    assert frames[0].camera_jpeg is None and frames[0].bgr().shape == (HEIGHT, WIDTH, 3)
+    assert frames[0].camera_jpeg is None and pixels(frames[0]).shape == (HEIGHT, WIDTH, 3)
 
 
 def test_an_http_url_that_does_not_answer_is_a_source_error(file_server: str) -> None:

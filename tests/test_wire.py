@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import struct
 
 from camwatch.frame import Frame
@@ -15,10 +16,21 @@ def frame() -> Frame:
 
 
 def test_mjpeg_part_is_built_once_per_frame_and_shared():
-    f = frame()
-    first = wire.mjpeg_part(f, JPEG, chunked=True)
-    assert wire.mjpeg_part(f, JPEG, chunked=True) is first
-    assert wire.mjpeg_part(frame(), JPEG, chunked=True) is not first
+    cache, f = wire.WireCache(), frame()
+    first = cache.mjpeg_part(f, JPEG, chunked=True)
+    assert cache.mjpeg_part(f, JPEG, chunked=True) is first
+    assert cache.mjpeg_part(f, JPEG, chunked=False) != first
+    assert cache.mjpeg_part(frame(), JPEG, chunked=True) is not first
+
+
+def test_the_cache_holds_no_frame_nobody_else_holds():
+    cache, f = wire.WireCache(), frame()
+    cache.mjpeg_part(f, JPEG, chunked=True)
+    cache.websocket_messages(f, JPEG, as_text=True, meta=None)
+    assert len(cache) == 1
+    del f
+    gc.collect()
+    assert len(cache) == 0
 
 
 def test_chunked_part_is_one_http_chunk_holding_one_multipart_part():
@@ -65,9 +77,12 @@ def test_websocket_messages_meta_then_binary_jpeg_built_once():
         calls.append(1)
         return '{"type": "meta", "seq": 7}'
 
-    data = wire.websocket_messages(f, JPEG, as_text=False, meta=meta)
-    assert wire.websocket_messages(f, JPEG, as_text=False, meta=meta) is data
+    cache = wire.WireCache()
+    data = cache.websocket_messages(f, JPEG, as_text=False, meta=meta)
+    assert cache.websocket_messages(f, JPEG, as_text=False, meta=meta) is data
     assert len(calls) == 1
+    plain = cache.websocket_messages(f, JPEG, as_text=False, meta=None)
+    assert parse_websocket_frames(plain) == [(2, JPEG)]
     assert parse_websocket_frames(data) == [(1, b'{"type": "meta", "seq": 7}'), (2, JPEG)]
 
 

@@ -87,7 +87,7 @@ class Camera:
         backoff_max: float = BACKOFF_MAX_S,
     ) -> None:
         self.config = config
-        self.hub = hub or Hub()
+        self.hub = hub or Hub(jpeg_quality=config.jpeg_quality)
         self.listeners: list[FrameListener] = []
         self.latest_delta = 0.0
         # (wall-clock time, delta) for the last minute or so, for the UI's motion graph
@@ -126,7 +126,6 @@ class Camera:
 
     def _on_frame(self, frame: Frame) -> None:
         """Runs on the capture thread: listeners first (cheap), then the live hub."""
-        frame.jpeg_quality = self.config.jpeg_quality
         for listener in self.listeners:
             listener(frame)
         self.hub.publish(frame)

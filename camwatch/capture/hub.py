@@ -54,10 +54,14 @@ class Hub:
     """Holds one camera's latest frame and hands each new one to every subscriber's slot.
 
     `publish` may be called from any thread; delivery happens on the event loop it is bound to.
+    The hub encodes the frames viewers get, so the JPEG quality of the live view is its own.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop | None = None, *, jpeg_quality: int = 80
+    ) -> None:
         self._loop = loop
+        self.jpeg_quality = jpeg_quality
         self._subscribers: set[Subscription] = set()
         self.latest: Frame | None = None
         self.closed = False
@@ -73,6 +77,10 @@ class Hub:
     def viewer_count(self) -> int:
         return len(self._subscribers)
 
+    def jpeg(self, frame: Frame) -> bytes:
+        """The frame's JPEG for viewers, encoded once (blocking: not on the event loop)."""
+        return frame.jpeg(self.jpeg_quality)
+
     def subscribe(self) -> Subscription:
         subscription = Subscription(self)
         if self.closed:
@@ -85,7 +93,7 @@ class Hub:
         """Hand a frame over from the capture thread. Encodes the JPEG here, once, if anyone
         is watching, so that the event loop never encodes."""
         if self._subscribers:
-            frame.jpeg()
+            self.jpeg(frame)
         if self._loop is None or self._loop.is_closed():
             self.latest = frame
             return

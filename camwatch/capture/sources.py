@@ -13,7 +13,7 @@ import numpy as np
 
 from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
 from camwatch.capture.redact import redact
-from camwatch.frame import Frame
+from camwatch.frame import Picture
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class EndOfStream(SourceError):
 
 
 class FrameSource(abc.ABC):
-    """Something that yields frames. `read` blocks until the next frame and paces itself."""
+    """Something that yields pictures. `read` blocks until the next one and paces itself."""
 
     description: str = ""
 
@@ -39,8 +39,8 @@ class FrameSource(abc.ABC):
         """Connect; raise SourceError if the source is not there."""
 
     @abc.abstractmethod
-    def read(self) -> Frame:
-        """The next frame (seq is set by the caller); raise SourceError when it fails."""
+    def read(self) -> Picture:
+        """The next picture (capture numbers it into a Frame); raise SourceError on failure."""
 
     def close(self) -> None:  # noqa: B027 - optional for sources with nothing to release
         """Release the device or connection."""
@@ -81,13 +81,13 @@ class OpenCVSource(FrameSource):
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a backlog
         self._capture = capture
 
-    def read(self) -> Frame:
+    def read(self) -> Picture:
         if self._capture is None:
             raise SourceError("not open")
         ok, image = self._capture.read()
         if not ok or image is None:
             raise SourceError(f"{self.description} stopped delivering frames")
-        return Frame.from_image(image, 0)
+        return Picture.of_image(image)
 
     def close(self) -> None:
         if self._capture is not None:
@@ -115,7 +115,7 @@ class FileSource(OpenCVSource):
         self._position = 0.0
         self._start = time.monotonic()
 
-    def read(self) -> Frame:
+    def read(self) -> Picture:
         assert self._capture is not None
         ok, image = self._capture.read()
         if not ok:
@@ -137,7 +137,7 @@ class FileSource(OpenCVSource):
             time.sleep(min(delay, 5.0))
         elif delay < -MAX_LAG_S:  # we were held up: carry on in real time from here, no burst
             self._start -= delay
-        return Frame.from_image(image, 0)
+        return Picture.of_image(image)
 
 
 class HttpSource(FrameSource):
@@ -158,7 +158,7 @@ class HttpSource(FrameSource):
         except OSError as e:
             raise SourceError(f"cannot open {self.description}: {e}") from None
 
-    def read(self) -> Frame:
+    def read(self) -> Picture:
         if self._fallback is not None:
             return self._fallback.read()
         if self._mjpeg is None:
@@ -167,7 +167,7 @@ class HttpSource(FrameSource):
             data, width, height = self._mjpeg.read_frame()
         except OSError as e:
             raise SourceError(f"{self.description}: {e}") from None
-        return Frame.from_jpeg(data, 0, width, height)
+        return Picture.of_jpeg(data, width, height)
 
     def close(self) -> None:
         if self._mjpeg is not None:
@@ -274,7 +274,7 @@ class DemoSource(FrameSource):
             image, (x + body_w // 2, feet - body_h - body_w // 2), body_w // 2, (120, 150, 200), -1
         )
 
-    def read(self) -> Frame:
+    def read(self) -> Picture:
         if self.paced:
             delay = self._start + self._index / self.fps - time.monotonic()
             if delay > 0:
@@ -289,7 +289,7 @@ class DemoSource(FrameSource):
             self._draw_figure(image, (elapsed - self._next_crossing) / self._duration)
         self._draw_clock(image, time.strftime("%Y-%m-%d %H:%M:%S"))
         self._index += 1
-        return Frame.from_image(image, 0)
+        return Picture.of_image(image)
 
     def _draw_clock(self, image: np.ndarray, stamp: str) -> None:
         """White text on a dark band, readable on any background, like a camera's overlay."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
-from camwatch.frame import Frame
+from camwatch.frame import Frame, Picture
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class CaptureThread(threading.Thread):
         """Read until the source fails or we stop; True if a file ended for good."""
         while not self._stopping.is_set():
             try:
-                frame = source.read()
+                picture = source.read()
             except EndOfStream as e:
                 self._set_offline(str(e), retrying=False)
                 return True
@@ -170,10 +170,10 @@ class CaptureThread(threading.Thread):
                 self.state.frames_failed += 1
                 self._set_offline(f"unexpected error: {e!r}", exc_info=True)
                 return False
-            self._deliver(frame)
+            self._deliver(picture)
         return False
 
-    def _deliver(self, frame: Frame) -> None:
+    def _deliver(self, picture: Picture) -> None:
         if not self.state.online:
             self._reported_offline = False
             self.state.online = True
@@ -182,11 +182,11 @@ class CaptureThread(threading.Thread):
                 "camera %s: online (%s, %dx%d)",
                 self.camera_name,
                 self.state.source_description,
-                frame.width,
-                frame.height,
+                picture.width,
+                picture.height,
             )
         self._seq += 1
-        frame.seq = self._seq
+        frame = Frame.of(picture, self._seq)
         self.state.count_frame(frame)
         try:
             self._on_frame(frame)

@@ -14,7 +14,7 @@ import tornado.web
 import tornado.websocket
 
 from camwatch.capture.camera import Camera
-from camwatch.capture.hub import Subscription, SubscriptionClosed
+from camwatch.capture.hub import Hub, Subscription, SubscriptionClosed
 from camwatch.frame import Frame
 from camwatch.motion.view import overlay_png
 from camwatch.server import wire
@@ -28,6 +28,8 @@ BOUNDARY = wire.BOUNDARY.decode()
 IDLE_TIMEOUT_S = 30.0
 # A viewer that has not taken a frame in this long has stopped reading: drop it.
 WRITE_STALL_TIMEOUT_S = 30.0
+# Every live viewer's bytes, shared per frame; entries go with their frames.
+WIRE = wire.WireCache()
 
 
 def frame_meta(camera: Camera, frame: Frame) -> str:
@@ -45,11 +47,11 @@ def frame_meta(camera: Camera, frame: Frame) -> str:
     )
 
 
-async def jpeg_of(frame: Frame) -> bytes:
-    """The frame's JPEG; encoded on a worker thread if nobody has encoded it yet."""
+async def jpeg_of(hub: Hub, frame: Frame) -> bytes:
+    """The frame's JPEG; encoded by the hub on a worker thread if nobody has encoded it yet."""
     if frame.has_jpeg:
-        return frame.jpeg()
-    return await asyncio.get_running_loop().run_in_executor(None, frame.jpeg)
+        return hub.jpeg(frame)
+    return await asyncio.get_running_loop().run_in_executor(None, hub.jpeg, frame)
 
 
 async def drained(write: Awaitable[None]) -> bool:
@@ -131,10 +133,10 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
         try:
             while True:
                 frame = await subscription.next(IDLE_TIMEOUT_S)
-                data = await jpeg_of(frame)
+                data = await jpeg_of(camera.hub, frame)
                 meta = partial(frame_meta, camera, frame) if with_meta else None
                 if not await self._send(
-                    wire.websocket_messages(frame, data, as_text=as_text, meta=meta)
+                    WIRE.websocket_messages(frame, data, as_text=as_text, meta=meta)
                 ):
                     return
         except SubscriptionClosed:
@@ -196,8 +198,8 @@ class MjpegHandler(BaseHandler):
             stream = self.request.connection.stream  # type: ignore[union-attr]
             while True:
                 frame = await subscription.next(IDLE_TIMEOUT_S)
-                data = await jpeg_of(frame)
-                part = wire.mjpeg_part(frame, data, chunked=chunked)
+                data = await jpeg_of(camera.hub, frame)
+                part = WIRE.mjpeg_part(frame, data, chunked=chunked)
                 if not await drained(stream.write(part)):
                     log.info("dropping MJPEG viewer %s: not reading", self.request.remote_ip)
                     self.request.connection.close()  # type: ignore[union-attr]
@@ -221,7 +223,7 @@ class SnapshotHandler(BaseHandler):
         frame = camera.hub.latest
         if frame is None:
             raise tornado.web.HTTPError(503, "no frame yet")
-        data = await jpeg_of(frame)
+        data = await jpeg_of(camera.hub, frame)
         self.set_header("Content-Type", "image/jpeg")
         self.set_header("Cache-Control", "no-store")
         self.finish(data)
