@@ -12,6 +12,7 @@ from pathlib import Path
 
 import paho.mqtt.publish
 import pytest
+from paho.mqtt.exception import MQTTException
 
 from camwatch.config import Config, MqttConfig
 from camwatch.integrations.mqtt import MqttPublisher
@@ -25,6 +26,8 @@ from tests.helpers.http_client import request
 from tests.helpers.support import ServerThread, demo_config, store_of, wait_until
 
 FPS_INTERVAL_S = 0.5
+README = Path(__file__).resolve().parent.parent / "README.md"
+ACL_HEADING = "# /etc/mosquitto/camwatch.acl"
 
 
 @pytest.fixture
@@ -63,8 +66,19 @@ def quick_mqtt(config: Config) -> Service:
     return service
 
 
-def send(port: int, topic: str, payload: str, *, retain: bool = False) -> None:
-    paho.mqtt.publish.single(topic, payload, qos=1, retain=retain, hostname="127.0.0.1", port=port)
+def send(
+    port: int,
+    topic: str,
+    payload: str,
+    *,
+    retain: bool = False,
+    auth: tuple[str, str] | None = None,
+) -> None:
+    """Publish and return once the broker has acknowledged (QoS 1)."""
+    login = None if auth is None else {"username": auth[0], "password": auth[1]}
+    paho.mqtt.publish.single(
+        topic, payload, qos=1, retain=retain, hostname="127.0.0.1", port=port, auth=login
+    )
 
 
 def publisher_of(server: ServerThread) -> MqttPublisher:
@@ -286,3 +300,38 @@ def test_every_discovery_config_the_service_publishes_is_valid(tmp_path, broker,
         assert discovery_problems(message.topic, json.loads(message.payload)) == [], message.topic
     platforms = sorted(m.topic.split("/")[1] for m in ha.messages)
     assert platforms == ["binary_sensor", "event", "image", "sensor", "switch", "switch"]
+
+
+def readme_acl() -> str:
+    """The mosquitto acl_file the README recommends, as it is written there."""
+    after = README.read_text().split(ACL_HEADING, 1)[1]
+    return ACL_HEADING + after.split("```", 1)[0]
+
+
+def test_the_readmes_acl_lets_home_assistant_switch_cameras_and_no_one_else(tmp_path, collectors):
+    logins = {"camwatch": "cw-pass", "homeassistant": "ha-pass", "guest": "guest-pass"}
+    broker = Mosquitto(tmp_path, users=logins, acl=readme_acl()).start()
+    home_assistant, guest = ("homeassistant", "ha-pass"), ("guest", "guest-pass")
+    config = config_for(tmp_path / "data", broker.port)
+    assert config.mqtt is not None
+    config.mqtt.username, config.mqtt.password = "camwatch", "cw-pass"
+    try:
+        with ServerThread(config, quick_mqtt) as server:
+            wait_until(lambda: publisher_of(server).connected, message="connected with a login")
+            ha = Collector(broker.port, "#", auth=home_assistant)
+            collectors.append(ha)
+            ha.wait_for("homeassistant/switch/camwatch/cam_detect/config")
+            ha.wait_for("camwatch/cam/detect", lambda m: m.text == "ON")
+            watcher = Collector(broker.port, "camwatch/#", auth=guest)
+            collectors.append(watcher)
+            watcher.wait_for("camwatch/cam/detect")  # may watch
+
+            send(broker.port, "camwatch/cam/detect/set", "OFF", auth=guest)  # dropped
+            send(broker.port, "camwatch/cam/recordings/set", "OFF", auth=home_assistant)
+            ha.wait_for("camwatch/cam/recordings", lambda m: m.text == "OFF")
+            assert switch_state(server) == (True, False)  # the guest's command never arrived
+            assert {m.text for m in ha.on("camwatch/cam/detect")} == {"ON"}
+            with pytest.raises(MQTTException):
+                send(broker.port, "camwatch/cam/detect/set", "OFF")  # no anonymous access
+    finally:
+        broker.stop()

@@ -11,14 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.publish
 import pytest
 
-from camwatch.config import CameraConfig, MotionConfig
+from camwatch.config import CameraConfig, MotionConfig, MqttConfig
 from camwatch.frame import Frame
 from camwatch.recording.index import EventRecord
 from camwatch.service import Service
+from tests.helpers.broker import Collector, Mosquitto
 from tests.helpers.browser import PageFactory, WatchedPage
-from tests.helpers.support import ServerThread, demo_config, wait_until
+from tests.helpers.support import ServerThread, demo_config, store_of, wait_until
 from tests.helpers.web_fakes import (
     FakeEventsApi,
     h264_clip,
@@ -583,11 +585,11 @@ def test_settings_switch_and_undo(server: ServerThread, open_page: PageFactory) 
     page = watched.page
     page.goto(server.url + "/#settings")
     form = page.locator("form.settings-card[data-camera='yard']")
-    switch = form.get_by_role("switch", name="Detect motion and record events")
+    switch = form.get_by_role("switch", name="Detect motion")
     expect(switch).to_be_checked()
     undo = form.get_by_role("button", name="Undo changes")
     expect(undo).to_be_disabled()
-    form.locator("label.switch").click()
+    form.locator("label.switch", has_text="Detect motion").click()
     expect(switch).not_to_be_checked()
     form.get_by_label("Pre-roll").fill("4.5")
     expect(undo).to_be_enabled()
@@ -595,6 +597,52 @@ def test_settings_switch_and_undo(server: ServerThread, open_page: PageFactory) 
     expect(switch).to_be_checked()
     expect(form.get_by_label("Pre-roll")).to_have_value("2")
     watched.assert_no_errors()
+
+
+def test_recordings_switch_is_saved_published_and_follows_home_assistant(
+    tmp_path: Path, open_page: PageFactory
+) -> None:
+    """The real wiring and a real broker: the UI's switch reaches MQTT, and an MQTT command
+    (what Home Assistant's switch sends) shows up in the open page without a reload."""
+    broker = Mosquitto(tmp_path).start()
+    config = demo_config(str(tmp_path / "data"))
+    config.mqtt = MqttConfig(host="127.0.0.1", port=broker.port)
+    state = Collector(broker.port, "camwatch/cam/recordings")
+    try:
+        with ServerThread(config) as server:
+            watched = open_page()
+            page = watched.page
+            page.goto(server.url + "/#settings")
+            form = page.locator("form.settings-card[data-camera='cam']")
+            recordings = form.get_by_role("switch", name="Record events")
+            expect(recordings).to_be_checked()
+            form.locator("label.switch", has_text="Record events").click()
+            expect(form).to_have_class(re.compile(r"\bdirty\b"))
+            form.get_by_role("button", name="Save").click()
+            expect(form.get_by_role("status")).to_have_text("Saved. The new settings are in use.")
+            camera = server.get_json("/api/cameras/cam")
+            assert (camera["recordings"], camera["detect"]) == (False, True)
+            assert store_of(server).camera_switches("cam") == {"recordings": False}
+            state.wait_for("camwatch/cam/recordings", lambda m: m.text == "OFF")
+            expect(form.locator(".live-delta")).to_contain_text("recording off")
+            page.reload()
+            expect(form.get_by_role("switch", name="Record events")).not_to_be_checked()
+
+            form.get_by_label("Pre-roll").fill("4.5")  # being edited while Home Assistant acts
+            paho.mqtt.publish.single(
+                "camwatch/cam/recordings/set", "ON", hostname="127.0.0.1", port=broker.port
+            )
+            expect(form.get_by_role("switch", name="Record events")).to_be_checked()
+            expect(form.locator(".live-delta")).not_to_contain_text("recording off")
+            expect(form.get_by_label("Pre-roll")).to_have_value("4.5")
+            form.get_by_role("button", name="Undo changes").click()
+            expect(form.get_by_label("Pre-roll")).to_have_value("2")
+            expect(form.get_by_role("switch", name="Record events")).to_be_checked()
+            expect(form).not_to_have_class(re.compile(r"\bdirty\b"))
+            watched.assert_no_errors()
+    finally:
+        state.close()
+        broker.stop()
 
 
 # ---- the page as a whole ----

@@ -17,29 +17,36 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.helpers.processes import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 
 
 class Mosquitto:
     """`listener PORT 127.0.0.1`, anonymous, no persistence; start() waits until it accepts.
 
-    `log_subscriptions` makes the broker log every subscription (see `subscriptions()`)."""
+    `log_subscriptions` makes the broker log every subscription (see `subscriptions()`);
+    `users` (name: password) turns anonymous access off; `acl` is an acl_file's text."""
 
     def __init__(
-        self, directory: Path, port: int | None = None, *, log_subscriptions: bool = False
+        self,
+        directory: Path,
+        port: int | None = None,
+        *,
+        log_subscriptions: bool = False,
+        users: dict[str, str] | None = None,
+        acl: str | None = None,
     ) -> None:
         self.port = port or free_port()
         self.log_subscriptions = log_subscriptions
+        self.users = users or {}
+        self.acl = acl
+        self.directory = directory
         self.config_path = directory / f"mosquitto-{self.port}.conf"
         self.log_path = directory / f"mosquitto-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> Mosquitto:
-        logging = ""
-        if self.log_subscriptions:  # a log file is flushed line by line (stdout is not);
-            # as root, mosquitto would drop to a user that cannot write to the test's directory
-            logging = f"user {getpass.getuser()}\nlog_dest file {self.log_path}\nlog_type all\n"
         self.config_path.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{logging}"
+            f"listener {self.port} 127.0.0.1\npersistence false\n" + self._options()
         )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -55,6 +62,30 @@ class Mosquitto:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
+
+    def _options(self) -> str:
+        # as root, mosquitto drops to a user that cannot read or write the test's directory
+        options = [f"user {getpass.getuser()}"]
+        if self.log_subscriptions:  # a log file is flushed line by line (stdout is not)
+            options += [f"log_dest file {self.log_path}", "log_type all"]
+        if self.users:
+            passwords = self.directory / f"mosquitto-{self.port}.passwd"
+            passwords.unlink(missing_ok=True)
+            for user, password in self.users.items():
+                create = [] if passwords.exists() else ["-c"]
+                subprocess.run(
+                    [MOSQUITTO_PASSWD, *create, "-b", str(passwords), user, password],
+                    check=True,
+                    capture_output=True,
+                )
+            options += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            options.append("allow_anonymous true")
+        if self.acl is not None:
+            acl = self.directory / f"mosquitto-{self.port}.acl"
+            acl.write_text(self.acl)
+            options.append(f"acl_file {acl}")
+        return "".join(f"{option}\n" for option in options)
 
     def subscriptions(self, client_id: str) -> set[str]:
         """Every topic filter `client_id` subscribed to, from the broker's own log."""
@@ -91,11 +122,13 @@ class Message:
 class Collector:
     """Subscribes to `topic` (default everything) and keeps what arrives, in order."""
 
-    def __init__(self, port: int, topic: str = "#") -> None:
+    def __init__(self, port: int, topic: str = "#", auth: tuple[str, str] | None = None) -> None:
         self.messages: list[Message] = []
         self._changed = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message

@@ -59,6 +59,8 @@ export const api = {
   motionHistory: (name, signal) => request(`${cameraPath(name)}/motion/history`, { signal }),
   updateMotion: (name, changes) =>
     request(`${cameraPath(name)}/motion`, { method: "PATCH", body: changes }),
+  /** `{"detect": bool, "recordings": bool}` (either); replies with the camera. */
+  updateCamera: (name, changes) => request(cameraPath(name), { method: "PATCH", body: changes }),
   /** Newest first; `before` is `cursorOf(event)` or `beforeTime(ms)`. */
   events: ({ camera, limit, before } = {}, signal) =>
     request("api/events", { params: { camera, limit, before }, signal }),

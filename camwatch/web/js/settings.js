@@ -1,4 +1,5 @@
-// Settings view: each camera's motion settings in a form, saved with PATCH and applied live.
+// Settings view: each camera's switches and motion settings in a form, saved with PATCH and
+// applied live. Detection is the motion setting `enabled`; recordings is the camera's own switch.
 
 import { api } from "./api.js";
 import { h, setText } from "./dom.js";
@@ -20,19 +21,28 @@ const FIELDS = [
     hint: "Longer events are split into several clips." },
 ];
 
+/** The values the form edits, as the server has them: the motion settings and `recordings`. */
+function serverValues(camera) {
+  return { ...camera.motion, recordings: camera.recordings !== false };
+}
+
 class MotionForm {
   constructor(camera, store) {
     this.name = camera.name;
     this.store = store;
-    this.saved = { ...camera.motion }; // the server's values, to tell what the user changed
+    this.saved = serverValues(camera); // the server's values, to tell what the user changed
     this.inputs = new Map();
     this.#build();
-    this.#fill(this.saved, true);
+    this.#fill(this.saved);
   }
 
   #build() {
     const id = (key) => `motion-${this.name}-${key}`;
     this.enabled = h("input", { id: id("enabled"), type: "checkbox", role: "switch", name: "enabled" });
+    this.recordings = h("input", {
+      id: id("recordings"), type: "checkbox", role: "switch", name: "recordings",
+      "aria-describedby": `${id("recordings")}-hint`,
+    });
     const rows = FIELDS.map((field) => {
       const input = h("input", {
         id: id(field.key), name: field.key, type: "number", inputmode: field.integer ? "numeric" : "decimal",
@@ -57,9 +67,16 @@ class MotionForm {
                           oninput: (e) => { e.target.removeAttribute("aria-invalid"); this.#dirtyChanged(); } },
       h("div", { class: "settings-head" },
         h("h2", { id: id("title") }, this.name), this.live),
-      h("label", { class: "switch", for: id("enabled") }, this.enabled,
-        h("span", { class: "switch-track", "aria-hidden": "true" }),
-        h("span", {}, "Detect motion and record events")),
+      h("div", { class: "switches" },
+        h("label", { class: "switch", for: id("enabled") }, this.enabled,
+          h("span", { class: "switch-track", "aria-hidden": "true" }),
+          h("span", {}, "Detect motion")),
+        h("label", { class: "switch", for: id("recordings") }, this.recordings,
+          h("span", { class: "switch-track", "aria-hidden": "true" }),
+          h("span", {}, "Record events")),
+        h("p", { class: "hint", id: `${id("recordings")}-hint` },
+          "With recording off, motion is still detected and reported (MQTT, the motion graph) "
+          + "but no clip is written.")),
       h("div", { class: "fields" }, rows),
       h("div", { class: "form-actions" }, this.save, this.reset, this.status),
       this.error);
@@ -69,7 +86,7 @@ class MotionForm {
   }
 
   #values() {
-    const values = { enabled: this.enabled.checked };
+    const values = { enabled: this.enabled.checked, recordings: this.recordings.checked };
     for (const field of FIELDS) values[field.key] = this.inputs.get(field.key).valueAsNumber;
     return values;
   }
@@ -79,14 +96,14 @@ class MotionForm {
     return Object.fromEntries(Object.entries(values).filter(([key, value]) => value !== this.saved[key]));
   }
 
-  /** Show server values; fields the user is editing are left alone unless `all`. */
-  #fill(motion, all = false) {
-    const changed = all ? {} : this.#changes();
-    if (all || !("enabled" in changed)) this.enabled.checked = Boolean(motion.enabled);
+  /** Show server values, leaving alone the fields in `editing` (the user's unsaved changes). */
+  #fill(values, editing = {}) {
+    if (!("enabled" in editing)) this.enabled.checked = Boolean(values.enabled);
+    if (!("recordings" in editing)) this.recordings.checked = values.recordings !== false;
     for (const field of FIELDS) {
       const input = this.inputs.get(field.key);
-      if ((all || !(field.key in changed)) && motion[field.key] !== undefined) {
-        input.value = String(motion[field.key]);
+      if (!(field.key in editing) && values[field.key] !== undefined) {
+        input.value = String(values[field.key]);
       }
     }
     this.#dirtyChanged();
@@ -99,21 +116,25 @@ class MotionForm {
   }
 
   #revert() {
-    this.#fill(this.saved, true);
+    this.#fill(this.saved);
     setText(this.error, "");
     setText(this.status, "");
   }
 
   update(camera) {
-    const previous = this.saved;
-    this.saved = { ...camera.motion };
-    const stillDirty = this.#changes();
-    // adopt server-side changes (another browser, the config) in fields not being edited
-    if (JSON.stringify(previous) !== JSON.stringify(this.saved) || !Object.keys(stillDirty).length) {
-      this.#fill(this.saved);
+    // what the user changed, against the values the form was showing from the server
+    const editing = this.#changes();
+    const previous = JSON.stringify(this.saved);
+    this.saved = serverValues(camera);
+    // adopt server-side changes (another browser, Home Assistant, the API) in fields not being
+    // edited
+    if (previous !== JSON.stringify(this.saved) || !Object.keys(editing).length) {
+      this.#fill(this.saved, editing);
     }
+    const recording = camera.recordings === false ? " · recording off"
+      : camera.recording ? " · recording" : "";
     setText(this.live, camera.motion?.enabled === false ? "detection off"
-      : `now ${percent(camera.delta)}${camera.recording ? " · recording" : ""}`);
+      : `now ${percent(camera.delta)}${recording}`);
   }
 
   async #submit() {
@@ -132,11 +153,19 @@ class MotionForm {
     this.save.disabled = true;
     setText(this.status, "Saving…");
     this.el.dataset.state = "saving";
+    const { recordings, ...motionChanges } = changes;
     try {
-      const reply = await api.updateMotion(this.name, changes);
-      const motion = reply?.motion ?? (reply && "threshold" in reply ? reply : null);
-      this.saved = { ...this.saved, ...changes, ...(motion ?? {}) };
-      this.#fill(this.saved, true);
+      let motion = null;
+      if (recordings !== undefined) {
+        const camera = await api.updateCamera(this.name, { recordings });
+        this.saved = { ...this.saved, recordings: camera?.recordings ?? recordings };
+      }
+      if (Object.keys(motionChanges).length) {
+        const reply = await api.updateMotion(this.name, motionChanges);
+        motion = reply?.motion ?? (reply && "threshold" in reply ? reply : null);
+      }
+      this.saved = { ...this.saved, ...motionChanges, ...(motion ?? {}) };
+      this.#fill(this.saved);
       this.el.dataset.state = "saved";
       setText(this.status, "Saved. The new settings are in use.");
       this.store.refresh();
@@ -158,7 +187,7 @@ export class SettingsView {
     this.store = store;
     this.forms = new Map();
     this.intro = h("p", { class: "lede" },
-      "Motion settings apply at once and are kept across restarts. Watch the motion graph in the ",
+      "Settings apply at once and are kept across restarts. Watch the motion graph in the ",
       h("a", { href: "#live" }, "live view"), " while you tune the threshold.");
     this.list = h("div", { class: "settings-list" });
     root.append(this.intro, this.list);
