@@ -19,7 +19,7 @@ from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventStore
 from camwatch.service import Service
 from camwatch.wiring import build_service
-from tests.helpers.broker import Collector, Mosquitto
+from tests.helpers.broker import Collector, Message, Mosquitto
 from tests.helpers.clips import write_clip
 from tests.helpers.ha_schema import discovery_problems
 from tests.helpers.http_client import request
@@ -64,6 +64,14 @@ def quick_mqtt(config: Config) -> Service:
     publisher.reconnect_max_s = 1
     publisher.fps_interval_s = FPS_INTERVAL_S
     return service
+
+
+def retained(collectors: list[Collector], port: int, topic: str) -> Message:
+    """The retained message on `topic` once camwatch has (re)published it. `connected` turns
+    true just before camwatch's messages go out, so a subscriber then may see them arrive
+    live; one subscribing after that must find them retained."""
+    collect(collectors, port, topic).wait_for(topic)
+    return collect(collectors, port, topic).wait_for(topic)
 
 
 def send(
@@ -117,11 +125,13 @@ def test_commands_are_applied_saved_and_echoed(tmp_path, broker, collectors):
         send(broker.port, "camwatch/cam/detect/set", "ON")
         wait_until(lambda: last(state, "camwatch/cam/detect") == "ON", message="detect ON")
         assert switch_state(server) == (True, False)
+        # each change publishes both states: recordings was sent at connect and on each change
+        recordings = ["ON", "ON", "OFF", "OFF"]
+        wait_until(lambda: len(state.on("camwatch/cam/recordings")) == 4, message="4 states")
         # a command that changes nothing is answered too (Home Assistant waits for the state)
-        before = len(state.on("camwatch/cam/recordings"))
         send(broker.port, "camwatch/cam/recordings/set", "OFF")
-        wait_until(lambda: len(state.on("camwatch/cam/recordings")) > before, message="echo")
-        assert last(state, "camwatch/cam/recordings") == "OFF"
+        wait_until(lambda: len(state.on("camwatch/cam/recordings")) == 5, message="the echo")
+        assert [m.text for m in state.on("camwatch/cam/recordings")] == [*recordings, "OFF"]
 
 
 def test_changes_from_the_api_and_the_web_ui_are_published(tmp_path, broker, collectors):
@@ -155,10 +165,10 @@ def test_state_is_retained_again_after_camwatch_restarts(tmp_path, broker, colle
     with ServerThread(config_for(tmp_path / "data", broker.port), quick_mqtt) as server:
         wait_until(lambda: publisher_of(server).connected, message="connected again")
         assert switch_state(server) == (True, False)
-        late = collect(collectors, broker.port, "camwatch/cam/+")
-        recordings = late.wait_for("camwatch/cam/recordings")
+        recordings = retained(collectors, broker.port, "camwatch/cam/recordings")
         assert (recordings.text, recordings.retain) == ("OFF", True)
-        assert late.wait_for("camwatch/cam/detect").text == "ON"
+        detect = retained(collectors, broker.port, "camwatch/cam/detect")
+        assert (detect.text, detect.retain) == ("ON", True)
 
 
 def test_state_is_retained_again_and_commands_work_after_a_broker_restart(tmp_path, collectors):
@@ -173,9 +183,9 @@ def test_state_is_retained_again_and_commands_work_after_a_broker_restart(tmp_pa
             wait_until(lambda: not publisher.connected, message="disconnected")
             broker.start()
             wait_until(lambda: publisher.connected, timeout=15, message="reconnected")
-            late = collect(collectors, broker.port, "camwatch/cam/+")
-            detect = late.wait_for("camwatch/cam/detect")
+            detect = retained(collectors, broker.port, "camwatch/cam/detect")
             assert (detect.text, detect.retain) == ("OFF", True)
+            late = collect(collectors, broker.port, "camwatch/cam/+")
             send(broker.port, "camwatch/cam/detect/set", "ON")  # subscribed again too
             late.wait_for("camwatch/cam/detect", lambda m: m.text == "ON")
             assert switch_state(server) == (True, True)
@@ -235,11 +245,10 @@ def test_camwatch_subscribes_to_exactly_the_command_topics(tmp_path, broker):
             "camwatch/yard/recordings/set",
             "homeassistant/status",
         }
+        # all in the one SUBSCRIBE sent on connecting (no wildcard, nothing after it)
         wait_until(
             lambda: broker.subscriptions(publisher.client_id) == expected, message="subscriptions"
         )
-        time.sleep(0.2)  # nothing else arrives afterwards
-        assert broker.subscriptions(publisher.client_id) == expected
 
 
 def test_recordings_off_still_publishes_motion_but_writes_no_clip_or_event(
@@ -293,7 +302,6 @@ def test_every_discovery_config_the_service_publishes_is_valid(tmp_path, broker,
         wait_until(lambda: len(first.messages) == 6, message="six discovery configs")
         ha = collect(collectors, broker.port, "homeassistant/#")  # now all of them retained
         wait_until(lambda: len(ha.messages) == 6, message="six retained configs")
-        time.sleep(0.2)
     assert len(ha.messages) == 6
     for message in ha.messages:
         assert message.retain
