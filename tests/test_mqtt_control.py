@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import paho.mqtt.publish
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.exception import MQTTException
 
 from camwatch.config import Config, MqttConfig
-from camwatch.integrations.mqtt import MqttPublisher
+from camwatch.integrations.mqtt import MIN_COMMAND_INTERVAL_S, MqttPublisher
 from camwatch.recording.index import EventStore
 from camwatch.service import Service
 from camwatch.wiring import build_service
@@ -226,6 +228,34 @@ def test_bad_commands_are_ignored_and_logged_once_per_topic_and_kind(
         "mqtt: ignoring an empty payload (expected ON or OFF) on camwatch/cam/detect/set "
         "(logged once per topic)",
     ]
+
+
+def test_a_flood_of_commands_is_applied_a_few_times_a_second_ending_on_the_last(
+    tmp_path, broker, caplog
+):
+    caplog.set_level(logging.INFO, logger="camwatch.recording.switches")
+    with ServerThread(config_for(tmp_path / "data", broker.port), quick_mqtt) as server:
+        wait_until(lambda: publisher_of(server).connected, message="connected")
+        flooder = mqtt.Client(CallbackAPIVersion.VERSION2)
+        flooder.connect("127.0.0.1", broker.port)
+        flooder.loop_start()
+        try:
+            started = time.monotonic()
+            for i in range(3000):
+                flooder.publish("camwatch/cam/recordings/set", "ON" if i % 2 else "OFF")
+            flooder.publish("camwatch/cam/recordings/set", "OFF", qos=1).wait_for_publish(10)
+            wait_until(lambda: switch_state(server) == (True, False), message="the last command")
+            elapsed = time.monotonic() - started
+        finally:
+            flooder.disconnect()
+            flooder.loop_stop()
+    changes = [r for r in caplog.records if "recordings turned" in r.getMessage()]
+    assert 1 <= len(changes) <= elapsed / MIN_COMMAND_INTERVAL_S + 2
+    saved = EventStore(tmp_path / "data")  # the last command is the one kept
+    try:
+        assert saved.camera_switches("cam") == {"recordings": False}
+    finally:
+        saved.close()
 
 
 def test_camwatch_subscribes_to_exactly_the_command_topics(tmp_path, broker):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ MAX_QUEUED_MESSAGES = 1000
 MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024
 STOP_TIMEOUT_S = 3.0
 FPS_INTERVAL_S = 15.0
+MIN_COMMAND_INTERVAL_S = 0.5
 COMMAND_PAYLOADS = {ON.encode(): True, OFF.encode(): False}
 
 
@@ -323,14 +326,20 @@ class MqttPublisher:
 class CommandQueue:
     """ON/OFF commands from the broker, applied to the switches on a worker thread.
 
-    Only the latest command per switch waits, so a flood of commands costs one switch change
-    per switch and worker turn, and memory stays bounded. Ignored messages are logged once
-    per topic and kind, not once per message.
+    Only the latest command per switch waits, and turns come at most every
+    `min_interval_s`: a flood of commands costs at most one change (one index write, one log
+    line) per switch and turn, and memory stays bounded. The first command after a quiet spell
+    is applied at once. Ignored messages are logged once per topic and kind, not per message.
     """
 
-    def __init__(self, switches: Switches | None) -> None:
+    def __init__(
+        self, switches: Switches | None, min_interval_s: float = MIN_COMMAND_INTERVAL_S
+    ) -> None:
         self.switches = switches
+        self.min_interval_s = min_interval_s
         self._worker = BoundedWorker("mqtt-commands", max_queued=2)
+        self._stopping = threading.Event()
+        self._last_turn = -math.inf
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], bool] = {}
         self._queued = False
@@ -341,6 +350,7 @@ class CommandQueue:
         self._worker.start()
 
     def stop(self, timeout: float) -> None:
+        self._stopping.set()  # a turn waiting out the interval goes now
         self._worker.stop(timeout)
 
     def put(self, camera: str, switch: str, on: bool) -> None:
@@ -359,9 +369,11 @@ class CommandQueue:
         log.warning("mqtt: ignoring %s on %s (logged once per topic)", kind, topic)
 
     def _apply(self) -> None:
+        self._stopping.wait(self._last_turn + self.min_interval_s - time.monotonic())
         with self._lock:
             pending, self._pending = self._pending, {}
             self._queued = False
+        self._last_turn = time.monotonic()
         if self.switches is None:
             return
         for (camera, switch), on in pending.items():
