@@ -38,11 +38,16 @@ class ChurnStats:
 
 @dataclass
 class SteadyStats:
-    """A viewer that stays: frames received against frames the camera sent meanwhile."""
+    """A viewer that stays: frames received against frames the camera sent meanwhile, the
+    longest wait between two frames, the oldest frame on arrival, and whether a frame ever
+    came older than (or the same as) one before it."""
 
     received: int = 0
     first_seq: int | None = None
     last_seq: int | None = None
+    longest_gap_s: float = 0.0
+    oldest_s: float = 0.0  # capture to arrival (wall clock), the worst one
+    out_of_order: int = 0
 
     @property
     def sent(self) -> int:
@@ -157,6 +162,7 @@ async def steady(port: int, seconds: float) -> SteadyStats:
         f"ws://127.0.0.1:{port}/webcam?meta=1", connect_timeout=10
     )
     deadline = time.monotonic() + seconds
+    last_arrival = time.monotonic()
     try:
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -166,12 +172,23 @@ async def steady(port: int, seconds: float) -> SteadyStats:
             if message is None:
                 break
             if isinstance(message, str):
-                seq = json.loads(message)["seq"]
-                if stats.first_seq is None:
-                    stats.first_seq = seq
-                stats.last_seq = seq
+                _count_meta(stats, json.loads(message))
             else:
                 stats.received += 1
+                now = time.monotonic()
+                stats.longest_gap_s = max(stats.longest_gap_s, now - last_arrival)
+                last_arrival = now
     finally:
         connection.close()
+    stats.longest_gap_s = max(stats.longest_gap_s, time.monotonic() - last_arrival)
     return stats
+
+
+def _count_meta(stats: SteadyStats, meta: dict[str, float]) -> None:
+    seq = int(meta["seq"])
+    if stats.first_seq is None:
+        stats.first_seq = seq
+    if stats.last_seq is not None and seq <= stats.last_seq:
+        stats.out_of_order += 1
+    stats.last_seq = max(seq, stats.last_seq or seq)
+    stats.oldest_s = max(stats.oldest_s, time.time() - meta["t"])

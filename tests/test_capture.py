@@ -154,9 +154,12 @@ def test_a_source_that_opens_but_fails_at_once_does_not_spin(
     """A camera that accepts the connection and drops it must be retried with backoff too."""
     caplog.set_level(logging.INFO, logger="camwatch")
     factory = CountingFactory(lambda: ScriptedSource(frames=0))
+    started = time.monotonic()
     capture(threads, factory, Collector())
-    time.sleep(1.0)
-    assert 2 <= factory.calls <= 12, factory.calls  # backoff 0.1 s doubling to 0.2 s
+    wait_until(lambda: factory.calls >= 4, message="four attempts")
+    # backoff 0.1 s doubling to 0.2 s: the fourth attempt comes 0.5 s after the first at the
+    # earliest (a spinning loop would make it in a few milliseconds)
+    assert time.monotonic() - started >= 0.45
     assert len(offline_warnings(caplog)) == 1
 
 
@@ -209,8 +212,8 @@ def test_the_end_of_a_file_shows_placeholders_without_reopening(
     factory = CountingFactory(lambda: ScriptedSource(frames=3, then=EndOfStream("end of file")))
     collector = Collector()
     thread = capture(threads, factory, collector)
-    wait_until(lambda: collector.placeholders, message="a placeholder")
-    time.sleep(0.5)
+    # a second placeholder comes a second later, long after a reopen (backoff 0.1 s) would
+    wait_until(lambda: len(collector.placeholders) >= 2, message="two placeholders")
     assert factory.calls == 1 and len(collector.live) == 3
     assert not thread.state.online and thread.state.message == "end of file"
     assert collector.placeholders[0].width == 32  # the source's size once it was seen
@@ -238,7 +241,7 @@ def test_stop_is_prompt_during_a_long_backoff(threads: list[CaptureThread]) -> N
         backoff_max=30,
     )
     thread.start()
-    time.sleep(0.3)
+    wait_until(lambda: thread.state.message == "gone", message="the first failure")  # backing off
     started = time.monotonic()
     thread.stop()
     assert not thread.is_alive() and time.monotonic() - started < 2

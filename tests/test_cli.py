@@ -178,7 +178,11 @@ def test_a_port_in_use_exits_1_with_a_message(tmp_path: Path) -> None:
 
 
 def test_sigterm_with_stuck_and_live_viewers_exits_0_promptly(tmp_path: Path) -> None:
-    from tests.helpers.live_clients import stuck_mjpeg_client, stuck_websocket_client
+    from tests.helpers.live_clients import (
+        stuck_mjpeg_client,
+        stuck_websocket_client,
+        wait_until_stalled,
+    )
 
     port = free_port()
     process = subprocess.Popen(
@@ -205,7 +209,7 @@ def test_sigterm_with_stuck_and_live_viewers_exits_0_promptly(tmp_path: Path) ->
     try:
         wait_for_health(port, process)
         viewers = [stuck_mjpeg_client(port), stuck_websocket_client(port)]
-        time.sleep(1.5)
+        wait_until_stalled(viewers)
         process.send_signal(signal.SIGTERM)
         started = time.monotonic()
         output, _ = process.communicate(timeout=15)

@@ -56,7 +56,9 @@ KILLED_WRITER = textwrap.dedent("""
         writer.submit(ClipFrame(t=i / 10, captured_at=0, width=128, height=48 * 1,
                                 i420=image))
         time.sleep(0.01)
-    time.sleep(2)
+    deadline = time.monotonic() + 30
+    while writer.result.frames + writer.result.dropped < 70 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until every frame is encoded and muxed (flush_packets: on disk)
     print("written", flush=True)
     time.sleep(60)
 """)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from camwatch.config import CameraConfig
+from tests.helpers.event_files import whole_fragments
 from tests.helpers.media import probe
 from tests.helpers.mjpeg_server import MjpegTestServer
 from tests.helpers.support import ServerThread, demo_config, wait_until
@@ -83,7 +84,11 @@ def test_camera_gone_mid_event_finishes_the_clip_and_recovers(tmp_path):
     try:
         first = wait_until(lambda: events(server), timeout=30, message="an event")[0]
         assert first["ended_at"] is None and camera_state(server)["recording"]
-        time.sleep(2.5)  # a few fragments into the clip
+        wait_until(
+            lambda: whole_fragments(clip_path(server, first)) >= 1,
+            timeout=20,
+            message="a fragment of the clip on disk",
+        )
         source.stop()  # the camera loses power mid-event
         wait_until(lambda: not camera_state(server)["online"], timeout=15, message="camera offline")
         ended = wait_until(

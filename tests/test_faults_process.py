@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from camwatch.recording.index import DB_NAME
+from tests.helpers.event_files import whole_fragments
 from tests.helpers.media import probe
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.helpers.support import wait_until
@@ -93,6 +94,11 @@ pre_roll_seconds = 1.0
         event: dict[str, Any] = found[0]
         return event
 
+    def clip_of(self, event: dict[str, Any]) -> Path:
+        """The event's clip file, from the index the running process writes."""
+        [row] = [r for r in rows(self.data_dir) if r["id"] == event["id"]]
+        return self.data_dir / row["video_path"]
+
     def signal(self, number: int, timeout: float = 5.0) -> tuple[int, float]:
         assert self.process is not None
         started = time.monotonic()
@@ -124,7 +130,11 @@ def test_signal_mid_event_finishes_the_clip_and_exits_promptly(tmp_path, signal_
     camwatch = Camwatch(tmp_path).start()
     try:
         event = camwatch.recording_event()
-        time.sleep(2.0)
+        wait_until(
+            lambda: whole_fragments(camwatch.clip_of(event)) >= 1,
+            timeout=20,
+            message="a fragment of the clip on disk",
+        )
         code, seconds = camwatch.signal(signal_number)
     finally:
         camwatch.stop()
@@ -142,7 +152,11 @@ def test_kill_9_mid_event_keeps_the_clip_up_to_its_last_fragment(tmp_path):
     camwatch = Camwatch(tmp_path).start()
     try:
         event = camwatch.recording_event()
-        time.sleep(4.5)  # two keyframe intervals: at least two fragments on disk
+        wait_until(
+            lambda: whole_fragments(camwatch.clip_of(event)) >= 2,
+            timeout=20,
+            message="two fragments of the clip on disk",
+        )
         code, _ = camwatch.signal(signal.SIGKILL)
         assert code == -signal.SIGKILL
         [row] = [r for r in rows(camwatch.data_dir) if r["id"] == event["id"]]

@@ -27,6 +27,7 @@ from tests.helpers.live_clients import (
     rss_bytes,
     stuck_mjpeg_client,
     stuck_websocket_client,
+    wait_until_stalled,
 )
 from tests.helpers.support import ServerThread, demo_config, wait_until
 
@@ -215,7 +216,7 @@ def test_stuck_clients_do_not_slow_others_and_memory_stays_bounded(
         ]
         try:
             wait_until(lambda: viewers(server) == 3, message="three stuck viewers")
-            time.sleep(2.0)  # long enough for every buffer on the way to fill up
+            wait_until_stalled(stuck)  # every buffer on the way is full
             rss_before = rss_bytes()
             rates = [receive_sync(ws_url(server, "/webcam"), 3.0, keep=False).fps for _ in range(3)]
             rss_growth = rss_bytes() - rss_before

@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 
-from tests.helpers.live_clients import read_messages, read_mjpeg_parts
+from tests.helpers.live_clients import read_messages, read_mjpeg_parts, wait_until_stalled
 from tests.helpers.support import ServerThread, demo_config, wait_until
 
 
@@ -92,7 +92,7 @@ def test_a_stalled_viewer_does_not_hold_back_the_others(tmp_path):
         stalled.connect(("127.0.0.1", server.port))
         stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
         try:
-            time.sleep(1.0)  # its socket buffers fill up
+            wait_until_stalled([stalled])  # its socket buffers fill up
             started = time.monotonic()
             parts = read_mjpeg_parts(server.port, "/stream.mjpg", 40)
             elapsed = time.monotonic() - started

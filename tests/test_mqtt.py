@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,7 +162,7 @@ def test_motion_goes_on_then_off_around_an_event_with_events_json(tmp_path, brok
     late = collect(collectors, broker.port, "camwatch/front/#")
     assert late.wait_for("camwatch/front/motion").retain
     assert late.wait_for("camwatch/front/thumbnail").retain
-    time.sleep(0.3)
+    late.barrier()
     assert late.on("camwatch/front/events") == []  # events are not retained
 
 
@@ -340,10 +340,11 @@ def test_ordinary_topic_prefixes_are_accepted():
         assert config.mqtt is not None and config.mqtt.topic_prefix == prefix
 
 
-def test_stopping_while_the_broker_is_unreachable_returns_promptly(tmp_path):
+def test_stopping_while_the_broker_is_unreachable_returns_promptly(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="camwatch")
     publisher = publisher_for(mqtt_config(free_port()), tmp_path)
     publisher.start()
-    time.sleep(1.5)  # a connection attempt or two have failed by now
+    wait_until(lambda: "cannot reach broker" in caplog.text, message="a failed connection")
     stopper = threading.Thread(target=publisher.stop)
     stopper.start()
     stopper.join(5)  # well inside systemd's TimeoutStopSec=15

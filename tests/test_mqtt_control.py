@@ -332,6 +332,7 @@ def test_every_discovery_config_the_service_publishes_is_valid(tmp_path, broker,
         wait_until(lambda: len(first.messages) == 6, message="six discovery configs")
         ha = collect(collectors, broker.port, "homeassistant/#")  # now all of them retained
         wait_until(lambda: len(ha.messages) == 6, message="six retained configs")
+        ha.barrier()  # and no seventh
     assert len(ha.messages) == 6
     for message in ha.messages:
         assert message.retain

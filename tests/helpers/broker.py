@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,17 +120,22 @@ class Message:
         return self.payload.decode()
 
 
+BARRIER_PREFIX = "_collector_barrier"  # markers, never shown to any collector
+
+
 class Collector:
     """Subscribes to `topic` (default everything) and keeps what arrives, in order."""
 
     def __init__(self, port: int, topic: str = "#", auth: tuple[str, str] | None = None) -> None:
         self.messages: list[Message] = []
+        self._barrier_topic = f"{BARRIER_PREFIX}/{uuid.uuid4().hex}"
+        self._barriers: set[bytes] = set()
         self._changed = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         if auth is not None:
             self.client.username_pw_set(*auth)
-        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_connect = lambda c, *_: c.subscribe([(topic, 1), (self._barrier_topic, 1)])
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
@@ -139,7 +145,10 @@ class Collector:
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self._changed:
-            self.messages.append(Message(msg.topic, bytes(msg.payload), bool(msg.retain)))
+            if msg.topic == self._barrier_topic:
+                self._barriers.add(bytes(msg.payload))
+            elif not msg.topic.startswith(BARRIER_PREFIX + "/"):
+                self.messages.append(Message(msg.topic, bytes(msg.payload), bool(msg.retain)))
             self._changed.notify_all()
 
     def on(self, topic: str) -> list[Message]:
@@ -164,6 +173,16 @@ class Collector:
                     seen = sorted({m.topic for m in self.messages})
                     raise AssertionError(f"no matching message on {topic}; topics seen: {seen}")
                 self._changed.wait(remaining)
+
+    def barrier(self, timeout: float = 10.0) -> None:
+        """Wait until everything the broker had for this collector before now has arrived
+        (a marker sent through the broker comes back after it), so that a message that has
+        not arrived by then is not coming."""
+        marker = uuid.uuid4().bytes
+        self.client.publish(self._barrier_topic, marker, qos=1)
+        with self._changed:
+            if not self._changed.wait_for(lambda: marker in self._barriers, timeout):
+                raise AssertionError("the broker did not echo the barrier marker")
 
     def close(self) -> None:
         self.client.disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from fractions import Fraction
@@ -113,9 +114,23 @@ def top_level_boxes(path: Path) -> list[tuple[int, str, int]]:
     boxes, offset = [], 0
     while offset + 8 <= len(data):
         size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if size < 8:
+            break  # not a box (or one that runs to the end): stop rather than guess
         boxes.append((offset, kind.decode("latin-1"), size))
         offset += size
     return boxes
+
+
+def whole_fragments(path: Path) -> int:
+    """How many complete fragments (a moof and its whole mdat) a fragmented MP4 has on disk;
+    0 while it does not exist yet."""
+    try:
+        length = path.stat().st_size
+        boxes = top_level_boxes(path)
+    except FileNotFoundError:
+        return 0
+    complete = [kind for offset, kind, size in boxes if offset + size <= length]
+    return sum(1 for a, b in itertools.pairwise(complete) if (a, b) == ("moof", "mdat"))
 
 
 def cut_inside_last_fragment(path: Path) -> int:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
 import http.client
 import os
 import socket
+import struct
+import termios
 import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import tornado.websocket
+
+from tests.helpers.support import wait_until
 
 WS_KEY = base64.b64encode(os.urandom(16)).decode()
 
@@ -107,6 +112,25 @@ def stuck_websocket_client(port: int, path: str = "/webcam") -> socket.socket:
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
     return client
+
+
+def bytes_waiting(client: socket.socket) -> int:
+    """Bytes the server sent that the client has not read yet (its receive queue)."""
+    return int(struct.unpack("i", fcntl.ioctl(client, termios.FIONREAD, b"\0" * 4))[0])
+
+
+def wait_until_stalled(clients: list[socket.socket], timeout: float = 20.0) -> None:
+    """Until every client that stopped reading has been sent something and nothing more
+    arrives: its receive buffer is full and the server's writes to it are blocked."""
+    last: list[int] = []
+
+    def stalled() -> bool:
+        nonlocal last
+        now = [bytes_waiting(client) for client in clients]
+        settled, last = now == last and all(now), now
+        return settled
+
+    wait_until(stalled, timeout=timeout, interval=0.25, message="the stuck clients' buffers fill")
 
 
 def rss_bytes(pid: int | str = "self") -> int:
