@@ -19,6 +19,7 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 CAMERA_NAME = re.compile(r"^[a-z0-9_-]+$")
 # an MQTT topic one can publish under: no wildcards or spaces, no leading or trailing '/'
 MQTT_TOPIC_PREFIX = re.compile(r"^[^#+\s/]([^#+\s]*[^#+\s/])?$")
+AUDIO_SOURCE = re.compile(r"^((alsa|pulse):\S+)?$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(I)?)?B?\s*$", re.IGNORECASE)
 
 
@@ -174,6 +175,16 @@ class CameraConfig:
         choices=("events", "continuous"),
     )
     segment_seconds: int = setting(60, "length of a continuous segment file", low=10, high=600)
+    detect_source: str = setting(
+        "", "a second stream (a substream) for detection and JPEG live views; empty = source"
+    )
+    audio: bool = setting(True, "record the camera's audio with the video (when it has audio)")
+    audio_source: str = setting(
+        "",
+        'a separate microphone: "alsa:DEVICE" (e.g. "alsa:hw:1,0"), "pulse:SOURCE" '
+        '(e.g. "pulse:default"), or empty',
+        pattern=AUDIO_SOURCE,
+    )
     motion: MotionConfig = field(default_factory=MotionConfig)
 
 

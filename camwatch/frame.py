@@ -15,8 +15,9 @@ from camwatch import jpeg
 
 @dataclass(frozen=True, eq=False)
 class Picture:
-    """What a source read: either `image` (BGR pixels) or `camera_jpeg` (the camera's own
-    bytes), with its capture times. Capture numbers it into a Frame."""
+    """What a source read: `image` (BGR pixels), `camera_jpeg` (the camera's own bytes) or
+    `i420` (a decoded video picture's planes stacked as FFmpeg's yuv420p: height * 3 / 2 rows),
+    with its capture times. Capture numbers it into a Frame."""
 
     width: int
     height: int
@@ -24,6 +25,7 @@ class Picture:
     monotonic: float
     image: np.ndarray | None = None
     camera_jpeg: bytes | None = None
+    i420: np.ndarray | None = None
 
     @classmethod
     def of_image(
@@ -44,6 +46,13 @@ class Picture:
     ) -> Picture:
         return cls(width, height, *_times(captured_at, monotonic), camera_jpeg=data)
 
+    @classmethod
+    def of_i420(cls, i420: np.ndarray, *, captured_at: float, monotonic: float) -> Picture:
+        """A decoded video picture (even width and height) kept as its YUV planes: detection
+        reads the luma plane as is; BGR or JPEG are made only if someone asks."""
+        width, height = i420.shape[1], i420.shape[0] * 2 // 3
+        return cls(width, height, captured_at, monotonic, i420=i420)
+
 
 def _times(captured_at: float | None, monotonic: float | None) -> tuple[float, float]:
     """(wall clock, monotonic) of a capture, now for the ones not given."""
@@ -55,8 +64,8 @@ def _times(captured_at: float | None, monotonic: float | None) -> tuple[float, f
 
 @dataclass(eq=False)
 class Frame:
-    """A captured picture, numbered by capture (`seq`). Either `image` (BGR pixels) or
-    `camera_jpeg` is set at creation.
+    """A captured picture, numbered by capture (`seq`). `image` (BGR pixels), `camera_jpeg`
+    or `i420` (decoded video, see Picture) is set at creation.
 
     `captured_at` is wall-clock seconds (for file names and the UI); `monotonic` is
     `time.monotonic()` at capture (for durations, pacing and latency).
@@ -70,6 +79,7 @@ class Frame:
     image: np.ndarray | None = None
     camera_jpeg: bytes | None = None
     online: bool = True
+    i420: np.ndarray | None = None
     _jpeg: bytes | None = field(default=None, repr=False)
     _grey: np.ndarray | None = field(default=None, repr=False)  # full-size grey of `image`
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -85,6 +95,7 @@ class Frame:
             image=picture.image,
             camera_jpeg=picture.camera_jpeg,
             online=online,
+            i420=picture.i420,
         )
 
     @classmethod
@@ -127,7 +138,9 @@ class Frame:
         if self.camera_jpeg is not None:
             return self.camera_jpeg
         with self._lock:
-            if self._jpeg is None:
+            if self._jpeg is None and self.image is None and self.i420 is not None:
+                self._jpeg = jpeg.encode_i420(self.i420, quality)
+            elif self._jpeg is None:
                 assert self.image is not None
                 self._jpeg = jpeg.encode(self.image, quality)
             return self._jpeg
@@ -135,14 +148,18 @@ class Frame:
     def bgr(self) -> np.ndarray:
         """Full-size BGR pixels, decoding the camera JPEG once if needed."""
         with self._lock:
-            if self.image is None:
+            if self.image is None and self.i420 is not None:
+                self.image = cv2.cvtColor(self.i420, cv2.COLOR_YUV2BGR_I420)
+            elif self.image is None:
                 assert self.camera_jpeg is not None
                 self.image = jpeg.decode(self.camera_jpeg)
             return self.image
 
     def grey_small(self, max_width: int) -> np.ndarray:
         """A grey copy no wider than about max_width, cheaply (JPEG DCT scaling when possible)."""
-        if self.image is None and self.camera_jpeg is not None:
+        if self.image is None and self.i420 is not None:
+            grey = self.i420[: self.height]  # the luma plane is the grey picture
+        elif self.image is None and self.camera_jpeg is not None:
             grey = jpeg.decode_grey_scaled(self.camera_jpeg, self.width, max_width)
         else:
             if self._grey is None:  # kept: the first look and the detector both start from it

@@ -22,6 +22,21 @@ def encode(image: np.ndarray, quality: int = 80) -> bytes:
     return buffer.tobytes()
 
 
+def encode_i420(i420: np.ndarray, quality: int = 80) -> bytes:
+    """A JPEG straight from yuv420p planes stacked as FFmpeg lays them out (no BGR step)."""
+    height = i420.shape[0] * 2 // 3
+    width = i420.shape[1]
+    if simplejpeg is not None:
+        flat = i420.reshape(-1)
+        quarter = (width // 2) * (height // 2)
+        y = i420[:height]
+        u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
+        v = flat[width * height + quarter :].reshape(height // 2, width // 2)
+        data: bytes = simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=quality)
+        return data
+    return encode(cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420), quality)
+
+
 def decode(data: bytes) -> np.ndarray:
     """Full-size BGR pixels."""
     if simplejpeg is not None:

@@ -35,6 +35,7 @@ FIELDS = {
     "thumbnail_url",
     "size_bytes",
     "status",
+    "has_audio",  # second round
 }
 
 

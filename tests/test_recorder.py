@@ -8,7 +8,8 @@ import pytest
 
 from camwatch.config import MotionConfig
 from camwatch.recording.clip_writer import ClipFrame
-from camwatch.recording.recorder import EventRecorder, PreRollBuffer
+from camwatch.recording.preroll import PreRollBuffer
+from camwatch.recording.recorder import EventRecorder
 from tests.helpers.fakes import MemoryEventSink, RecordingListener
 from tests.helpers.media import probe
 from tests.helpers.recorder_feed import FPS, feed

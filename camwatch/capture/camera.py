@@ -10,7 +10,9 @@ from typing import Protocol
 
 import numpy as np
 
+from camwatch.capture.av_source import AvSource
 from camwatch.capture.hub import Hub
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import FrameSource, SourceError, make_source, probe_webcam
 from camwatch.capture.thread import (
@@ -18,6 +20,7 @@ from camwatch.capture.thread import (
     BACKOFF_START_S,
     CaptureState,
     CaptureThread,
+    Source,
     SourceFactory,
     demo_factory,
 )
@@ -27,7 +30,20 @@ from camwatch.frame import Frame
 log = logging.getLogger(__name__)
 
 FrameListener = Callable[[Frame], None]
+PacketListener = Callable[[EncodedPacket], None]
+StreamsListener = Callable[[StreamInfo | None, StreamInfo | None], None]
 HISTORY_LENGTH = 1800  # a minute at 30 fps
+
+
+def open_source(spec: str, config: CameraConfig) -> Source:
+    """The source for a `source` value: RTSP and other FFmpeg URLs and video files are
+    demuxed into packets; HTTP (MJPEG), V4L2 devices and the demo scene give frames."""
+    is_device = spec.isdigit() or spec.startswith("/dev/video")
+    if spec == "demo" or is_device or spec.startswith(("http://", "https://")):
+        return make_source(
+            spec, width=config.width, height=config.height, fps=config.fps, loop=config.loop
+        )
+    return AvSource(spec, loop=config.loop, audio=config.audio)
 
 
 def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFactory | None]:
@@ -41,15 +57,7 @@ def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFacto
             return source
 
         return first_webcam, demo_factory(config.width, config.height, config.fps)
-    return (
-        lambda: make_source(
-            config.source,
-            width=config.width,
-            height=config.height,
-            fps=config.fps,
-            loop=config.loop,
-        )
-    ), None
+    return (lambda: open_source(config.source, config)), None
 
 
 class MotionRecorder(Protocol):
@@ -89,6 +97,8 @@ class Camera:
         self.config = config
         self.hub = hub or Hub(jpeg_quality=config.jpeg_quality)
         self.listeners: list[FrameListener] = []
+        self.packet_listeners: list[PacketListener] = []  # the camera's encoded packets
+        self.stream_listeners: list[StreamsListener] = []  # told when the streams change
         self.latest_delta = 0.0
         # (wall-clock time, delta) for the last minute or so, for the UI's motion graph
         self.delta_history: deque[tuple[float, float]] = deque(maxlen=HISTORY_LENGTH)
@@ -107,6 +117,8 @@ class Camera:
             demo_fallback=fallback,
             backoff_start=backoff_start,
             backoff_max=backoff_max,
+            on_packet=self._on_packet,
+            on_streams=self._on_streams,
         )
 
     @property
@@ -130,6 +142,28 @@ class Camera:
             listener(frame)
         self.hub.publish(frame)
 
+    def _on_packet(self, packet: EncodedPacket) -> None:
+        """Runs on the capture thread for each of the camera's packets, as it arrives."""
+        for listener in self.packet_listeners:
+            listener(packet)
+
+    def _on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
+        for listener in self.stream_listeners:
+            listener(video, audio)
+
+    @property
+    def codec(self) -> str:
+        """The live video codec: the camera's for packet sources, else what viewers get."""
+        video = self.state.video
+        if video is not None:
+            return video.codec
+        return "mjpeg"
+
+    @property
+    def records_audio(self) -> bool:
+        """Audio goes into the clips: the camera's, or a microphone's that is delivering."""
+        return self.config.audio and self.state.audio is not None
+
     def record_delta(self, frame: Frame, delta: float) -> None:
         """Called by motion detection on the capture thread."""
         self.latest_delta = delta
@@ -152,5 +186,7 @@ class Camera:
             "recording": self.recording,
             "record": self.config.record,
             "viewers": self.hub.viewer_count,
+            "codec": self.codec,
+            "audio": self.records_audio,
             "motion": asdict(self.config.motion),
         }

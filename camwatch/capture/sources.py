@@ -334,7 +334,8 @@ def probe_webcam(width: int, height: int, fps: float) -> OpenCVSource | None:
 def make_source(
     spec: str, *, width: int = 0, height: int = 0, fps: float = 10.0, loop: bool = False
 ) -> FrameSource:
-    """A source for a `--source` value (anything but `auto`, which the capture resolves)."""
+    """A frame source for a `--source` value (the packet sources are made by the camera:
+    see capture/camera.py)."""
     if spec == "demo":
         return DemoSource(width, height, fps)
     if spec.isdigit() or spec.startswith("/dev/video"):

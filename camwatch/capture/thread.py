@@ -11,14 +11,20 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from camwatch.capture.av_source import PacketSource
+from camwatch.capture.decoder import PacketDecoder
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
 from camwatch.frame import Frame, Picture
 
 log = logging.getLogger(__name__)
 
-SourceFactory = Callable[[], FrameSource]
+Source = FrameSource | PacketSource
+SourceFactory = Callable[[], Source]
 FrameCallback = Callable[[Frame], None]
+PacketCallback = Callable[[EncodedPacket], None]
+StreamsCallback = Callable[[StreamInfo | None, StreamInfo | None], None]
 
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
@@ -41,15 +47,21 @@ class CaptureState:
     last_frame_at: float = 0.0
     _intervals: list[float] = field(default_factory=list, repr=False)
 
+    video: StreamInfo | None = None  # the camera's encoded streams, for packet sources
+    audio: StreamInfo | None = None
+
     def count_frame(self, frame: Frame) -> None:
+        self.count(frame.monotonic, frame.width, frame.height)
+
+    def count(self, monotonic: float, width: int, height: int) -> None:
         if self.last_frame_at:
-            self._intervals.append(frame.monotonic - self.last_frame_at)
+            self._intervals.append(monotonic - self.last_frame_at)
             del self._intervals[:-20]
             mean = sum(self._intervals) / len(self._intervals)
             self.fps = 1.0 / mean if mean > 0 else 0.0
-        self.last_frame_at = frame.monotonic
+        self.last_frame_at = monotonic
         self.frames_captured += 1
-        self.width, self.height = frame.width, frame.height
+        self.width, self.height = width, height
 
 
 def placeholder_image(width: int, height: int, lines: list[str]) -> np.ndarray:
@@ -74,6 +86,10 @@ def placeholder_image(width: int, height: int, lines: list[str]) -> np.ndarray:
 class CaptureThread(threading.Thread):
     """Opens the source, reads frames as they come and hands each to `on_frame`.
 
+    A PacketSource's packets go to `on_packet` as they arrive; its video is decoded for
+    `on_frame` on a PacketDecoder thread (camera JPEG is passed on undecoded), unless
+    `decode_video` is off (another stream feeds detection and the JPEG views).
+
     On failure it closes the source, shows a placeholder once a second and retries with
     backoff (1 s doubling to 30 s), logging once per change of state, never per frame.
     """
@@ -89,8 +105,14 @@ class CaptureThread(threading.Thread):
         demo_fallback: SourceFactory | None = None,
         backoff_start: float = BACKOFF_START_S,
         backoff_max: float = BACKOFF_MAX_S,
+        on_packet: PacketCallback | None = None,
+        on_streams: StreamsCallback | None = None,
+        decode_video: bool = True,
     ) -> None:
         super().__init__(name=f"capture-{name}", daemon=True)
+        self._on_packet = on_packet
+        self._on_streams = on_streams
+        self._decode_video = decode_video
         self.camera_name = name
         self._source_factory = source_factory
         self._demo_fallback = demo_fallback
@@ -126,7 +148,7 @@ class CaptureThread(threading.Thread):
                 self._wait_offline(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
 
-    def _open(self) -> FrameSource | None:
+    def _open(self) -> Source | None:
         try:
             source = self._source_factory()
             source.open()
@@ -148,14 +170,16 @@ class CaptureThread(threading.Thread):
         self.state.source_description = source.description
         return source
 
-    def _close(self, source: FrameSource) -> None:
+    def _close(self, source: Source) -> None:
         try:
             source.close()
         except Exception:
             log.exception("camera %s: error closing %s", self.camera_name, source.description)
 
-    def _stream(self, source: FrameSource) -> bool:
+    def _stream(self, source: Source) -> bool:
         """Read until the source fails or we stop; True if a file ended for good."""
+        if isinstance(source, PacketSource):
+            return self._stream_packets(source)
         while not self._stopping.is_set():
             try:
                 picture = source.read()
@@ -173,18 +197,83 @@ class CaptureThread(threading.Thread):
             self._deliver(picture)
         return False
 
+    def _stream_packets(self, source: PacketSource) -> bool:
+        """Pass packets on as they come; decode video for detection on a thread of its own."""
+        self._set_streams(source.video, source.audio)
+        video = source.video
+        decoder: PacketDecoder | None = None
+        if self._decode_video and video is not None and video.codec != "mjpeg":
+            decoder = PacketDecoder(self.camera_name, video, self._deliver_decoded)
+            decoder.start()
+        failure: SourceError | None = None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    packet = source.read_packet()
+                except SourceError as e:
+                    failure = e
+                    break
+                self._deliver_packet(packet, decoder)
+        finally:
+            if decoder is not None:  # stopped first: no frame may mark us online again
+                decoder.stop()
+            self._set_streams(None, None)
+        if isinstance(failure, EndOfStream):
+            self._set_offline(str(failure), retrying=False)
+            return True
+        if failure is not None:
+            self.state.frames_failed += 1
+            self._set_offline(str(failure))
+        return False
+
+    def _set_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
+        self.state.video, self.state.audio = video, audio
+        if self._on_streams is not None:
+            self._on_streams(video, audio)
+
+    def _deliver_packet(self, packet: EncodedPacket, decoder: PacketDecoder | None) -> None:
+        if packet.is_video:
+            if not self._decode_video:  # frames come from elsewhere: count the packets
+                self._mark_online(packet.stream.width, packet.stream.height)
+                self.state.count(packet.t, packet.stream.width, packet.stream.height)
+            elif decoder is not None:
+                decoder.submit(packet)
+            else:  # the camera's JPEG: viewers get it as is, detection decodes it scaled
+                self._deliver(
+                    Picture.of_jpeg(
+                        packet.data,
+                        packet.stream.width,
+                        packet.stream.height,
+                        captured_at=packet.captured_at,
+                        monotonic=packet.t,
+                    )
+                )
+        if self._on_packet is not None:
+            try:
+                self._on_packet(packet)
+            except Exception:  # a bug downstream must not kill the camera
+                log.exception("camera %s: error processing a packet", self.camera_name)
+
+    def _deliver_decoded(self, picture: Picture) -> None:
+        if not self._stopping.is_set():
+            self._deliver(picture)
+
+    def _mark_online(self, width: int, height: int) -> None:
+        if self.state.online:
+            return
+        self._reported_offline = False
+        self.state.online = True
+        self.state.message = "online"
+        log.info(
+            "camera %s: online (%s, %dx%d)",
+            self.camera_name,
+            self.state.source_description,
+            width,
+            height,
+        )
+
     def _deliver(self, picture: Picture) -> None:
-        if not self.state.online:
-            self._reported_offline = False
-            self.state.online = True
-            self.state.message = "online"
-            log.info(
-                "camera %s: online (%s, %dx%d)",
-                self.camera_name,
-                self.state.source_description,
-                picture.width,
-                picture.height,
-            )
+        self._mark_online(picture.width, picture.height)
         self._seq += 1
         frame = Frame.of(picture, self._seq)
         self.state.count_frame(frame)

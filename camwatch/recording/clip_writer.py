@@ -55,6 +55,10 @@ class ClipFrame:
                 frame.height,
                 camera_jpeg=frame.camera_jpeg,
             )
+        if frame.i420 is not None and frame.image is None:  # decoded video: planes as they are
+            return cls(
+                frame.monotonic, frame.captured_at, frame.width, frame.height, i420=frame.i420
+            )
         image = frame.bgr()
         height, width = image.shape[0] & ~1, image.shape[1] & ~1
         i420 = cv2.cvtColor(image[:height, :width], cv2.COLOR_BGR2YUV_I420)
@@ -131,6 +135,7 @@ class ClipResult:
     error: str | None = None  # set when writing failed part way (e.g. disk full)
     disk_full: bool = False
     aborted: bool = False
+    audio_packets: int = 0  # audio packets written (0: the clip has no sound)
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from camwatch.capture.packets import EncodedPacket
 from camwatch.integrations.listeners import EventListener
 from camwatch.motion.tracker import TrackedEvent
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.index import EventRecord
 from camwatch.recording.index_writer import IndexWriter
+from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.paths import clip_paths
 
 log = logging.getLogger(__name__)
 
-WriterFactory = Callable[[Path, Callable[[ClipResult], None]], ClipWriter]
+Writer = ClipWriter | PacketClipWriter
+WriterFactory = Callable[[Path, Callable[[ClipResult], None]], Writer]
 
 
 class _Clip:
@@ -67,7 +70,7 @@ class EventClips:
         self._on_recording = on_recording
         self._on_clip_closed = on_clip_closed
         self._clip: _Clip | None = None
-        self._writers: set[ClipWriter] = set()
+        self._writers: set[Writer] = set()
         self._writers_lock = threading.Lock()
 
     @property
@@ -81,13 +84,33 @@ class EventClips:
     # -- capture thread --------------------------------------------------------------------------
 
     def start(self, trigger: ClipFrame, pre_roll: list[ClipFrame]) -> None:
+        """A clip of frames (encoded by its writer) from the pre-roll on."""
         first = pre_roll[0] if pre_roll else trigger
+        writer = self._open(first.captured_at)
+        assert isinstance(writer, ClipWriter)
+        for frame in pre_roll:
+            writer.submit(frame)
+
+    def start_packets(self, started_at: float, packets: list[EncodedPacket]) -> None:
+        """A clip of the camera's own packets, from the first (a keyframe) on."""
+        writer = self._open(packets[0].captured_at if packets else started_at)
+        assert isinstance(writer, PacketClipWriter)
+        for packet in packets:
+            writer.submit(packet)
+
+    def submit_packet(self, packet: EncodedPacket) -> None:
+        """A packet as it arrives (capture thread), into the clip in progress if it takes them."""
+        clip = self._clip
+        if clip is not None and isinstance(clip.writer, PacketClipWriter):
+            clip.writer.submit(packet)
+
+    def _open(self, started_at: float) -> Writer:
         event_id = secrets.token_hex(6)
-        video, thumbnail = clip_paths(self.data_dir, self.camera_name, first.captured_at, event_id)
+        video, thumbnail = clip_paths(self.data_dir, self.camera_name, started_at, event_id)
         record = EventRecord(
             id=event_id,
             camera=self.camera_name,
-            started_at=first.captured_at,
+            started_at=started_at,
             ended_at=None,
             frames=0,
             motion_frames=0,
@@ -100,18 +123,27 @@ class EventClips:
             self._writers.add(clip.writer)
         clip.writer.start()
         self._clip = clip
-        for frame in pre_roll:
-            clip.writer.submit(frame)
         if self._on_recording is not None:
             self._on_recording(True)
+        return clip.writer
 
-    def write(self, frame: ClipFrame, delta: float, event: TrackedEvent | None) -> None:
-        """Queue a frame of the clip; the event's counts so far go into its record."""
+    def write(
+        self,
+        frame: ClipFrame | None,
+        delta: float,
+        event: TrackedEvent | None,
+        picture: Callable[[], ClipFrame] | None = None,
+    ) -> None:
+        """Queue a frame of the clip (None when the clip is the camera's packets; `picture`
+        then makes the thumbnail's frame, only when it is the best so far); the event's
+        counts so far go into its record."""
         clip = self._clip
         assert clip is not None
-        clip.writer.submit(frame)
+        if frame is not None and isinstance(clip.writer, ClipWriter):
+            clip.writer.submit(frame)
         if delta > clip.best_delta:
-            clip.best_delta, clip.best_frame = delta, frame
+            best = frame if frame is not None else picture() if picture is not None else None
+            clip.best_delta, clip.best_frame = delta, best
         if event is not None:
             clip.record.motion_frames = event.motion_frames
             clip.record.peak_delta = event.peak_delta
@@ -162,6 +194,7 @@ class EventClips:
         record.ended_at = result.last_captured_at or record.started_at
         record.size_bytes = result.size_bytes
         record.status = "truncated" if result.error else "complete"
+        record.has_audio = result.audio_packets > 0
         if result.error and result.frames == 0:
             self._forget(clip)  # nothing reached the disk (it was full): no empty clip listed
         else:

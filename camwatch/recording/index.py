@@ -42,7 +42,10 @@ COLUMNS = (
     "thumbnail_path",
     "size_bytes",
     "status",
+    "has_audio",
 )
+# columns added after the first release: (name, definition) added to older indexes at start
+ADDED_COLUMNS = (("has_audio", "INTEGER NOT NULL DEFAULT 0"),)
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
         id TEXT PRIMARY KEY,
@@ -55,7 +58,8 @@ SCHEMA = (
         video_path TEXT NOT NULL,
         thumbnail_path TEXT NOT NULL,
         size_bytes INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'recording')""",
+        status TEXT NOT NULL DEFAULT 'recording',
+        has_audio INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS events_by_time ON events (started_at, id)",
     "CREATE INDEX IF NOT EXISTS events_by_camera ON events (camera, started_at, id)",
     """CREATE TABLE IF NOT EXISTS motion_overrides (
@@ -98,6 +102,7 @@ class EventRecord:
     thumbnail_path: str  # relative to data_dir
     size_bytes: int = 0
     status: str = "recording"  # recording | complete | truncated
+    has_audio: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -118,6 +123,7 @@ class EventRecord:
             "thumbnail_url": f"/media/{self.id}.jpg",
             "size_bytes": self.size_bytes,
             "status": self.status,
+            "has_audio": self.has_audio,
         }
 
 
@@ -152,6 +158,10 @@ class EventStore:
             with self._transaction() as db:
                 for statement in SCHEMA:
                     db.execute(statement)
+                present = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+                for name, definition in ADDED_COLUMNS:
+                    if name not in present:
+                        db.execute(f"ALTER TABLE events ADD COLUMN {name} {definition}")
 
     @property
     def root(self) -> Path:
@@ -426,4 +436,6 @@ def _row_values(record: EventRecord) -> tuple[Any, ...]:
 
 
 def _record(row: sqlite3.Row) -> EventRecord:
-    return EventRecord(**{name: row[name] for name in COLUMNS})
+    values = {name: row[name] for name in COLUMNS}
+    values["has_audio"] = bool(values["has_audio"])
+    return EventRecord(**values)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections import deque
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.integrations.listeners import EventListener, Listeners
@@ -16,40 +18,23 @@ from camwatch.jpeg import JpegError
 from camwatch.motion.timed import TimedDetector
 from camwatch.motion.tracker import EventTracker, Step
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
-from camwatch.recording.clips import EventClips
+from camwatch.recording.clips import EventClips, Writer
 from camwatch.recording.index_writer import EventSink, IndexWriter
+from camwatch.recording.packet_writer import PacketClipWriter
+from camwatch.recording.preroll import PacketBuffer, PreRollBuffer
 from camwatch.recording.segments import RangeWriter
 
 log = logging.getLogger(__name__)
 
 
-class PreRollBuffer:
-    """The last `seconds` of frames, sized in time rather than in frames."""
-
-    def __init__(self) -> None:
-        self._frames: deque[ClipFrame] = deque()
-
-    def push(self, frame: ClipFrame, seconds: float) -> None:
-        self._frames.append(frame)
-        while self._frames and self._frames[0].t < frame.t - seconds:
-            self._frames.popleft()
-
-    def drain(self) -> list[ClipFrame]:
-        frames = list(self._frames)
-        self._frames.clear()
-        return frames
-
-    def clear(self) -> None:
-        self._frames.clear()
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-
 class EventRecorder:
-    """Runs motion detection and the event tracker on each frame (capture thread) and turns
-    the tracker's steps into clips: `detection` (timed), `tracker`, `pre_roll` and `clips`
-    (the clip life cycle, with its `index` writer) each own one part."""
+    """Runs motion detection and the event tracker on each frame (capture or decoder thread)
+    and turns the tracker's steps into clips: `detection` (timed), `tracker`, `pre_roll` and
+    `clips` (the clip life cycle, with its `index` writer) each own one part.
+
+    When the camera sends a codec browsers play (H.264), its packets come in through
+    `on_packet` (capture thread): `packets` holds them for the pre-roll and clips are those
+    packets, copied; otherwise frames are encoded once."""
 
     def __init__(
         self,
@@ -78,6 +63,11 @@ class EventRecorder:
         self.detection = TimedDetector(settings)
         self.tracker = EventTracker(settings)
         self.pre_roll = PreRollBuffer()
+        self.packets = PacketBuffer()
+        self._video: StreamInfo | None = None  # the camera's streams, when it sends packets
+        self._audio: StreamInfo | None = None
+        self._frame_size: tuple[int, int] | None = None
+        self._lock = threading.RLock()  # frames and packets arrive on different threads
         self.index = IndexWriter(store)
         self.clips = EventClips(
             camera_name,
@@ -103,6 +93,40 @@ class EventRecorder:
     def detect_count(self) -> int:
         return self.detection.count
 
+    @property
+    def copies_packets(self) -> bool:
+        """Clips are the camera's own packets (else frames encoded to H.264)."""
+        return self.keep_clips and self._video is not None and self._video.browser_playable
+
+    @property
+    def records_audio(self) -> bool:
+        return self.copies_packets and self._audio is not None
+
+    # -- the camera's packets (capture thread) -----------------------------------------------
+
+    def on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
+        """The source (re)opened with these streams, or closed (None)."""
+        with self._lock:
+            if video != self._video and self.clips.recording:
+                self._stop_event("the camera's stream changed")
+            self._video = video
+            self._audio = audio if audio is not None and audio.codec == "aac" else None
+            if audio is not None and self._audio is None:
+                log.warning(
+                    "camera %s: audio in %s is not recorded (only AAC is copied)",
+                    self.camera_name,
+                    audio.codec,
+                )
+            self._frame_size = None
+            self.packets.clear()
+
+    def on_packet(self, packet: EncodedPacket) -> None:
+        with self._lock:
+            if not self.copies_packets:
+                return
+            self.packets.push(packet, self.settings.pre_roll_seconds)
+            self.clips.submit_packet(packet)
+
     def motion_foreground(self) -> np.ndarray | None:
         """What the detector counted as moving in the latest frame, for the motion view."""
         return self.detection.foreground
@@ -125,30 +149,78 @@ class EventRecorder:
 
     def process(self, frame: Frame, delta: float) -> None:
         """Advance the state machine with one frame whose delta is known."""
+        with self._lock:
+            self._process(frame, delta)
+
+    def _process(self, frame: Frame, delta: float) -> None:
         step = self.tracker.update(frame.monotonic, delta)
         if not self._recordings_on():
             self._track_without_recording(step)
             return
         if self._unrecorded_motion and self._resume_recording(frame, step, delta):
             return
-        clips = self.clips
+        clips, copying = self.clips, self.copies_packets
+        if copying:
+            self._check_frame_size(frame)
         if not clips.recording and step not in (Step.START, Step.CONFIRM):
-            if self.settings.pre_roll_seconds > 0:
+            if self.settings.pre_roll_seconds > 0 and not copying:
                 self.pre_roll.push(ClipFrame.of(frame), self.settings.pre_roll_seconds)
             return
-        clip_frame = ClipFrame.of(frame)
+        clip_frame = None if copying else ClipFrame.of(frame)
         if not clips.recording:
-            clips.start(clip_frame, pre_roll=self.pre_roll.drain())
+            self._start(frame, clip_frame, self.settings.pre_roll_seconds)
         elif step == Step.SPLIT:
             clips.end(motion_over=False)
-            clips.start(clip_frame, pre_roll=[])
-        clips.write(clip_frame, delta, self.tracker.event)
+            self._start(frame, clip_frame, 0.0)
+        clips.write(clip_frame, delta, self.tracker.event, lambda: ClipFrame.of(frame))
+        self._finish_step(step)
+
+    def _finish_step(self, step: Step) -> None:
         if step in (Step.CONFIRM, Step.SPLIT):
-            clips.confirm(announce_motion=step == Step.CONFIRM)
+            self.clips.confirm(announce_motion=step == Step.CONFIRM)
         elif step == Step.END:
-            clips.end(motion_over=True)
+            self.clips.end(motion_over=True)
         elif step == Step.DISCARD:
-            clips.discard()
+            self.clips.discard()
+
+    def _start(self, frame: Frame, clip_frame: ClipFrame | None, pre_roll_s: float) -> None:
+        """A clip from `pre_roll_s` before `frame`: the camera's packets from the keyframe at
+        or before then, or the frames kept (all of them with pre_roll_s > 0)."""
+        if clip_frame is not None:
+            self.clips.start(clip_frame, pre_roll=self.pre_roll.drain() if pre_roll_s else [])
+            return
+        packets = self.packets.since(frame.monotonic - pre_roll_s)
+        log.debug(
+            "camera %s: clip starts %.2f s before its trigger, on a keyframe",
+            self.camera_name,
+            frame.monotonic - packets[0].t if packets else 0.0,
+        )
+        self.clips.start_packets(frame.captured_at, packets)
+
+    def _check_frame_size(self, frame: Frame) -> None:
+        """A camera that changes resolution mid-stream: the clip so far is closed and the next
+        one takes the new SPS/PPS from its keyframe (the stream's own are stale)."""
+        size = (frame.width, frame.height)
+        if self._frame_size is None or size == self._frame_size:
+            self._frame_size = size
+            return
+        log.warning(
+            "camera %s: resolution changed from %dx%d to %dx%d mid-stream",
+            self.camera_name,
+            *self._frame_size,
+            *size,
+        )
+        self._frame_size = size
+        assert self._video is not None
+        self._video = dataclasses.replace(
+            self._video, width=frame.width, height=frame.height, extradata=None
+        )
+        if self.clips.recording:
+            confirmed = self.clips.confirmed
+            self.clips.end(motion_over=False)
+            self._start(frame, None, 0.0)
+            if confirmed:
+                self.clips.confirm(announce_motion=False)
 
     def _track_without_recording(self, step: Step) -> None:
         """Recordings off: motion is still announced (ON when an event is confirmed, OFF when
@@ -174,19 +246,26 @@ class EventRecorder:
         if step == Step.END or self.tracker.event is None:
             self.listeners.motion_changed(self.camera_name, False)
             return False
-        clip_frame = ClipFrame.of(frame)
-        self.clips.start(clip_frame, pre_roll=[])
-        self.clips.write(clip_frame, delta, self.tracker.event)
+        clip_frame = None if self.copies_packets else ClipFrame.of(frame)
+        self._start(frame, clip_frame, 0.0)
+        self.clips.write(clip_frame, delta, self.tracker.event, lambda: ClipFrame.of(frame))
         self.clips.confirm(announce_motion=False)
         return True
 
-    def _make_writer(self, path: Path, on_done: Callable[[ClipResult], None]) -> ClipWriter:
+    def _make_writer(self, path: Path, on_done: Callable[[ClipResult], None]) -> Writer:
+        if self.copies_packets:
+            assert self._video is not None
+            return PacketClipWriter(path, on_done, video=self._video, audio=self._audio)
         writer = ClipWriter if self.keep_clips else RangeWriter
         return writer(
             path, on_done, fps_hint=self.fps_hint, pre_roll_seconds=self.settings.pre_roll_seconds
         )
 
     def _stop_event(self, reason: str) -> None:
+        with self._lock:
+            self._stop_event_locked(reason)
+
+    def _stop_event_locked(self, reason: str) -> None:
         if self._unrecorded_motion:
             self._unrecorded_motion = False
             self.listeners.motion_changed(self.camera_name, False)

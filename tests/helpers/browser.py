@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",  # <video> with sound, as after a click
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

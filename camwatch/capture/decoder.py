@@ -1,0 +1,129 @@
+"""PacketDecoder: a thread decoding a camera's video packets into frames for detection and JPEG."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+import av
+import numpy as np
+
+from camwatch.capture.packets import EncodedPacket, StreamInfo
+from camwatch.frame import Picture
+
+log = logging.getLogger(__name__)
+
+QUEUE_PACKETS = 30  # a few seconds at camera rates; beyond that we skip to the next keyframe
+_STOP = object()
+
+
+class PacketDecoder(threading.Thread):
+    """Decodes video packets on its own thread (FFmpeg releases the GIL while it decodes), so
+    neither the demuxer nor the event loop waits on it. Each picture becomes a Picture holding
+    its I420 planes (a Picture); `deliver` is called on this thread.
+
+    When it falls behind, queued packets are dropped up to the next keyframe (a P-frame
+    without its reference would only decode to garbage), logged once.
+    """
+
+    def __init__(self, name: str, stream: StreamInfo, deliver: Callable[[Picture], None]) -> None:
+        super().__init__(name=f"decode-{name}", daemon=True)
+        self.camera_name = name
+        self.stream = stream
+        self._deliver = deliver
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_PACKETS)
+        self._waiting_for_keyframe = True
+        self._warned_behind = False
+        self._warned_error = False
+        self.frames_decoded = 0
+        self.packets_skipped = 0
+        codec = av.CodecContext.create(stream.codec, "r")
+        if not isinstance(codec, av.VideoCodecContext):
+            raise ValueError(f"{stream.codec} is not a video codec")
+        self._codec = codec
+        if stream.extradata:
+            self._codec.extradata = stream.extradata
+        # One decoding thread: the least CPU in all (frame threads add work and a frame of
+        # latency); the decoder runs beside the demuxer and the event loop anyway.
+        self._codec.thread_count = 1
+        self._times: dict[int, tuple[float, float]] = {}  # pts -> capture times, for reordering
+
+    def submit(self, packet: EncodedPacket) -> None:
+        """Queue a packet (capture thread); never blocks."""
+        if self._waiting_for_keyframe and not packet.keyframe:
+            self.packets_skipped += 1
+            return
+        self._waiting_for_keyframe = False
+        try:
+            self._queue.put_nowait(packet)
+        except queue.Full:
+            self._fall_behind()
+
+    def _fall_behind(self) -> None:
+        if not self._warned_behind:
+            self._warned_behind = True
+            log.warning(
+                "camera %s: decoding for detection is falling behind; skipping to keyframes",
+                self.camera_name,
+            )
+        while True:
+            try:
+                self._queue.get_nowait()
+                self.packets_skipped += 1
+            except queue.Empty:
+                break
+        self._waiting_for_keyframe = True
+
+    def stop(self, timeout: float = 5.0) -> None:
+        while True:
+            try:
+                self._queue.put(_STOP, timeout=0.1)
+                break
+            except queue.Full:
+                self._drain()
+        if self.is_alive():
+            self.join(timeout)
+
+    def _drain(self) -> None:
+        try:
+            self._queue.get_nowait()
+        except queue.Empty:
+            pass
+
+    def run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            assert isinstance(item, EncodedPacket)
+            self._times[item.pts] = (item.t, item.captured_at)
+            if len(self._times) > 64:
+                del self._times[next(iter(self._times))]
+            for picture in self._decode(item):
+                self.frames_decoded += 1
+                t, captured_at = self._times.pop(picture.pts or 0, (item.t, item.captured_at))
+                self._deliver(_frame_of(picture, t, captured_at))
+
+    def _decode(self, packet: EncodedPacket) -> list[av.VideoFrame]:
+        av_packet = av.Packet(packet.data)
+        av_packet.pts, av_packet.dts = packet.pts, packet.dts
+        try:
+            return self._codec.decode(av_packet)
+        except av.FFmpegError as e:
+            if not self._warned_error:
+                self._warned_error = True
+                log.warning("camera %s: cannot decode a packet: %s", self.camera_name, e)
+            return []
+
+
+def _frame_of(picture: av.VideoFrame, t: float, captured_at: float) -> Picture:
+    """A Picture from a decoded one, with its packet's capture times."""
+    if picture.format.name == "yuv420p" and picture.width % 2 == 0 and picture.height % 2 == 0:
+        i420 = picture.to_ndarray()
+    else:  # yuvj420p (MJPEG cameras), 4:2:2, odd sizes: let swscale make even yuv420p
+        i420 = picture.reformat(
+            width=picture.width & ~1, height=picture.height & ~1, format="yuv420p"
+        ).to_ndarray()
+    return Picture.of_i420(np.ascontiguousarray(i420), captured_at=captured_at, monotonic=t)

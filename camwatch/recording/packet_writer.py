@@ -1,0 +1,249 @@
+"""PacketClipWriter: a thread muxing the camera's own packets into a fragmented MP4 as they are."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import io
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+from camwatch.capture.packets import EncodedPacket, StreamInfo
+from camwatch.recording.clip_writer import MP4_OPTIONS, ClipFrame, ClipResult
+from camwatch.recording.thumbnails import write_thumbnail
+
+log = logging.getLogger(__name__)
+
+QUEUE_PACKETS = 4000  # a long-GOP pre-roll with audio fits; beyond it the disk is too slow
+_FINISH = object()
+_ABORT = object()
+
+
+@dataclass(frozen=True)
+class _Thumbnail:
+    frame: ClipFrame
+    path: Path
+
+
+def _thumbnail(item: _Thumbnail) -> None:
+    item.path.parent.mkdir(parents=True, exist_ok=True)
+    write_thumbnail(item.frame.bgr(), item.path)
+
+
+def add_copy_stream(container: av.container.OutputContainer, info: StreamInfo) -> av.stream.Stream:
+    """An output stream that takes `info`'s packets as they are (no encoder is opened).
+
+    PyAV copies codec parameters only from a template stream; a throwaway in-memory container
+    gives one of the right codec, and the camera's own parameters are set on the copy.
+    """
+    template_container = av.open(io.BytesIO(), mode="w", format="mp4")
+    try:
+        if info.kind == "video":
+            template = template_container.add_stream(info.codec)
+        else:
+            template = template_container.add_stream(info.codec, rate=info.sample_rate or 48000)
+        stream = container.add_stream_from_template(template)
+    finally:
+        template_container.close()
+    context = stream.codec_context
+    context.extradata = info.extradata
+    if isinstance(context, av.VideoCodecContext):
+        context.width, context.height = info.width, info.height
+    elif isinstance(context, av.AudioCodecContext):
+        context.sample_rate = info.sample_rate
+        if info.layout:
+            context.layout = info.layout
+    stream.time_base = info.time_base
+    return stream
+
+
+class _Track:
+    """One output stream and the mapping of the camera's timestamps onto the clip's."""
+
+    def __init__(self, info: StreamInfo, stream: av.stream.Stream) -> None:
+        self.info, self.stream = info, stream
+        self.shift: int | None = None  # added to the camera's timestamps
+        self.last_dts = -1
+
+    def packet(self, item: EncodedPacket, zero_t: float) -> av.Packet[Any] | None:
+        """The av.Packet for `item`, or None when it falls before the clip's start or out
+        of order."""
+        if self.shift is None:
+            start = round((item.t - zero_t) / self.info.time_base)
+            if start < 0:
+                return None  # audio from before the clip's first keyframe
+            self.shift = start - item.dts
+        dts = item.dts + self.shift
+        if dts <= self.last_dts:
+            return None
+        self.last_dts = dts
+        packet = av.Packet(item.data)
+        packet.dts, packet.pts = dts, item.pts + self.shift
+        packet.time_base = self.info.time_base
+        packet.stream = self.stream
+        packet.is_keyframe = item.keyframe
+        return packet
+
+
+class PacketClipWriter(threading.Thread):
+    """Writes the camera's packets to a fragmented MP4 on its own thread, as they come.
+
+    The clip starts at its first video keyframe (earlier packets are dropped), so it always
+    plays from its first frame; audio is placed by capture time and copied when it is AAC.
+    `submit` never blocks: a writer too far behind drops packets up to the next keyframe.
+    Fragments are cut at keyframes and flushed, so a crash loses at most the last GOP.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        on_done: Callable[[ClipResult], None],
+        *,
+        video: StreamInfo,
+        audio: StreamInfo | None = None,
+    ) -> None:
+        super().__init__(name=f"clip-{path.stem}", daemon=True)
+        self.path = path
+        self.video, self.audio = video, audio
+        self._on_done = on_done
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_PACKETS + 4)
+        self._skipping = False
+        self._closed = False
+        self._warned = False
+        self.result = ClipResult(path)
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None
+
+    def submit(self, packet: EncodedPacket) -> bool:
+        """Queue a packet; False if it was dropped (the writer is behind, or a stream the
+        clip does not have)."""
+        if self._closed or not self._belongs(packet):
+            return False
+        if packet.is_video and self._skipping and packet.keyframe:
+            self._skipping = False
+        if not self._skipping and self._queue.qsize() < QUEUE_PACKETS:
+            self._queue.put_nowait(packet)
+            return True
+        self._skipping = True
+        if packet.is_video:
+            self.result.dropped += 1
+        if not self._warned:
+            self._warned = True
+            log.warning("clip %s: writing is falling behind; skipping a GOP", self.path.name)
+        return False
+
+    def _belongs(self, packet: EncodedPacket) -> bool:
+        if packet.is_video:
+            return packet.stream.codec == self.video.codec
+        return self.audio is not None and packet.stream == self.audio
+
+    def thumbnail(self, frame: ClipFrame, path: Path) -> None:
+        if not self._closed:
+            self._queue.put(_Thumbnail(frame, path), timeout=10)
+
+    def finish(self) -> None:
+        """Write what is queued, close the file, then call on_done. Returns at once."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_FINISH, timeout=10)
+
+    def abort(self) -> None:
+        """Stop and delete the file (an event that turned out too short)."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_ABORT, timeout=10)
+
+    def run(self) -> None:
+        container: av.container.OutputContainer | None = None
+        tracks: dict[str, _Track] = {}
+        zero_t = 0.0
+        while True:
+            item = self._queue.get()
+            if item is _FINISH or item is _ABORT:
+                break
+            if isinstance(item, _Thumbnail):
+                self._try(functools.partial(_thumbnail, item))
+                continue
+            assert isinstance(item, EncodedPacket)
+            if self.result.error is not None:
+                continue  # failed: drain without writing
+            started = time.perf_counter()
+            try:
+                if container is None:
+                    if not (item.is_video and item.keyframe):
+                        continue  # a clip starts on a keyframe
+                    container, tracks = self._open()
+                    zero_t = item.t
+                    self.result.first_captured_at = item.captured_at
+                self._mux(container, tracks, item, zero_t)
+            except (OSError, av.FFmpegError) as e:
+                self._fail(e)
+            self.result.encode_seconds += time.perf_counter() - started
+        self._close(container, abort=item is _ABORT)
+        self._try(lambda: self._on_done(self.result))
+
+    def _open(self) -> tuple[av.container.OutputContainer, dict[str, _Track]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        options = dict(MP4_OPTIONS)
+        if not self.video.extradata:  # no SPS/PPS out of band: take them from the keyframe
+            options["movflags"] += "+delay_moov"
+        container = av.open(str(self.path), mode="w", format="mp4", options=options)
+        tracks = {"video": _Track(self.video, add_copy_stream(container, self.video))}
+        if self.audio is not None:
+            tracks["audio"] = _Track(self.audio, add_copy_stream(container, self.audio))
+        return container, tracks
+
+    def _mux(
+        self,
+        container: av.container.OutputContainer,
+        tracks: dict[str, _Track],
+        item: EncodedPacket,
+        zero_t: float,
+    ) -> None:
+        track = tracks.get(item.stream.kind)
+        packet = track.packet(item, zero_t) if track is not None else None
+        if packet is None:
+            return
+        container.mux(packet)
+        if item.is_video:
+            self.result.frames += 1
+            self.result.last_captured_at = item.captured_at
+        else:
+            self.result.audio_packets += 1
+
+    def _close(self, container: av.container.OutputContainer | None, *, abort: bool) -> None:
+        if container is not None:
+            try:
+                container.close()
+            except (OSError, av.FFmpegError) as e:
+                self._fail(e)
+        if abort:
+            self.result.aborted = True
+            self.path.unlink(missing_ok=True)
+            return
+        try:
+            self.result.size_bytes = self.path.stat().st_size
+        except OSError:
+            self.result.size_bytes = 0
+
+    def _fail(self, error: Exception) -> None:
+        if self.result.error is None:
+            self.result.error = str(error)
+            self.result.disk_full = getattr(error, "errno", None) == errno.ENOSPC
+            log.error("clip %s: writing failed: %s", self.path.name, error)
+
+    def _try(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("clip %s: error", self.path.name)

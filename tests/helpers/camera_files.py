@@ -1,0 +1,105 @@
+"""Camera-like H.264+AAC files made with ffmpeg: a still noisy scene, a figure walking at known
+times, a sine tone; and ffprobe's view of their packets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def walking_figure(
+    path: Path,
+    *,
+    seconds: float = 30.0,
+    size: str = "480x360",
+    fps: int = 10,
+    walks: tuple[tuple[float, float], ...] = ((4.0, 9.0),),
+    gop: int = 20,
+    audio: bool = True,
+) -> Path:
+    """An H.264 (Constrained Baseline, no B-frames, like a camera) file with AAC audio: a
+    textured still scene with sensor noise and a dark figure crossing during each walk."""
+    width = int(size.split("x")[0])
+    moves = "+".join(f"between(t,{a},{b})*((t-{a})/({b}-{a}))*{width + 80}" for a, b in walks)
+    visible = "+".join(f"between(t,{a},{b})" for a, b in walks)
+    graph = (
+        f"color=c=0x607080:s={size}:r={fps},noise=alls=5:allf=t[scene];"
+        f"color=c=0x202020:s=60x{int(size.split('x')[1]) // 2}:r={fps}[figure];"
+        f"[scene][figure]overlay=x='({moves})-80':y=H/3:enable='{visible}':shortest=1[v]"
+    )
+    args = ["ffmpeg", "-v", "error", "-y"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    args += ["-filter_complex", graph, "-map", "[v]"] + (["-map", "0:a"] if audio else [])
+    args += [
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-profile:v",
+        "baseline",
+        "-g",
+        str(gop),
+        "-bf",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-x264-params",
+        f"scenecut=0:keyint={gop}:min-keyint={gop}",  # keyframes every GOP only
+    ]
+    if audio:
+        args += ["-c:a", "aac", "-b:a", "64k", "-ac", "1"]
+    args.append(str(path))
+    subprocess.run(args, check=True, timeout=120)
+    return path
+
+
+def packets(path: Path, stream: str = "v") -> list[dict[str, Any]]:
+    """ffprobe's packets of the first stream of a kind: pts_time, flags, size, data_hash."""
+    result = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            f"{stream}:0",
+            "-show_packets",
+            "-show_data_hash",
+            "md5",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return list(json.loads(result.stdout).get("packets", []))
+
+
+def streams(path: Path) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return list(json.loads(result.stdout).get("streams", []))
+
+
+def decodes(path: Path) -> bool:
+    """ffmpeg decodes the whole file without an error."""
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return result.returncode == 0 and not result.stderr.strip()

@@ -1,0 +1,189 @@
+"""Clips from a real RTSP camera (GStreamer's RTSP server) are the camera's own packets: the same
+bytes, from a keyframe, with its AAC audio; they play with sound in Chromium, survive kill -9,
+and a camera that goes away mid-event leaves a closed, playable clip and reconnects."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.camera_files import decodes, packets, streams, walking_figure
+from tests.helpers.camwatch_process import CamwatchProcess
+from tests.helpers.processes import free_port
+from tests.helpers.rtsp_camera import RtspCamera
+from tests.helpers.support import wait_until
+
+pytestmark = pytest.mark.slow
+PRE_ROLL_S = 2.0
+
+
+def camera_toml(url: str, *, pre_roll: float = PRE_ROLL_S) -> str:
+    return f"""
+[[cameras]]
+name = "cam"
+source = "{url}"
+fps = 10
+
+[cameras.motion]
+pre_roll_seconds = {pre_roll}
+min_motion_frames = 3
+"""
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("footage")
+    return {
+        # one walk 4-9 s after the camera connects; keyframes every 3 s (0, 3, 6...)
+        "walk": walking_figure(folder / "walk.mp4", seconds=40, walks=((4.0, 9.0),), gop=30),
+        # someone in the picture the whole time: the event goes on until we stop it
+        "busy": walking_figure(
+            folder / "busy.mp4",
+            seconds=60,
+            walks=tuple((3.0 + 4 * i, 7.0 + 4 * i) for i in range(14)),
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def rtsp(footage: dict[str, Path]) -> Any:
+    camera = RtspCamera(free_port(), footage).start()
+    yield camera
+    camera.stop()
+
+
+def camera_info(camwatch: CamwatchProcess) -> dict[str, Any]:
+    cameras: list[dict[str, Any]] = camwatch.get_json("/api/cameras")
+    return next(c for c in cameras if c["name"] == "cam")
+
+
+def event_of(camwatch: CamwatchProcess, *, ended: bool, timeout: float = 60.0) -> dict[str, Any]:
+    """The latest event that has ended (or is still recording, with ended=False)."""
+    found = wait_until(
+        lambda: [
+            e for e in camwatch.get_json("/api/events") if (e["ended_at"] is not None) == ended
+        ],
+        timeout=timeout,
+        interval=0.2,
+        message="an ended event" if ended else "an event in progress",
+    )
+    event: dict[str, Any] = found[-1]
+    return event
+
+
+def clip_path(camwatch: CamwatchProcess, event: dict[str, Any]) -> Path:
+    clips = list((camwatch.data_dir / "clips").rglob(f"*-{event['id']}.mp4"))
+    assert len(clips) == 1, clips
+    return clips[0]
+
+
+def matched(clip: Path, source: Path, kind: str = "v") -> tuple[int, int, list[dict[str, Any]]]:
+    """(packets in the clip, how many are byte for byte one of the source's, the clip's)."""
+    theirs = {p["data_hash"] for p in packets(source, kind)}
+    ours = packets(clip, kind)
+    return len(ours), sum(p["data_hash"] in theirs for p in ours), ours
+
+
+def test_rtsp_clip_is_the_cameras_packets_from_a_keyframe_with_its_audio(
+    tmp_path, rtsp, footage, open_page
+):
+    camwatch = CamwatchProcess(tmp_path, cameras=camera_toml(rtsp.url("walk"))).start()
+    try:
+        event = event_of(camwatch, ended=True)
+        camera = camera_info(camwatch)
+    finally:
+        camwatch.kill()
+    assert camera["codec"] == "h264" and camera["audio"] is True
+    assert event["has_audio"] is True
+    clip = clip_path(camwatch, event)
+    total, same, ours = matched(clip, footage["walk"])
+    print(f"video packets: {same}/{total} byte for byte the camera's")
+    assert total >= 50 and same / total >= 0.9
+    assert ours[0]["flags"].startswith("K")
+    # The clip starts at the keyframe at or before the pre-roll start: the walk is seen from
+    # about 4.2 s, so the pre-roll starts at about 2.2 s; the keyframe before it is at 0 s
+    # (a long GOP makes a longer pre-roll, not a clip starting on a P-frame).
+    source = packets(footage["walk"])
+    keyframes = [float(p["pts_time"]) for p in source if p["flags"].startswith("K")]
+    assert keyframes[:3] == [0.0, 3.0, 6.0]
+    first = next(i for i, p in enumerate(source) if p["data_hash"] == ours[0]["data_hash"])
+    assert float(source[first]["pts_time"]) == 0.0
+    audio_total, audio_same, _ = matched(clip, footage["walk"], "a")
+    print(f"audio packets: {audio_same}/{audio_total} byte for byte the camera's")
+    assert audio_total > 100 and audio_same / audio_total >= 0.9
+    kinds = {s["codec_type"]: s for s in streams(clip)}
+    assert kinds["video"]["codec_name"] == "h264" and kinds["audio"]["codec_name"] == "aac"
+    assert decodes(clip)
+
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    (tmp_path / "page.html").write_text('<video id="v" src="clip.mp4"></video>')
+    watched = open_page()
+    watched.page.goto((tmp_path / "page.html").as_uri())
+    played = watched.page.evaluate("""() => new Promise(resolve => {
+        const v = document.getElementById("v");
+        v.onended = () => resolve({muted: v.muted, audio: v.webkitAudioDecodedByteCount,
+                                   video: v.webkitVideoDecodedByteCount, t: v.currentTime});
+        v.onerror = () => resolve({error: v.error && v.error.code});
+        v.play().catch(e => resolve({error: String(e)}));
+        setTimeout(() => resolve({timeout: v.currentTime}), 30000);
+    })""")
+    print("played in Chromium:", played)
+    assert played.get("muted") is False and played["audio"] > 0 and played["video"] > 0
+    assert played["t"] > 3
+    watched.assert_no_errors()
+
+
+def test_kill_9_mid_event_leaves_a_playable_clip_of_camera_packets(tmp_path, rtsp, footage):
+    camwatch = CamwatchProcess(tmp_path, cameras=camera_toml(rtsp.url("busy"))).start()
+    try:
+        event = event_of(camwatch, ended=False)
+        clip = clip_path(camwatch, event)
+        # wait for a few fragments (one per keyframe, every 2 s) to reach the disk
+        wait_until(lambda: clip.stat().st_size > 1_000_000, timeout=30, message="fragments")
+        assert camwatch.process is not None
+        camwatch.process.send_signal(signal.SIGKILL)
+        camwatch.process.wait(10)
+    finally:
+        camwatch.kill()
+    total, same, ours = matched(clip, footage["busy"])
+    print(f"after kill -9: {same}/{total} packets the camera's")
+    assert total >= 20 and same / total >= 0.9 and ours[0]["flags"].startswith("K")
+    assert decodes(clip)
+
+
+def test_camera_gone_mid_event_closes_the_clip_and_reconnects(tmp_path, footage):
+    port = free_port()
+    server = RtspCamera(port, {"busy": footage["busy"]}).start()
+    camwatch = CamwatchProcess(tmp_path, cameras=camera_toml(server.url("busy"))).start()
+    try:
+        event = event_of(camwatch, ended=False)
+        wait_until(
+            lambda: clip_path(camwatch, event).stat().st_size > 300_000,
+            timeout=30,
+            message="a fragment on disk",
+        )
+        server.stop()
+        wait_until(lambda: not camera_info(camwatch)["online"], timeout=30, message="offline")
+        ended = wait_until(
+            lambda: camwatch.get_json(f"/api/events/{event['id']}")["ended_at"],
+            timeout=30,
+            message="the event closed",
+        )
+        assert ended
+        server = RtspCamera(port, {"busy": footage["busy"]}).start()
+        wait_until(lambda: camera_info(camwatch)["online"], timeout=60, message="back online")
+    finally:
+        camwatch.kill()
+        server.stop()
+    clip = clip_path(camwatch, event)
+    assert decodes(clip)
+    total, same, _ = matched(clip, footage["busy"])
+    assert total >= 10 and same / total >= 0.9
+    offline_lines = [line for line in camwatch.log_text().splitlines() if "offline" in line]
+    print("\n".join(offline_lines))
+    assert len(offline_lines) == 1, offline_lines  # once when it went, not per retry
+    assert "Traceback" not in camwatch.log_text()
