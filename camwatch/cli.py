@@ -19,6 +19,7 @@ from camwatch.capture.redact import RedactingFormatter
 from camwatch.config import CameraConfig, Config, ConfigError, MotionConfig
 from camwatch.motion.scan import ScannedEvent, scan
 from camwatch.recording.offline import record_file
+from camwatch.server.connections import raise_descriptor_limit
 from camwatch.service import Service, prepare_data_dir
 from camwatch.wiring import build_service
 
@@ -184,6 +185,7 @@ def run_server(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     setup_logging(config.server.log_level)
     make_files_private()
+    raise_descriptor_limit()
     prepare_data_dir(config.server)
     try:
         asyncio.run(serve(config))

@@ -198,6 +198,19 @@ class ServerConfig:
     certfile: str = setting("", "TLS certificate (PEM); with keyfile enables HTTPS")
     keyfile: str = setting("", "TLS private key (PEM)")
     log_level: str = setting("info", "logging level", choices=("debug", "info", "warning", "error"))
+    max_connections: int = setting(
+        0,
+        "client connections open at once; 0 = as many as the open-file limit leaves room for",
+        low=0,
+        high=1_000_000,
+    )
+    max_client_connections: int = setting(
+        0,
+        "connections open at once from one address; 0 = a quarter of max_connections, at most "
+        "128 (raise it behind a reverse proxy, where every client has the proxy's address)",
+        low=0,
+        high=1_000_000,
+    )
 
 
 @dataclass

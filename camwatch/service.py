@@ -17,6 +17,7 @@ from camwatch.capture.camera import Camera
 from camwatch.config import Config, ConfigError, ServerConfig
 from camwatch.recording.switches import Switches
 from camwatch.server.app import Route, make_app
+from camwatch.server.connections import ConnectionBudget, ConnectionGate
 from camwatch.server.context import AppContext
 from camwatch.server.limits import LimitedHTTPServer
 from camwatch.server.login import is_loopback
@@ -120,10 +121,25 @@ class Service:
         server_config = self.config.server
         app = self.make_app()
         warn_if_exposed(server_config)
+        budget = ConnectionBudget.plan(
+            len(self.context.cameras),
+            max_connections=server_config.max_connections,
+            max_client_connections=server_config.max_client_connections,
+            select_safe=self.config.mqtt is not None,
+        )
+        log.info(
+            "serving at most %d connections (%d per client address); %d of %d file "
+            "descriptors kept for recording",
+            budget.total,
+            budget.per_client,
+            budget.reserved,
+            budget.descriptors,
+        )
         self.server = LimitedHTTPServer(
             app,
             ssl_options=ssl_options,
             body_limit=MAX_BODY_BYTES,
+            gate=ConnectionGate(budget),
             xheaders=False,
             max_header_size=32 * 1024,
             idle_connection_timeout=120,

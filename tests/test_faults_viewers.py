@@ -49,11 +49,15 @@ async def load(port: int, seconds: float) -> tuple[object, object]:
 
 def test_200_viewers_come_and_go_without_leaks(tmp_path):
     port = free_port()
+    config = tmp_path / "camwatch.toml"  # all 200 from one address: past the per-client limit
+    config.write_text("[server]\nmax_client_connections = 1000\n")
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "camwatch",
+            "--config",
+            str(config),
             "--source",
             "demo",
             "--host",

@@ -30,6 +30,8 @@ pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery staple"
 JSON = {"Content-Type": "application/json"}
 FREE_GUESSES = 5  # FailureThrottle's default: the sixth failure in a row starts the lockout
+# hundreds of connections at once from one address: past the connection limit (tests elsewhere)
+MANY_CONNECTIONS = "max_client_connections = 1000"
 
 
 def login_body(password: str) -> bytes:
@@ -55,7 +57,7 @@ def assert_locked_out(answers: list[bytes]) -> int:
 
 
 def test_concurrent_login_guesses_meet_the_lockout(tmp_path):
-    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+    with CamwatchProcess(tmp_path, password=PASSWORD, server=MANY_CONNECTIONS) as camwatch:
         guesses = [
             http_request("POST", "/login", JSON, login_body(f"guess {i}")) for i in range(300)
         ]
@@ -74,7 +76,7 @@ def test_concurrent_login_guesses_meet_the_lockout(tmp_path):
 
 
 def test_concurrent_basic_guesses_meet_the_lockout(tmp_path):
-    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+    with CamwatchProcess(tmp_path, password=PASSWORD, server=MANY_CONNECTIONS) as camwatch:
         guesses = [
             http_request("GET", "/api/cameras", {"Authorization": basic_header("admin", f"g{i}")})
             for i in range(200)

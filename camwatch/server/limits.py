@@ -1,18 +1,23 @@
-"""An HTTPServer whose refusals of a request body are JSON: 413 before reading an oversized one
-(declared or chunked), 400 for framing Tornado would drop with a bare line."""
+"""An HTTPServer within limits: request bodies refused in JSON (413 before reading an oversized
+one, declared or chunked; 400 for framing Tornado would drop with a bare line), and connections
+counted against the descriptor budget (see connections.py)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Awaitable
+import socket
+from collections.abc import Awaitable, Iterable
 from http import HTTPStatus
 from typing import Any
 
 import tornado.httpserver
-from tornado import httputil
+import tornado.ioloop
+from tornado import httputil, iostream
+from tornado.http1connection import HTTP1ServerConnection
 
+from camwatch.server.connections import ConnectionGate, add_accept_handler
 from camwatch.server.guard import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
@@ -106,14 +111,51 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
 
 
 class LimitedHTTPServer(tornado.httpserver.HTTPServer):
-    """HTTPServer whose request bodies are limited to `body_limit` bytes, refused in JSON."""
+    """HTTPServer whose request bodies are limited to `body_limit` bytes, refused in JSON, and
+    whose connections are counted by a ConnectionGate (refused before descriptors run out)."""
 
     body_limit = 1024 * 1024
+    gate: ConnectionGate | None = None
 
-    def initialize(self, *args: Any, body_limit: int = 1024 * 1024, **kwargs: Any) -> None:
-        self.body_limit = body_limit
+    def initialize(
+        self,
+        *args: Any,
+        body_limit: int = 1024 * 1024,
+        gate: ConnectionGate | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.body_limit, self.gate = body_limit, gate
+        self._sweeper: tornado.ioloop.PeriodicCallback | None = None
         kwargs["max_body_size"] = BACKSTOP_BODY_BYTES
         super().initialize(*args, **kwargs)
+
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
+        if self.gate is None:
+            super().add_sockets(sockets)
+            return
+        for sock in sockets:
+            self._sockets[sock.fileno()] = sock
+            self._handlers[sock.fileno()] = add_accept_handler(
+                sock, self._handle_connection, self.gate
+            )
+        if self._sweeper is None:  # websockets that closed, and pressure lines due
+            self._sweeper = tornado.ioloop.PeriodicCallback(self.gate.sweep, 5000)
+            self._sweeper.start()
+
+    def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        super().stop()
+
+    def handle_stream(self, stream: iostream.IOStream, address: tuple[Any, ...]) -> None:
+        if self.gate is not None:
+            self.gate.opened(stream, address[0] if isinstance(address, tuple) else "")
+        super().handle_stream(stream, address)
+
+    def on_close(self, server_conn: object) -> None:
+        if self.gate is not None and isinstance(server_conn, HTTP1ServerConnection):
+            self.gate.http_ended(server_conn.stream)
+        super().on_close(server_conn)
 
     def start_request(
         self, server_conn: object, request_conn: httputil.HTTPConnection

@@ -45,3 +45,20 @@ def gradient(width: int = 640, height: int = 480) -> np.ndarray:
     y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
     grey = ((x + y) / 2).astype(np.uint8)
     return np.dstack([grey, 255 - grey, np.full_like(grey, 90)])
+
+
+def motion_video(
+    path: Path, *, seconds: float = 6.0, fps: int = 10, size: tuple[int, int] = (320, 240)
+) -> Path:
+    """A block crossing a still scene the whole time: looped, there is motion without end."""
+    import cv2
+
+    width, height = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+    for i in range(int(seconds * fps)):
+        image = np.full((height, width, 3), 70, np.uint8)
+        x = (i * 7) % (width - 40)
+        cv2.rectangle(image, (x, height // 4), (x + 40, height * 3 // 4), (230, 230, 230), -1)
+        writer.write(image)
+    writer.release()
+    return path

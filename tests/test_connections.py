@@ -1,0 +1,171 @@
+"""Connection limits: the budget from the descriptor limit, the gate's counting, pressure logged
+once a minute, and the real process under `ulimit -n 1024` flooded with idle connections."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import resource
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camwatch.server.connections import ConnectionBudget, PressureLog
+from tests.helpers.camwatch_process import CamwatchProcess
+from tests.helpers.media import motion_video, probe
+from tests.helpers.security_client import request
+from tests.helpers.support import wait_until
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_budget_leaves_a_reserve_below_the_descriptor_limit():
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    budget = ConnectionBudget.plan(2, in_use=40)
+    assert budget.descriptors == soft
+    assert budget.reserved == 64 + 2 * 16 + soft // 8
+    assert budget.total == soft - 40 - budget.reserved
+    assert budget.per_client == min(128, budget.total // 4)
+    assert budget.spare == min(32, budget.total // 8)
+    safe = ConnectionBudget.plan(1, in_use=40, select_safe=True)  # MQTT's select() loop
+    assert safe.total + safe.reserved + 40 <= 1024
+    chosen = ConnectionBudget.plan(1, in_use=40, max_connections=50, max_client_connections=500)
+    assert (chosen.total, chosen.per_client) == (50, 50)
+
+
+def test_pressure_is_logged_once_then_once_a_minute_with_a_count(caplog):
+    clock = Clock()
+    pressure = PressureLog(60.0, clock)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(500):
+            pressure.note("client", "refusing connections from 10.0.0.9")
+            clock.now += 0.01
+        assert len(caplog.records) == 1
+        clock.now += 60
+        pressure.flush()
+        assert len(caplog.records) == 2 and "499 times" in caplog.records[1].getMessage()
+        pressure.flush()
+        clock.now += 600
+        pressure.note("client", "refusing connections from 10.0.0.9")  # a new episode
+        assert len(caplog.records) == 3
+
+
+# -- the real process under a 1024 descriptor limit --------------------------------------------
+
+FLOOD = 1100
+HALF_HEADER = b"GET / HTTP/1.1\r\nHost: camwatch\r\nUser-Agent: slow"
+
+
+@contextlib.contextmanager
+def idle_connections(port: int, sources: list[str], each: int) -> Iterator[list[socket.socket]]:
+    """`each` connections from every loopback source address, half a header sent, held open."""
+    held: list[socket.socket] = []
+    try:
+        for source in sources:
+            for _ in range(each):
+                client = socket.socket()
+                held.append(client)
+                client.settimeout(10)
+                client.bind((source, 0))
+                with contextlib.suppress(OSError):  # refused ones may be reset at once
+                    client.connect(("127.0.0.1", port))
+                    client.sendall(HALF_HEADER)
+        yield held
+    finally:
+        for client in held:
+            client.close()
+
+
+def raise_own_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"the test needs {needed} descriptors; the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def started(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["started_at"].replace("Z", "+00:00")).timestamp()
+
+
+def clip_after(camwatch: CamwatchProcess, moment: float, tmp_path: Path, name: str) -> Path:
+    """Wait for a clip that started after `moment` and was finished; download it."""
+    events = wait_until(
+        lambda: [
+            e for e in camwatch.get_json("/api/events") if e["ended_at"] and started(e) > moment
+        ],
+        timeout=90,
+        interval=0.5,
+        message="a clip recorded during the flood",
+    )
+    path = tmp_path / name
+    url = f"http://127.0.0.1:{camwatch.port}{events[0]['video_url']}"
+    if not url.startswith("http://127.0.0.1:" + str(camwatch.port) + "/"):
+        url = f"http://127.0.0.1:{camwatch.port}/{events[0]['video_url'].lstrip('/')}"
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        path.write_bytes(reply.read())
+    return path
+
+
+def assert_playable(path: Path) -> None:
+    info = probe(path)
+    assert info["codec_name"] == "h264" and info["frames"] >= 30 and info["duration"] >= 3, info
+
+
+@pytest.mark.slow
+def test_idle_connections_do_not_take_the_descriptors_of_recording(tmp_path):
+    raise_own_limit(4096)
+    video = motion_video(tmp_path / "motion.mp4")
+    cameras = f"""
+[[cameras]]
+name = "cam"
+source = "{video}"
+loop = true
+fps = 10
+width = 320
+height = 240
+
+[cameras.motion]
+min_motion_frames = 3
+pre_roll_seconds = 1.0
+max_event_seconds = 5
+"""
+    with CamwatchProcess(tmp_path, cameras=cameras, nofile=1024) as camwatch:
+        wait_until(
+            lambda: any(e["ended_at"] is None for e in camwatch.get_json("/api/events")),
+            timeout=60,
+            message="an event being recorded",
+        )
+        flood_started = time.time()
+        with idle_connections(camwatch.port, ["127.0.0.2"], FLOOD):
+            for _ in range(3):  # another address is served while one address floods
+                assert request(camwatch.port, "GET", "/healthz", timeout=5).status == 200
+            assert_playable(clip_after(camwatch, flood_started, tmp_path, "during.mp4"))
+            # Many addresses: the total limit holds and recording still has its descriptors.
+            second_wave = time.time()
+            with idle_connections(camwatch.port, [f"127.0.0.{i}" for i in range(3, 13)], 110):
+                assert_playable(clip_after(camwatch, second_wave, tmp_path, "full.mp4"))
+                assert camwatch.get_json("/api/cameras")[0]["online"]
+        wait_until(
+            lambda: request(camwatch.port, "GET", "/healthz", timeout=5).status == 200,
+            timeout=30,
+            message="/healthz once the connections are gone",
+        )
+    log = camwatch.log_text()
+    assert "Traceback" not in log and "Too many open files" not in log
+    assert len(log) < 50_000, len(log)
+    assert log.count("refusing connections from 127.0.0.2") == 1
+    assert log.count("refusing connections: ") == 1
+    assert "serving at most" in log and "of 1024 file descriptors kept for recording" in log
