@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 
 from camwatch import config as cfg
+from camwatch.capture.library_log import RateLimit, route_native_output
 from camwatch.capture.redact import RedactingFormatter
 from camwatch.config import CameraConfig, Config, ConfigError, MotionConfig
 from camwatch.motion.scan import ScannedEvent, scan
@@ -75,8 +76,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def setup_logging(level: str) -> None:
-    handler = logging.StreamHandler()
+    """One handler on stderr: every line redacted, FFmpeg's and OpenCV's output rate-limited."""
+    handler = logging.StreamHandler(route_native_output())
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RateLimit())
     logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
 

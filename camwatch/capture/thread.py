@@ -29,6 +29,10 @@ StreamsCallback = Callable[[StreamInfo | None, StreamInfo | None], None]
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 PLACEHOLDER_INTERVAL_S = 1.0
+# A source that drops us within this many seconds, more than BRIEF_RETRIES times in a row, is
+# retried with backoff like one that does not open (a stream ending after a few frames).
+BRIEF_RUN_S = 5.0
+BRIEF_RETRIES = 2
 
 
 @dataclass
@@ -131,20 +135,23 @@ class CaptureThread(threading.Thread):
 
     def run(self) -> None:
         backoff = self._backoff_start
+        brief_runs = 0  # runs in a row that delivered frames but ended within BRIEF_RUN_S
         while not self._stopping.is_set():
             source = self._open()
             if source is None:
                 self._wait_offline(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
                 continue
-            frames_before = self.state.frames_captured
+            frames_before, opened_at = self.state.frames_captured, time.monotonic()
             ended = self._stream(source)
             self._close(source)
+            brief = time.monotonic() - opened_at < BRIEF_RUN_S
+            brief_runs = brief_runs + 1 if brief else 0
             if ended:
                 self._wait_offline(None)
-            elif self.state.frames_captured > frames_before:
+            elif self.state.frames_captured > frames_before and brief_runs <= BRIEF_RETRIES:
                 backoff = self._backoff_start  # it worked for a while: retry at once
-            else:  # opened but gave nothing (a camera that drops us): back off as if it failed
+            else:  # gave nothing, or keeps dropping us: back off, or it would flap (and log)
                 self._wait_offline(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
 
