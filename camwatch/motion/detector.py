@@ -39,7 +39,8 @@ FREE_FLIPS_PER_SECOND = 0.2  # flipping up to this often (people passing by) cos
 FLIPS_PER_STEP = 0.2  # each further this many flips a second raises the limit by 1x
 SOLID_BLOB_FRACTION = 0.01  # blobs this large (1% of the picture) are things passing by: their
 # coming and going does not count as restlessness
-REFRESH_SECONDS = 0.5  # while the first look sees nothing, the full model still runs this often
+REFRESH_SECONDS = 1.0  # while the first look sees nothing, the full model still runs this often
+GLANCE_SECONDS = 0.2  # while it saw nothing, the first look itself runs this often (2nd frame)
 LIGHTSWITCH_FRACTION = 0.4  # more of the picture than this changed at once: a lighting change
 MIN_BLOB_FRACTION = 0.0005  # smaller blobs of change (0.05% of the picture) do not count
 SURE_BLOB_FRACTION = 0.003  # smaller blobs (0.3%) count only when seen in two frames in a row
@@ -57,6 +58,8 @@ def frame_delta(detector: Detector, frame: Frame, t: float | None = None) -> flo
     """The detector's delta for a captured frame, decoding only what it needs: a
     MotionDetector takes a first look at a 1/8-scale image and skips still frames."""
     if isinstance(detector, MotionDetector):
+        if detector.unseen(t):
+            return 0.0
         if detector.due(t):  # one decode: the look from the detection image (within 1 level)
             grey = frame.grey_small(DETECT_WIDTH)
             return detector.update_looking(coarse_of(grey), grey, t)
@@ -123,6 +126,8 @@ class MotionDetector:
         self._look_mask: np.ndarray | None = None  # the mask the look was last told about
         self._look_t: float | None = None
         self._unseen_seconds = 0.0  # frame time the full model skipped since it last ran
+        self._catch_up = 0.0  # of the next update's elapsed time, what the model did not see
+        self._catch_up_background = True  # whether the still background learns from all of it
         self._moving = 0  # pixels counted in the full model's last delta
         self._look_changed = True  # what the first look saw last time
         self._recalibrated = False
@@ -162,6 +167,9 @@ class MotionDetector:
             self._look.learn(rate_still, rate_still, None)
             self.foreground = self._nothing
             return 0.0
+        # After a still stretch the background catches up on it only if this frame is still
+        # too: else what just arrived would be taken in at the rate of the whole stretch.
+        self._catch_up, self._catch_up_background = self._unseen_seconds, not changed
         self._unseen_seconds = 0.0
         delta = self.update(grey if isinstance(grey, np.ndarray) else grey(), t)
         if self._recalibrated:
@@ -172,6 +180,21 @@ class MotionDetector:
             self._look_mask = self._mask.active
             self._look.ignore(self._mask.active)
         return delta
+
+    def unseen(self, t: float | None) -> bool:
+        """Whether the frame at `t` may pass without even a first look (delta 0): the scene
+        was still at the last look, less than GLANCE_SECONDS ago."""
+        resting = (
+            t is not None
+            and self._look_t is not None
+            and t - self._look_t < GLANCE_SECONDS - 0.01  # at 10 fps, every other frame
+            and not self._look_changed
+            and self._moving == 0
+            and self._seconds >= WARMUP_SECONDS
+        )
+        if resting:
+            self.foreground = self._nothing
+        return resting
 
     def due(self, t: float | None = None) -> bool:
         """Whether the full model will run on the frame at `t` whatever the first look sees, or
@@ -210,11 +233,13 @@ class MotionDetector:
         relit, difference = residual(
             frame, self._background, gain, frame_clipped, background_clipped
         )
-        raw, changed = self._classify(difference, active)
-        if cv2.countNonZero(raw) > LIGHTSWITCH_FRACTION * self._mask.active_count:
+        raw, changed, where = self._classify(difference, active)
+        if where.size > LIGHTSWITCH_FRACTION * self._mask.active_count:
             self._recalibrate(frame)
             return 0.0
-        self._learn(frame, relit, raw, frame_clipped, dt)
+        skipped, self._catch_up = min(self._catch_up, max(0.0, dt - 0.01)), 0.0
+        background_dt = dt if self._catch_up_background else dt - skipped
+        self._learn(frame, relit, raw, where, frame_clipped, dt, skipped, background_dt)
         moving = self._moving = self._count_moving(changed)
         if self._seconds < WARMUP_SECONDS:
             return 0.0
@@ -249,9 +274,11 @@ class MotionDetector:
 
     def _classify(
         self, difference: np.ndarray, active: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(raw, changed) 0/255 images: beyond the noise limits, and also beyond the flip limit
-        (restless pixels), opened to drop specks."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(raw, changed, where): 0/255 images of pixels beyond the noise limits, and also
+        beyond the flip limit (restless pixels) opened to drop specks; and the flat indices
+        of raw's pixels (what moved is usually a small part of the picture, so the work that
+        only matters there is done there)."""
         # In place where possible: at this size memory traffic, not arithmetic, is the cost.
         floor = max(
             float(self.settings.pixel_threshold) ** 2, NOISE_FACTOR**2 * self._global_variation
@@ -265,17 +292,23 @@ class MotionDetector:
         raw = cv2.compare(squared, limit, cv2.CMP_GT)
         if active is not None:
             raw = cv2.bitwise_and(raw, raw, mask=active)
+        where = np.flatnonzero(raw)
         changed = raw
         flip_rate = self._flip_rate
-        if flip_rate is not None and cv2.minMaxLoc(flip_rate)[1] > FREE_FLIPS_PER_SECOND:
-            factor = flip_rate - np.float32(FREE_FLIPS_PER_SECOND)
+        if (
+            where.size
+            and flip_rate is not None
+            and cv2.minMaxLoc(flip_rate)[1] > FREE_FLIPS_PER_SECOND
+        ):
+            factor = flip_rate.ravel()[where] - np.float32(FREE_FLIPS_PER_SECOND)
             np.maximum(factor, np.float32(0.0), out=factor)
             factor *= np.float32(1.0 / FLIPS_PER_STEP)
             factor += np.float32(1.0)
-            strict = limit * factor
+            strict = limit.ravel()[where] * factor
             strict *= factor
-            changed = cv2.bitwise_and(raw, cv2.compare(squared, strict, cv2.CMP_GT))
-        return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE)
+            changed = raw.copy()
+            changed.ravel()[where[~(squared.ravel()[where] > strict)]] = 0
+        return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE), where
 
     def _count_moving(self, changed: np.ndarray) -> int:
         """Changed pixels in blobs of at least MIN_BLOB_FRACTION of the picture; blobs smaller
@@ -300,21 +333,28 @@ class MotionDetector:
         frame: np.ndarray,
         relit: np.ndarray,
         raw: np.ndarray,
+        where: np.ndarray,
         frame_clipped: np.ndarray | None,
         dt: float,
+        skipped: float = 0.0,
+        background_dt: float | None = None,
     ) -> None:
-        """Update noise, restlessness and background with this frame."""
+        """Update noise, restlessness and background with this frame (`where`: the flat
+        indices of raw's pixels). Of the `dt` seconds since the model last ran, the first look
+        saw nothing change for `skipped`: what changed is taken in, counted static and its
+        flips judged over the last frame only; the still background learns over
+        `background_dt` (default: all of dt)."""
         assert self._background is not None and self._previous is not None
         self._steps += 1
         self._seconds += dt
+        seen = dt - skipped
         step = relit - self._previous
         self._previous = relit
         step_squared = step * step
-        steady = np.less_equal(step_squared, np.float32(self.settings.pixel_threshold) ** 2).view(
-            np.uint8
-        )  # 0/1: only ever used as a mask
-        self._learn_noise(step, step_squared, dt)
-        self._learn_flips(raw, dt)
+        steady = step_squared.ravel()[where] <= np.float32(self.settings.pixel_threshold) ** 2
+        static = where[steady]  # changed, but not since the last frame
+        self._learn_noise(step, step_squared, seen)
+        self._learn_flips(raw, seen, skipped)
         # Clipping is rare: while the picture never clipped, the share stays all zeros.
         clipped = None
         if frame_clipped is not None or self._ever_clipped:
@@ -327,33 +367,34 @@ class MotionDetector:
         assert self._clipped_share is not None
         still = cv2.bitwise_not(raw)
         for rate, where in (
-            (_rate(dt, BACKGROUND_SECONDS), still),
-            (_rate(dt, ABSORB_SECONDS), raw),
+            (_rate(dt if background_dt is None else background_dt, BACKGROUND_SECONDS), still),
+            (_rate(seen, ABSORB_SECONDS), raw),
         ):
             cv2.accumulateWeighted(frame, self._background, rate, where)
             if clipped is not None:
                 cv2.accumulateWeighted(clipped, self._clipped_share, rate, where)
-        self._absorb_stationary(frame, clipped, cv2.bitwise_and(raw, steady), dt)
+        self._absorb_stationary(frame, clipped, static, seen)
 
     def _absorb_stationary(
         self, frame: np.ndarray, clipped: np.ndarray | None, static: np.ndarray, dt: float
     ) -> None:
-        """Changed pixels that have not changed from frame to frame (`static`) for
-        STATIONARY_SECONDS (something that arrived and stopped, or the place something left)
-        become background."""
+        """Changed pixels that have not changed from frame to frame (`static`: flat indices)
+        for STATIONARY_SECONDS (something that arrived and stopped, or the place something
+        left) become background."""
         seconds = self._static_seconds
         if seconds is None or seconds.shape != frame.shape:
-            seconds = np.zeros(frame.shape, np.float32)
-        seconds += np.float32(dt)
-        # a masked operation into a new array leaves zeros outside the mask
-        seconds = self._static_seconds = cv2.bitwise_and(seconds, seconds, mask=static)
-        if cv2.minMaxLoc(seconds)[1] >= STATIONARY_SECONDS:
-            stationary = seconds >= STATIONARY_SECONDS
+            seconds = self._static_seconds = np.zeros(frame.shape, np.float32)
+        flat = seconds.ravel()
+        kept = flat[static] + np.float32(dt)
+        seconds.fill(0.0)  # only static pixels keep counting
+        flat[static] = kept
+        if kept.size and kept.max() >= STATIONARY_SECONDS:
+            stationary = static[kept >= STATIONARY_SECONDS]
             assert self._background is not None and self._clipped_share is not None
-            np.copyto(self._background, frame, where=stationary)
+            self._background.ravel()[stationary] = frame.ravel()[stationary]
             if clipped is not None:
-                np.copyto(self._clipped_share, clipped, where=stationary)
-            seconds[stationary] = 0.0
+                self._clipped_share.ravel()[stationary] = clipped.ravel()[stationary]
+            flat[stationary] = 0.0
 
     def _learn_noise(self, step: np.ndarray, step_squared: np.ndarray, dt: float) -> None:
         """The picture's and each pixel's typical frame-to-frame step (robust, capped).
@@ -369,10 +410,13 @@ class MotionDetector:
             self._variation = np.full(step.shape, noise_now, np.float32)
         cv2.accumulateWeighted(squared, self._variation, self._prior_rate(dt, NOISE_SECONDS))
 
-    def _learn_flips(self, raw: np.ndarray, dt: float) -> None:
-        """How often each pixel flips between changed and not, per second."""
+    def _learn_flips(self, raw: np.ndarray, dt: float, skipped: float = 0.0) -> None:
+        """How often each pixel flips between changed and not, per second (no flips in the
+        `skipped` seconds before the last frame)."""
         if self._flip_rate is None or self._flip_rate.shape != raw.shape:
             self._flip_rate = np.zeros(raw.shape, np.float32)
+        elif skipped > 0.0:
+            self._flip_rate *= np.float32(1.0 - _rate(skipped, FLIP_SECONDS))
         flickering = _without_solid_blobs(raw)
         if self._flickering.shape == raw.shape:
             flips = cv2.bitwise_xor(flickering, self._flickering).astype(np.float32)

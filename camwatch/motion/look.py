@@ -42,7 +42,7 @@ class FirstLook:
     def reset(self) -> None:
         self._background: np.ndarray | None = None
         self._previous: np.ndarray | None = None
-        self._noise = 0.0  # typical |frame-to-frame step| of a cell (robust)
+        self._noise = 0.0  # typical frame-to-frame step of a cell (median absolute deviation)
         self._ignored: np.ndarray | None = None  # true where a cell is wholly masked
 
     def ignore(self, active: np.ndarray | None) -> None:
@@ -63,8 +63,11 @@ class FirstLook:
             self._background, self._ignored = frame.copy(), None
             return True
         assert previous is not None
-        step = cv2.absdiff(frame, previous)
-        self._noise += _rate(dt, LOOK_NOISE_SECONDS) * (_median(step) - self._noise)
+        # Spread around the median step: a change of the whole picture's brightness (flicker,
+        # exposure) is not noise, and must not make the look blind to what moves meanwhile.
+        step = frame - previous
+        spread = np.abs(step - np.float32(_median(step)))
+        self._noise += _rate(dt, LOOK_NOISE_SECONDS) * (_median(spread) - self._noise)
         difference: np.ndarray = cv2.absdiff(frame, background)
         if self._ignored is not None:
             difference[self._ignored] = 0.0
