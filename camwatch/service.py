@@ -110,6 +110,7 @@ class Service:
         ssl_options = tls_context(self.config.server) if listen else None  # fail before starting
         for camera in self.context.cameras.values():
             camera.hub.bind(loop)
+            camera.fragments.bind(loop)
         for component in self.components:
             component.start()
         for camera in self.context.cameras.values():

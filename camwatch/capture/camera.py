@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from camwatch.capture.av_source import AvSource
+from camwatch.capture.fmp4 import FragmentHub
 from camwatch.capture.hub import Hub
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
@@ -97,8 +98,10 @@ class Camera:
         self.config = config
         self.hub = hub or Hub(jpeg_quality=config.jpeg_quality)
         self.listeners: list[FrameListener] = []
-        self.packet_listeners: list[PacketListener] = []  # the camera's encoded packets
-        self.stream_listeners: list[StreamsListener] = []  # told when the streams change
+        # live fMP4 of the camera's packets for MSE viewers (muxed only while one watches)
+        self.fragments = FragmentHub()
+        self.packet_listeners: list[PacketListener] = [self.fragments.on_packet]
+        self.stream_listeners: list[StreamsListener] = [self.fragments.on_streams]
         self.latest_delta = 0.0
         # (wall-clock time, delta) for the last minute or so, for the UI's motion graph
         self.delta_history: deque[tuple[float, float]] = deque(maxlen=HISTORY_LENGTH)
@@ -135,6 +138,7 @@ class Camera:
     def stop(self) -> None:
         self._capture.stop()
         self.hub.close()
+        self.fragments.close()
 
     def _on_frame(self, frame: Frame) -> None:
         """Runs on the capture thread: listeners first (cheap), then the live hub."""

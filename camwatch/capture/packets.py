@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
+
+import av
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +161,30 @@ class StreamClock:
         if stamp is not None:
             self._shift = ours - stamp
         return ours
+
+
+def add_copy_stream(container: av.container.OutputContainer, info: StreamInfo) -> av.stream.Stream:
+    """An output stream that takes `info`'s packets as they are (no encoder is opened).
+
+    PyAV copies codec parameters only from a template stream; a throwaway in-memory container
+    gives one of the right codec, and the camera's own parameters are set on the copy.
+    """
+    template_container = av.open(io.BytesIO(), mode="w", format="mp4")
+    try:
+        if info.kind == "video":
+            template = template_container.add_stream(info.codec)
+        else:
+            template = template_container.add_stream(info.codec, rate=info.sample_rate or 48000)
+        stream = container.add_stream_from_template(template)
+    finally:
+        template_container.close()
+    context = stream.codec_context
+    context.extradata = info.extradata
+    if isinstance(context, av.VideoCodecContext):
+        context.width, context.height = info.width, info.height
+    elif isinstance(context, av.AudioCodecContext):
+        context.sample_rate = info.sample_rate
+        if info.layout:
+            context.layout = info.layout
+    stream.time_base = info.time_base
+    return stream

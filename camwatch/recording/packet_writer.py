@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import io
 import logging
 import queue
 import threading
@@ -16,7 +15,7 @@ from typing import Any
 
 import av
 
-from camwatch.capture.packets import EncodedPacket, StreamInfo
+from camwatch.capture.packets import EncodedPacket, StreamInfo, add_copy_stream
 from camwatch.recording.clip_writer import MP4_OPTIONS, ClipFrame, ClipResult
 from camwatch.recording.thumbnails import write_thumbnail
 
@@ -36,33 +35,6 @@ class _Thumbnail:
 def _thumbnail(item: _Thumbnail) -> None:
     item.path.parent.mkdir(parents=True, exist_ok=True)
     write_thumbnail(item.frame.bgr(), item.path)
-
-
-def add_copy_stream(container: av.container.OutputContainer, info: StreamInfo) -> av.stream.Stream:
-    """An output stream that takes `info`'s packets as they are (no encoder is opened).
-
-    PyAV copies codec parameters only from a template stream; a throwaway in-memory container
-    gives one of the right codec, and the camera's own parameters are set on the copy.
-    """
-    template_container = av.open(io.BytesIO(), mode="w", format="mp4")
-    try:
-        if info.kind == "video":
-            template = template_container.add_stream(info.codec)
-        else:
-            template = template_container.add_stream(info.codec, rate=info.sample_rate or 48000)
-        stream = container.add_stream_from_template(template)
-    finally:
-        template_container.close()
-    context = stream.codec_context
-    context.extradata = info.extradata
-    if isinstance(context, av.VideoCodecContext):
-        context.width, context.height = info.width, info.height
-    elif isinstance(context, av.AudioCodecContext):
-        context.sample_rate = info.sample_rate
-        if info.layout:
-            context.layout = info.layout
-    stream.time_base = info.time_base
-    return stream
 
 
 class _Track:

@@ -17,7 +17,7 @@ from camwatch.capture.camera import Camera
 from camwatch.capture.hub import Hub, Subscription, SubscriptionClosed
 from camwatch.frame import Frame
 from camwatch.motion.view import overlay_png
-from camwatch.server import wire
+from camwatch.server import mse, wire
 from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
 from camwatch.server.guard import Guarded, cross_origin_error
@@ -120,12 +120,32 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
     def open(self, name: str | None = None) -> None:
         camera = self.context.camera(name)
         assert camera is not None
-        self._subscription = camera.hub.subscribe()
-        as_text = self.get_query_argument("format", "binary") == "base64"
+        kind = self.get_query_argument("format", "binary")
         with_meta = self.get_query_argument("meta", "0") not in ("0", "", "false")
+        if kind == "mp4":
+            self._pump = asyncio.ensure_future(self._send_mp4(camera, with_meta))
+            return
+        self._subscription = camera.hub.subscribe()
         self._pump = asyncio.ensure_future(
-            self._send_frames(camera, self._subscription, as_text, with_meta)
+            self._send_frames(camera, self._subscription, kind == "base64", with_meta)
         )
+
+    async def _send_mp4(self, camera: Camera, with_meta: bool) -> None:
+        """?format=mp4: the camera's H.264 as fMP4 for MSE (see server/mse.py)."""
+        try:
+            await mse.send_fragments(camera, self._send, self.close, with_meta=with_meta)
+        except mse.NotStreamable as e:
+            error = json.dumps({"type": "error", "error": str(e), "fallback": "jpeg"})
+            await self._send(wire.websocket_frame(wire.OPCODE_TEXT, error.encode()))
+            self.close(1003, "not H.264: use JPEG")
+        except TimeoutError:
+            self.close(1011, "no keyframe from the camera")
+        except (
+            tornado.websocket.WebSocketClosedError,
+            tornado.iostream.StreamClosedError,
+            asyncio.CancelledError,
+        ):
+            pass
 
     async def _send_frames(
         self, camera: Camera, subscription: Subscription, as_text: bool, with_meta: bool

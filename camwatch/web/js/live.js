@@ -4,7 +4,7 @@ import { api, pageUrl } from "./api.js";
 import { h, icon, setText } from "./dom.js";
 import { percent } from "./format.js";
 import { MotionGraph } from "./graph.js";
-import { LiveStream } from "./stream.js";
+import { LiveStream, Mp4Stream, mseSupported } from "./stream.js";
 
 const STOP_AFTER_HIDDEN_MS = 5000;
 const MOTION_VIEW_MS = 200; // how often the motion overlay is fetched while it is shown
@@ -20,22 +20,56 @@ class CameraTile {
     this.connection = "stopped";
     this.#build(camera, onToggle);
     this.graph = new MotionGraph(this.graphCanvas);
-    this.stream = new LiveStream(camera.name, {
+    this.stream = camera.codec === "h264" && mseSupported() ? this.#mp4Stream() : this.#jpegStream();
+    this.update(camera);
+  }
+
+  /** JPEG frames drawn on the canvas: any camera, any browser. */
+  #jpegStream() {
+    this.video.hidden = true;
+    this.canvas.hidden = false;
+    this.el.dataset.stream = "jpeg";
+    return new LiveStream(this.name, {
       onFrame: (bitmap) => this.#draw(bitmap),
       onMeta: (meta) => this.#meta(meta),
       onState: (state, detail) => this.#connectionState(state, detail),
     });
-    this.update(camera);
+  }
+
+  /** The camera's own H.264 in a <video> through Media Source Extensions. */
+  #mp4Stream() {
+    this.video.hidden = false;
+    this.canvas.hidden = true;
+    this.el.dataset.stream = "mp4";
+    return new Mp4Stream(this.name, {
+      video: this.video,
+      onMeta: (meta) => this.#meta(meta),
+      onState: (state, detail) => this.#connectionState(state, detail),
+      onFallback: (wanted) => {
+        this.mseFailed = true;
+        this.stream = this.#jpegStream();
+        if (wanted) this.stream.start();
+      },
+    });
   }
 
   #build(camera, onToggle) {
     this.canvas = h("canvas", { class: "frame", width: camera.width || 640,
                                 height: camera.height || 360 });
+    this.video = h("video", { class: "frame", playsinline: true, disablepictureinpicture: true,
+                              "aria-hidden": "true", hidden: true });
+    this.video.muted = true; // live view: no sound, so it may play without a click
+    this.video.addEventListener("loadeddata", () => {
+      this.el.classList.add("has-frame");
+      if (this.video.videoWidth) {
+        this.el.style.setProperty("--aspect", `${this.video.videoWidth} / ${this.video.videoHeight}`);
+      }
+    });
     this.placeholder = h("span", { class: "frame-message" }, "Connecting…");
     this.recBadge = h("span", { class: "pill pill-rec", hidden: true }, "REC");
     this.motionOverlay = h("img", { class: "motion-overlay", alt: "", hidden: true });
     this.view = h("button", { class: "frame-button", type: "button", onclick: () => onToggle(this.name) },
-      this.canvas, this.motionOverlay, this.placeholder,
+      this.canvas, this.video, this.motionOverlay, this.placeholder,
       h("span", { class: "frame-badges" }, this.recBadge));
     this.motionToggle = h("button", { class: "button ghost icon-only", type: "button",
                                       "aria-pressed": "false",
@@ -73,6 +107,14 @@ class CameraTile {
   /** New state from /api/cameras. */
   update(camera) {
     this.camera = camera;
+    if (this.el.dataset.stream === "jpeg" && camera.codec === "h264" && !this.mseFailed &&
+        mseSupported()) {
+      // the camera came online and sends H.264: watch its own stream from now on
+      const wanted = this.stream.wanted;
+      this.stream.stop();
+      this.stream = this.#mp4Stream();
+      if (wanted) this.stream.start();
+    }
     if (camera.width && camera.height) {
       this.el.style.setProperty("--aspect", `${camera.width} / ${camera.height}`);
     }
