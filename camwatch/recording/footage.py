@@ -33,6 +33,7 @@ class Recording:
     end: float
     path: str
     size_bytes: int
+    live: bool = False  # still being recorded (it grows)
 
     @property
     def url(self) -> str:
@@ -46,6 +47,7 @@ class Recording:
             "size_bytes": self.size_bytes,
             "kind": self.kind,
             "id": self.id,
+            "live": self.live,
         }
 
 
@@ -82,6 +84,7 @@ class FootageIndex:
                     end=record.ended_at if record.ended_at is not None else now,
                     path=record.video_path,
                     size_bytes=record.size_bytes or _size(path),
+                    live=record.status == "recording",
                 )
             )
         return found
@@ -106,6 +109,7 @@ class FootageIndex:
                     end=now if live else record.ended_at,
                     path=record.path,
                     size_bytes=_size(path) if live else record.size_bytes,
+                    live=live,
                 )
             )
         return found

@@ -65,6 +65,12 @@ export const api = {
   events: ({ camera, limit, before } = {}, signal) =>
     request("api/events", { params: { camera, limit, before }, signal }),
   deleteEvent: (id) => request(`api/events/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  /** The footage on disk between start and end (Unix seconds), oldest first. */
+  recordings: (name, start, end, signal) =>
+    request(`${cameraPath(name)}/recordings`, { params: { start, end }, signal }),
+  /** The peak motion delta of each `step` seconds. */
+  activity: (name, start, end, step, signal) =>
+    request(`${cameraPath(name)}/activity`, { params: { start, end, step }, signal }),
 };
 
 /**

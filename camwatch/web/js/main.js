@@ -1,5 +1,5 @@
-// Entry point: the views, hash routing (#live, #live/<camera>, #events, #settings) and the
-// server connection indicator.
+// Entry point: the views, hash routing (#live, #live/<camera>, #events, #timeline,
+// #timeline/<camera>[/<day>], #settings) and the server connection indicator.
 
 import { h, setText } from "./dom.js";
 import { EventsView } from "./events.js";
@@ -7,12 +7,14 @@ import { LiveView } from "./live.js";
 import { PlayerDialog } from "./player.js";
 import { SettingsView } from "./settings.js";
 import { CameraStore } from "./store.js";
+import { TimelineView } from "./timeline.js";
 
 const store = new CameraStore(1500);
 const player = new PlayerDialog();
 const sections = {
   live: document.getElementById("view-live"),
   events: document.getElementById("view-events"),
+  timeline: document.getElementById("view-timeline"),
   settings: document.getElementById("view-settings"),
 };
 let openedFromGrid = false;
@@ -20,10 +22,11 @@ let openedFromGrid = false;
 const live = new LiveView(sections.live, store, { onToggle: toggleCamera });
 const events = new EventsView(sections.events, store, player);
 new SettingsView(sections.settings, store);
+const timeline = new TimelineView(sections.timeline, store);
 
 function route() {
-  const [view, camera] = decodeURIComponent(location.hash.slice(1)).split("/");
-  return { view: view in sections ? view : "live", camera: camera || null };
+  const [view, camera, day] = decodeURIComponent(location.hash.slice(1)).split("/");
+  return { view: view in sections ? view : "live", camera: camera || null, day: day || null };
 }
 
 function toggleCamera(name) {
@@ -45,7 +48,7 @@ function closeCamera() {
 }
 
 function show() {
-  const { view, camera } = route();
+  const { view, camera, day } = route();
   for (const [name, section] of Object.entries(sections)) section.hidden = name !== view;
   for (const link of document.querySelectorAll(".nav a")) {
     if (link.dataset.view === view) link.setAttribute("aria-current", "page");
@@ -54,14 +57,17 @@ function show() {
   live.setActive(view === "live");
   live.focus(view === "live" ? camera : null);
   events.setActive(view === "events");
-  if (!(view === "live" && camera)) {
+  timeline.setActive(view === "timeline");
+  if (view === "timeline") timeline.show(camera, day);
+  if (!(view === "live" && camera) && view !== "timeline") {
     document.title = { live: "Live · camwatch", events: "Recordings · camwatch",
                        settings: "Settings · camwatch" }[view];
   }
 }
 
 document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && route().camera && !document.querySelector("dialog[open]")
+  if (e.key === "Escape" && route().view === "live" && route().camera
+      && !document.querySelector("dialog[open]")
       && !document.fullscreenElement) {
     closeCamera();
   }

@@ -1,0 +1,209 @@
+// FootagePlayer: plays a camera's recordings (segments or clips) in one <video> through Media
+// Source Extensions, each file placed at its wall-clock time, so playback runs on from one
+// file into the next without a gap and currentTime is simply "seconds since the origin".
+
+import { pageUrl } from "./api.js";
+
+const AHEAD_S = 90; // fetch files until this much is buffered past the playhead
+const BEHIND_S = 120; // and drop what lies further back (bounded memory)
+const LIVE_POLL_MS = 2000; // a file still being recorded is read on as it grows
+const FALLBACK_CODEC = 'video/mp4; codecs="avc1.42E01E"';
+
+/** The codec string of an MP4's H.264 track, from its avcC box ("avc1.PPCCLL"). */
+export function codecOf(bytes) {
+  const view = new Uint8Array(bytes);
+  for (let i = 4; i + 8 < view.length && i < 64 * 1024; i += 1) {
+    if (view[i] === 0x61 && view[i + 1] === 0x76 && view[i + 2] === 0x63 && view[i + 3] === 0x43) {
+      const hex = (n) => n.toString(16).padStart(2, "0");
+      return `video/mp4; codecs="avc1.${hex(view[i + 5])}${hex(view[i + 6])}${hex(view[i + 7])}"`;
+    }
+  }
+  return FALLBACK_CODEC;
+}
+
+const updated = (buffer) =>
+  new Promise((resolve) => buffer.addEventListener("updateend", resolve, { once: true }));
+
+export class FootagePlayer extends EventTarget {
+  /** `origin` (epoch ms) is media time 0; recordings are {start, end (ms), url, live}. */
+  constructor(video) {
+    super();
+    this.video = video;
+    this.recordings = [];
+    this.origin = 0;
+    this.generation = 0;
+    this.source = null;
+    this.buffer = null;
+    this.next = 0; // index of the next recording to append
+    this.liveOffset = 0; // bytes of the growing file appended so far
+    this.timer = 0;
+    video.addEventListener("timeupdate", () => this.#pump());
+    video.addEventListener("waiting", () => this.#skipGap());
+  }
+
+  /** Wall-clock ms of the playhead (NaN before anything is loaded). */
+  get now() {
+    return this.source ? this.origin + this.video.currentTime * 1000 : NaN;
+  }
+
+  setRecordings(recordings, origin) {
+    const changed = origin !== this.origin;
+    this.recordings = recordings;
+    if (changed) this.stop();
+    this.origin = origin;
+  }
+
+  /** Extend the list (new footage recorded) without interrupting playback. */
+  updateRecordings(recordings) {
+    const appended = this.recordings.slice(0, this.next).map((r) => r.url);
+    this.recordings = recordings;
+    const index = recordings.findIndex((r) => r.url === appended.at(-1));
+    if (index >= 0) this.next = index + 1;
+    this.#pump();
+  }
+
+  stop() {
+    this.generation += 1;
+    clearTimeout(this.timer);
+    this.video.pause();
+    this.video.removeAttribute("src");
+    this.video.load();
+    this.source = this.buffer = null;
+  }
+
+  /** Play from wall-clock `at` (ms): the recording holding it, or the next one after it. */
+  async seek(at, { play = true } = {}) {
+    let index = this.recordings.findIndex((r) => r.end >= at);
+    if (index < 0) return false;
+    const target = Math.max(at, this.recordings[index].start);
+    if (this.#buffered(target)) {
+      this.video.currentTime = (target - this.origin) / 1000;
+      if (play) this.video.play().catch(() => {});
+      return true;
+    }
+    const generation = await this.#open();
+    if (generation !== this.generation) return false;
+    this.next = index;
+    await this.#appendNext(generation);
+    if (generation !== this.generation) return false;
+    this.video.currentTime = (target - this.origin) / 1000;
+    if (play) this.video.play().catch(() => {});
+    this.#pump();
+    return true;
+  }
+
+  #buffered(at) {
+    if (!this.buffer) return false;
+    const t = (at - this.origin) / 1000;
+    const ranges = this.buffer.buffered;
+    for (let i = 0; i < ranges.length; i += 1) {
+      if (ranges.start(i) <= t && t < ranges.end(i) - 0.05) return true;
+    }
+    return false;
+  }
+
+  async #open() {
+    this.stop();
+    const generation = this.generation;
+    if (!window.MediaSource || this.recordings.length === 0) return -1;
+    const source = new MediaSource();
+    this.source = source;
+    this.video.src = URL.createObjectURL(source);
+    await new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
+    URL.revokeObjectURL(this.video.src);
+    return generation;
+  }
+
+  async #fetch(recording, range) {
+    const headers = range ? { Range: `bytes=${range}-` } : {};
+    const response = await fetch(pageUrl(recording.url), { cache: "no-store", headers });
+    if (response.status === 416) return new ArrayBuffer(0); // nothing new yet
+    if (!response.ok) throw new Error(`${response.status} ${recording.url}`);
+    return response.arrayBuffer();
+  }
+
+  async #append(bytes, offset, generation) {
+    if (generation !== this.generation || !this.source || this.source.readyState !== "open") return;
+    if (!this.buffer) {
+      this.buffer = this.source.addSourceBuffer(codecOf(bytes));
+      this.buffer.mode = "segments";
+    }
+    const buffer = this.buffer;
+    for (let i = 0; buffer.updating && i < 50; i += 1) await updated(buffer);
+    if (generation !== this.generation) return;
+    if (offset !== null) buffer.timestampOffset = offset;
+    buffer.appendBuffer(bytes);
+    await updated(buffer);
+  }
+
+  /** Append the next recording (all of it, or what a live one holds so far). */
+  async #appendNext(generation) {
+    const recording = this.recordings[this.next];
+    if (!recording) return;
+    this.appending = true;
+    try {
+      const bytes = await this.#fetch(recording);
+      await this.#append(bytes, (recording.start - this.origin) / 1000, generation);
+      if (generation !== this.generation) return;
+      if (recording.live) {
+        this.liveOffset = bytes.byteLength;
+        this.#followLive(recording, generation);
+      }
+      this.next += 1;
+    } catch (error) {
+      this.dispatchEvent(new CustomEvent("error", { detail: error }));
+      this.next += 1; // a file that went away is skipped, not retried forever
+    } finally {
+      this.appending = false;
+    }
+  }
+
+  /** The file being recorded: read what was added since, every couple of seconds. */
+  #followLive(recording, generation) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(async () => {
+      if (generation !== this.generation) return;
+      const current = this.recordings.find((r) => r.url === recording.url);
+      try {
+        const bytes = await this.#fetch(recording, this.liveOffset);
+        if (bytes.byteLength) {
+          this.liveOffset += bytes.byteLength;
+          await this.#append(bytes, null, generation);
+        }
+      } catch {
+        return;
+      }
+      if (current?.live) this.#followLive(recording, generation);
+    }, LIVE_POLL_MS);
+  }
+
+  #pump() {
+    if (!this.buffer || this.appending || this.buffer.updating) return;
+    const t = this.video.currentTime;
+    const ranges = this.buffer.buffered;
+    const end = ranges.length ? ranges.end(ranges.length - 1) : 0;
+    if (ranges.length && ranges.start(0) < t - BEHIND_S) {
+      this.buffer.remove(0, t - BEHIND_S / 2);
+      return;
+    }
+    if (end - t < AHEAD_S && this.next < this.recordings.length
+        && !this.recordings[this.next - 1]?.live) {
+      this.#appendNext(this.generation).then(() => this.#pump());
+    }
+    this.dispatchEvent(new Event("time"));
+  }
+
+  /** Between two clips (events mode) nothing is buffered: go on at the next one. */
+  #skipGap() {
+    if (!this.buffer) return;
+    const t = this.video.currentTime;
+    const ranges = this.buffer.buffered;
+    for (let i = 0; i < ranges.length; i += 1) {
+      if (ranges.start(i) > t) {
+        this.video.currentTime = ranges.start(i);
+        return;
+      }
+    }
+    this.#pump();
+  }
+}

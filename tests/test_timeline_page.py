@@ -1,0 +1,196 @@
+"""The timeline page in headless Chromium against a real server with real footage: the day's
+strip (footage, events, activity), playback across segment boundaries, seeking to an event,
+and exporting a selected range."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camwatch.config import CameraConfig
+from camwatch.recording.index import EventRecord
+from camwatch.recording.segment_index import SegmentRecord, segment_path
+from tests.helpers.browser import PageFactory
+from tests.helpers.event_files import write_fragmented_clip, write_thumbnail
+from tests.helpers.media import probe
+from tests.helpers.support import ServerThread, demo_config, store_of, timeline_only
+
+pytestmark = pytest.mark.browser
+
+expect: Any = None
+
+# Friday 20 November 2026, 12:00 in Berlin (the browser's time zone in these tests)
+NOON = dt.datetime(2026, 11, 20, 11, 0, tzinfo=dt.UTC).timestamp()
+SEGMENT_S = 4.0
+SEGMENTS = 3
+EVENT_AT = NOON + 5.0  # inside the second segment
+DAY_URL = "/#timeline/cam/2026-11-20"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _playwright_expect(chromium: Any) -> None:
+    global expect
+    from playwright.sync_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=15000)
+    expect = playwright_expect
+
+
+def seed(server: ServerThread) -> None:
+    """Three 4 s segments back to back from noon, an event in the second, and activity."""
+    assert server.service is not None
+    context = server.service.context
+    assert context.segments is not None and context.activity is not None
+    root = store_of(server).root
+    for i in range(SEGMENTS):
+        start = NOON + i * SEGMENT_S
+        path = segment_path(root, "cam", start, f"{i + 1:012x}")
+        write_fragmented_clip(path, int(SEGMENT_S * 10), width=160, height=120)
+        context.segments.put(
+            SegmentRecord(f"{i + 1:012x}", "cam", start, start + SEGMENT_S - 0.1,
+                          str(path.relative_to(root)), path.stat().st_size, "complete")
+        )  # fmt: skip
+    thumbnail = write_thumbnail(root / "clips" / "cam" / "2026-11-20" / "event.jpg")
+    store_of(server).add(
+        EventRecord("ev1", "cam", EVENT_AT, EVENT_AT + 2.0, 20, 12, 5.5, "",
+                    str(thumbnail.relative_to(root)), 0, "complete")
+    )  # fmt: skip
+    for second in range(int(SEGMENT_S * SEGMENTS)):
+        context.activity.add("cam", NOON + second, 5.5 if 5 <= second <= 7 else 0.2)
+    context.activity.flush()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    camera = CameraConfig(name="cam", source="demo", fps=5, width=160, height=120)
+    config = demo_config(str(tmp_path_factory.mktemp("data")), cameras=[camera])
+    with ServerThread(config, factory=timeline_only) as thread:
+        seed(thread)
+        yield thread
+
+
+def open_day(open_page: PageFactory, server: ServerThread, **options: Any):
+    watched = open_page(**options)
+    watched.page.goto(server.url + DAY_URL)
+    expect(watched.page.locator("#tl-strip .tl-footage")).to_have_count(SEGMENTS)
+    return watched
+
+
+def zoom_to_five_minutes(page: Any) -> None:
+    page.locator("#tl-strip").focus()
+    page.keyboard.press("Home")  # plays from the first footage of the day
+    page.wait_for_function("() => Number(document.querySelector('#tl-clock').dataset.time) > 0")
+    for _ in range(4):
+        page.locator("#tl-zoom-in").click()
+    expect(page.locator(".tl-zoom-label")).to_have_text("5 min")
+
+
+def test_the_timeline_shows_the_day_its_footage_events_and_activity(open_page, server):
+    watched = open_day(open_page, server)
+    page = watched.page
+    expect(page.locator("#tl-strip .tl-event")).to_have_count(1)
+    expect(page.locator("#tl-strip .tl-event")).to_have_attribute("aria-label", "Event at 12:00:05")
+    page.wait_for_function("() => document.querySelector('.tl-activity').dataset.points > 0")
+    assert page.locator(".tl-activity-path").get_attribute("d").startswith("M")
+    expect(page.locator("#tl-day")).to_have_value("2026-11-20")
+    expect(page.locator("#tl-clock")).to_contain_text("20 November 2026")
+    expect(page.locator(".tl-tick").first).to_be_visible()
+    expect(page.get_by_role("link", name="Timeline")).to_have_attribute("aria-current", "page")
+    watched.assert_no_errors()
+
+
+SAMPLE_PLAYHEAD = """() => {
+    const video = document.querySelector('#tl-video');
+    window.playheadSamples = [];
+    video.addEventListener('timeupdate', () => window.playheadSamples.push(
+        [performance.now(), Number(document.querySelector('#tl-clock').dataset.time)]));
+}"""
+
+
+def test_playback_crosses_the_segment_boundaries_steadily(open_page, server):
+    watched = open_day(open_page, server)
+    page = watched.page
+    page.evaluate(SAMPLE_PLAYHEAD)
+    zoom_to_five_minutes(page)
+    boundary_ms = (NOON + 2 * SEGMENT_S + 1.0) * 1000  # past both boundaries
+    page.wait_for_function(
+        "(t) => Number(document.querySelector('#tl-clock').dataset.time) > t",
+        arg=boundary_ms,
+        timeout=30000,
+    )
+    samples = page.evaluate("() => window.playheadSamples")
+    assert len(samples) >= 10
+    wall = [(b[0] - a[0]) / 1000 for a, b in itertools.pairwise(samples)]
+    media = [(b[1] - a[1]) / 1000 for a, b in itertools.pairwise(samples)]
+    assert all(step >= 0 for step in media), media  # never backwards
+    assert max(media) < 1.0, media  # no jump
+    assert max(wall) < 1.5, wall  # no stall
+    rate = sum(media) / sum(wall)
+    assert 0.7 < rate < 1.3, rate
+    assert samples[0][1] < (NOON + SEGMENT_S) * 1000 < samples[-1][1]
+    watched.assert_no_errors()
+
+
+def test_tapping_an_event_plays_it(open_page, server):
+    watched = open_day(open_page, server)
+    page = watched.page
+    zoom_to_five_minutes(page)
+    page.locator("#tl-video").evaluate("(video) => video.pause()")
+    page.locator("#tl-strip .tl-event").click()
+    page.wait_for_function(
+        """([start, end]) => {
+            const video = document.querySelector('#tl-video');
+            const at = Number(document.querySelector('#tl-clock').dataset.time);
+            return !video.paused && at > start + 200 && at < end + 1000;
+        }""",
+        arg=[EVENT_AT * 1000, (EVENT_AT + 2) * 1000],
+    )
+    watched.assert_no_errors()
+
+
+def test_selecting_a_range_exports_a_playable_mp4(open_page, server, tmp_path: Path):
+    watched = open_day(open_page, server)
+    page = watched.page
+    zoom_to_five_minutes(page)
+    page.locator("#tl-video").evaluate("(video) => video.pause()")
+    footage = page.locator("#tl-strip .tl-footage")
+    first, last = footage.first.bounding_box(), footage.last.bounding_box()
+    assert first is not None and last is not None
+    y = first["y"] + first["height"] / 2
+    page.locator("#tl-select").click()
+    expect(page.locator("#tl-select")).to_have_attribute("aria-pressed", "true")
+    page.mouse.move(first["x"] + 1, y)
+    page.mouse.down()
+    page.mouse.move(last["x"] + last["width"] - 1, y, steps=5)
+    page.mouse.up()
+    expect(page.locator("#tl-export")).to_be_visible()
+    expect(page.locator("#tl-selection-label")).to_contain_text("12:00")
+    with page.expect_download() as download_info:
+        page.locator("#tl-export").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".mp4")
+    path = tmp_path / "export.mp4"
+    download.save_as(path)
+    info = probe(path)
+    assert info["codec_name"] == "h264"
+    assert info["duration"] >= SEGMENT_S * SEGMENTS - 2.5  # the strip is ~0.25 s a pixel here
+    watched.assert_no_errors()
+
+
+def test_phone_layout_is_usable_with_one_thumb(open_page, server):
+    watched = open_day(open_page, server, width=390, height=844, is_mobile=True, has_touch=True)
+    page = watched.page
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390
+    for control in ("#tl-prev-event", "#tl-next-event", "#tl-zoom-in", "#tl-zoom-out", "#tl-live"):
+        box = page.locator(control).bounding_box()
+        assert box is not None and box["width"] >= 44 and box["height"] >= 43.5, control
+        assert box["y"] + box["height"] <= 844 + 400, control  # within a thumb's reach of a scroll
+    page.locator("#tl-strip").tap()
+    page.wait_for_function("() => Number(document.querySelector('#tl-clock').dataset.time) > 0")
+    watched.assert_no_errors()
