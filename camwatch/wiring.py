@@ -101,6 +101,9 @@ class SegmentComponent:
         self.recorder = recorder
 
     def start(self) -> None:
+        self.camera.stream_listeners.append(self.recorder.on_streams)
+        self.recorder.on_streams(self.camera.state.video, self.camera.state.audio)
+        self.camera.packet_listeners.append(self.recorder.on_packet)
         self.camera.listeners.append(self.recorder.on_frame)
 
     def stop(self) -> None:

@@ -16,9 +16,11 @@ from pathlib import Path
 from camwatch.config import CameraConfig, RetentionConfig
 from camwatch.recording.index import EventRecord
 from camwatch.recording.segment_index import SegmentRecord, SegmentStore, segment_path
+from tests.helpers.camera_files import packets, streams, walking_figure
 from tests.helpers.event_files import write_fragmented_clip
 from tests.helpers.media import probe
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
+from tests.helpers.rtsp_camera import RtspCamera
 from tests.helpers.support import ServerThread, demo_config, wait_until
 
 FPS = 10
@@ -271,3 +273,52 @@ segment_seconds = 60
             process.wait(15)
         finally:
             stop_process(process)
+
+
+# -- the RTSP test camera: segments are the camera's own packets ---------------------------------
+
+
+def test_rtsp_camera_segments_are_its_packets_back_to_back_and_export_copies_them(tmp_path):
+    footage = walking_figure(tmp_path / "walk.mp4", seconds=60, gop=10)  # a keyframe a second
+    rtsp = RtspCamera(free_port(), {"walk": footage}).start()
+    try:
+        camera = CameraConfig(name="cam", source=rtsp.url("walk"), fps=10, width=0, height=0)
+        camera.record = "continuous"
+        camera.segment_seconds = 2  # type: ignore[assignment]  # shorter than the config allows, for a short test
+        config = demo_config(str(tmp_path / "data"), cameras=[camera])
+        began = time.time()
+        with ServerThread(config) as server:
+            found = wait_until(
+                lambda: (r := recordings(server, began - 5, time.time())) and len(r) >= 5 and r,
+                timeout=60,
+                message="five segments",
+            )
+            finished = found[:4]
+            files = [
+                tmp_path / "data" / server.call(lambda i=i: _path_of(server, i["id"]))
+                for i in finished
+            ]
+            copied = [packets(path) for path in files]
+            source = [p["data_hash"] for p in packets(footage)]
+            joined = [p["data_hash"] for segment in copied for p in segment]
+            first = source.index(joined[0])
+            assert joined == source[first : first + len(joined)]  # the camera's packets, none lost
+            for segment in copied:
+                assert "K" in segment[0]["flags"]  # each segment starts on a keyframe
+            assert [s["codec_type"] for s in streams(files[0])] == ["video", "audio"]
+            for left, right, left_packets in zip(finished, finished[1:], copied, strict=False):
+                last = epoch(left["start"]) + float(left_packets[-1]["pts_time"])
+                assert 0 < epoch(right["start"]) - last <= FRAME_S * 1.6
+            start, end = epoch(finished[0]["start"]) + 0.5, epoch(finished[2]["end"]) - 0.3
+            query = urllib.parse.urlencode({"start": start, "end": end})
+            status, _, body = server.get(f"/api/cameras/cam/export.mp4?{query}")
+            assert status == 200
+            exported = tmp_path / "export.mp4"
+            exported.write_bytes(body)
+            info = probe(exported)
+            assert end - start - 2 * FRAME_S <= info["duration"] <= end - start + 1.0  # one GOP
+            exported_hashes = [p["data_hash"] for p in packets(exported)]
+            assert exported_hashes == joined[: len(exported_hashes)]  # copied, not encoded
+            assert packets(exported, "a")  # with the camera's audio
+    finally:
+        rtsp.stop()

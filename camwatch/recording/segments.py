@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.segment_index import SegmentRecord, SegmentStore, segment_path
 from camwatch.recording.thumbnails import write_thumbnail
 
@@ -50,10 +52,32 @@ class RangeWriter(ClipWriter):
         self._try(lambda: self._on_done(self.result))
 
 
+class _Span:
+    """The camera timestamps of a segment's first and last video packets."""
+
+    def __init__(self) -> None:
+        self.first: EncodedPacket | None = None
+        self.last: EncodedPacket | None = None
+
+    def add(self, packet: EncodedPacket) -> None:
+        if self.first is None:
+            self.first = packet
+        self.last = packet
+
+    @property
+    def seconds(self) -> float | None:
+        if self.first is None or self.last is None:
+            return None
+        return float((self.last.pts - self.first.pts) * self.first.stream.time_base)
+
+
 class SegmentRecorder:
-    """Per camera, on the capture thread: frames go to the current segment's writer; a new
-    segment starts (on a keyframe: each file's first frame is one) every segment_seconds.
-    The row is written when a segment opens and updated when its file is closed."""
+    """Per camera, on the capture thread: everything the camera sends goes to the current
+    segment's writer; a new segment starts every segment_seconds, on a keyframe. For an H.264
+    camera those are its own packets, copied (PacketClipWriter), and a segment begins at the
+    first keyframe past segment_seconds; for other cameras the frames are encoded once
+    (ClipWriter, whose first frame is a keyframe). The row is written when a segment opens
+    and updated when its file is closed."""
 
     def __init__(
         self,
@@ -72,57 +96,112 @@ class SegmentRecorder:
         self.segment_seconds = segment_seconds
         self.fps_hint = fps_hint
         self._on_closed = on_closed
-        self._writer: ClipWriter | None = None
+        self._writer: ClipWriter | PacketClipWriter | None = None
         self._record: SegmentRecord | None = None
-        self._writers: set[ClipWriter] = set()
+        self._writers: set[ClipWriter | PacketClipWriter] = set()
         self._lock = threading.Lock()
+        self._streams_lock = threading.RLock()  # packets and frames come on different threads
+        self._video: StreamInfo | None = None
+        self._audio: StreamInfo | None = None
+        self._span = _Span()
         self._recordings_on = recordings_on  # switched off (MQTT): no footage is written
 
-    def on_frame(self, frame: Frame) -> None:
-        if not frame.online or not self._recordings_on():
-            self._close_segment()
-            return
-        if self._record is None or frame.captured_at - self._record.started_at >= (
-            self.segment_seconds
-        ):
-            self._close_segment()
-            self._open_segment(frame)
-        assert self._writer is not None
-        self._writer.submit(ClipFrame.of(frame))
+    @property
+    def copies_packets(self) -> bool:
+        return self._video is not None and self._video.browser_playable
 
-    def _open_segment(self, frame: Frame) -> None:
+    def on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
+        """The source (re)opened with these streams, or closed: a new segment follows."""
+        with self._streams_lock:
+            if video != self._video:
+                self._close_segment()
+            self._video = video
+            self._audio = audio if audio is not None and audio.codec == "aac" else None
+
+    def on_packet(self, packet: EncodedPacket) -> None:
+        with self._streams_lock:
+            if not self.copies_packets or not self._recordings_on():
+                return
+            if packet.is_video and packet.keyframe and self._due(packet.captured_at):
+                self._close_segment()
+                self._open_segment(packet.captured_at)
+            writer = self._writer
+            if isinstance(writer, PacketClipWriter) and writer.submit(packet) and packet.is_video:
+                self._span.add(packet)
+
+    def on_frame(self, frame: Frame) -> None:
+        with self._streams_lock:
+            if not frame.online or not self._recordings_on():
+                self._close_segment()
+                return
+            if self.copies_packets:
+                return  # the packets are the footage
+            if self._due(frame.captured_at):
+                self._close_segment()
+                self._open_segment(frame.captured_at)
+            if isinstance(self._writer, ClipWriter):
+                self._writer.submit(ClipFrame.of(frame))
+
+    def _due(self, captured_at: float) -> bool:
+        record = self._record
+        return record is None or captured_at - record.started_at >= self.segment_seconds
+
+    def _open_segment(self, started_at: float) -> None:
         segment_id = secrets.token_hex(6)
-        path = segment_path(self.data_dir, self.camera, frame.captured_at, segment_id)
+        path = segment_path(self.data_dir, self.camera, started_at, segment_id)
         record = SegmentRecord(
             id=segment_id,
             camera=self.camera,
-            started_at=frame.captured_at,
-            ended_at=frame.captured_at,
+            started_at=started_at,
+            ended_at=started_at,
             path=str(path.relative_to(self.data_dir)),
         )
         try:
             self.store.put(record)
         except Exception as e:  # a full disk: reconcile indexes the file at the next start
             log.error("segment %s: cannot write to the index: %s", segment_id, e)
-        writer = ClipWriter(path, lambda result: self._closed(record, writer, result),
-                            fps_hint=self.fps_hint)  # fmt: skip
+        writer: ClipWriter | PacketClipWriter
+
+        def done(result: ClipResult) -> None:
+            self._closed(record, writer, result, record_span)
+
+        span = self._span = _Span()
+        if self.copies_packets:
+            assert self._video is not None
+            writer = PacketClipWriter(path, done, video=self._video, audio=self._audio)
+            record_span = span
+        else:
+            record_span = None
+            writer = ClipWriter(path, done, fps_hint=self.fps_hint)
         with self._lock:
             self._writers.add(writer)
         writer.start()
         self._writer, self._record = writer, record
 
     def _close_segment(self) -> None:
-        if self._writer is not None:
-            self._writer.finish()
-        self._writer = self._record = None
+        with self._streams_lock:
+            if self._writer is not None:
+                self._writer.finish()
+            self._writer = self._record = None
 
-    def _closed(self, record: SegmentRecord, writer: ClipWriter, result: ClipResult) -> None:
+    def _closed(
+        self,
+        record: SegmentRecord,
+        writer: ClipWriter | PacketClipWriter,
+        result: ClipResult,
+        span: _Span | None,
+    ) -> None:
         """On the writer's thread, once the file is closed."""
         with self._lock:
             self._writers.discard(writer)
         if result.first_captured_at is not None:
             record.started_at = result.first_captured_at
         record.ended_at = result.last_captured_at or record.started_at
+        if span is not None and span.seconds is not None:
+            # Placed by its end, on the camera's clock: the capture times of the first packets
+            # after connecting run late until the clock's offset settles, and a segment's
+            # start must agree with the timestamps inside it and with its neighbours.
+            record.started_at = record.ended_at - span.seconds
         record.size_bytes = result.size_bytes
         record.status = "truncated" if result.error else "complete"
         try:
