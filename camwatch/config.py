@@ -168,6 +168,12 @@ class CameraConfig:
     )
     fps: float = setting(10.0, "frames per second to capture", low=0.5, high=120.0)
     jpeg_quality: int = setting(80, "JPEG quality for live frames", low=10, high=100)
+    max_frame_pixels: int = setting(
+        8192 * 8192,
+        "a camera declaring larger frames (width x height) is treated as broken: offline",
+        low=64 * 64,
+        high=65535 * 65535,
+    )
     loop: bool = setting(False, "loop a file source")
     record: str = setting(
         "events",

@@ -12,6 +12,20 @@ import numpy as np
 
 from camwatch import jpeg
 
+MAX_FRAME_PIXELS = 8192 * 8192
+
+
+class FrameTooLarge(ValueError):
+    """A source declares a picture larger than the camera's max_frame_pixels."""
+
+
+def check_frame_size(width: int, height: int, max_pixels: int = MAX_FRAME_PIXELS) -> None:
+    """Refuse a frame size before anything is decoded or allocated for it."""
+    if width * height > max_pixels:
+        raise FrameTooLarge(
+            f"frames of {width}x{height} are larger than max_frame_pixels ({max_pixels})"
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Picture:

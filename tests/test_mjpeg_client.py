@@ -6,8 +6,10 @@ import base64
 
 import pytest
 
+from camwatch import jpeg
 from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
-from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
+from camwatch.frame import FrameTooLarge
+from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame, lying_frame
 
 
 def read_frames(url: str, count: int) -> list[tuple[bytes, int, int]]:
@@ -137,3 +139,19 @@ def test_boundary_parameter_spellings(parameter: str) -> None:
     with MjpegTestServer(fps=50, content_type=content_type) as server:
         frames = read_frames(server.url, 2)
     assert [data for data, _, _ in frames] == [jpeg_frame(0), jpeg_frame(1)]
+
+
+def test_a_frame_header_over_the_limit_is_refused_before_decoding():
+    assert jpeg.dimensions(lying_frame(0)) == (30000, 30000)  # read from the header only
+    with MjpegTestServer(lying_frame) as server:
+        reader = MjpegReader(server.url, timeout=5)
+        try:
+            with pytest.raises(FrameTooLarge, match="30000x30000"):
+                reader.read_frame()
+        finally:
+            reader.close()
+        reader = MjpegReader(server.url, timeout=5, max_pixels=30000 * 30000)
+        try:
+            assert reader.read_frame()[1:] == (30000, 30000)
+        finally:
+            reader.close()

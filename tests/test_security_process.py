@@ -14,6 +14,7 @@ import pytest
 
 from camwatch.recording.index import DB_NAME
 from tests.helpers.camwatch_process import CamwatchProcess
+from tests.helpers.mjpeg_server import MjpegTestServer, lying_frame
 from tests.helpers.processes import free_port, run_camwatch
 from tests.helpers.security_client import (
     basic_header,
@@ -298,3 +299,19 @@ def test_the_data_dir_and_everything_in_it_are_private(tmp_path):
     assert {str(p.relative_to(camwatch.data_dir)): mode(p) for p in files if mode(p) != 0o600} == {}
     folders = [p for p in camwatch.data_dir.rglob("*") if p.is_dir()]
     assert {str(p): mode(p) for p in folders if mode(p) != 0o700} == {}
+
+
+# -- a camera lying about its frame size ----------------------------------------------------------
+
+
+def test_a_camera_claiming_huge_frames_is_offline_and_logged_once(tmp_path):
+    with MjpegTestServer(lying_frame, fps=10) as liar:
+        cameras = f'[[cameras]]\nname = "cam"\nsource = "{liar.url}"\nfps = 10\n'
+        with CamwatchProcess(tmp_path, cameras=cameras) as camwatch:
+            wait_until(lambda: liar.connections >= 3, timeout=60, message="three reconnects")
+            [camera] = camwatch.get_json("/api/cameras")
+            assert not camera["online"] and camera["width"] != 30000
+            assert "30000x30000" in camera["status"] and "max_frame_pixels" in camera["status"]
+    log = camwatch.log_text()
+    assert log.count("30000x30000") == 1, log  # once, not per attempt or frame
+    assert "camera cam: online" not in log  # no frame of it ever went further

@@ -15,6 +15,7 @@ import av
 from camwatch.capture.packets import EncodedPacket, SourceClock, StreamClock, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import MAX_LAG_S, EndOfStream, SourceError
+from camwatch.frame import MAX_FRAME_PIXELS, FrameTooLarge, check_frame_size
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,16 @@ class AvSource(PacketSource):
     arrive at the camera's pace. With `audio` False the camera's audio is not read.
     """
 
-    def __init__(self, target: str, *, loop: bool = False, audio: bool = True) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        loop: bool = False,
+        audio: bool = True,
+        max_pixels: int = MAX_FRAME_PIXELS,
+    ) -> None:
         self.target, self.loop, self.want_audio = target, loop, audio
+        self.max_pixels = max_pixels
         self.description = redact(target)
         self.is_file = "://" not in target
         self._container: av.container.InputContainer | None = None
@@ -110,6 +119,11 @@ class AvSource(PacketSource):
             raise SourceError(f"{self.description} has no video stream")
         self._streams = [video]
         self.video, self.audio = stream_info(video), None
+        try:  # the size the stream declares, before a frame is decoded at it
+            check_frame_size(self.video.width, self.video.height, self.max_pixels)
+        except FrameTooLarge as e:
+            self.close()
+            raise SourceError(f"{self.description}: {e}") from None
         audio = next(iter(self._container.streams.audio), None)
         if audio is not None and self.want_audio:
             self._streams.append(audio)

@@ -42,9 +42,14 @@ def open_source(spec: str, config: CameraConfig) -> Source:
     is_device = spec.isdigit() or spec.startswith("/dev/video")
     if spec == "demo" or is_device or spec.startswith(("http://", "https://")):
         return make_source(
-            spec, width=config.width, height=config.height, fps=config.fps, loop=config.loop
+            spec,
+            width=config.width,
+            height=config.height,
+            fps=config.fps,
+            loop=config.loop,
+            max_pixels=config.max_frame_pixels,
         )
-    return AvSource(spec, loop=config.loop, audio=config.audio)
+    return AvSource(spec, loop=config.loop, audio=config.audio, max_pixels=config.max_frame_pixels)
 
 
 def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFactory | None]:

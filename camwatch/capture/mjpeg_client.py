@@ -8,6 +8,7 @@ import ssl
 import urllib.parse
 
 from camwatch import jpeg
+from camwatch.frame import MAX_FRAME_PIXELS, check_frame_size
 
 MAX_PART_BYTES = 20 * 1024 * 1024
 MAX_HEADER_LINES = 32
@@ -25,7 +26,10 @@ def is_complete_jpeg(data: bytes) -> bool:
 class MjpegReader:
     """Reads one JPEG per multipart part; corrupt parts are skipped, not fatal."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, max_pixels: int = MAX_FRAME_PIXELS
+    ) -> None:
+        self.max_pixels = max_pixels
         parts = urllib.parse.urlsplit(url)
         self._connection: http.client.HTTPConnection
         if parts.scheme == "https":
@@ -119,7 +123,8 @@ class MjpegReader:
         raise ConnectionError("part too large")
 
     def read_frame(self) -> tuple[bytes, int, int]:
-        """(jpeg bytes, width, height) of the next good frame."""
+        """(jpeg bytes, width, height) of the next good frame; FrameTooLarge if its header
+        declares more than `max_pixels`."""
         for _ in range(100):
             try:
                 data = self._read_part()
@@ -131,6 +136,7 @@ class MjpegReader:
                 width, height = jpeg.dimensions(data)
             except jpeg.JpegError:
                 continue
+            check_frame_size(width, height, self.max_pixels)  # on the header: nothing decoded
             return data, width, height
         raise ConnectionError("100 corrupt frames in a row")
 

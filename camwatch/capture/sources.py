@@ -13,7 +13,7 @@ import numpy as np
 
 from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
 from camwatch.capture.redact import redact
-from camwatch.frame import Picture
+from camwatch.frame import MAX_FRAME_PIXELS, FrameTooLarge, Picture, check_frame_size
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,10 @@ class OpenCVSource(FrameSource):
         height: int = 0,
         fps: float = 0,
         backend: int = cv2.CAP_ANY,
+        max_pixels: int = MAX_FRAME_PIXELS,
     ) -> None:
         self.target, self.width, self.height, self.fps = target, width, height, fps
-        self.backend = backend
+        self.backend, self.max_pixels = backend, max_pixels
         self.description = redact(str(target))
         self._capture: cv2.VideoCapture | None = None
 
@@ -80,6 +81,14 @@ class OpenCVSource(FrameSource):
                 capture.set(cv2.CAP_PROP_FPS, self.fps)
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a backlog
         self._capture = capture
+        declared = (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self._check_size(int(declared[0]), int(declared[1]))
+
+    def _check_size(self, width: int, height: int) -> None:
+        try:
+            check_frame_size(width, height, self.max_pixels)
+        except FrameTooLarge as e:
+            raise SourceError(f"{self.description}: {e}") from None
 
     def read(self) -> Picture:
         if self._capture is None:
@@ -87,6 +96,7 @@ class OpenCVSource(FrameSource):
         ok, image = self._capture.read()
         if not ok or image is None:
             raise SourceError(f"{self.description} stopped delivering frames")
+        self._check_size(image.shape[1], image.shape[0])
         return Picture.of_image(image)
 
     def close(self) -> None:
@@ -143,17 +153,21 @@ class FileSource(OpenCVSource):
 class HttpSource(FrameSource):
     """An http(s) camera: MJPEG parsed directly (camera JPEG passed through), else FFmpeg."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url, self.timeout = url, timeout
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, max_pixels: int = MAX_FRAME_PIXELS
+    ) -> None:
+        self.url, self.timeout, self.max_pixels = url, timeout, max_pixels
         self.description = redact(url)
         self._mjpeg: MjpegReader | None = None
         self._fallback: OpenCVSource | None = None
 
     def open(self) -> None:
         try:
-            self._mjpeg = MjpegReader(self.url, timeout=self.timeout)
+            self._mjpeg = MjpegReader(self.url, timeout=self.timeout, max_pixels=self.max_pixels)
         except NotMjpeg:
-            self._fallback = OpenCVSource(self.url, backend=cv2.CAP_FFMPEG)
+            self._fallback = OpenCVSource(
+                self.url, backend=cv2.CAP_FFMPEG, max_pixels=self.max_pixels
+            )
             self._fallback.open()
         except OSError as e:
             raise SourceError(f"cannot open {self.description}: {e}") from None
@@ -165,7 +179,7 @@ class HttpSource(FrameSource):
             raise SourceError("not open")
         try:
             data, width, height = self._mjpeg.read_frame()
-        except OSError as e:
+        except (OSError, FrameTooLarge) as e:
             raise SourceError(f"{self.description}: {e}") from None
         return Picture.of_jpeg(data, width, height)
 
@@ -332,7 +346,13 @@ def probe_webcam(width: int, height: int, fps: float) -> OpenCVSource | None:
 
 
 def make_source(
-    spec: str, *, width: int = 0, height: int = 0, fps: float = 10.0, loop: bool = False
+    spec: str,
+    *,
+    width: int = 0,
+    height: int = 0,
+    fps: float = 10.0,
+    loop: bool = False,
+    max_pixels: int = MAX_FRAME_PIXELS,
 ) -> FrameSource:
     """A frame source for a `--source` value (the packet sources are made by the camera:
     see capture/camera.py)."""
@@ -342,7 +362,7 @@ def make_source(
         target: int | str = int(spec) if spec.isdigit() else spec
         return OpenCVSource(target, width=width, height=height, fps=fps, backend=cv2.CAP_V4L2)
     if spec.startswith(("http://", "https://")):
-        return HttpSource(spec)
+        return HttpSource(spec, max_pixels=max_pixels)
     if "://" in spec:
         return OpenCVSource(spec, backend=cv2.CAP_FFMPEG)
     return FileSource(spec, loop=loop)

@@ -157,3 +157,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             piece = payload[start : start + 777]
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
         self.wfile.flush()
+
+
+def lying_frame(index: int, width: int = 30000, height: int = 30000) -> bytes:
+    """A small JPEG whose frame header claims `width` x `height` (a camera that lies)."""
+    data = bytearray(jpeg_frame(index))
+    sof = data.find(b"\xff\xc0")
+    assert sof > 0, "jpeg_frame makes baseline JPEGs"
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
