@@ -3,6 +3,7 @@ and which source a `--source` value makes."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import threading
@@ -12,9 +13,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
+import tornado.websocket
 
+from camwatch.capture.camera import Camera
 from camwatch.capture.sources import (
     DemoSource,
     EndOfStream,
@@ -25,9 +29,15 @@ from camwatch.capture.sources import (
     make_source,
 )
 from camwatch.capture.thread import CaptureThread
+from camwatch.config import CameraConfig, Config
 from camwatch.frame import Frame, Picture
+from camwatch.service import Service
+from camwatch.wiring import add_integrations, attach_event_store, attach_recorder
+from tests.helpers.live_clients import read_mjpeg_parts
+from tests.helpers.media import probe
 from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
-from tests.helpers.support import wait_until
+from tests.helpers.support import ServerThread, demo_config, wait_until
+from tests.helpers.webcam import FakeV4l2Webcam, mjpeg_file, split_jpegs
 
 WIDTH, HEIGHT = 160, 120
 
@@ -271,3 +281,76 @@ def test_the_demo_scene_held_up_resumes_in_real_time() -> None:
     for _ in range(5):
         source.read()
     assert time.monotonic() - started >= 0.35
+
+
+async def websocket_binaries(url: str, count: int) -> list[bytes]:
+    connection = await tornado.websocket.websocket_connect(url)
+    try:
+        messages = [await asyncio.wait_for(connection.read_message(), 10) for _ in range(count)]
+    finally:
+        connection.close()
+    return [m for m in messages if isinstance(m, bytes)]
+
+
+# -- V4L2 webcams in MJPG mode (through the capture seam: no webcam on the test machines) -------
+
+
+def _webcam_source(fake: FakeV4l2Webcam) -> OpenCVSource:
+    return OpenCVSource(
+        "/dev/video0",
+        width=640,
+        height=480,
+        fps=10,
+        backend=cv2.CAP_V4L2,
+        capture_factory=lambda target, backend, params: fake,
+    )
+
+
+def test_mjpg_webcam_hands_over_its_own_jpeg_bytes(tmp_path):
+    jpegs = split_jpegs(mjpeg_file(tmp_path / "cam.mjpeg", seconds=2).read_bytes())
+    fake = FakeV4l2Webcam(jpegs, fps=100)
+    source = _webcam_source(fake)
+    source.open()
+    pictures = [source.read() for _ in range(10)]
+    assert source.camera_jpeg and not fake.convert_rgb
+    assert [p.camera_jpeg for p in pictures] == jpegs[:10]
+    assert all(p.image is None and (p.width, p.height) == (640, 480) for p in pictures)
+
+
+def test_yuyv_only_webcam_keeps_the_decoded_path(tmp_path):
+    jpegs = split_jpegs(mjpeg_file(tmp_path / "cam.mjpeg", seconds=1).read_bytes())
+    source = _webcam_source(FakeV4l2Webcam(jpegs, fps=100, mjpg=False))
+    source.open()
+    picture = source.read()
+    assert not source.camera_jpeg
+    assert picture.camera_jpeg is None and picture.image is not None
+    assert picture.image.shape == (480, 640, 3)
+
+
+def test_mjpg_webcam_reaches_viewers_byte_for_byte_and_records_h264(tmp_path):
+    jpegs = split_jpegs(mjpeg_file(tmp_path / "cam.mjpeg", seconds=8).read_bytes())
+    fake = FakeV4l2Webcam(jpegs, fps=10)
+    config = demo_config(str(tmp_path / "data"))
+    camera_config = CameraConfig(name="cam", source="/dev/video0", width=640, height=480)
+    camera_config.motion.min_motion_frames = 3
+
+    def build(config: Config) -> Service:
+        camera = Camera(camera_config, source_factory=lambda: _webcam_source(fake))
+        service = Service(config, cameras=[camera])
+        add_integrations(service)
+        attach_event_store(service)
+        attach_recorder(service, camera)
+        return service
+
+    with ServerThread(config, factory=build) as server:
+        wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
+        parts = read_mjpeg_parts(server.port, "/stream.mjpg", 8)
+        binaries = asyncio.run(websocket_binaries(server.url.replace("http", "ws") + "/webcam", 8))
+        camera = server.get_json("/api/cameras")[0]
+        events = wait_until(lambda: server.get_json("/api/events"), timeout=30, message="an event")
+    sent = set(fake.handed_out)
+    assert camera["codec"] == "mjpeg"
+    assert len(parts) == 8 and all(data in sent for _, data in parts)  # untouched
+    assert len(binaries) == 8 and all(data in sent for data in binaries)
+    clip = next((tmp_path / "data" / "clips").rglob("*.mp4"))
+    assert probe(clip)["codec_name"] == "h264" and events[0]["frames"] >= 0

@@ -7,10 +7,13 @@ import glob
 import logging
 import os
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from camwatch import jpeg
 from camwatch.capture.mjpeg_client import MjpegReader, NotMjpeg
 from camwatch.capture.redact import redact
 from camwatch.frame import MAX_FRAME_PIXELS, FrameTooLarge, Picture, check_frame_size
@@ -19,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # A paced source this far behind its schedule re-anchors instead of catching up in a burst.
 MAX_LAG_S = 0.5
+MAX_BROKEN_JPEGS = 10
 
 
 class SourceError(IOError):
@@ -46,8 +50,32 @@ class FrameSource(abc.ABC):
         """Release the device or connection."""
 
 
+class VideoCaptureLike(Protocol):
+    """What OpenCVSource uses of cv2.VideoCapture (the seam tests feed camera JPEGs through)."""
+
+    def isOpened(self) -> bool: ...
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+    def get(self, prop: int) -> float: ...
+    def set(self, prop: int, value: float) -> bool: ...
+    def release(self) -> None: ...
+
+
+CaptureFactory = Callable[[int | str, int, list[int]], VideoCaptureLike]
+MJPG = cv2.VideoWriter.fourcc(*"MJPG")
+
+
+def open_video_capture(target: int | str, backend: int, params: list[int]) -> VideoCaptureLike:
+    capture: VideoCaptureLike = cv2.VideoCapture(target, backend, params)
+    return capture
+
+
 class OpenCVSource(FrameSource):
-    """A cv2.VideoCapture: V4L2 webcams (asked for MJPG), or anything FFmpeg reads."""
+    """A cv2.VideoCapture: V4L2 webcams (asked for MJPG), or anything FFmpeg reads.
+
+    A webcam that agrees to MJPG hands over its own JPEG buffers undecoded (the V4L2 backend
+    with CAP_PROP_CONVERT_RGB off): viewers get the camera's bytes and detection decodes a
+    DCT-scaled grey picture. A webcam that only does YUYV is decoded to BGR as before.
+    """
 
     def __init__(
         self,
@@ -58,27 +86,25 @@ class OpenCVSource(FrameSource):
         fps: float = 0,
         backend: int = cv2.CAP_ANY,
         max_pixels: int = MAX_FRAME_PIXELS,
+        capture_factory: CaptureFactory = open_video_capture,
     ) -> None:
         self.target, self.width, self.height, self.fps = target, width, height, fps
         self.backend, self.max_pixels = backend, max_pixels
         self.description = redact(str(target))
-        self._capture: cv2.VideoCapture | None = None
+        self._capture_factory = capture_factory
+        self._capture: VideoCaptureLike | None = None
+        self.camera_jpeg = False  # reading the webcam's JPEG buffers as they are
 
     def open(self) -> None:
         params: list[int] = []
         if isinstance(self.target, str) and "://" in self.target:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000]
-        capture = cv2.VideoCapture(self.target, self.backend, params)
+        capture = self._capture_factory(self.target, self.backend, params)
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"cannot open {self.description}")
         if self.backend == cv2.CAP_V4L2:
-            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
-            if self.width and self.height:
-                capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
-                capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
-            if self.fps:
-                capture.set(cv2.CAP_PROP_FPS, self.fps)
+            self._configure_webcam(capture)
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a backlog
         self._capture = capture
         declared = (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -90,14 +116,42 @@ class OpenCVSource(FrameSource):
         except FrameTooLarge as e:
             raise SourceError(f"{self.description}: {e}") from None
 
+    def _configure_webcam(self, capture: VideoCaptureLike) -> None:
+        capture.set(cv2.CAP_PROP_FOURCC, MJPG)
+        if self.width and self.height:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+        if self.fps:
+            capture.set(cv2.CAP_PROP_FPS, self.fps)
+        # only after MJPG is chosen: with RGB conversion off, read() returns the JPEG buffer
+        self.camera_jpeg = round(capture.get(cv2.CAP_PROP_FOURCC)) == MJPG and bool(
+            capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
+        )
+        if not self.camera_jpeg:
+            log.info("%s: no MJPG mode; decoding its frames", self.description)
+
     def read(self) -> Picture:
+        for _ in range(MAX_BROKEN_JPEGS):
+            image = self._read_image()
+            if not (self.camera_jpeg and image.ndim <= 2 and image.dtype == np.uint8):
+                self._check_size(image.shape[1], image.shape[0])
+                return Picture.of_image(image)
+            data = image.tobytes()  # the webcam's JPEG, as it sent it
+            try:
+                width, height = jpeg.dimensions(data)
+            except jpeg.JpegError:
+                continue  # a frame the webcam garbled (USB hiccup): take the next one
+            self._check_size(width, height)
+            return Picture.of_jpeg(data, width, height)
+        raise SourceError(f"{self.description} keeps sending broken JPEGs")
+
+    def _read_image(self) -> np.ndarray:
         if self._capture is None:
             raise SourceError("not open")
         ok, image = self._capture.read()
         if not ok or image is None:
             raise SourceError(f"{self.description} stopped delivering frames")
-        self._check_size(image.shape[1], image.shape[0])
-        return Picture.of_image(image)
+        return image
 
     def close(self) -> None:
         if self._capture is not None:
@@ -147,6 +201,7 @@ class FileSource(OpenCVSource):
             time.sleep(min(delay, 5.0))
         elif delay < -MAX_LAG_S:  # we were held up: carry on in real time from here, no burst
             self._start -= delay
+        assert image is not None
         return Picture.of_image(image)
 
 

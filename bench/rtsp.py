@@ -1,0 +1,307 @@
+"""RTSP rows: camwatch against Motion 4.5 (movie_passthrough on) and the `ffmpeg -c copy` floor
+on one H.264+AAC RTSP camera (GStreamer's RTSP server), in one run, one job after the other.
+
+    python3 bench/rtsp.py                       # 640x480, 1280x720, 1920x1080 at 10 and 15 fps
+    python3 bench/rtsp.py --sizes 640x480 --fps 10 --seconds 20
+
+The job: someone walking in the picture most of the time (so it is recorded), one MJPEG viewer
+and, for camwatch, one MSE viewer (?format=mp4). Floor: `ffmpeg -c copy` into segments, and
+the same plus decoding the video (one thread) as detection must: the target is camwatch at or
+below Motion and within 3x of that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from processes import free_port, stop_process, wait_for_health
+from procstat import ThreadMeter, UsageMeter, load_average
+
+from tests.helpers.camera_files import walking_figure
+from tests.helpers.rtsp_camera import RtspCamera
+
+WARMUP_S = 6.0
+
+
+@dataclass
+class Measure:
+    name: str
+    cpu: list[float]
+    rss: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.cpu)
+
+
+# -- viewers (run as `python3 bench/rtsp.py --viewer KIND URL SECONDS`) ----------------------------
+
+
+def mjpeg_viewer(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    with urllib.request.urlopen(url, timeout=10) as stream:
+        while time.monotonic() < deadline and stream.read(65536):
+            pass
+
+
+def mse_viewer(url: str, seconds: float) -> None:
+    import tornado.websocket
+
+    async def run() -> None:
+        connection = await tornado.websocket.websocket_connect(url)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if await connection.read_message() is None:
+                return
+        connection.close()
+
+    asyncio.run(run())
+
+
+def viewer(kind: str, url: str, seconds: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--viewer", kind, url, str(seconds)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+# -- the jobs --------------------------------------------------------------------------------------
+
+
+def measure(pid: int, seconds: float) -> tuple[float, float]:
+    meter = UsageMeter(pid)
+    meter.start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        meter.sample()
+    usage = meter.stop()
+    return usage.cpu_percent, usage.rss_mb
+
+
+def run_camwatch(url: str, fps: int, work: Path, seconds: float) -> tuple[float, float]:
+    port = free_port()
+    config = work / "camwatch.toml"
+    config.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "{work / "data"}"\n'
+        f'[[cameras]]\nname = "cam"\nsource = "{url}"\nfps = {fps}\n'
+    )
+    log = open(work / "camwatch.log", "wb")  # noqa: SIM115 - open while it runs
+    process = subprocess.Popen(
+        # thread_names.py: `python -m camwatch` with OS thread names, for the per-thread split
+        [sys.executable, str(BENCH / "thread_names.py"), "--config", str(config)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    viewers: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_for_health(port, process, timeout=60)
+        base = f"127.0.0.1:{port}/cameras/cam"
+        viewers = [
+            viewer("mjpeg", f"http://{base}/stream.mjpg", WARMUP_S + seconds + 5),
+            viewer("mse", f"ws://{base}/ws?format=mp4", WARMUP_S + seconds + 5),
+        ]
+        time.sleep(WARMUP_S)
+        threads = ThreadMeter(process.pid)
+        threads.start()
+        usage = measure(process.pid, seconds)
+        split = sorted(threads.stop().items(), key=lambda kv: -kv[1])
+        print(
+            "    camwatch threads (% of a core): "
+            + ", ".join(
+                f"{name} {100 * spent / seconds:.1f}" for name, spent in split if spent > 0.01
+            ),
+            flush=True,
+        )
+        return usage
+    finally:
+        for v in viewers:
+            stop_process(v)
+        stop_process(process)
+        log.close()
+
+
+MOTION_CONFIG = """daemon off
+setup_mode off
+log_file {dir}/motion.log
+log_level 4
+target_dir {dir}/clips
+netcam_url {url}
+netcam_use_tcp on
+width {width}
+height {height}
+framerate {fps}
+threshold 1500
+despeckle_filter EedDl
+minimum_motion_frames 1
+event_gap 60
+pre_capture 3
+post_capture 0
+picture_output off
+movie_output on
+movie_passthrough on
+movie_max_time 60
+movie_codec mp4
+webcontrol_port 0
+stream_port {stream_port}
+stream_localhost on
+stream_maxrate {fps}
+stream_quality 80
+"""
+
+
+def run_motion(
+    url: str, width: int, height: int, fps: int, work: Path, seconds: float
+) -> tuple[float, float]:
+    stream_port = free_port()
+    (work / "clips").mkdir(parents=True, exist_ok=True)
+    config = work / "motion.conf"
+    config.write_text(
+        MOTION_CONFIG.format(
+            dir=work, url=url, width=width, height=height, fps=fps, stream_port=stream_port
+        )
+    )
+    log = open(work / "motion.out", "wb")  # noqa: SIM115 - open while it runs
+    process = subprocess.Popen(
+        ["motion", "-n", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
+    watcher: subprocess.Popen[bytes] | None = None
+    try:
+        time.sleep(2.0)
+        watcher = viewer("mjpeg", f"http://127.0.0.1:{stream_port}/", WARMUP_S + seconds + 5)
+        time.sleep(WARMUP_S)
+        return measure(process.pid, seconds)
+    finally:
+        if watcher is not None:
+            stop_process(watcher)
+        stop_process(process)
+        log.close()
+
+
+def run_ffmpeg(url: str, work: Path, seconds: float, *, decode: bool) -> tuple[float, float]:
+    out = work / ("decode" if decode else "copy")
+    out.mkdir(parents=True, exist_ok=True)
+    command = ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp"]
+    if decode:  # what detection costs at least: the video decoded on one thread, thrown away
+        command += ["-threads", "1"]
+    command += ["-i", url, "-map", "0", "-c", "copy", "-f", "segment", "-segment_time", "60"]
+    command += [str(out / "seg%03d.mp4")]
+    if decode:
+        command += ["-map", "0:v", "-f", "null", "-"]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(WARMUP_S)
+        return measure(process.pid, seconds)
+    finally:
+        stop_process(process)
+
+
+# -- the matrix ------------------------------------------------------------------------------------
+
+
+def camera_file(folder: Path, size: str, fps: int, seconds: int) -> Path:
+    """A camera-like stream: someone walking through the picture most of the time."""
+    walks = tuple((1.0 + 6 * i, 6.0 + 6 * i) for i in range(seconds // 6))
+    return walking_figure(
+        folder / f"cam-{size}-{fps}.mp4",
+        seconds=seconds,
+        size=size,
+        fps=fps,
+        walks=walks,
+        gop=2 * fps,
+    )
+
+
+def run_row(
+    path: Path, size: str, fps: int, work: Path, seconds: float, repeats: int
+) -> list[Measure]:
+    width, height = (int(v) for v in size.split("x"))
+    rtsp = RtspCamera(free_port(), {"cam": path}).start()
+    url = rtsp.url("cam")
+    results = {name: Measure(name, [], []) for name in ("camwatch", "motion", "copy", "decode")}
+    try:
+        for round_ in range(repeats):
+            jobs = {
+                "camwatch": lambda d: run_camwatch(url, fps, d, seconds),
+                "motion": lambda d: run_motion(url, width, height, fps, d, seconds),
+                "copy": lambda d: run_ffmpeg(url, d, seconds, decode=False),
+                "decode": lambda d: run_ffmpeg(url, d, seconds, decode=True),
+            }
+            for name, job in jobs.items():
+                if name == "motion" and shutil.which("motion") is None:
+                    continue
+                folder = work / f"{size}-{fps}-{name}-{round_}"
+                folder.mkdir(parents=True)
+                cpu, rss = job(folder)
+                results[name].cpu.append(cpu)
+                results[name].rss.append(rss)
+                print(f"  {size} {fps} fps {name}: {cpu:.1f}% CPU, {rss:.0f} MB", flush=True)
+    finally:
+        rtsp.stop()
+    return list(results.values())
+
+
+def report(rows: list[tuple[str, int, list[Measure]]], seconds: float, repeats: int) -> str:
+    lines = [
+        f"RTSP H.264+AAC camera, recording, 1 MJPEG viewer (+1 MSE viewer for camwatch); "
+        f"median of {repeats} x {seconds:g} s windows, % of one core; load {load_average()}",
+        "",
+        "| camera | camwatch | Motion 4.5 passthrough | ffmpeg -c copy | copy + decode | "
+        "camwatch / Motion | camwatch / (copy + decode) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for size, fps, measures in rows:
+        m = {x.name: x for x in measures}
+        ours, floor = m["camwatch"].median, m["decode"].median
+        motion = m["motion"].median if m["motion"].cpu else float("nan")
+        lines.append(
+            f"| {size} {fps} fps | {ours:.1f}% ({statistics.median(m['camwatch'].rss):.0f} MB) "
+            f"| {motion:.1f}% | {m['copy'].median:.1f}% | {floor:.1f}% "
+            f"| {ours / motion:.2f} | {ours / floor:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--viewer", nargs=3, metavar=("KIND", "URL", "SECONDS"))
+    parser.add_argument("--sizes", default="640x480,1280x720,1920x1080")
+    parser.add_argument("--fps", default="10,15")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    if args.viewer:
+        kind, url, seconds = args.viewer
+        (mjpeg_viewer if kind == "mjpeg" else mse_viewer)(url, float(seconds))
+        return 0
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="camwatch-rtsp-bench-") as tmp:
+        work = Path(tmp)
+        length = int(WARMUP_S + args.seconds + 20)  # each client plays the file from its start
+        for size in args.sizes.split(","):
+            for fps in (int(f) for f in args.fps.split(",")):
+                path = camera_file(work, size, fps, length)
+                rows.append((size, fps, run_row(path, size, fps, work, args.seconds, args.repeats)))
+    print(report(rows, args.seconds, args.repeats))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
