@@ -17,7 +17,7 @@ from camwatch.config import CameraConfig, RetentionConfig
 from camwatch.recording.index import EventRecord
 from camwatch.recording.segment_index import SegmentRecord, SegmentStore, segment_path
 from tests.helpers.camera_files import packets, streams, walking_figure
-from tests.helpers.event_files import write_fragmented_clip
+from tests.helpers.event_files import whole_fragments, write_fragmented_clip
 from tests.helpers.media import probe
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.helpers.rtsp_camera import RtspCamera
@@ -241,9 +241,12 @@ segment_seconds = 60
     try:
         wait_for_health(port, process)
         segment_dir = data_dir / "segments" / "cam"
-        # KEYFRAME_INTERVAL_S is 2 s: after 5 s, at least two whole fragments are on disk
         wait_until(lambda: list(segment_dir.rglob("*.mp4")), timeout=20, message="a segment")
-        time.sleep(5)
+        wait_until(
+            lambda: whole_fragments(next(segment_dir.rglob("*.mp4"))) >= 2,
+            timeout=30,
+            message="two whole fragments of the segment on disk",
+        )
         process.send_signal(signal.SIGKILL)
         assert process.wait(10) == -signal.SIGKILL
     finally:
