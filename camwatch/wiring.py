@@ -36,7 +36,7 @@ class RecorderComponent:
 
     def start(self) -> None:
         self.camera.stream_listeners.append(self.recorder.on_streams)
-        self.recorder.on_streams(self.camera.state.video, self.camera.state.audio)
+        self.recorder.on_streams(*self.camera.streams)
         self.camera.packet_listeners.append(self.recorder.on_packet)
         self.camera.listeners.append(self.recorder.on_frame)
 
@@ -102,7 +102,7 @@ class SegmentComponent:
 
     def start(self) -> None:
         self.camera.stream_listeners.append(self.recorder.on_streams)
-        self.recorder.on_streams(self.camera.state.video, self.camera.state.audio)
+        self.recorder.on_streams(*self.camera.streams)
         self.camera.packet_listeners.append(self.recorder.on_packet)
         self.camera.listeners.append(self.recorder.on_frame)
 

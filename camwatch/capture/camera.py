@@ -36,7 +36,7 @@ StreamsListener = Callable[[StreamInfo | None, StreamInfo | None], None]
 HISTORY_LENGTH = 1800  # a minute at 30 fps
 
 
-def open_source(spec: str, config: CameraConfig) -> Source:
+def open_source(spec: str, config: CameraConfig, *, audio: bool | None = None) -> Source:
     """The source for a `source` value: RTSP and other FFmpeg URLs and video files are
     demuxed into packets; HTTP (MJPEG), V4L2 devices and the demo scene give frames."""
     is_device = spec.isdigit() or spec.startswith("/dev/video")
@@ -49,7 +49,12 @@ def open_source(spec: str, config: CameraConfig) -> Source:
             loop=config.loop,
             max_pixels=config.max_frame_pixels,
         )
-    return AvSource(spec, loop=config.loop, audio=config.audio, max_pixels=config.max_frame_pixels)
+    return AvSource(
+        spec,
+        loop=config.loop,
+        audio=config.audio if audio is None else audio,
+        max_pixels=config.max_frame_pixels,
+    )
 
 
 def source_factory_for(config: CameraConfig) -> tuple[SourceFactory, SourceFactory | None]:
@@ -114,7 +119,9 @@ class Camera:
         self.stats = CameraStats()
         self.recorder: MotionRecorder | None = None  # set when motion recording is wired in
         fallback: SourceFactory | None = None
-        if source_factory is None:
+        if source_factory is None and config.detect_source:
+            source_factory = lambda: open_source(config.detect_source, config, audio=False)  # noqa: E731
+        elif source_factory is None:
             source_factory, fallback = source_factory_for(config)
         self._capture = CaptureThread(
             config.name,
@@ -125,9 +132,23 @@ class Camera:
             demo_fallback=fallback,
             backoff_start=backoff_start,
             backoff_max=backoff_max,
-            on_packet=self._on_packet,
-            on_streams=self._on_streams,
+            on_packet=None if config.detect_source else self._on_packet,
+            on_streams=None if config.detect_source else self._on_streams,
         )
+        # With detect_source, that stream (a substream) feeds detection and the JPEG views,
+        # and `source` is only demuxed: its packets are recorded and streamed, never decoded.
+        self._record_capture: CaptureThread | None = None
+        if config.detect_source:
+            self._record_capture = CaptureThread(
+                f"{config.name} (recorded stream)",
+                lambda: open_source(config.source, config),
+                lambda frame: None,  # its offline placeholders: the detect stream shows its own
+                backoff_start=backoff_start,
+                backoff_max=backoff_max,
+                on_packet=self._on_packet,
+                on_streams=self._on_streams,
+                decode_video=False,
+            )
 
     @property
     def name(self) -> str:
@@ -135,13 +156,24 @@ class Camera:
 
     @property
     def state(self) -> CaptureState:
+        """The capture of the frames: detection's and the live views' (see `streams`)."""
         return self._capture.state
+
+    @property
+    def streams(self) -> tuple[StreamInfo | None, StreamInfo | None]:
+        """(video, audio) of the recorded stream, when its source sends packets."""
+        state = self._capture.state if self._record_capture is None else self._record_capture.state
+        return state.video, state.audio
 
     def start(self) -> None:
         self._capture.start()
+        if self._record_capture is not None:
+            self._record_capture.start()
 
     def stop(self) -> None:
         self._capture.stop()
+        if self._record_capture is not None:
+            self._record_capture.stop()
         self.hub.close()
         self.fragments.close()
 
@@ -163,7 +195,7 @@ class Camera:
     @property
     def codec(self) -> str:
         """The live video codec: the camera's for packet sources, else what viewers get."""
-        video = self.state.video
+        video = self.streams[0]
         if video is not None:
             return video.codec
         return "mjpeg"
@@ -171,7 +203,7 @@ class Camera:
     @property
     def records_audio(self) -> bool:
         """Audio goes into the clips: the camera's, or a microphone's that is delivering."""
-        return self.config.audio and self.state.audio is not None
+        return self.config.audio and self.streams[1] is not None
 
     def record_delta(self, frame: Frame, delta: float) -> None:
         """Called by motion detection on the capture thread."""

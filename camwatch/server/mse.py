@@ -48,7 +48,7 @@ async def send_fragments(camera: Camera, send: Send, close: Close, *, with_meta:
     resolution) the socket is closed with 1012 so the client starts over with the new init.
     """
     hub = camera.fragments
-    video = camera.state.video
+    video = camera.streams[0]
     if video is None or not video.browser_playable:
         codec = video.codec if video is not None else camera.codec
         raise NotStreamable(f"camera {camera.name} sends {codec}, not H.264")
