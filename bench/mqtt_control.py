@@ -34,6 +34,7 @@ from processes import free_port, stop_process, wait_for_health  # bench/ is sys.
 ROOT = Path(__file__).resolve().parent.parent
 MOSQUITTO = "/usr/sbin/mosquitto"
 STATE, COMMAND = "camwatch/cam/recordings", "camwatch/cam/recordings/set"
+DETECT_COMMAND = "camwatch/cam/detect/set"
 SPACING_S = 0.7  # more than camwatch's MIN_COMMAND_INTERVAL_S (0.5 s)
 
 
@@ -94,9 +95,10 @@ def start_camwatch(workdir: Path, broker_port: int) -> tuple[subprocess.Popen[by
     return server, port
 
 
-def recordings_of(port: int) -> bool:
+def switches_of(port: int) -> tuple[bool, bool]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/cameras/cam", timeout=5) as reply:
-        return bool(json.loads(reply.read())["recordings"])
+        camera = json.loads(reply.read())
+    return bool(camera["detect"]), bool(camera["recordings"])
 
 
 def round_trips(publisher: mqtt.Client, watcher: StateWatcher, commands: int) -> list[float]:
@@ -118,17 +120,19 @@ def round_trips(publisher: mqtt.Client, watcher: StateWatcher, commands: int) ->
 def flood(publisher: mqtt.Client, watcher: StateWatcher, count: int, port: int) -> str:
     seen = len(watcher.states)
     started = time.perf_counter()
-    for i in range(count):
-        publisher.publish(COMMAND, "ON" if i % 2 else "OFF")
-    publisher.publish(COMMAND, "OFF", qos=1).wait_for_publish(10)
+    for i in range(count):  # QoS 1 keeps them in order (QoS 0 may overtake the last one)
+        publisher.publish(COMMAND, "ON" if i % 2 else "OFF", qos=1)
+    publisher.publish(COMMAND, "OFF", qos=1)
+    # detection off marks the end: the flood passes through recordings OFF on its way
+    publisher.publish(DETECT_COMMAND, "OFF", qos=1).wait_for_publish(60)
     deadline = time.monotonic() + 30
-    while recordings_of(port) and time.monotonic() < deadline:
+    while switches_of(port) != (False, False) and time.monotonic() < deadline:
         time.sleep(0.05)
     applied = time.perf_counter() - started
     time.sleep(1.0)  # let the last state messages arrive before counting them
     states = len(watcher.states) - seen
     return (
-        f"| {count} alternating commands, then OFF | last one applied after "
+        f"| {count} alternating commands (QoS 1), then OFF | last one applied after "
         f"{applied:.2f} s | {states} state messages |"
     )
 

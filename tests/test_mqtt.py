@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -309,6 +310,20 @@ def test_broker_down_at_start_then_up_connects_while_the_camera_keeps_capturing(
             assert camera.state.online
     finally:
         broker.stop()
+
+
+def test_the_broker_connection_sends_small_packets_at_once(tmp_path, broker):
+    """A switch's state answers its command without waiting out Nagle's algorithm (about 40 ms
+    per command with the broker's delayed ACKs; bench/mqtt_control.py measures it)."""
+    publisher = publisher_for(mqtt_config(broker.port), tmp_path)
+    publisher.start()
+    try:
+        wait_until(lambda: publisher.connected, message="publisher connected")
+        sock = publisher.client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        publisher.stop()
 
 
 def test_node_id_and_base_url():

@@ -241,10 +241,12 @@ def test_a_flood_of_commands_is_applied_a_few_times_a_second_ending_on_the_last(
         flooder.loop_start()
         try:
             started = time.monotonic()
-            for i in range(3000):
-                flooder.publish("camwatch/cam/recordings/set", "ON" if i % 2 else "OFF")
-            flooder.publish("camwatch/cam/recordings/set", "OFF", qos=1).wait_for_publish(10)
-            wait_until(lambda: switch_state(server) == (True, False), message="the last command")
+            for i in range(3000):  # QoS 1: the broker keeps one client's messages in order
+                flooder.publish("camwatch/cam/recordings/set", "ON" if i % 2 else "OFF", qos=1)
+            flooder.publish("camwatch/cam/recordings/set", "OFF", qos=1)
+            # detection off marks the end: the flood can pass through recordings OFF on its way
+            flooder.publish("camwatch/cam/detect/set", "OFF", qos=1).wait_for_publish(30)
+            wait_until(lambda: switch_state(server) == (False, False), message="the last commands")
             elapsed = time.monotonic() - started
         finally:
             flooder.disconnect()

@@ -52,6 +52,14 @@ def payload_kind(message: mqtt.MQTTMessage) -> str:
     return "a payload other than ON or OFF"
 
 
+def send_at_once(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """TCP_NODELAY on the broker connection: with Nagle's algorithm, a state answering a command
+    waits for the broker's delayed ACK of camwatch's PUBACK (about 40 ms)."""
+    if isinstance(sock, socket.socket):  # TLS sockets too; anything else is left as it is
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class MqttPublisher:
     """An EventListener and service component speaking MQTT with a broker.
 
@@ -127,6 +135,7 @@ class MqttPublisher:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_socket_open = send_at_once
 
     # -- lifetime ----------------------------------------------------------------------------
 
