@@ -98,6 +98,7 @@ class MqttPublisher:
         self.reconnect_min_s, self.reconnect_max_s = reconnect_min_s, reconnect_max_s
         self._lock = threading.Lock()
         self._connected = False
+        self._subscribed = threading.Event()  # the broker confirmed this connection's SUBSCRIBE
         self._stopping = threading.Event()
         self._reported_unreachable = False
         self._motion: dict[str, bool] = dict.fromkeys(self.cameras, False)
@@ -123,6 +124,11 @@ class MqttPublisher:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def listening(self) -> bool:
+        """Connected, and the broker has confirmed the subscriptions: commands reach camwatch."""
+        return self._connected and self._subscribed.is_set()
+
     def _configure_client(self) -> None:
         client = self.client
         if self.config.username:
@@ -135,6 +141,7 @@ class MqttPublisher:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = lambda *_: self._subscribed.set()
         client.on_socket_open = send_at_once
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -240,6 +247,7 @@ class MqttPublisher:
         subscriptions = [(topic, 1) for topic in self.command_topics]
         if self.config.discovery:
             subscriptions.append((self.topics.ha_status, 1))
+        self._subscribed.clear()
         if subscriptions:
             client.subscribe(subscriptions)
         with self._lock:
@@ -264,6 +272,7 @@ class MqttPublisher:
         properties: Any,
     ) -> None:
         was_connected, self._connected = self._connected, False
+        self._subscribed.clear()
         if was_connected and not self._stopping.is_set():
             log.warning("mqtt: disconnected (%s); reconnecting", reason)
 
