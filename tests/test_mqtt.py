@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from camwatch.wiring import build_service
 from tests.helpers.broker import Collector, Mosquitto
+from tests.helpers.certs import self_signed
 from tests.helpers.ha_schema import discovery_problems
 from tests.helpers.processes import free_port
 from tests.helpers.support import ServerThread, demo_config, wait_until
@@ -324,6 +326,38 @@ def test_the_broker_connection_sends_small_packets_at_once(tmp_path, broker):
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         publisher.stop()
+
+
+def test_tls_with_a_login_connects_only_to_a_broker_whose_certificate_it_trusts(
+    tmp_path, monkeypatch, caplog
+):
+    cert, key = self_signed(tmp_path)
+    other_ca, _ = self_signed(tmp_path, "-other")
+    broker = Mosquitto(tmp_path, tls=(cert, key), users={"camwatch": "mqtt-pass"}).start()
+    config = MqttConfig(
+        host="127.0.0.1", port=broker.port, tls=True, username="camwatch", password="mqtt-pass"
+    )
+    try:
+        # the system's certificate authorities, as far as OpenSSL is concerned
+        monkeypatch.setenv("SSL_CERT_FILE", str(other_ca))
+        untrusting = publisher_for(config, tmp_path)
+        untrusting.start()
+        try:
+            wait_until(lambda: "cannot reach broker" in caplog.text, message="the failure reported")
+            assert not untrusting.connected
+        finally:
+            untrusting.stop()
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        trusting = publisher_for(config, tmp_path)
+        trusting.start()
+        try:
+            wait_until(lambda: trusting.connected, message="connected over TLS")
+            sock = trusting.client.socket()
+            assert isinstance(sock, ssl.SSLSocket) and sock.version() in ("TLSv1.2", "TLSv1.3")
+        finally:
+            trusting.stop()
+    finally:
+        broker.stop()
 
 
 def test_node_id_and_base_url():

@@ -21,6 +21,7 @@ from camwatch.config import ServerConfig
 from camwatch.server.auth import FailureThrottle
 from camwatch.server.guard import SECURITY_HEADERS
 from camwatch.service import warn_if_exposed
+from tests.helpers.certs import self_signed
 from tests.helpers.processes import free_port
 from tests.helpers.security_client import (
     Response,
@@ -409,34 +410,6 @@ def test_index_loads_the_security_module(tmp_path):
 
 
 # -- TLS ------------------------------------------------------------------------------------------
-
-
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
 
 
 def test_tls_serves_https_with_secure_cookies(tmp_path):

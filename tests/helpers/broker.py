@@ -25,7 +25,8 @@ class Mosquitto:
     """`listener PORT 127.0.0.1`, anonymous, no persistence; start() waits until it accepts.
 
     `log_subscriptions` makes the broker log every subscription (see `subscriptions()`);
-    `users` (name: password) turns anonymous access off; `acl` is an acl_file's text."""
+    `users` (name: password) turns anonymous access off; `acl` is an acl_file's text; `tls`
+    (certfile, keyfile) makes the listener TLS only (start() still waits for its TCP port)."""
 
     def __init__(
         self,
@@ -35,11 +36,13 @@ class Mosquitto:
         log_subscriptions: bool = False,
         users: dict[str, str] | None = None,
         acl: str | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.log_subscriptions = log_subscriptions
         self.users = users or {}
         self.acl = acl
+        self.tls = tls  # (certfile, keyfile): the listener speaks TLS only
         self.directory = directory
         self.config_path = directory / f"mosquitto-{self.port}.conf"
         self.log_path = directory / f"mosquitto-{self.port}.log"
@@ -67,6 +70,8 @@ class Mosquitto:
     def _options(self) -> str:
         # as root, mosquitto drops to a user that cannot read or write the test's directory
         options = [f"user {getpass.getuser()}"]
+        if self.tls is not None:  # options of the listener: right after its line
+            options += [f"certfile {self.tls[0]}", f"keyfile {self.tls[1]}"]
         if self.log_subscriptions:  # a log file is flushed line by line (stdout is not)
             options += [f"log_dest file {self.log_path}", "log_type all"]
         if self.users:
