@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import shutil
 import signal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from camwatch.capture.packets import StreamInfo
+from camwatch.config import MotionConfig
+from camwatch.recording.recorder import EventRecorder
 from tests.helpers.camera_files import decodes, packets, streams, walking_figure
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.processes import free_port
@@ -187,3 +191,32 @@ def test_camera_gone_mid_event_closes_the_clip_and_reconnects(tmp_path, footage)
     print("\n".join(offline_lines))
     assert len(offline_lines) == 1, offline_lines  # once when it went, not per retry
     assert "Traceback" not in camwatch.log_text()
+
+
+def test_g711_audio_is_transcoded_to_aac_beside_the_copied_video(tmp_path, footage):
+    server = RtspCamera(free_port(), {"walk": footage["walk"]}, audio="pcma").start()
+    camwatch = CamwatchProcess(tmp_path, cameras=camera_toml(server.url("walk"))).start()
+    try:
+        event = event_of(camwatch, ended=True)
+    finally:
+        camwatch.kill()
+        server.stop()
+    clip = clip_path(camwatch, event)
+    kinds = {s["codec_type"]: s for s in streams(clip)}
+    assert kinds["audio"]["codec_name"] == "aac" and event["has_audio"] is True
+    video_s, audio_s = float(kinds["video"]["duration"]), float(kinds["audio"]["duration"])
+    assert abs(video_s - audio_s) < 1.0, (video_s, audio_s)  # sound all along the clip
+    total, same, _ = matched(clip, footage["walk"])
+    assert same / total >= 0.9 and decodes(clip)
+
+
+def test_audio_in_a_codec_nobody_decodes_leaves_a_video_only_clip(tmp_path, caplog):
+    recorder = EventRecorder("cam", MotionConfig(), tmp_path)
+    video = StreamInfo("video", "h264", Fraction(1, 90000), width=480, height=360)
+    odd = StreamInfo("audio", "not_a_codec", Fraction(1, 8000), sample_rate=8000, channels=1)
+    with caplog.at_level("WARNING"):
+        recorder.on_streams(video, odd)
+        recorder.on_streams(video, odd)  # a reconnect: not logged again
+    assert recorder.copies_packets and not recorder.records_audio
+    lines = [r for r in caplog.records if "not_a_codec" in r.getMessage()]
+    assert len(lines) == 1

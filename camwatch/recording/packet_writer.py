@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo, add_copy_stream
+from camwatch.recording.audio import COPIED, AacTranscoder
 from camwatch.recording.clip_writer import MP4_OPTIONS, ClipFrame, ClipResult
 from camwatch.recording.thumbnails import write_thumbnail
 
@@ -45,31 +46,42 @@ class _Track:
         self.shift: int | None = None  # added to the camera's timestamps
         self.last_dts = -1
 
-    def packet(self, item: EncodedPacket, zero_t: float) -> av.Packet[Any] | None:
-        """The av.Packet for `item`, or None when it falls before the clip's start or out
-        of order."""
+    def packets(self, item: EncodedPacket, zero_t: float) -> list[av.Packet[Any]]:
+        """The av.Packet for `item`, none when it falls before the clip's start or out of
+        order."""
         if self.shift is None:
             start = round((item.t - zero_t) / self.info.time_base)
             if start < 0:
-                return None  # audio from before the clip's first keyframe
+                return []  # audio from before the clip's first keyframe
             self.shift = start - item.dts
         dts = item.dts + self.shift
         if dts <= self.last_dts:
-            return None
+            return []
         self.last_dts = dts
         packet = av.Packet(item.data)
         packet.dts, packet.pts = dts, item.pts + self.shift
         packet.time_base = self.info.time_base
         packet.stream = self.stream
         packet.is_keyframe = item.keyframe
-        return packet
+        return [packet]
+
+    def flush(self) -> list[av.Packet[Any]]:
+        return []
+
+
+class Track(Protocol):
+    """One output stream of a clip: the camera's packets become the clip's."""
+
+    def packets(self, item: EncodedPacket, zero_t: float) -> list[av.Packet[Any]]: ...
+    def flush(self) -> list[av.Packet[Any]]: ...
 
 
 class PacketClipWriter(threading.Thread):
     """Writes the camera's packets to a fragmented MP4 on its own thread, as they come.
 
     The clip starts at its first video keyframe (earlier packets are dropped), so it always
-    plays from its first frame; audio is placed by capture time and copied when it is AAC.
+    plays from its first frame; audio is placed by capture time, copied when it is AAC and
+    transcoded to AAC otherwise (recording/audio.py).
     `submit` never blocks: a writer too far behind drops packets up to the next keyframe.
     Fragments are cut at keyframes and flushed, so a crash loses at most the last GOP.
     """
@@ -137,7 +149,7 @@ class PacketClipWriter(threading.Thread):
 
     def run(self) -> None:
         container: av.container.OutputContainer | None = None
-        tracks: dict[str, _Track] = {}
+        tracks: dict[str, Track] = {}
         zero_t = 0.0
         while True:
             item = self._queue.get()
@@ -161,41 +173,54 @@ class PacketClipWriter(threading.Thread):
             except (OSError, av.FFmpegError) as e:
                 self._fail(e)
             self.result.encode_seconds += time.perf_counter() - started
-        self._close(container, abort=item is _ABORT)
+        self._close(container, tracks, abort=item is _ABORT)
         self._try(lambda: self._on_done(self.result))
 
-    def _open(self) -> tuple[av.container.OutputContainer, dict[str, _Track]]:
+    def _open(self) -> tuple[av.container.OutputContainer, dict[str, Track]]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         options = dict(MP4_OPTIONS)
         if not self.video.extradata:  # no SPS/PPS out of band: take them from the keyframe
             options["movflags"] += "+delay_moov"
         container = av.open(str(self.path), mode="w", format="mp4", options=options)
-        tracks = {"video": _Track(self.video, add_copy_stream(container, self.video))}
-        if self.audio is not None:
+        tracks: dict[str, Track] = {
+            "video": _Track(self.video, add_copy_stream(container, self.video))
+        }
+        if self.audio is not None and self.audio.codec in COPIED:
             tracks["audio"] = _Track(self.audio, add_copy_stream(container, self.audio))
+        elif self.audio is not None:
+            tracks["audio"] = AacTranscoder(self.audio, container)
         return container, tracks
 
     def _mux(
         self,
         container: av.container.OutputContainer,
-        tracks: dict[str, _Track],
+        tracks: dict[str, Track],
         item: EncodedPacket,
         zero_t: float,
     ) -> None:
         track = tracks.get(item.stream.kind)
-        packet = track.packet(item, zero_t) if track is not None else None
-        if packet is None:
+        packets = track.packets(item, zero_t) if track is not None else []
+        if not packets:
             return
-        container.mux(packet)
+        container.mux(packets)
         if item.is_video:
             self.result.frames += 1
             self.result.last_captured_at = item.captured_at
         else:
-            self.result.audio_packets += 1
+            self.result.audio_packets += len(packets)
 
-    def _close(self, container: av.container.OutputContainer | None, *, abort: bool) -> None:
+    def _close(
+        self,
+        container: av.container.OutputContainer | None,
+        tracks: dict[str, Track],
+        *,
+        abort: bool,
+    ) -> None:
         if container is not None:
             try:
+                for track in tracks.values():
+                    if not abort and self.result.error is None:
+                        container.mux(track.flush())
                 container.close()
             except (OSError, av.FFmpegError) as e:
                 self._fail(e)

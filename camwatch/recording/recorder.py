@@ -17,6 +17,7 @@ from camwatch.integrations.listeners import EventListener, Listeners
 from camwatch.jpeg import JpegError
 from camwatch.motion.timed import TimedDetector
 from camwatch.motion.tracker import EventTracker, Step
+from camwatch.recording.audio import recordable
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.clips import EventClips, Writer
 from camwatch.recording.index_writer import EventSink, IndexWriter
@@ -67,6 +68,7 @@ class EventRecorder:
         self._video: StreamInfo | None = None  # the camera's streams, when it sends packets
         self._audio: StreamInfo | None = None
         self._frame_size: tuple[int, int] | None = None
+        self._warned: set[str] = set()  # audio codecs already reported as not recordable
         self._lock = threading.RLock()  # frames and packets arrive on different threads
         self.index = IndexWriter(store)
         self.clips = EventClips(
@@ -110,10 +112,11 @@ class EventRecorder:
             if video != self._video and self.clips.recording:
                 self._stop_event("the camera's stream changed")
             self._video = video
-            self._audio = audio if audio is not None and audio.codec == "aac" else None
-            if audio is not None and self._audio is None:
+            self._audio = audio if audio is not None and recordable(audio) else None
+            if audio is not None and self._audio is None and audio.codec not in self._warned:
+                self._warned.add(audio.codec)
                 log.warning(
-                    "camera %s: audio in %s is not recorded (only AAC is copied)",
+                    "camera %s: its audio (%s) cannot be decoded; recording video only",
                     self.camera_name,
                     audio.codec,
                 )
