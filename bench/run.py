@@ -422,11 +422,10 @@ class MotionComparison:
 def events_so_far(server: CamwatchServer) -> int:
     """Events camwatch has indexed (recorded or recording)."""
     try:
-        events = json.loads(http_get(server.base + "/api/events?limit=1000"))
+        events = json.loads(http_get(server.base + "/api/events?limit=100"))
     except (OSError, ValueError):
         return 0
-    items = events.get("events", events) if isinstance(events, dict) else events
-    return len(items)
+    return len(events) if isinstance(events, list) else 0
 
 
 def compare_scene(

@@ -47,14 +47,17 @@ def gain_map(
     ratio = (frame_s + BLACK_LEVEL) / (background_s + BLACK_LEVEL)
     if unusable is not None:
         ratio[unusable[::s, ::s]] = np.nan
-    gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
+    gains = counts = None
     if moving is not None and moving.shape == frame.shape and moving.any():
-        ratio[moving[::s, ::s] > 0] = np.nan
-        cells = _cells(ratio, rows, cols)
+        without_moving = ratio.copy()
+        without_moving[moving[::s, ::s] > 0] = np.nan
+        cells = _cells(without_moving, rows, cols)
         clean, clean_counts = _median_ignoring_nan(cells)
         enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
         if enough.any():  # cells mostly covered by moving things take their lighting elsewhere
             gains, counts = clean, np.where(enough, clean_counts, 0)
+    if gains is None or counts is None:  # nothing moved, or it covers every cell
+        gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
     gains = _fill_empty(gains, counts)
     if rows >= 3 and cols >= 3:
         # lighting varies smoothly: a cell far from most of its neighbours holds an object
