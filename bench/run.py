@@ -778,12 +778,14 @@ def report(
         lines += [
             "## `camwatch scan`",
             "",
-            "| video | length s | wall s | CPU s | frames/s | x real time | events |",
-            "|---|---|---|---|---|---|---|",
+            "| video | length s | wall s | CPU s | frames/s | x real time "
+            "| x real time per CPU second | events |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         lines += [
             f"| {r.name} | {r.seconds} | {r.wall:.2f} | {r.cpu:.2f} "
-            f"| {r.seconds * r.fps / r.wall:.0f} | {r.speed:.1f} | {r.events} |"
+            f"| {r.seconds * r.fps / r.wall:.0f} | {r.speed:.1f} | {r.seconds / r.cpu:.1f} "
+            f"| {r.events} |"
             for r in scan_results
         ]
         lines.append("")

@@ -292,7 +292,7 @@ class MotionDetector:
         raw = cv2.compare(squared, limit, cv2.CMP_GT)
         if active is not None:
             raw = cv2.bitwise_and(raw, raw, mask=active)
-        where = np.flatnonzero(raw)
+        where = _flat_nonzero(raw)
         changed = raw
         flip_rate = self._flip_rate
         if (
@@ -475,6 +475,17 @@ class _Blobs:
         else:
             selected = np.take(lookup, self.labels)
         return selected
+
+
+def _flat_nonzero(image: np.ndarray) -> np.ndarray:
+    """np.flatnonzero of a 0/255 image, in the same (row-major) order, through OpenCV's
+    findNonZero: much faster when few pixels are set, as is usual."""
+    points = cv2.findNonZero(image)
+    if points is None:
+        return np.zeros(0, np.intp)
+    xy = points.reshape(-1, 2)
+    flat: np.ndarray = xy[:, 1].astype(np.intp) * image.shape[1] + xy[:, 0]
+    return flat
 
 
 def _either(*masks: np.ndarray | None) -> np.ndarray | None:
