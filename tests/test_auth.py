@@ -6,12 +6,14 @@ import base64
 import stat
 
 from camwatch.server.auth import (
+    REVOKED_FILE,
     SECRET_FILE,
     SESSION_SECONDS,
     Authenticator,
     Credentials,
     FailureThrottle,
     PasswordHash,
+    load_revoked,
     load_secret,
     parse_basic,
 )
@@ -109,6 +111,23 @@ def test_revoked_session_stops_working(tmp_path):
     auth.revoke_session(token)
     assert not auth.session_valid(token)
     assert auth.session_valid(kept)
+
+
+def test_revocations_are_kept_on_disk_until_the_cookie_would_expire(tmp_path):
+    clock = FakeClock()
+    auth = Authenticator("admin", "pw", tmp_path, clock=clock)
+    old = auth.issue_session()
+    clock.now += SESSION_SECONDS / 2
+    new = auth.issue_session()
+    auth.revoke_session(old)
+    auth.revoke_session(new)
+    assert stat.S_IMODE((tmp_path / REVOKED_FILE).stat().st_mode) == 0o600
+    restarted = Authenticator("admin", "pw", tmp_path, clock=clock)
+    assert not restarted.session_valid(old) and not restarted.session_valid(new)
+    clock.now += SESSION_SECONDS / 2 + 10  # the old cookie has expired: its entry can go
+    assert len(load_revoked(tmp_path / REVOKED_FILE, clock.now)) == 1
+    (tmp_path / REVOKED_FILE).write_text("junk\n../x 99999999999\n")  # damaged: ignored
+    assert Authenticator("admin", "pw", tmp_path, clock=clock).session_valid(auth.issue_session())
 
 
 def test_parse_basic():

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from camwatch.server.connections import ConnectionBudget, PressureLog
+from camwatch.server.connections import ConnectionBudget, ConnectionGate, PressureLog
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.media import motion_video, probe
 from tests.helpers.security_client import request
@@ -60,6 +60,36 @@ def test_pressure_is_logged_once_then_once_a_minute_with_a_count(caplog):
         clock.now += 600
         pressure.note("client", "refusing connections from 10.0.0.9")  # a new episode
         assert len(caplog.records) == 3
+
+
+class FakeStream:
+    def __init__(self) -> None:
+        self.is_closed = False
+
+    def closed(self) -> bool:
+        return self.is_closed
+
+
+def test_the_gate_counts_by_address_and_keeps_spare_slots_for_light_clients():
+    budget = ConnectionBudget(descriptors=1024, reserved=200, total=40, per_client=30, spare=8)
+    gate = ConnectionGate(budget, PressureLog(60.0, Clock()))
+    streams = []
+    for i in range(40):
+        address = "10.0.0.1" if i < 30 else f"10.0.0.{i}"
+        assert gate.admit(address), i
+        streams.append(FakeStream())
+        gate.opened(streams[-1], address)  # type: ignore[arg-type]
+    assert not gate.admit("10.0.0.1")  # its own limit, and the shared slots are used
+    assert not gate.admit("10.0.0.200")  # now full for everyone
+    streams[0].is_closed = True
+    gate.http_ended(streams[0])  # type: ignore[arg-type]
+    assert gate.total == 39 and gate.admit("10.0.0.200")
+    websocket = streams[1]
+    gate.http_ended(websocket)  # type: ignore[arg-type]  # HTTP is over, the socket is not
+    assert gate.total == 39
+    websocket.is_closed = True
+    gate.sweep()
+    assert gate.total == 38
 
 
 # -- the real process under a 1024 descriptor limit --------------------------------------------

@@ -266,6 +266,8 @@ def test_any_request_gets_a_clean_answer(server, cookie, method, path, kind, ext
         headers["Cookie"] = extra["Cookie"]
     if method in ("GET", "HEAD") and body is not None:
         body = None
+    if method == "POST" and path.split("?")[0] == "/logout" and kind == "cookie":
+        headers.pop("Cookie")  # logging out would revoke the cookie the other tests share
     status, response_headers, data = send(server.port, method, path, headers, body)
     check_response(method, status, response_headers, data)
 
