@@ -20,6 +20,7 @@ from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from tests.helpers.broker import Collector, Mosquitto
 from tests.helpers.browser import PageFactory, WatchedPage
+from tests.helpers.http_client import request
 from tests.helpers.support import ServerThread, demo_config, store_of, wait_until
 from tests.helpers.web_fakes import (
     FakeEventsApi,
@@ -185,6 +186,24 @@ def test_recording_state_shows_live(server: ServerThread, open_page: PageFactory
     finally:
         server.call(lambda: setattr(yard, "recording", False))
     expect(tile.locator(".pill-rec")).to_be_hidden()
+    watched.assert_no_errors()
+
+
+def test_a_switched_off_camera_says_so_on_its_tile(
+    server: ServerThread, open_page: PageFactory
+) -> None:
+    watched = open_live(open_page, server)
+    badge = watched.page.locator(".tile[data-camera='yard'] .pill-off")
+    expect(badge).to_be_hidden()
+    try:
+        request(server.port, "PATCH", "/api/cameras/yard", {"recordings": False})
+        expect(badge).to_have_text("Recording off")
+        request(server.port, "PATCH", "/api/cameras/yard", {"detect": False})
+        expect(badge).to_have_text("Detection off")
+    finally:
+        request(server.port, "PATCH", "/api/cameras/yard", {"detect": True, "recordings": True})
+    expect(badge).to_be_hidden()
+    expect(watched.page.locator(".tile[data-camera='front'] .pill-off")).to_be_hidden()
     watched.assert_no_errors()
 
 

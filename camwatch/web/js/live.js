@@ -67,10 +67,12 @@ class CameraTile {
     });
     this.placeholder = h("span", { class: "frame-message" }, "Connecting…");
     this.recBadge = h("span", { class: "pill pill-rec", hidden: true }, "REC");
+    // detection or recording switched off (Settings, the API, Home Assistant): say so on the picture
+    this.offBadge = h("span", { class: "pill pill-off", hidden: true });
     this.motionOverlay = h("img", { class: "motion-overlay", alt: "", hidden: true });
     this.view = h("button", { class: "frame-button", type: "button", onclick: () => onToggle(this.name) },
       this.canvas, this.video, this.motionOverlay, this.placeholder,
-      h("span", { class: "frame-badges" }, this.recBadge));
+      h("span", { class: "frame-badges" }, this.offBadge, this.recBadge));
     this.motionToggle = h("button", { class: "button ghost icon-only", type: "button",
                                       "aria-pressed": "false",
                                       "aria-label": `Show what counts as motion on ${camera.name}`,
@@ -121,6 +123,9 @@ class CameraTile {
     if (this.connection !== "live") this.online = camera.online;
     this.recording = camera.recording;
     const detecting = camera.motion?.enabled !== false;
+    const off = !detecting ? "Detection off" : camera.recordings === false ? "Recording off" : "";
+    this.offBadge.hidden = !off;
+    setText(this.offBadge, off);
     this.motionToggle.disabled = !detecting;
     if (!detecting && this.#showingMotion()) this.#toggleMotionView();
     this.graph.threshold = camera.motion?.threshold ?? this.graph.threshold;
