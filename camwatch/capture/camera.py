@@ -13,6 +13,7 @@ import numpy as np
 from camwatch.capture.av_source import AvSource
 from camwatch.capture.fmp4 import FragmentHub
 from camwatch.capture.hub import Hub
+from camwatch.capture.microphone import Microphone
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import FrameSource, SourceError, make_source, probe_webcam
@@ -52,7 +53,8 @@ def open_source(spec: str, config: CameraConfig, *, audio: bool | None = None) -
     return AvSource(
         spec,
         loop=config.loop,
-        audio=config.audio if audio is None else audio,
+        # a separate microphone (audio_source) replaces the camera's own sound
+        audio=(config.audio and not config.audio_source) if audio is None else audio,
         max_pixels=config.max_frame_pixels,
     )
 
@@ -150,6 +152,10 @@ class Camera:
                 decode_video=False,
             )
 
+        self.microphone: Microphone | None = None
+        if config.audio and config.audio_source:
+            self.microphone = Microphone(config.name, config.audio_source, self._on_packet)
+
     @property
     def name(self) -> str:
         return self.config.name
@@ -169,11 +175,15 @@ class Camera:
         self._capture.start()
         if self._record_capture is not None:
             self._record_capture.start()
+        if self.microphone is not None:
+            self.microphone.start()
 
     def stop(self) -> None:
         self._capture.stop()
         if self._record_capture is not None:
             self._record_capture.stop()
+        if self.microphone is not None:
+            self.microphone.stop()
         self.hub.close()
         self.fragments.close()
 
@@ -203,6 +213,8 @@ class Camera:
     @property
     def records_audio(self) -> bool:
         """Audio goes into the clips: the camera's, or a microphone's that is delivering."""
+        if self.microphone is not None:
+            return self.microphone.stream is not None
         return self.config.audio and self.streams[1] is not None
 
     def record_delta(self, frame: Frame, delta: float) -> None:

@@ -18,7 +18,9 @@ import cv2
 import numpy as np
 
 from camwatch import jpeg
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
+from camwatch.recording.audio import AacTranscoder
 from camwatch.recording.thumbnails import write_thumbnail
 
 log = logging.getLogger(__name__)
@@ -162,9 +164,12 @@ class ClipWriter(threading.Thread):
         *,
         fps_hint: float = 10.0,
         pre_roll_seconds: float = 0.0,
+        audio: StreamInfo | None = None,
     ) -> None:
         super().__init__(name=f"clip-{path.stem}", daemon=True)
         self.path = path
+        self.audio = audio  # a microphone's sound, transcoded to AAC beside the frames
+        self._transcoder: AacTranscoder | None = None
         self._on_done = on_done
         self._fps_hint = fps_hint
         # Room for the pre-roll burst plus BACKLOG_SECONDS of lag; a few spare slots for control.
@@ -194,6 +199,15 @@ class ClipWriter(threading.Thread):
                 )
             return False
         self._queue.put_nowait(frame)
+        return True
+
+    def submit_audio(self, packet: EncodedPacket) -> bool:
+        """Queue a packet of the clip's audio; dropped (False) when the writer is behind."""
+        if self._closed or self.audio is None or packet.stream != self.audio:
+            return False
+        if self._queue.qsize() >= self._queue_frames:
+            return False
+        self._queue.put_nowait(packet)
         return True
 
     def thumbnail(self, frame: ClipFrame, path: Path) -> None:
@@ -226,8 +240,8 @@ class ClipWriter(threading.Thread):
             item = self._queue.get()
             if item is _FINISH or item is _ABORT:
                 break
-            if isinstance(item, _Thumbnail):
-                self._try(functools.partial(self._write_thumbnail, item))
+            if isinstance(item, (_Thumbnail, EncodedPacket)):
+                self._write_beside(item, container, first_t)
                 continue
             assert isinstance(item, ClipFrame)
             if self.result.error is not None:
@@ -261,6 +275,28 @@ class ClipWriter(threading.Thread):
         self._close(container, stream, abort=item is _ABORT)
         self._try(lambda: self._on_done(self.result))
 
+    def _write_beside(
+        self,
+        item: _Thumbnail | EncodedPacket,
+        container: av.container.OutputContainer | None,
+        first_t: float | None,
+    ) -> None:
+        """A thumbnail, or sound placed by capture time from the clip's first frame."""
+        if isinstance(item, _Thumbnail):
+            self._try(functools.partial(self._write_thumbnail, item))
+            return
+        if container is None or self._transcoder is None or first_t is None:
+            return
+        if self.result.error is not None:
+            return
+        try:
+            packets = self._transcoder.packets(item, first_t)
+            if packets:
+                container.mux(packets)
+                self.result.audio_packets += len(packets)
+        except (OSError, av.FFmpegError) as e:
+            self._fail(e)
+
     def _open(
         self, first: ClipFrame
     ) -> tuple[av.container.OutputContainer, av.video.stream.VideoStream]:
@@ -275,6 +311,8 @@ class ClipWriter(threading.Thread):
             **X264_OPTIONS,
             "g": str(max(1, round(self._fps_hint * KEYFRAME_INTERVAL_S))),
         }
+        if self.audio is not None:
+            self._transcoder = AacTranscoder(self.audio, container)
         return container, stream
 
     def _close(
@@ -289,6 +327,8 @@ class ClipWriter(threading.Thread):
                 if stream is not None and self.result.error is None and not abort:
                     for packet in stream.encode(None):
                         container.mux(packet)
+                    if self._transcoder is not None:
+                        container.mux(self._transcoder.flush())
             except (OSError, av.FFmpegError) as e:
                 self._fail(e)
             try:

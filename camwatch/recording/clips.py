@@ -99,10 +99,13 @@ class EventClips:
             writer.submit(packet)
 
     def submit_packet(self, packet: EncodedPacket) -> None:
-        """A packet as it arrives (capture thread), into the clip in progress if it takes them."""
+        """A packet as it arrives (capture thread), into the clip in progress: the camera's
+        packets for a packet clip, the sound for a clip of frames."""
         clip = self._clip
         if clip is not None and isinstance(clip.writer, PacketClipWriter):
             clip.writer.submit(packet)
+        elif clip is not None and isinstance(clip.writer, ClipWriter) and not packet.is_video:
+            clip.writer.submit_audio(packet)
 
     def _open(self, started_at: float) -> Writer:
         event_id = secrets.token_hex(6)

@@ -102,7 +102,7 @@ class EventRecorder:
 
     @property
     def records_audio(self) -> bool:
-        return self.copies_packets and self._audio is not None
+        return self.keep_clips and self._audio is not None
 
     # -- the camera's packets (capture thread) -----------------------------------------------
 
@@ -125,10 +125,20 @@ class EventRecorder:
 
     def on_packet(self, packet: EncodedPacket) -> None:
         with self._lock:
-            if not self.copies_packets:
-                return
-            self.packets.push(packet, self.settings.pre_roll_seconds)
-            self.clips.submit_packet(packet)
+            if not packet.is_video and packet.stream != self._audio:
+                self._adopt_audio(packet.stream)  # a microphone (audio_source) started
+            if self.copies_packets:
+                self.packets.push(packet, self.settings.pre_roll_seconds)
+                self.clips.submit_packet(packet)
+            elif not packet.is_video and self._audio is not None:
+                self.clips.submit_packet(packet)  # sound for the frames being encoded
+
+    def _adopt_audio(self, audio: StreamInfo) -> None:
+        if recordable(audio):
+            self._audio = audio
+        elif audio.codec not in self._warned:
+            self._warned.add(audio.codec)
+            log.warning("camera %s: cannot decode its audio (%s)", self.camera_name, audio.codec)
 
     def motion_foreground(self) -> np.ndarray | None:
         """What the detector counted as moving in the latest frame, for the motion view."""
@@ -259,9 +269,19 @@ class EventRecorder:
         if self.copies_packets:
             assert self._video is not None
             return PacketClipWriter(path, on_done, video=self._video, audio=self._audio)
-        writer = ClipWriter if self.keep_clips else RangeWriter
-        return writer(
-            path, on_done, fps_hint=self.fps_hint, pre_roll_seconds=self.settings.pre_roll_seconds
+        if not self.keep_clips:
+            return RangeWriter(
+                path,
+                on_done,
+                fps_hint=self.fps_hint,
+                pre_roll_seconds=self.settings.pre_roll_seconds,
+            )
+        return ClipWriter(
+            path,
+            on_done,
+            fps_hint=self.fps_hint,
+            pre_roll_seconds=self.settings.pre_roll_seconds,
+            audio=self._audio,
         )
 
     def _stop_event(self, reason: str) -> None:
