@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import ssl
+import stat
 from pathlib import Path
 from typing import Protocol
 
@@ -58,9 +59,15 @@ def prepare_data_dir(server: ServerConfig) -> Path:
         raise ConfigError(f"server.data_dir: {path} is not a directory")
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"server.data_dir: {path} is not writable by this user")
-    mode = path.stat().st_mode
-    if mode & 0o077 and path.stat().st_uid == os.getuid():
-        log.warning("%s was open to other users (%o); making it private (0700)", path, mode & 0o777)
+    status = path.stat()
+    if status.st_mode & stat.S_ISVTX:  # /tmp and the like: shared by design, not ours to close
+        log.warning("%s is a shared folder; keep camwatch's files in one of their own", path)
+    elif status.st_mode & 0o077 and status.st_uid == os.getuid():
+        log.warning(
+            "%s was open to other users (%o); making it private (0700)",
+            path,
+            status.st_mode & 0o777,
+        )
         path.chmod(0o700)
     return path
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from camwatch.config import ServerConfig
 from camwatch.recording.index import DB_NAME
+from camwatch.service import prepare_data_dir
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.mjpeg_server import MjpegTestServer, lying_frame
 from tests.helpers.processes import free_port, run_camwatch
@@ -267,6 +269,17 @@ def test_a_data_dir_that_is_a_file_is_exit_2_naming_data_dir(tmp_path):
         assert "data_dir" in last and str(not_a_dir) in last, result.stderr
         assert "listen" not in result.stderr and "Traceback" not in result.stderr
     assert not_a_dir.read_text() == "a file"
+
+
+def test_a_shared_sticky_data_dir_is_left_as_it_is(tmp_path, caplog):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    assert prepare_data_dir(ServerConfig(data_dir=str(shared))) == shared
+    assert mode(shared) == 0o777 and "shared folder" in caplog.text
+    private = tmp_path / "new" / "data"
+    prepare_data_dir(ServerConfig(data_dir=str(private)))
+    assert mode(private) == 0o700
 
 
 # -- file modes -----------------------------------------------------------------------------------
