@@ -17,7 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.exception import MQTTException
 
 from camwatch.config import Config, MqttConfig
-from camwatch.integrations.mqtt import MIN_COMMAND_INTERVAL_S, MqttPublisher
+from camwatch.integrations.commands import MIN_COMMAND_INTERVAL_S
+from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventStore
 from camwatch.service import Service
 from camwatch.wiring import build_service
@@ -198,7 +199,7 @@ def test_state_is_retained_again_and_commands_work_after_a_broker_restart(tmp_pa
 def test_bad_commands_are_ignored_and_logged_once_per_topic_and_kind(
     tmp_path, broker, collectors, caplog
 ):
-    caplog.set_level(logging.WARNING, logger="camwatch.integrations.mqtt")
+    caplog.set_level(logging.WARNING, logger="camwatch.integrations.commands")
     # left on the broker by a careless client: must not switch recordings off at each connect
     send(broker.port, "camwatch/cam/recordings/set", "OFF", retain=True)
     with ServerThread(config_for(tmp_path / "data", broker.port), quick_mqtt) as server:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from camwatch.config import MqttConfig
+from camwatch.integrations.commands import CommandQueue
 from camwatch.integrations.discovery import (
     MOTION_END,
     MOTION_START,
@@ -39,17 +38,6 @@ MAX_QUEUED_MESSAGES = 1000
 MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024
 STOP_TIMEOUT_S = 3.0
 FPS_INTERVAL_S = 15.0
-MIN_COMMAND_INTERVAL_S = 0.5
-COMMAND_PAYLOADS = {ON.encode(): True, OFF.encode(): False}
-
-
-def payload_kind(message: mqtt.MQTTMessage) -> str:
-    """Why a command is not taken, in words a log line can say once per topic."""
-    if message.retain:
-        return "a retained command left on the broker (publish commands without retain)"
-    if not message.payload:
-        return "an empty payload (expected ON or OFF)"
-    return "a payload other than ON or OFF"
 
 
 def send_at_once(client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -279,18 +267,13 @@ class MqttPublisher:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         command = self.command_topics.get(message.topic)
         if command is not None:
-            self._on_command(message, *command)
+            camera, switch = command
+            payload = bytes(message.payload)
+            self._commands.receive(message.topic, camera, switch, payload, message.retain)
         elif message.topic == self.topics.ha_status and message.payload == b"online":
             log.info("mqtt: Home Assistant came online; sending discovery again")
             with self._lock:
                 self._publish_all()
-
-    def _on_command(self, message: mqtt.MQTTMessage, camera: str, switch: str) -> None:
-        on = COMMAND_PAYLOADS.get(bytes(message.payload))
-        if on is None or message.retain:
-            self._commands.ignore(message.topic, payload_kind(message))
-            return
-        self._commands.put(camera, switch, on)
 
     # -- publishing (hold self._lock where state is read) ------------------------------------
 
@@ -339,64 +322,3 @@ class MqttPublisher:
             log.warning("mqtt: outgoing queue full; dropped a message to %s", topic)
             return None
         return info
-
-
-class CommandQueue:
-    """ON/OFF commands from the broker, applied to the switches on a worker thread.
-
-    Only the latest command per switch waits, and turns come at most every
-    `min_interval_s`: a flood of commands costs at most one change (one index write, one log
-    line) per switch and turn, and memory stays bounded. The first command after a quiet spell
-    is applied at once. Ignored messages are logged once per topic and kind, not per message.
-    """
-
-    def __init__(
-        self, switches: Switches | None, min_interval_s: float = MIN_COMMAND_INTERVAL_S
-    ) -> None:
-        self.switches = switches
-        self.min_interval_s = min_interval_s
-        self._worker = BoundedWorker("mqtt-commands", max_queued=2)
-        self._stopping = threading.Event()
-        self._last_turn = -math.inf
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str], bool] = {}
-        self._queued = False
-        self._logged: set[tuple[str, str]] = set()  # bounded: command topics x kinds
-        self.ignored = 0
-
-    def start(self) -> None:
-        self._worker.start()
-
-    def stop(self, timeout: float) -> None:
-        self._stopping.set()  # a turn waiting out the interval goes now
-        self._worker.stop(timeout)
-
-    def put(self, camera: str, switch: str, on: bool) -> None:
-        with self._lock:
-            self._pending[(camera, switch)] = on
-            if self._queued:
-                return
-            self._queued = self._worker.submit(self._apply)
-
-    def ignore(self, topic: str, kind: str) -> None:
-        with self._lock:
-            self.ignored += 1
-            if (topic, kind) in self._logged:
-                return
-            self._logged.add((topic, kind))
-        log.warning("mqtt: ignoring %s on %s (logged once per topic)", kind, topic)
-
-    def _apply(self) -> None:
-        self._stopping.wait(self._last_turn + self.min_interval_s - time.monotonic())
-        with self._lock:
-            pending, self._pending = self._pending, {}
-            self._queued = False
-        self._last_turn = time.monotonic()
-        if self.switches is None:
-            return
-        for (camera, switch), on in pending.items():
-            try:
-                self.switches.set(camera, **{switch: on})
-            except Exception as e:  # the index could not be written: say so, keep running
-                state = ON if on else OFF
-                log.error("mqtt: cannot turn %s %s for camera %s: %s", switch, state, camera, e)
