@@ -403,6 +403,29 @@ def test_player_plays_the_clip_and_closes_with_escape(
     watched.assert_no_errors()
 
 
+def test_player_sound_button_mutes_clips_with_sound_and_is_off_without(
+    server: ServerThread, open_page: PageFactory, media: tuple[bytes, bytes]
+) -> None:
+    events = sample_events()
+    events[0]["has_audio"] = True  # the newest clip has sound, the next one not
+    watched = open_events(open_page, server, FakeEventsApi(events, *media))
+    page = watched.page
+    page.locator(".card").first.click()
+    dialog = page.locator("dialog.player")
+    sound = dialog.locator("button[data-role='sound']")
+    expect(sound).to_have_text("Sound on")
+    expect(sound).to_have_attribute("aria-pressed", "true")
+    sound.click()
+    expect(sound).to_have_text("Sound off")
+    assert page.evaluate("document.querySelector('dialog video').muted") is True
+    sound.click()
+    expect(sound).to_have_text("Sound on")
+    dialog.get_by_role("button", name="Older clip").click()
+    expect(sound).to_have_text("No sound")
+    expect(sound).to_be_disabled()
+    watched.assert_no_errors()
+
+
 def test_player_deletes_after_confirmation(
     server: ServerThread, open_page: PageFactory, events_api: FakeEventsApi
 ) -> None:

@@ -23,6 +23,10 @@ export class PlayerDialog extends EventTarget {
                               onclick: () => this.#step(-1) }, icon("prev"), h("span", {}, "Newer"));
     this.next = h("button", { class: "button ghost", type: "button", "aria-label": "Older clip",
                               onclick: () => this.#step(1) }, h("span", {}, "Older"), icon("next"));
+    this.soundLabel = h("span", {}, "Sound on");
+    this.sound = h("button", { class: "button ghost", type: "button", "aria-pressed": "true",
+                               dataset: { role: "sound" }, onclick: () => this.#toggleSound() },
+      this.soundLabel);
     this.download = h("a", { class: "button", download: "" }, icon("download"), h("span", {}, "Download"));
     this.deleteButton = h("button", { class: "button danger-outline", type: "button",
                                       onclick: () => this.#askDelete(true) },
@@ -42,7 +46,7 @@ export class PlayerDialog extends EventTarget {
       h("div", { class: "player-video" }, this.video),
       this.info,
       h("div", { class: "player-actions" }, this.prev, this.next,
-        h("span", { class: "spacer" }), this.download, this.deleteButton),
+        this.sound, h("span", { class: "spacer" }), this.download, this.deleteButton),
       this.confirm, this.error);
     this.video.addEventListener("error", () => {
       if (this.video.getAttribute("src")) {
@@ -50,6 +54,10 @@ export class PlayerDialog extends EventTarget {
           ? "This clip cannot be played. It may have been deleted."
           : "This clip is still being recorded; try again when it has finished.");
       }
+    });
+    this.video.addEventListener("volumechange", () => {
+      const event = this.#playing();
+      if (event) this.#showSound(event); // the native controls' mute too
     });
     this.dialog.addEventListener("close", () => this.#unload());
     // a click on the backdrop (outside the dialog's box) closes it, like Escape
@@ -91,7 +99,22 @@ export class PlayerDialog extends EventTarget {
     const index = this.order.indexOf(id);
     this.prev.disabled = index <= 0;
     this.next.disabled = index < 0 || index >= this.order.length - 1;
+    this.#showSound(event);
     this.video.play().catch(() => {}); // autoplay may be refused; the controls still work
+  }
+
+  /** Mute/unmute: off for a clip without sound (has_audio false). */
+  #showSound(event) {
+    const hasAudio = event.has_audio === true;
+    this.sound.disabled = !hasAudio;
+    this.sound.setAttribute("aria-pressed", String(hasAudio && !this.video.muted));
+    setText(this.soundLabel, !hasAudio ? "No sound" : this.video.muted ? "Sound off" : "Sound on");
+  }
+
+  #toggleSound() {
+    this.video.muted = !this.video.muted;
+    const event = this.#playing();
+    if (event) this.#showSound(event);
   }
 
   #describe(event) {
