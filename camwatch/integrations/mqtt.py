@@ -1,4 +1,4 @@
-"""MqttPublisher: motion state, events and Home Assistant discovery over MQTT (paho-mqtt 2.x)."""
+"""MqttPublisher: state, events and discovery out, switch commands in, over MQTT (paho-mqtt 2.x)."""
 
 from __future__ import annotations
 
