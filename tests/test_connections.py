@@ -3,13 +3,10 @@ once a minute, and the real process under `ulimit -n 1024` flooded with idle con
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import resource
-import socket
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ import pytest
 from camwatch.server.connections import ConnectionBudget, ConnectionGate, PressureLog
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.media import motion_video, probe
-from tests.helpers.security_client import request
+from tests.helpers.security_client import idle_connections, request
 from tests.helpers.support import wait_until
 
 
@@ -95,27 +92,6 @@ def test_the_gate_counts_by_address_and_keeps_spare_slots_for_light_clients():
 # -- the real process under a 1024 descriptor limit --------------------------------------------
 
 FLOOD = 1100
-HALF_HEADER = b"GET / HTTP/1.1\r\nHost: camwatch\r\nUser-Agent: slow"
-
-
-@contextlib.contextmanager
-def idle_connections(port: int, sources: list[str], each: int) -> Iterator[list[socket.socket]]:
-    """`each` connections from every loopback source address, half a header sent, held open."""
-    held: list[socket.socket] = []
-    try:
-        for source in sources:
-            for _ in range(each):
-                client = socket.socket()
-                held.append(client)
-                client.settimeout(10)
-                client.bind((source, 0))
-                with contextlib.suppress(OSError):  # refused ones may be reset at once
-                    client.connect(("127.0.0.1", port))
-                    client.sendall(HALF_HEADER)
-        yield held
-    finally:
-        for client in held:
-            client.close()
 
 
 def raise_own_limit(needed: int) -> None:

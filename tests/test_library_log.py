@@ -4,17 +4,15 @@ minute: a corrupt video does not flood stderr (or the journal)."""
 from __future__ import annotations
 
 import logging
-import random
 import re
-import subprocess
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from camwatch.capture.library_log import RateLimit, kind_of
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.file_server import FileServer
+from tests.helpers.media import corrupt_video
 from tests.helpers.support import wait_until
 
 
@@ -56,28 +54,6 @@ def test_kinds_are_bounded():
         limit.filter(record("libav.h264", f"message {'x' * i}"))
     assert len(limit._kinds) == 10
     assert kind_of("[h264] MB 12 0 at 0x7f00ab") == "[h#] MB # # at #"
-
-
-def corrupt_video(folder: Path) -> Path:
-    """An H.264 MP4 with bytes of its frames overwritten: it opens, and every few frames fail
-    to decode (FFmpeg prints a few lines for each)."""
-    clean = folder / "clean.mp4"
-    source = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "6"]
-    encode = ["-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p"]
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", *source, *encode, str(clean)],
-        check=True,
-        timeout=60,
-    )
-    data = bytearray(clean.read_bytes())
-    start, end = data.find(b"mdat") + 64, data.find(b"moov")
-    end = end if end > start else len(data)
-    rng = random.Random(3)
-    for _ in range(400):
-        data[rng.randrange(start, end)] = rng.randrange(256)
-    path = folder / "corrupt.mp4"
-    path.write_bytes(bytes(data))
-    return path
 
 
 def frames_captured(camwatch: CamwatchProcess) -> float:

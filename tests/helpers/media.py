@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -61,4 +62,26 @@ def motion_video(
         cv2.rectangle(image, (x, height // 4), (x + 40, height * 3 // 4), (230, 230, 230), -1)
         writer.write(image)
     writer.release()
+    return path
+
+
+def corrupt_video(folder: Path) -> Path:
+    """An H.264 MP4 with bytes of its frames overwritten: it opens, and every few frames fail
+    to decode (FFmpeg prints a few lines for each)."""
+    clean = folder / "clean.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "6"]
+    encode = ["-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p"]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *source, *encode, str(clean)],
+        check=True,
+        timeout=60,
+    )
+    data = bytearray(clean.read_bytes())
+    start, end = data.find(b"mdat") + 64, data.find(b"moov")
+    end = end if end > start else len(data)
+    rng = random.Random(3)
+    for _ in range(400):
+        data[rng.randrange(start, end)] = rng.randrange(256)
+    path = folder / "corrupt.mp4"
+    path.write_bytes(bytes(data))
     return path

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import http.client
+import socket
 import ssl
+from collections.abc import Iterator
 from typing import Any
 
 import tornado.httpclient
@@ -164,3 +167,26 @@ def http_request(method: str, path: str, headers: dict[str, str], body: bytes = 
     if body or method in ("POST", "PATCH", "PUT"):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+HALF_HEADER = b"GET / HTTP/1.1\r\nHost: camwatch\r\nUser-Agent: slow"
+
+
+@contextlib.contextmanager
+def idle_connections(port: int, sources: list[str], each: int) -> Iterator[list[socket.socket]]:
+    """`each` connections from every loopback source address, half a header sent, held open."""
+    held: list[socket.socket] = []
+    try:
+        for source in sources:
+            for _ in range(each):
+                client = socket.socket()
+                held.append(client)
+                client.settimeout(10)
+                client.bind((source, 0))
+                with contextlib.suppress(OSError):  # refused ones may be reset at once
+                    client.connect(("127.0.0.1", port))
+                    client.sendall(HALF_HEADER)
+        yield held
+    finally:
+        for client in held:
+            client.close()
