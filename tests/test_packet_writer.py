@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,50 @@ def test_audio_in_a_codec_nobody_decodes_leaves_a_video_only_clip(tmp_path, capl
     assert recorder.copies_packets and not recorder.records_audio
     lines = [r for r in caplog.records if "not_a_codec" in r.getMessage()]
     assert len(lines) == 1
+
+
+def ts_file(path: Path, size: str, seconds: int = 8) -> Path:
+    """H.264 in MPEG-TS (SPS/PPS in band, as cameras stream): a box moving all the time."""
+    subprocess.run(
+        [
+            "ffmpeg", "-v", "error", "-y",
+            "-f", "lavfi", "-i", f"color=c=0x607080:s={size}:r=10,noise=alls=5:allf=t",
+            "-f", "lavfi", "-i", "color=c=0x202020:s=60x150:r=10",
+            "-filter_complex", "[0][1]overlay=x='mod(t*100,W)':y=H/3[v]", "-map", "[v]",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline",
+            "-g", "20", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "mpegts", str(path),
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    return path
+
+
+def test_resolution_change_mid_stream_closes_the_clip_and_starts_a_playable_one(tmp_path):
+    # two recordings back to back: the resolution changes and the timestamps start over
+    parts = [ts_file(tmp_path / f"{size}.ts", size) for size in ("480x360", "640x480")]
+    joined = tmp_path / "change.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    camwatch = CamwatchProcess(tmp_path, cameras=camera_toml(str(joined), pre_roll=1.0)).start()
+    try:
+        ended = wait_until(
+            lambda: (
+                len([e for e in camwatch.get_json("/api/events") if e["ended_at"]]) >= 2
+                and camwatch.get_json("/api/events")
+            ),
+            timeout=60,
+            message="two closed clips",
+        )
+    finally:
+        camwatch.kill()
+    sizes = set()
+    for event in ended:
+        clip = clip_path(camwatch, event)
+        video = next(s for s in streams(clip) if s["codec_type"] == "video")
+        sizes.add((video["width"], video["height"]))
+        assert decodes(clip), clip
+        assert packets(clip)[0]["flags"].startswith("K")
+    assert {(480, 360), (640, 480)} <= sizes
+    log = camwatch.log_text()
+    assert log.count("resolution changed") == 1 and log.count("broken timestamps") == 1
+    assert "Traceback" not in log

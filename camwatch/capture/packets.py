@@ -120,6 +120,7 @@ class StreamClock:
         self._last: int | None = None
         self._last_arrival = 0.0
         self._last_t = float("-inf")
+        self._step = 1  # the stream's usual step between packets, for re-timed ones
         self._warned = False
 
     def place(
@@ -138,6 +139,8 @@ class StreamClock:
         elif ours is None:  # the very first packet has no timestamp: start the stream at 0
             ours = 0
             self._shift = 0
+        elif self._last is not None:
+            self._step = ours - self._last
         self._last, self._last_arrival = ours, arrived_t
         t, wall = self._clock.place(float(ours * self.time_base), arrived_t, arrived_wall)
         if t < self._last_t:  # the shared offset moved back: keep this stream's times in order
@@ -157,7 +160,7 @@ class StreamClock:
                 self._last - self._shift,
             )
         elapsed = round((arrived_t - self._last_arrival) / self.time_base)
-        ours = self._last + max(1, elapsed)
+        ours = self._last + max(self._step, elapsed)  # never closer than the usual step
         if stamp is not None:
             self._shift = ours - stamp
         return ours
