@@ -45,9 +45,13 @@ def camera_frames(clip: Clip) -> list[Frame]:
 
 def fresh(frames: list[Frame]) -> list[Frame]:
     """Copies without the decodes a previous run cached."""
-    return [
-        Frame.from_jpeg(f.jpeg(), f.seq, f.width, f.height, monotonic=f.monotonic) for f in frames
-    ]
+    copies = []
+    for f in frames:
+        assert f.camera_jpeg is not None
+        copies.append(
+            Frame.from_jpeg(f.camera_jpeg, f.seq, f.width, f.height, monotonic=f.monotonic)
+        )
+    return copies
 
 
 def run_live(frames: list[Frame]) -> tuple[float, float, float]:
