@@ -95,12 +95,15 @@ def measure(pid: int, seconds: float) -> tuple[float, float]:
     return usage.cpu_percent, usage.rss_mb
 
 
-def run_camwatch(url: str, fps: int, work: Path, seconds: float) -> tuple[float, float]:
+def run_camwatch(
+    url: str, fps: int, work: Path, seconds: float, detect_url: str = ""
+) -> tuple[float, float]:
     port = free_port()
     config = work / "camwatch.toml"
+    detect = f'detect_source = "{detect_url}"\n' if detect_url else ""
     config.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "{work / "data"}"\n'
-        f'[[cameras]]\nname = "cam"\nsource = "{url}"\nfps = {fps}\n'
+        f'[[cameras]]\nname = "cam"\nsource = "{url}"\nfps = {fps}\n{detect}'
     )
     log = open(work / "camwatch.log", "wb")  # noqa: SIM115 - open while it runs
     process = subprocess.Popen(
@@ -258,6 +261,34 @@ def run_row(
     return list(results.values())
 
 
+def run_detect_source(work: Path, seconds: float, repeats: int) -> str:
+    """A 1920x1080 camera with a 640x360 substream as detect_source, against the 1920x1080
+    stream alone and the substream alone (same scene, same walks)."""
+    length = int(WARMUP_S + seconds + 20)
+    main = camera_file(work, "1920x1080", 10, length)
+    sub = camera_file(work, "640x360", 10, length)
+    rtsp = RtspCamera(free_port(), {"main": main, "sub": sub}).start()
+    jobs = {
+        "1920x1080 alone": (rtsp.url("main"), ""),
+        "1920x1080 recorded, 640x360 detect_source": (rtsp.url("main"), rtsp.url("sub")),
+        "640x360 alone": (rtsp.url("sub"), ""),
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in jobs}
+    try:
+        for round_ in range(repeats):
+            for name, (url, detect) in jobs.items():
+                folder = work / f"detect-{round_}-{len(cpu[name])}-{name.split()[0]}"
+                folder.mkdir(parents=True, exist_ok=True)
+                used, _ = run_camwatch(url, 10, folder, seconds, detect)
+                cpu[name].append(used)
+                print(f"  {name}: {used:.1f}% CPU", flush=True)
+    finally:
+        rtsp.stop()
+    lines = ["| camwatch job (10 fps, recording, MJPEG + MSE viewer) | CPU |", "| --- | ---: |"]
+    lines += [f"| {name} | {statistics.median(v):.1f}% |" for name, v in cpu.items()]
+    return "\n".join(lines)
+
+
 def report(rows: list[tuple[str, int, list[Measure]]], seconds: float, repeats: int) -> str:
     lines = [
         f"RTSP H.264+AAC camera, recording, 1 MJPEG viewer (+1 MSE viewer for camwatch); "
@@ -286,6 +317,7 @@ def main() -> int:
     parser.add_argument("--fps", default="10,15")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--detect-source", action="store_true", help="only the detect_source rows")
     args = parser.parse_args()
     if args.viewer:
         kind, url, seconds = args.viewer
@@ -294,6 +326,9 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="camwatch-rtsp-bench-") as tmp:
         work = Path(tmp)
+        if args.detect_source:
+            print(run_detect_source(work, args.seconds, args.repeats))
+            return 0
         length = int(WARMUP_S + args.seconds + 20)  # each client plays the file from its start
         for size in args.sizes.split(","):
             for fps in (int(f) for f in args.fps.split(",")):
