@@ -154,10 +154,23 @@ def test_kill_9_mid_event_leaves_a_playable_clip_of_camera_packets(tmp_path, rts
         camwatch.process.wait(10)
     finally:
         camwatch.kill()
+    assert event["has_audio"] is True  # said while recording: a clip with the camera's sound
     total, same, ours = matched(clip, footage["busy"])
     print(f"after kill -9: {same}/{total} packets the camera's")
     assert total >= 20 and same / total >= 0.9 and ours[0]["flags"].startswith("K")
     assert decodes(clip)
+    # the next start lists it once, closed, with its sound
+    again = CamwatchProcess(tmp_path, cameras=camera_toml(rtsp.url("busy"))).start()
+    try:
+        listed = wait_until(
+            lambda: [e for e in again.get_json("/api/events") if e["id"] == event["id"]],
+            timeout=30,
+            message="the event after the restart",
+        )
+    finally:
+        again.kill()
+    assert len(listed) == 1 and listed[0]["ended_at"] is not None
+    assert listed[0]["has_audio"] is True
 
 
 def test_camera_gone_mid_event_closes_the_clip_and_reconnects(tmp_path, footage):

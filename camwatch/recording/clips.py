@@ -155,6 +155,8 @@ class EventClips:
         clip = self._clip
         assert clip is not None
         clip.confirmed = True
+        # as it will be: a clip cut off by a crash keeps what its row said (reconcile)
+        clip.record.has_audio = getattr(clip.writer, "audio", None) is not None
         if clip.best_frame is not None:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
         clip.row_written = self.index.write(clip.record, new=True)  # if not, the end adds it
