@@ -76,8 +76,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def setup_logging(level: str) -> None:
-    """One handler on stderr: every line redacted, FFmpeg's and OpenCV's output rate-limited."""
-    handler = logging.StreamHandler(route_native_output())
+    """One handler on stderr: every line redacted, FFmpeg's and OpenCV's output rate-limited
+    (once `route_library_output` has sent it there)."""
+    handler = logging.StreamHandler()
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RateLimit())
     logging.basicConfig(level=level.upper(), handlers=[handler])
@@ -184,12 +185,21 @@ def make_files_private() -> None:
     os.umask(os.umask(0o077) | 0o077)
 
 
+def route_library_output() -> None:
+    """What FFmpeg and OpenCV print goes through the log handler (see capture/library_log)."""
+    stream = route_native_output()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+
+
 def run_server(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     setup_logging(config.server.log_level)
     make_files_private()
-    raise_descriptor_limit()
     prepare_data_dir(config.server)
+    raise_descriptor_limit()
+    route_library_output()  # last: from here on, the process's stderr is a pipe we read
     try:
         asyncio.run(serve(config))
     except OSError as e:
