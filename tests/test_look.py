@@ -1,0 +1,151 @@
+"""The first look: still frames skip the full model and the detection-size decode, anything
+that moves (or a light that flickers) still reaches it at once, and skipping leaves no ghost."""
+
+import cv2
+import numpy as np
+
+from camwatch import jpeg
+from camwatch.config import MotionConfig
+from camwatch.frame import Frame
+from camwatch.motion.detector import (
+    DETECT_WIDTH,
+    REFRESH_SECONDS,
+    WARMUP_SECONDS,
+    MotionDetector,
+    frame_delta,
+)
+from camwatch.motion.look import LOOK_WIDTH, FirstLook, coarse_of
+from camwatch.motion.scan import grey_frames
+from tests.helpers.clips import write_clip
+
+FRAME_S = 0.1
+WIDTH, HEIGHT = 640, 480
+
+
+def scene(seed=1):
+    rng = np.random.default_rng(seed)
+    small = rng.integers(60, 170, (HEIGHT // 16, WIDTH // 16, 3)).astype(np.uint8)
+    return cv2.resize(small, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+
+
+def noisy(image, rng, sigma=2.0):
+    return np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
+
+
+def with_box(image, x, gain=1.0):
+    shown = np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    cv2.rectangle(shown, (x, 200), (x + 60, 320), (30, 30, 220), -1)
+    return shown
+
+
+class CountingFrame(Frame):
+    """A camera JPEG frame that remembers which grey sizes were decoded from it."""
+
+    decoded: list[int]
+
+    def grey_small(self, max_width):
+        self.decoded.append(max_width)
+        return super().grey_small(max_width)
+
+
+def camera_frame(image, seq):
+    frame = CountingFrame.from_jpeg(jpeg.encode(image, 85), seq, WIDTH, HEIGHT, monotonic=0.0)
+    frame.decoded = []
+    return frame
+
+
+class Feeder:
+    """Camera frames 0.1 s apart through frame_delta, counting full-model runs and decodes."""
+
+    def __init__(self):
+        self.detector = MotionDetector(MotionConfig())
+        self.rng = np.random.default_rng(3)
+        self.t, self.deltas, self.full_runs, self.detect_decodes, self.frames = 0.0, [], 0, 0, 0
+
+    def feed(self, image, frames=1):
+        for _ in range(frames):
+            frame = camera_frame(noisy(image, self.rng), self.frames)
+            steps = self.detector._steps
+            self.deltas.append(frame_delta(self.detector, frame, self.t))
+            self.full_runs += self.detector._steps != steps
+            self.detect_decodes += frame.decoded.count(DETECT_WIDTH)
+            self.frames += 1
+            self.t += FRAME_S
+
+    def reset_counts(self):
+        self.deltas, self.full_runs, self.detect_decodes, self.frames = [], 0, 0, 0
+
+
+def test_still_frames_skip_the_full_model_and_its_decode_but_it_still_runs_each_second():
+    feeder = Feeder()
+    feeder.feed(scene(), round(WARMUP_SECONDS / FRAME_S) + 5)
+    feeder.reset_counts()
+    feeder.feed(scene(), 50)  # 5 s of a still scene
+    assert feeder.deltas == [0.0] * 50
+    refreshes = 5 / REFRESH_SECONDS
+    assert refreshes - 1 <= feeder.full_runs <= refreshes + 1
+    assert feeder.detect_decodes == feeder.full_runs  # the 320-wide image only for the model
+
+
+def test_something_moving_reaches_the_full_model_on_the_next_frame_and_every_frame():
+    feeder = Feeder()
+    feeder.feed(scene(), 40)
+    feeder.reset_counts()
+    for i in range(20):
+        feeder.feed(with_box(scene(), 40 + 20 * i))
+    assert feeder.full_runs >= 19  # at most the first frame was glanced over
+    assert all(delta > 0.5 for delta in feeder.deltas[2:])
+
+
+def test_a_flickering_light_does_not_blind_the_look_to_a_person():
+    feeder = Feeder()
+    gains = [1.0, 0.8, 1.15, 0.9, 1.1]
+    for i in range(60):
+        feeder.feed(with_box(scene(), -200, gains[i % 5]))  # the box is off the picture
+    feeder.reset_counts()
+    for i in range(10):
+        feeder.feed(with_box(scene(), 40 + 20 * i, gains[i % 5]))
+    assert feeder.full_runs >= 9  # blinded, it would only be the refresh once a second
+    assert all(delta > 0.5 for delta in feeder.deltas[2:])
+
+
+def test_after_a_still_stretch_a_brief_object_leaves_no_ghost(tmp_path):
+    """A box crosses for 0.3 s after 3 s of stillness (the first frame it is seen on is the
+    first the full model runs on after skipping): once it has gone, delta is 0 again, as with
+    the full model on every frame."""
+    clip = write_clip(tmp_path / "short.mp4", 6, [(3.0, 3.3)])
+    looking, full = MotionDetector(MotionConfig()), MotionDetector(MotionConfig())
+    after = []
+    for t, grey, _ in grey_frames(str(clip)):
+        delta = looking.update_looking(coarse_of(grey), grey, t)
+        reference = full.update(grey, t)
+        if t >= 3.35:
+            after.append((round(delta, 2), round(reference, 2)))
+    assert after and all(pair == (0.0, 0.0) for pair in after), after
+
+
+def test_look_notices_a_change_beyond_its_noise_and_ignores_noise():
+    look, rng = FirstLook(), np.random.default_rng(2)
+    base = cv2.resize(cv2.cvtColor(scene(), cv2.COLOR_BGR2GRAY), (LOOK_WIDTH, 60))
+    seen = [look.changed(noisy(base, rng, 0.5), 12, FRAME_S) for _ in range(30)]
+    for _ in range(30):
+        look.learn(0.05, 0.005, None)
+    assert seen[0] and not any(seen[5:])
+    changed = base.copy()
+    changed[20:26, 30:34] = np.clip(changed[20:26, 30:34].astype(int) + 15, 0, 255)
+    assert look.changed(changed, 12, FRAME_S)
+
+
+def test_masked_cells_are_ignored():
+    look, rng = FirstLook(), np.random.default_rng(2)
+    base = cv2.resize(cv2.cvtColor(scene(), cv2.COLOR_BGR2GRAY), (LOOK_WIDTH, 60))
+    for _ in range(10):
+        look.changed(noisy(base, rng, 0.5), 12, FRAME_S)
+    active = np.ones((240, 320), np.uint8)
+    active[:, :160] = 0  # the left half is masked
+    look.ignore(active)
+    left, right = base.copy(), base.copy()
+    left[10:40, 5:30] = 255
+    right[10:40, 50:75] = 255
+    assert not look.changed(left, 12, FRAME_S)
+    assert look.changed(right, 12, FRAME_S)
