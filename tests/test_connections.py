@@ -4,6 +4,7 @@ once a minute, and the real process under `ulimit -n 1024` flooded with idle con
 from __future__ import annotations
 
 import logging
+import math
 import resource
 import time
 import urllib.request
@@ -169,9 +170,12 @@ max_event_seconds = 5
             timeout=30,
             message="/healthz once the connections are gone",
         )
+    flood_seconds = time.time() - flood_started
     log = camwatch.log_text()
     assert "Traceback" not in log and "Too many open files" not in log
     assert len(log) < 50_000, len(log)
-    assert log.count("refusing connections from 127.0.0.2") == 1
-    assert log.count("refusing connections: ") == 1
+    # once when it starts, then at most once a minute (with a count) while it lasts
+    once_a_minute = 1 + math.ceil(flood_seconds / 60)
+    assert 1 <= log.count("refusing connections from 127.0.0.2") <= once_a_minute
+    assert 1 <= log.count("refusing connections: ") <= once_a_minute
     assert "serving at most" in log and "of 1024 file descriptors kept for recording" in log
