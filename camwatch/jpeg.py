@@ -22,14 +22,23 @@ def encode(image: np.ndarray, quality: int = 80) -> bytes:
     return buffer.tobytes()
 
 
+# Decoded video is "video range" (Y 16-235, C 16-240); JPEG is full range (0-255).
+_FULL_LUMA = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+_FULL_CHROMA = np.clip(np.round((np.arange(256) - 128) * 255 / 224 + 128), 0, 255).astype(np.uint8)
+
+
 def encode_i420(i420: np.ndarray, quality: int = 80) -> bytes:
-    """A JPEG straight from yuv420p planes stacked as FFmpeg lays them out (no BGR step)."""
+    """A JPEG straight from video-range yuv420p planes stacked as FFmpeg lays them out (no BGR
+    step: the planes are stretched to JPEG's full range by lookup tables)."""
     height = i420.shape[0] * 2 // 3
     width = i420.shape[1]
     if simplejpeg is not None:
-        flat = i420.reshape(-1)
+        full = np.empty_like(i420)
+        cv2.LUT(i420[:height], _FULL_LUMA, dst=full[:height])
+        cv2.LUT(i420[height:], _FULL_CHROMA, dst=full[height:])
+        flat = full.reshape(-1)
         quarter = (width // 2) * (height // 2)
-        y = i420[:height]
+        y = full[:height]
         u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
         v = flat[width * height + quarter :].reshape(height // 2, width // 2)
         data: bytes = simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=quality)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
@@ -45,3 +46,14 @@ def test_corrupt_input_raises_jpeg_error(data):
         jpeg.decode(data)
     with pytest.raises(jpeg.JpegError):
         jpeg.decode_grey_scaled(data, 640, 320)
+
+
+def test_jpeg_of_decoded_video_keeps_black_black_and_white_white():
+    rgb = np.zeros((240, 320, 3), np.uint8)
+    rgb[:, 160:] = 255
+    rgb[100:140, :160] = (255, 0, 0)
+    i420 = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    assert (i420[50, 50], i420[50, 250]) == (16, 235)  # video range, as decoders deliver it
+    back = jpeg.decode(jpeg.encode_i420(i420, 90))
+    assert back[50, 50].max() <= 2 and back[50, 250].min() >= 253  # full range in the JPEG
+    assert back[120, 50][2] >= 250 and back[120, 50][:2].max() <= 5  # red stays red
