@@ -89,31 +89,41 @@ class ConnectionBudget:
         return cls(limit, reserved, total, min(total, per_client), min(32, total // 8))
 
 
+@dataclass
+class _Pressure:
+    logged_at: float
+    message: str
+    refused: int = 0  # since logged_at
+
+
 class PressureLog:
     """A warning the first time a limit refuses something, then at most one line per
     `interval` seconds for each kind, with the count of refusals since."""
 
     def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.interval, self._clock = interval, clock
-        self._kinds: dict[str, list[Any]] = {}  # kind -> [last logged, refused since, message]
+        self._kinds: dict[str, _Pressure] = {}
 
     def note(self, kind: str, message: str) -> None:
         now = self._clock()
         entry = self._kinds.get(kind)
-        if entry is None or (not entry[1] and now - entry[0] >= self.interval):
+        if entry is None or (not entry.refused and now - entry.logged_at >= self.interval):
             log.warning("%s (logged at most once a minute from now on)", message)
-            self._kinds[kind] = [now, 0, message]
+            self._kinds[kind] = _Pressure(now, message)
             return
-        entry[1] += 1
-        entry[2] = message
+        entry.refused += 1
+        entry.message = message
         self.flush()
 
     def flush(self) -> None:
         now = self._clock()
         for entry in self._kinds.values():
-            if entry[1] and now - entry[0] >= self.interval:
-                log.warning("%s; %d times in the last %.0f s", entry[2], entry[1], now - entry[0])
-                entry[0], entry[1] = now, 0
+            if entry.refused and now - entry.logged_at >= self.interval:
+                seconds = now - entry.logged_at
+                log.warning(
+                    "%s; %d times in the last %.0f s", entry.message, entry.refused, seconds
+                )
+                entry.logged_at, entry.refused = now, 0
 
 
 class ConnectionGate:
