@@ -114,6 +114,8 @@ def test_an_event_in_continuous_mode_is_a_marked_range_with_one_playable_mp4(tmp
             done = [e for e in events if e["ended_at"] is not None]
             return done and done[0]
 
+        [camera] = server.get_json("/api/cameras")
+        assert camera["record"] == "continuous"
         event = wait_until(finished_event, timeout=90, message="a demo crossing to end")
         clips = list((tmp_path / "data" / "clips").rglob("*.mp4"))
         assert clips == []  # no second copy of the footage

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from camwatch.recording.segment_index import SegmentRecord, segment_path
 from tests.helpers.browser import PageFactory
 from tests.helpers.event_files import write_fragmented_clip, write_thumbnail
 from tests.helpers.media import probe
-from tests.helpers.support import ServerThread, demo_config, store_of, timeline_only
+from tests.helpers.support import ServerThread, demo_config, store_of, timeline_only, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -194,3 +195,36 @@ def test_phone_layout_is_usable_with_one_thumb(open_page, server):
     page.locator("#tl-strip").tap()
     page.wait_for_function("() => Number(document.querySelector('#tl-clock').dataset.time) > 0")
     watched.assert_no_errors()
+
+
+def test_the_live_edge_follows_a_camera_recording_right_now(open_page, tmp_path: Path):
+    camera = CameraConfig(name="cam", source="demo", fps=10, width=320, height=240)
+    camera.record = "continuous"
+    camera.segment_seconds = 4  # type: ignore[assignment]  # below the config's 10 s for a short test
+    config = demo_config(str(tmp_path / "data"), cameras=[camera])
+    with ServerThread(config) as live_server:
+        began = time.time()
+
+        def segments() -> int:
+            query = f"start={began - 5}&end={time.time()}"
+            return len(live_server.get_json(f"/api/cameras/cam/recordings?{query}")["segments"])
+
+        wait_until(lambda: segments() >= 2, timeout=30, message="a finished segment")
+        watched = open_page()
+        page = watched.page
+        page.goto(live_server.url + "/#timeline/cam")
+        expect(page.locator("#tl-strip .tl-footage").first).to_be_visible()
+        page.locator("#tl-live").click()
+        page.wait_for_function(
+            "() => !document.querySelector('#tl-video').paused"
+            " && Number(document.querySelector('#tl-clock').dataset.time) > 0"
+        )
+        started = page.evaluate("() => Number(document.querySelector('#tl-clock').dataset.time)")
+        assert time.time() * 1000 - started < 15000  # near now
+        # the picture goes on past what was on disk when Live was pressed (the growing file)
+        page.wait_for_function(
+            "(t) => Number(document.querySelector('#tl-clock').dataset.time) > t",
+            arg=started + 6000,
+            timeout=30000,
+        )
+        watched.assert_no_errors()

@@ -64,6 +64,7 @@ export class FootagePlayer extends EventTarget {
 
   stop() {
     this.generation += 1;
+    this.following = false;
     clearTimeout(this.timer);
     this.video.pause();
     this.video.removeAttribute("src");
@@ -114,12 +115,15 @@ export class FootagePlayer extends EventTarget {
     return generation;
   }
 
-  async #fetch(recording, range) {
-    const headers = range ? { Range: `bytes=${range}-` } : {};
+  /** The file, or (from > 0) what it holds from byte `from` on. The range asks for one byte
+   * before that, so it can always be served (a 416 would be logged while nothing is new). */
+  async #fetch(recording, from = 0) {
+    const headers = from > 0 ? { Range: `bytes=${from - 1}-` } : {};
     const response = await fetch(pageUrl(recording.url), { cache: "no-store", headers });
-    if (response.status === 416) return new ArrayBuffer(0); // nothing new yet
     if (!response.ok) throw new Error(`${response.status} ${recording.url}`);
-    return response.arrayBuffer();
+    const bytes = await response.arrayBuffer();
+    if (from > 0 && response.status !== 206) throw new Error(`no range from ${recording.url}`);
+    return from > 0 ? bytes.slice(1) : bytes;
   }
 
   async #append(bytes, offset, generation) {
@@ -147,6 +151,7 @@ export class FootagePlayer extends EventTarget {
       if (generation !== this.generation) return;
       if (recording.live) {
         this.liveOffset = bytes.byteLength;
+        this.following = true;
         this.#followLive(recording, generation);
       }
       this.next += 1;
@@ -163,18 +168,29 @@ export class FootagePlayer extends EventTarget {
     clearTimeout(this.timer);
     this.timer = setTimeout(async () => {
       if (generation !== this.generation) return;
-      const current = this.recordings.find((r) => r.url === recording.url);
+      // finished since the list was fetched: its last bytes, then on to the next file
+      const finished = !this.recordings.find((r) => r.url === recording.url)?.live;
       try {
-        const bytes = await this.#fetch(recording, this.liveOffset);
-        if (bytes.byteLength) {
-          this.liveOffset += bytes.byteLength;
-          await this.#append(bytes, null, generation);
-        }
+        await this.#appendTail(recording, generation);
       } catch {
+        this.following = false;
         return;
       }
-      if (current?.live) this.#followLive(recording, generation);
+      if (!finished) {
+        this.#followLive(recording, generation);
+        return;
+      }
+      this.following = false;
+      this.#pump();
     }, LIVE_POLL_MS);
+  }
+
+  async #appendTail(recording, generation) {
+    const bytes = await this.#fetch(recording, this.liveOffset);
+    if (bytes.byteLength && generation === this.generation) {
+      this.liveOffset += bytes.byteLength;
+      await this.#append(bytes, null, generation);
+    }
   }
 
   #pump() {
@@ -186,8 +202,7 @@ export class FootagePlayer extends EventTarget {
       this.buffer.remove(0, t - BEHIND_S / 2);
       return;
     }
-    if (end - t < AHEAD_S && this.next < this.recordings.length
-        && !this.recordings[this.next - 1]?.live) {
+    if (end - t < AHEAD_S && this.next < this.recordings.length && !this.following) {
       this.#appendNext(this.generation).then(() => this.#pump());
     }
     this.dispatchEvent(new Event("time"));
