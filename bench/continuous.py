@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -95,7 +96,14 @@ def ffmpeg_copy(url: str, folder: Path, warmup: float, seconds: float) -> tuple[
 
 
 def camwatch(
-    source: str, data: Path, *, motion: bool, fps: int, warmup: float, seconds: float
+    source: str,
+    data: Path,
+    *,
+    motion: bool,
+    fps: int,
+    warmup: float,
+    seconds: float,
+    record: str = "continuous",
 ) -> tuple[float, float]:
     port = free_port()
     config = data / "camwatch.toml"
@@ -113,7 +121,7 @@ source = "{source}"
 fps = {fps}
 width = 1280
 height = 720
-record = "continuous"
+record = "{record}"
 segment_seconds = 60
 
 [cameras.motion]
@@ -126,7 +134,7 @@ enabled = {"true" if motion else "false"}
     try:
         wait_for_health(port, process)
         time.sleep(warmup)
-        return measure(process, data / "segments", seconds)
+        return measure(process, data / ("segments" if record == "continuous" else "clips"), seconds)
     finally:
         stop_process(process)
 
@@ -137,9 +145,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--rows", default="0,1,2,3,4", help="which rows (0-4) to run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="camwatch-continuous-"))
-    length = int((args.seconds + args.warmup + 30) * args.runs * 4)
+    length = int(args.seconds + args.warmup + 40)  # each client plays the file from its start
     video = camera_file(work / "camera.mp4", "1280x720", args.fps, length)
     rtsp_port, mjpeg_port = free_port(), free_port()
     rtsp = subprocess.Popen([SYSTEM_PYTHON, str(RTSP_CAMERA), str(rtsp_port), f"cam={video}:aac"],
@@ -155,24 +164,30 @@ def main() -> None:
         Row("camwatch continuous, same camera, motion detection on", [], []),
         Row("camwatch continuous, same camera, motion detection off", [], []),
         Row("camwatch continuous, MJPEG camera 1280x720 10 fps, detection on", [], []),
+        Row("camwatch events mode, same camera, detection off (no footage written)", [], []),
     ]
+    chosen = [int(i) for i in args.rows.split(",")]
     try:
         time.sleep(2)
         for run in range(args.runs):
             mjpeg_url = f"http://127.0.0.1:{mjpeg_port}/moving.mjpg"
             timing = {"warmup": args.warmup, "seconds": args.seconds}
-            results = [
-                ffmpeg_copy(url, work / f"ffmpeg{run}", args.warmup, args.seconds),
-                camwatch(url, work / f"on{run}", motion=True, fps=args.fps, **timing),
-                camwatch(url, work / f"off{run}", motion=False, fps=args.fps, **timing),
-                camwatch(mjpeg_url, work / f"mjpeg{run}", motion=True, fps=10, **timing),
-            ]
-            for row, (cpu, per_hour) in zip(rows, results, strict=True):
-                row.cpu.append(cpu)
-                row.bytes_per_hour.append(per_hour)
+            jobs = [
+                partial(ffmpeg_copy, url, work / f"ffmpeg{run}", args.warmup, args.seconds),
+                partial(camwatch, url, work / f"on{run}", motion=True, fps=args.fps, **timing),
+                partial(camwatch, url, work / f"off{run}", motion=False, fps=args.fps, **timing),
+                partial(camwatch, mjpeg_url, work / f"mjpeg{run}", motion=True, fps=10, **timing),
+                partial(camwatch, url, work / f"events{run}", motion=False, fps=args.fps,
+                        record="events", **timing),
+            ]  # fmt: skip
+            for index in chosen:
+                cpu, per_hour = jobs[index]()
+                rows[index].cpu.append(cpu)
+                rows[index].bytes_per_hour.append(per_hour)
     finally:
         stop_process(rtsp)
         stop_process(mjpeg)
+    rows = [row for row in rows if row.cpu]
     floor = statistics.median(rows[0].cpu) or 1e-9
     print(f"{args.runs} runs of {args.seconds:g} s a row; load average {load_average()}\n")
     print("| recorder | CPU (% of one core, median) | runs | vs ffmpeg -c copy | disk per hour |")

@@ -7,6 +7,7 @@ import { pageUrl } from "./api.js";
 const AHEAD_S = 90; // fetch files until this much is buffered past the playhead
 const BEHIND_S = 120; // and drop what lies further back (bounded memory)
 const LIVE_POLL_MS = 2000; // a file still being recorded is read on as it grows
+const TIMELINE_S = 27 * 3600; // the origin is an hour before midnight; a day lasts 23-25 h
 const FALLBACK_CODEC = 'video/mp4; codecs="avc1.42E01E"';
 
 /** The codec string of an MP4's H.264 track, from its avcC box ("avc1.PPCCLL"). */
@@ -112,6 +113,10 @@ export class FootagePlayer extends EventTarget {
     this.video.src = URL.createObjectURL(source);
     await new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
     URL.revokeObjectURL(this.video.src);
+    // The media timeline is the whole day from the start: a seek to footage not fetched yet
+    // (the live edge, whose next fragment is still being written) waits for it instead of
+    // being clamped to the end of what is buffered.
+    source.duration = TIMELINE_S;
     return generation;
   }
 
@@ -155,6 +160,7 @@ export class FootagePlayer extends EventTarget {
         this.#followLive(recording, generation);
       }
       this.next += 1;
+      if (this.video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) this.#skipGap();
     } catch (error) {
       this.dispatchEvent(new CustomEvent("error", { detail: error }));
       this.next += 1; // a file that went away is skipped, not retried forever
@@ -170,17 +176,21 @@ export class FootagePlayer extends EventTarget {
       if (generation !== this.generation) return;
       // finished since the list was fetched: its last bytes, then on to the next file
       const finished = !this.recordings.find((r) => r.url === recording.url)?.live;
+      let grew = 0;
       try {
-        await this.#appendTail(recording, generation);
+        grew = await this.#appendTail(recording, generation);
       } catch {
         this.following = false;
         return;
       }
+      // nothing new: the file may have been closed and the next one begun; ask for the list
+      if (!grew && !finished) this.dispatchEvent(new Event("live-ended"));
       if (!finished) {
         this.#followLive(recording, generation);
         return;
       }
       this.following = false;
+      this.dispatchEvent(new Event("live-ended")); // the next file is being written: ask for it
       this.#pump();
     }, LIVE_POLL_MS);
   }
@@ -191,6 +201,7 @@ export class FootagePlayer extends EventTarget {
       this.liveOffset += bytes.byteLength;
       await this.#append(bytes, null, generation);
     }
+    return bytes.byteLength;
   }
 
   #pump() {
@@ -214,6 +225,7 @@ export class FootagePlayer extends EventTarget {
     const t = this.video.currentTime;
     const ranges = this.buffer.buffered;
     for (let i = 0; i < ranges.length; i += 1) {
+      if (ranges.start(i) <= t && t < ranges.end(i) - 0.05) return; // only slow, not a gap
       if (ranges.start(i) > t) {
         this.video.currentTime = ranges.start(i);
         return;

@@ -50,6 +50,7 @@ export class TimelineView {
                               "aria-label": "Recorded footage" });
     this.player = new FootagePlayer(this.video);
     this.player.addEventListener("time", () => this.#renderPlayhead());
+    this.player.addEventListener("live-ended", () => this.load());
     this.video.addEventListener("timeupdate", () => this.#renderPlayhead());
     this.clock = h("p", { id: "tl-clock", class: "tl-clock", role: "status", "aria-live": "off" });
     this.message = h("p", { id: "tl-message", class: "tl-message", role: "status" });
