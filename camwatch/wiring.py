@@ -19,7 +19,7 @@ from camwatch.recording.clip_writer import ClipResult
 from camwatch.recording.index import EventStore
 from camwatch.recording.recorder import EventRecorder
 from camwatch.recording.retention import RetentionService
-from camwatch.recording.segment_index import SegmentStore
+from camwatch.recording.segment_index import RANGES_DIR, SegmentStore
 from camwatch.recording.segments import SegmentRecorder
 from camwatch.server import events_api, media, settings_api, timeline_api
 from camwatch.server.app import CAMERA
@@ -205,7 +205,7 @@ def attach_timeline(service: Service, store: EventStore) -> ActivityLog:
         return max(retention.max_days, retention.continuous_days)
 
     activity = ActivityLog(config.server.data_dir, keep_days=keep_days)
-    for leftovers in (timeline_api.EXPORT_DIR, footage.RANGES_DIR):
+    for leftovers in (timeline_api.EXPORT_DIR, RANGES_DIR):
         export.remove_leftovers(store.root / leftovers)
     segments = SegmentStore(store)
     context = service.context

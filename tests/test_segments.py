@@ -15,7 +15,7 @@ from pathlib import Path
 
 from camwatch.config import CameraConfig, RetentionConfig
 from camwatch.recording.index import EventRecord
-from camwatch.recording.segment_index import SegmentRecord, SegmentStore, segment_path
+from camwatch.recording.segment_index import RANGES_DIR, SegmentRecord, SegmentStore, segment_path
 from tests.helpers.camera_files import packets, streams, walking_figure
 from tests.helpers.event_files import whole_fragments, write_fragmented_clip
 from tests.helpers.media import probe
@@ -327,3 +327,15 @@ def test_rtsp_camera_segments_are_its_packets_back_to_back_and_export_copies_the
             assert packets(exported, "a")  # with the camera's audio
     finally:
         rtsp.stop()
+
+
+def test_the_remuxed_mp4_of_a_deleted_event_goes_with_the_next_pass(store):
+    segments = SegmentStore(store, free_bytes=FakeDisk(10**12))
+    mark_event(store, "kept", NOW - 100)
+    cache = store.root / RANGES_DIR
+    cache.mkdir(parents=True)
+    for name in ("kept", "gone"):
+        (cache / f"{name}.mp4").write_bytes(b"mp4")
+    retention = RetentionConfig(max_days=30, continuous_days=3, max_bytes=0, min_free_bytes=0)
+    segments.enforce_retention(retention, now=NOW)
+    assert sorted(p.name for p in cache.iterdir()) == ["kept.mp4"]

@@ -11,14 +11,9 @@ from typing import Any
 
 from camwatch.recording.export import Footage, export_range
 from camwatch.recording.index import EventRecord, EventStore, iso_utc
-from camwatch.recording.paths import CLIPS_DIR
-from camwatch.recording.segment_index import SegmentStore
+from camwatch.recording.segment_index import RANGES_DIR, SegmentStore
 
 log = logging.getLogger(__name__)
-
-# An event of continuous mode played as one MP4: remuxed from the segments on first play,
-# kept here (inside clips/, where media is served from) until the next start.
-RANGES_DIR = f"{CLIPS_DIR}/.ranges"
 
 
 @dataclass(frozen=True)

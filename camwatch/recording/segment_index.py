@@ -18,9 +18,13 @@ from typing import Any
 from camwatch.config import RetentionConfig
 from camwatch.recording.clip_probe import probe_clip, trim_partial_fragment
 from camwatch.recording.index import DB_NAME, EventStore, disk_free_bytes
+from camwatch.recording.paths import CLIPS_DIR
 
 log = logging.getLogger(__name__)
 
+# An event of continuous mode played as one MP4: remuxed from the segments on first play and
+# kept here (inside clips/, where media is served from) while the event is in the index.
+RANGES_DIR = f"{CLIPS_DIR}/.ranges"
 SEGMENTS_DIR = "segments"  # data_dir/segments/{camera}/{YYYY-MM-DD}/{camera}-{stamp}-{id}.mp4
 SEGMENT_STEM = re.compile(r"^(?P<camera>[a-z0-9_-]+)-(?P<stamp>\d{8}-\d{6})-(?P<id>[a-f0-9]+)$")
 COLUMNS = ("id", "camera", "started_at", "ended_at", "path", "size_bytes", "status")
@@ -179,9 +183,20 @@ class SegmentStore:
                     deleted.append(record.id)
         while self._over_budget(retention) and self._free_one(deleted):
             pass
+        self._forget_ranges()
         if deleted:
             log.info("retention deleted %d segment(s)", len(deleted))
         return deleted
+
+    def _forget_ranges(self) -> None:
+        """The remuxed MP4s of events that are no longer in the index."""
+        try:
+            cached = list((self.root / RANGES_DIR).glob("*.mp4"))
+        except OSError:
+            return
+        for path in cached:
+            if self.events.get(path.stem.removesuffix(".tmp")) is None:
+                path.unlink(missing_ok=True)
 
     def _over_budget(self, retention: RetentionConfig) -> bool:
         total = self.total_bytes() + self.events.total_bytes()
