@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from camwatch.recording.activity import ActivityLog
+from camwatch.server.timeline_api import ExportSlots
 from tests.helpers.event_files import add_event
 from tests.helpers.http_client import request
 from tests.helpers.media import probe
@@ -210,3 +211,26 @@ def test_the_running_camera_records_its_activity_every_second(tmp_path):
         assert all(peak >= 0 for _, peak in points["points"])
     day_files = list((tmp_path / "data" / "activity" / "cam").glob("*.u16"))
     assert day_files  # written at the latest on stop
+
+
+def test_an_export_the_disk_refuses_is_a_json_500_without_a_traceback(server, caplog):
+    seed_back_to_back(server)
+    exports = store_of(server).data_dir / "exports"
+    if exports.is_dir():
+        exports.rmdir()
+    exports.write_bytes(b"not a folder")  # mkdir of the exports folder fails, as on a full disk
+    response = get(server, "/api/cameras/cam/export.mp4", start=T0 + 1.5, end=T0 + 7.5)
+    assert response.status == 500
+    assert response.json()["error"].startswith("cannot write the export:")
+    assert not [r for r in caplog.records if r.exc_info]  # logged as one line, no traceback
+    exports.unlink()
+    again = get(server, "/api/cameras/cam/export.mp4", start=T0 + 1.5, end=T0 + 7.5)
+    assert again.status == 200  # the failed export gave its slot back
+
+
+def test_only_a_few_exports_are_made_at_once():
+    slots = ExportSlots(2)
+    assert slots.take() and slots.take()
+    assert not slots.take()
+    slots.give_back()
+    assert slots.take()

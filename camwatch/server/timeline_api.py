@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import secrets
@@ -18,6 +19,8 @@ from camwatch.server.base import BaseHandler
 from camwatch.server.context import AppContext
 from camwatch.server.events_api import parse_time
 
+log = logging.getLogger(__name__)
+
 DAY_S = 86400
 MAX_LIST_S = 31 * DAY_S  # recordings and activity: a month at a time
 MAX_EXPORT_S = DAY_S
@@ -26,6 +29,9 @@ DEFAULT_STEP_S = 60
 EXPORT_DIR = "exports"  # under the data dir: temporary files while a download is made
 CHUNK_BYTES = 256 * 1024
 FUTURE_SLACK_S = 5.0  # clocks of the browser and the server differ a little
+# Each export is a temporary copy of up to a day of footage on the data disk: a few at once,
+# or downloads would fill the disk and retention would delete footage to make room for them.
+MAX_EXPORTS = 2
 
 
 class BadRange(ValueError):
@@ -102,6 +108,26 @@ def footage_index(context: AppContext) -> FootageIndex:
     return context.footage
 
 
+class ExportSlots:
+    """How many exports are being made at once (on the event loop: no lock needed)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.running = 0
+
+    def take(self) -> bool:
+        if self.running >= self.limit:
+            return False
+        self.running += 1
+        return True
+
+    def give_back(self) -> None:
+        self.running = max(0, self.running - 1)
+
+
+EXPORTS = ExportSlots(MAX_EXPORTS)
+
+
 class TimelineHandler(BaseHandler):
     def query_range(self, *, max_seconds: float, required: bool = False) -> TimeRange:
         return parse_range(
@@ -166,6 +192,11 @@ class ExportHandler(TimelineHandler):
         if not recordings:
             self.write_json({"error": "start: no footage between start and end"}, status=404)
             return
+        if not EXPORTS.take():
+            self.set_header("Retry-After", "30")
+            message = f"{EXPORTS.limit} exports are being made; try again when one is done"
+            self.write_json({"error": message}, status=503)
+            return
         folder = footage.events.root / EXPORT_DIR
         target = folder / f"{camera.name}-{secrets.token_hex(6)}.mp4"
         loop = asyncio.get_running_loop()
@@ -181,7 +212,15 @@ class ExportHandler(TimelineHandler):
             self.write_json({"error": f"start: {e}"}, status=409)
         except tornado.iostream.StreamClosedError:
             pass  # the download was cancelled
+        except OSError as e:  # the disk is full, or the data dir not writable
+            log.warning("export to %s failed: %s", target, e.strerror or e)
+            if self._headers_written:  # cut short: the client sees a truncated download
+                self.request.connection.close()  # type: ignore[union-attr]
+            else:
+                error = f"cannot write the export: {e.strerror or e}"
+                self.write_json({"error": error}, status=500)
         finally:
+            EXPORTS.give_back()
             target.unlink(missing_ok=True)
 
     async def _send(self, path: os.PathLike[str], camera: str, span: TimeRange) -> None:
