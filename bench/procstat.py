@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -32,10 +32,45 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+@dataclass(frozen=True)
+class Memory:
+    """/proc/PID/smaps_rollup at one moment, in MB: what the process alone holds (anonymous:
+    heap, arenas, stacks) and what is mapped from files (libraries' code and data, shared
+    with any other process that maps them; PSS divides shared pages among their users)."""
+
+    rss: float = 0.0
+    pss: float = 0.0
+    anonymous: float = 0.0
+    private: float = 0.0  # private clean + dirty: pages no other process maps
+
+    @property
+    def file_backed(self) -> float:
+        return self.rss - self.anonymous
+
+
+def memory_of(pid: int) -> Memory:
+    fields: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == "kB":
+                    fields[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    except OSError:  # gone, or not ours to read
+        return Memory()
+    return Memory(
+        fields.get("Rss", 0.0),
+        fields.get("Pss", 0.0),
+        fields.get("Anonymous", 0.0),
+        fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0),
+    )
+
+
 @dataclass
 class Usage:
     cpu_percent: float  # % of one core over the window
     rss_mb: float  # the largest RSS seen during the window
+    memory: Memory = field(default_factory=Memory)  # smaps_rollup at the end of the window
 
 
 class UsageMeter:
@@ -57,7 +92,7 @@ class UsageMeter:
     def stop(self) -> Usage:
         cpu, elapsed = cpu_seconds(self.pid) - self._cpu0, time.monotonic() - self._t0
         self.sample()
-        return Usage(100.0 * cpu / elapsed if elapsed > 0 else 0.0, self._rss)
+        return Usage(100.0 * cpu / elapsed if elapsed > 0 else 0.0, self._rss, memory_of(self.pid))
 
 
 def load_average() -> str:

@@ -34,7 +34,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from processes import free_port, stop_process
-from procstat import ThreadMeter, UsageMeter, load_average
+from procstat import Memory, ThreadMeter, UsageMeter, load_average
 
 PYTHON = sys.executable
 CONNECT_S = 2.0  # viewers connect and settle before the measured window starts
@@ -413,6 +413,8 @@ class MotionComparison:
     camwatch_events: int
     motion_movies: int
     load: str  # load average at the end of the window
+    camwatch_memory: Memory = field(default_factory=Memory)
+    motion_memory: Memory = field(default_factory=Memory)
 
     @property
     def ratio(self) -> float:
@@ -475,6 +477,8 @@ def compare_scene(
             events_so_far(server),
             motion.movies(),
             load_average(),
+            usages[0].memory,
+            usages[1].memory,
         )
     finally:
         motion.stop()
@@ -743,7 +747,35 @@ def comparison_report(comparisons: list[MotionComparison], seconds: float) -> li
             if max(cells) >= 0.05:
                 lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in cells) + " |")
         lines.append("")
+    lines += memory_report(comparisons, scenes)
     lines += ["Every run:", "", COMPARISON_HEAD] + [format_comparison(c) for c in comparisons]
+    return [*lines, ""]
+
+
+def memory_report(comparisons: list[MotionComparison], scenes: list[str]) -> list[str]:
+    """Medians of /proc/PID/smaps_rollup at the end of each window, per scene and program."""
+    lines = [
+        "Memory at the end of the window (MB, /proc/PID/smaps_rollup, median over the runs; "
+        "file-backed: libraries mapped from disk, which any other process using them shares):",
+        "",
+        "| scene | program | RSS | PSS | anonymous | file-backed | private |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scene in scenes:
+        mine = [c for c in comparisons if c.scene == scene]
+        for who, memory_of_run in (
+            ("camwatch", lambda c: c.camwatch_memory),
+            ("Motion", lambda c: c.motion_memory),
+        ):
+            figures = [
+                median(getattr(memory_of_run(c), name) for c in mine)
+                for name in ("rss", "pss", "anonymous", "file_backed", "private")
+            ]
+            lines.append(
+                f"| {SCENE_NAMES.get(scene, scene)} | {who} | "
+                + " | ".join(f"{v:.0f}" for v in figures)
+                + " |"
+            )
     return [*lines, ""]
 
 
