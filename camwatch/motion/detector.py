@@ -485,12 +485,14 @@ class _Blobs:
 
 def _flat_nonzero(image: np.ndarray) -> np.ndarray:
     """np.flatnonzero of a 0/255 image, in the same (row-major) order, through OpenCV's
-    findNonZero: much faster when few pixels are set, as is usual."""
-    points = cv2.findNonZero(image)
+    findNonZero inside the set pixels' bounding box: much faster when few pixels are set, as
+    is usual (findNonZero's scan of zeros costs more than the bounding box's)."""
+    x, y, width, height = cv2.boundingRect(image)
+    points = cv2.findNonZero(image[y : y + height, x : x + width]) if width else None
     if points is None:
         return np.zeros(0, np.intp)
     xy = points.reshape(-1, 2)
-    flat: np.ndarray = xy[:, 1].astype(np.intp) * image.shape[1] + xy[:, 0]
+    flat: np.ndarray = (xy[:, 1].astype(np.intp) + y) * image.shape[1] + xy[:, 0] + x
     return flat
 
 
