@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -339,3 +340,19 @@ def test_the_remuxed_mp4_of_a_deleted_event_goes_with_the_next_pass(store):
     retention = RetentionConfig(max_days=30, continuous_days=3, max_bytes=0, min_free_bytes=0)
     segments.enforce_retention(retention, now=NOW)
     assert sorted(p.name for p in cache.iterdir()) == ["kept.mp4"]
+
+
+def test_a_remuxed_mp4_is_kept_a_day_at_most(store):
+    segments = SegmentStore(store, free_bytes=FakeDisk(10**12))
+    mark_event(store, "kept", NOW - 100)
+    mark_event(store, "old", NOW - 200)
+    cache = store.root / RANGES_DIR
+    cache.mkdir(parents=True)
+    for name in ("kept.mp4", "kept.1a2b3c4d.tmp.mp4", "old.mp4"):
+        (cache / name).write_bytes(b"mp4")
+    day_ago = time.time() - 86400 - 60
+    os.utime(cache / "old.mp4", (day_ago, day_ago))
+    retention = RetentionConfig(max_days=30, continuous_days=3, max_bytes=0, min_free_bytes=0)
+    segments.enforce_retention(retention, now=NOW)
+    # the second copy of an event's footage does not outlive a day; one being made stays
+    assert sorted(p.name for p in cache.iterdir()) == ["kept.1a2b3c4d.tmp.mp4", "kept.mp4"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,9 +134,14 @@ class FootageIndex:
             self.segments.is_recording(item.id) for item in segments
         ):
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".tmp.mp4")
-            export_range(sources, record.started_at, end + 1e-3, partial)
-            os.replace(partial, target)
+            # one partial file per request: a player's parallel range requests each make
+            # their own, and the last one replaced wins (all are whole)
+            partial = target.with_name(f"{record.id}.{secrets.token_hex(4)}.tmp.mp4")
+            try:
+                export_range(sources, record.started_at, end + 1e-3, partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
         return str(target.relative_to(self.events.root))
 
     def _drop_event(self, record: EventRecord) -> None:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # An event of continuous mode played as one MP4: remuxed from the segments on first play and
 # kept here (inside clips/, where media is served from) while the event is in the index.
 RANGES_DIR = f"{CLIPS_DIR}/.ranges"
+RANGE_CACHE_S = 86400.0  # how long an event's remuxed MP4 is kept for viewers
 SEGMENTS_DIR = "segments"  # data_dir/segments/{camera}/{YYYY-MM-DD}/{camera}-{stamp}-{id}.mp4
 SEGMENT_STEM = re.compile(r"^(?P<camera>[a-z0-9_-]+)-(?P<stamp>\d{8}-\d{6})-(?P<id>[a-f0-9]+)$")
 COLUMNS = ("id", "camera", "started_at", "ended_at", "path", "size_bytes", "status")
@@ -189,13 +190,20 @@ class SegmentStore:
         return deleted
 
     def _forget_ranges(self) -> None:
-        """The remuxed MP4s of events that are no longer in the index."""
+        """The remuxed MP4s of events that are no longer in the index, and those made more than
+        RANGE_CACHE_S ago (a second copy of footage that max_bytes does not count; made again
+        when the event is watched again)."""
         try:
             cached = list((self.root / RANGES_DIR).glob("*.mp4"))
         except OSError:
             return
+        stale = time.time() - RANGE_CACHE_S
         for path in cached:
-            if self.events.get(path.stem.removesuffix(".tmp")) is None:
+            try:
+                old = path.stat().st_mtime < stale
+            except OSError:
+                continue
+            if old or self.events.get(path.name.split(".")[0]) is None:
                 path.unlink(missing_ok=True)
 
     def _over_budget(self, retention: RetentionConfig) -> bool:
