@@ -76,7 +76,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def setup_logging(level: str) -> None:
-    """One handler on stderr: every line redacted, FFmpeg's and OpenCV's output rate-limited
+    """One handler on stderr: every line redacted; FFmpeg's and OpenCV's output and errors that
+    repeat once a frame rate-limited
     (once `route_library_output` has sent it there)."""
     handler = logging.StreamHandler()
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from camwatch.capture.camera import Camera
+from camwatch.capture.library_log import RateLimit
 from camwatch.capture.sources import EndOfStream, FrameSource, HttpSource, SourceError
 from camwatch.capture.thread import CaptureThread
 from camwatch.config import CameraConfig, Config
@@ -319,3 +320,31 @@ def test_a_network_camera_that_disappears_goes_offline_and_comes_back(
             source.stop()
     messages = [r.getMessage() for r in caplog.records if r.name == "camwatch.capture.thread"]
     assert sum("online (" in m for m in messages) == 2
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(RateLimit())  # as setup_logging's handler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_downstream_error_on_every_frame_is_logged_once_a_minute_not_per_frame(threads):
+    handler = _Records()
+    logging.getLogger().addHandler(handler)
+    delivered = []
+
+    def failing(frame: Frame) -> None:
+        delivered.append(frame)
+        raise ValueError("a bug downstream")
+
+    try:
+        capture(threads, lambda: ScriptedSource(frames=1000, interval=0.001), failing)
+        assert wait_until(lambda: len(delivered) >= 50, timeout=30)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    errors = [r for r in handler.records if "error processing frame" in r.getMessage()]
+    assert len(errors) == 1 and errors[0].exc_info is not None  # the first, with its traceback

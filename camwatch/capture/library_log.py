@@ -18,6 +18,7 @@ import av
 log = logging.getLogger(__name__)
 
 NATIVE_LOGGER = "camwatch.ffmpeg"  # lines the C libraries write to stderr
+REPEATING_LOGGER = "camwatch.repeating"  # camwatch's own lines that could come once a frame
 # `[h264 @ 0x55d0c8]` on FFmpeg's lines; `[ WARN:0@1.2]` on OpenCV's
 _FFMPEG_LINE = re.compile(r"^\[(?P<context>[\w:.-]+) @ (?:0x)?[0-9a-fA-F]+\]\s*")
 _VARYING = re.compile(r"0x[0-9a-fA-F]+|\d+")
@@ -36,7 +37,7 @@ class RateLimit(logging.Filter):
 
     def __init__(
         self,
-        prefixes: tuple[str, ...] = (NATIVE_LOGGER, "libav"),
+        prefixes: tuple[str, ...] = (NATIVE_LOGGER, "libav", REPEATING_LOGGER),
         *,
         interval: float = 60.0,
         max_kinds: int = 512,

@@ -13,12 +13,15 @@ import numpy as np
 
 from camwatch.capture.av_source import PacketSource
 from camwatch.capture.decoder import PacketDecoder
+from camwatch.capture.library_log import REPEATING_LOGGER
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
 from camwatch.frame import Frame, Picture
 
 log = logging.getLogger(__name__)
+# a bug downstream fails on every frame: its traceback is logged once a minute, with a count
+per_frame_log = logging.getLogger(f"{REPEATING_LOGGER}.capture")
 
 Source = FrameSource | PacketSource
 SourceFactory = Callable[[], Source]
@@ -259,7 +262,7 @@ class CaptureThread(threading.Thread):
             try:
                 self._on_packet(packet)
             except Exception:  # a bug downstream must not kill the camera
-                log.exception("camera %s: error processing a packet", self.camera_name)
+                per_frame_log.exception("camera %s: error processing a packet", self.camera_name)
 
     def _deliver_decoded(self, picture: Picture) -> None:
         if not self._stopping.is_set():
@@ -287,7 +290,9 @@ class CaptureThread(threading.Thread):
         try:
             self._on_frame(frame)
         except Exception:  # a bug downstream must not kill the camera
-            log.exception("camera %s: error processing frame %d", self.camera_name, frame.seq)
+            per_frame_log.exception(
+                "camera %s: error processing frame %d", self.camera_name, frame.seq
+            )
 
     def _set_offline(self, reason: str, *, exc_info: bool = False, retrying: bool = True) -> None:
         reason = redact(reason)  # errors may quote the source, password and all
