@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from camwatch.capture.camera import Camera
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import Config
 from camwatch.frame import Frame
 from camwatch.integrations.discovery import server_base_url
@@ -27,10 +29,20 @@ from camwatch.server.metrics import MetricsHandler
 from camwatch.service import Service
 
 
-class RecorderComponent:
-    """Hooks an EventRecorder into a camera's frames; on stop, finishes the clip in progress."""
+class CameraRecorder(Protocol):
+    """What EventRecorder (clips) and SegmentRecorder (continuous footage) both take."""
 
-    def __init__(self, camera: Camera, recorder: EventRecorder) -> None:
+    def on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None: ...
+    def on_packet(self, packet: EncodedPacket) -> None: ...
+    def on_frame(self, frame: Frame) -> None: ...
+    def close(self, timeout: float = 10.0) -> None: ...
+
+
+class RecorderComponent:
+    """Hooks a recorder into a camera's streams, packets and frames; on stop, it finishes the
+    clip or segment in progress."""
+
+    def __init__(self, camera: Camera, recorder: CameraRecorder) -> None:
         self.camera = camera
         self.recorder = recorder
 
@@ -93,23 +105,6 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
     return recorder
 
 
-class SegmentComponent:
-    """Hooks a SegmentRecorder into a camera's frames; on stop, closes the segment in progress."""
-
-    def __init__(self, camera: Camera, recorder: SegmentRecorder) -> None:
-        self.camera = camera
-        self.recorder = recorder
-
-    def start(self) -> None:
-        self.camera.stream_listeners.append(self.recorder.on_streams)
-        self.recorder.on_streams(*self.camera.streams)
-        self.camera.packet_listeners.append(self.recorder.on_packet)
-        self.camera.listeners.append(self.recorder.on_frame)
-
-    def stop(self) -> None:
-        self.recorder.close()
-
-
 def attach_segments(service: Service, camera: Camera) -> SegmentRecorder:
     """Continuous mode: every frame into segments (events are then marked ranges of them)."""
     segments = service.context.segments
@@ -133,7 +128,7 @@ def attach_segments(service: Service, camera: Camera) -> SegmentRecorder:
         on_closed=on_closed,
         recordings_on=lambda: service.context.switches.recordings(camera.name),
     )
-    service.components.append(SegmentComponent(camera, recorder))
+    service.components.append(RecorderComponent(camera, recorder))
     return recorder
 
 
