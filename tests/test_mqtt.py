@@ -23,7 +23,7 @@ from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from camwatch.wiring import build_service
-from tests.helpers.broker import Collector, Mosquitto
+from tests.helpers.broker import Mosquitto, collect
 from tests.helpers.certs import self_signed
 from tests.helpers.ha_schema import discovery_problems
 from tests.helpers.processes import free_port
@@ -40,20 +40,6 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     server = Mosquitto(tmp_path).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def collectors() -> Iterator[list[Collector]]:
-    made: list[Collector] = []
-    yield made
-    for collector in made:
-        collector.close()
-
-
-def collect(collectors: list[Collector], port: int, topic: str = "#") -> Collector:
-    collector = Collector(port, topic)
-    collectors.append(collector)
-    return collector
 
 
 def mqtt_config(port: int, prefix: str = "camwatch") -> MqttConfig:

@@ -22,7 +22,7 @@ from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventStore
 from camwatch.service import Service
 from camwatch.wiring import build_service
-from tests.helpers.broker import Collector, Message, Mosquitto
+from tests.helpers.broker import Collector, Message, Mosquitto, collect
 from tests.helpers.clips import write_clip
 from tests.helpers.ha_schema import discovery_problems
 from tests.helpers.http_client import request
@@ -38,20 +38,6 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     server = Mosquitto(tmp_path, log_subscriptions=True).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def collectors() -> Iterator[list[Collector]]:
-    made: list[Collector] = []
-    yield made
-    for collector in made:
-        collector.close()
-
-
-def collect(collectors: list[Collector], port: int, topic: str = "#") -> Collector:
-    collector = Collector(port, topic)
-    collectors.append(collector)
-    return collector
 
 
 def config_for(data_dir: Path, port: int) -> Config:

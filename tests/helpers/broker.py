@@ -8,11 +8,12 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.helpers.processes import free_port
@@ -192,3 +193,18 @@ class Collector:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+@pytest.fixture
+def collectors() -> Iterator[list[Collector]]:
+    """The subscribers a test made with `collect`, closed after it."""
+    made: list[Collector] = []
+    yield made
+    for collector in made:
+        collector.close()
+
+
+def collect(collectors: list[Collector], port: int, topic: str = "#") -> Collector:
+    collector = Collector(port, topic)
+    collectors.append(collector)
+    return collector
