@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -134,6 +134,19 @@ class EventRecording(Exception):
     """The event's clip is still being written, so it cannot be deleted."""
 
 
+@contextmanager
+def transaction(db: sqlite3.Connection, lock: threading.RLock) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT on `db` (ROLLBACK on any error) holding `lock`."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
 class EventStore:
     """SQLite index under data_dir (WAL, one writer lock); thread-safe; the only SQL in camwatch.
 
@@ -211,16 +224,8 @@ class EventStore:
         with self._transaction() as db:
             return work(db)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     def _query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
         with self._lock:

@@ -9,15 +9,15 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from camwatch.config import RetentionConfig
 from camwatch.recording.clip_probe import probe_clip, trim_partial_fragment
-from camwatch.recording.index import DB_NAME, EventStore, disk_free_bytes
+from camwatch.recording.index import DB_NAME, EventStore, disk_free_bytes, transaction
 from camwatch.recording.paths import CLIPS_DIR
 
 log = logging.getLogger(__name__)
@@ -93,16 +93,8 @@ class SegmentStore:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     def _query(self, sql: str, *params: Any) -> list[SegmentRecord]:
         with self._lock:
