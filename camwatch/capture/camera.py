@@ -110,6 +110,9 @@ class Camera:
         self.config = config
         self.hub = hub or Hub(jpeg_quality=config.jpeg_quality)
         self.listeners: list[FrameListener] = []
+        # who else needs the camera's pictures (detection, frame-encoded recording); with
+        # none of them and no JPEG viewer, a packet camera's video is not decoded at all
+        self.frame_demands: list[Callable[[], bool]] = []
         # live fMP4 of the camera's packets for MSE viewers (muxed only while one watches)
         self.fragments = FragmentHub()
         self.packet_listeners: list[PacketListener] = [self.fragments.on_packet]
@@ -136,6 +139,7 @@ class Camera:
             backoff_max=backoff_max,
             on_packet=None if config.detect_source else self._on_packet,
             on_streams=None if config.detect_source else self._on_streams,
+            wants_frames=self._wants_frames,
         )
         # With detect_source, that stream (a substream) feeds detection and the JPEG views,
         # and `source` is only demuxed: its packets are recorded and streamed, never decoded.
@@ -186,6 +190,17 @@ class Camera:
             self.microphone.stop()
         self.hub.close()
         self.fragments.close()
+
+    def _wants_frames(self) -> bool:
+        """Asked on the capture thread for each video packet: decode it or not."""
+        wanted = self.hub.wants_frames or any(demand() for demand in self.frame_demands)
+        self.hub.paused = not wanted
+        return wanted
+
+    @property
+    def frames_decoded(self) -> int:
+        """Pictures decoded from the camera's packets since start (0 for frame sources)."""
+        return self._capture.state.frames_decoded
 
     def _on_frame(self, frame: Frame) -> None:
         """Runs on the capture thread: listeners first (cheap), then the live hub."""

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 DETECTION_DECODE_OPTIONS = {"skip_loop_filter": "all", "flags2": "+fast"}
 QUEUE_PACKETS = 30  # a few seconds at camera rates; beyond that we skip to the next keyframe
 _STOP = object()
+_FLUSH = object()  # before the first keyframe after a pause: drop frames held for reordering
 
 
 class PacketDecoder(threading.Thread):
@@ -26,7 +27,8 @@ class PacketDecoder(threading.Thread):
     its I420 planes (a Picture); `deliver` is called on this thread.
 
     When it falls behind, queued packets are dropped up to the next keyframe (a P-frame
-    without its reference would only decode to garbage), logged once.
+    without its reference would only decode to garbage), logged once. `pause` stops decoding
+    (nobody needs pixels) the same way: the next `submit` starts again at a keyframe.
     """
 
     def __init__(self, name: str, stream: StreamInfo, deliver: Callable[[Picture], None]) -> None:
@@ -54,16 +56,29 @@ class PacketDecoder(threading.Thread):
         self._codec.options = DETECTION_DECODE_OPTIONS
         self._times: dict[int, tuple[float, float]] = {}  # pts -> capture times, for reordering
 
-    def submit(self, packet: EncodedPacket) -> None:
-        """Queue a packet (capture thread); never blocks."""
-        if self._waiting_for_keyframe and not packet.keyframe:
-            self.packets_skipped += 1
-            return
-        self._waiting_for_keyframe = False
+    def submit(self, packet: EncodedPacket) -> bool:
+        """Queue a packet (capture thread); never blocks. False if it is not decoded (waiting
+        for a keyframe, or behind)."""
+        if self._waiting_for_keyframe:
+            if not packet.keyframe:
+                self.packets_skipped += 1
+                return False
+            self._waiting_for_keyframe = False
+            if not self._put(_FLUSH):
+                return False
+        return self._put(packet)
+
+    def pause(self) -> None:
+        """Decode nothing more until a keyframe comes with `submit` (capture thread)."""
+        self._waiting_for_keyframe = True
+
+    def _put(self, item: object) -> bool:
         try:
-            self._queue.put_nowait(packet)
+            self._queue.put_nowait(item)
         except queue.Full:
             self._fall_behind()
+            return False
+        return True
 
     def _fall_behind(self) -> None:
         if not self._warned_behind:
@@ -101,6 +116,10 @@ class PacketDecoder(threading.Thread):
             item = self._queue.get()
             if item is _STOP:
                 return
+            if item is _FLUSH:
+                self._codec.flush_buffers()
+                self._times.clear()
+                continue
             assert isinstance(item, EncodedPacket)
             self._times[item.pts] = (item.t, item.captured_at)
             if len(self._times) > 64:

@@ -17,7 +17,8 @@ class Subscription:
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
-        self._slot: Frame | None = hub.latest
+        # a camera whose decoding was paused holds an old picture: wait for a fresh one
+        self._slot: Frame | None = None if hub.paused else hub.latest
         self._last_seq = -1
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
@@ -55,6 +56,8 @@ class Hub:
 
     `publish` may be called from any thread; delivery happens on the event loop it is bound to.
     The hub encodes the frames viewers get, so the JPEG quality of the live view is its own.
+    `wants_frames` tells the camera whether anyone (a viewer, a snapshot) needs pictures;
+    `paused` is set by the camera while none are decoded, so `latest` may be old.
     """
 
     def __init__(
@@ -65,6 +68,8 @@ class Hub:
         self._subscribers: set[Subscription] = set()
         self.latest: Frame | None = None
         self.closed = False
+        self.paused = False
+        self._frame_waiters: set[asyncio.Future[Frame]] = set()  # snapshots, on the loop
         # The frame handed over but not yet delivered on the loop: at most one, so a busy
         # loop never makes frames pile up in its callback queue.
         self._pending: Frame | None = None
@@ -76,6 +81,22 @@ class Hub:
     @property
     def viewer_count(self) -> int:
         return len(self._subscribers)
+
+    @property
+    def wants_frames(self) -> bool:
+        """Someone watches or waits for a picture (read on the capture thread)."""
+        return bool(self._subscribers or self._frame_waiters)
+
+    async def next_frame(self, timeout: float) -> Frame | None:
+        """The next frame published (on the loop), or None after `timeout` seconds."""
+        waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._frame_waiters.add(waiter)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._frame_waiters.discard(waiter)
 
     def jpeg(self, frame: Frame) -> bytes:
         """The frame's JPEG for viewers, encoded once (blocking: not on the event loop)."""
@@ -119,6 +140,9 @@ class Hub:
         self.latest = frame
         for subscription in list(self._subscribers):
             subscription.offer(frame)
+        for waiter in list(self._frame_waiters):
+            if not waiter.done():
+                waiter.set_result(frame)
 
     def close(self) -> None:
         """Close every subscription, waking its waiter. Safe from any thread: the waking

@@ -52,6 +52,10 @@ class CaptureState:
     width: int = 0
     height: int = 0
     last_frame_at: float = 0.0
+    # pictures decoded from the camera's packets, and whether decoding is paused right now
+    # because nobody needs pixels (no detection, no JPEG viewer, no snapshot)
+    frames_decoded: int = 0
+    decoding_paused: bool = False
     _intervals: list[float] = field(default_factory=list, repr=False)
 
     video: StreamInfo | None = None  # the camera's encoded streams, for packet sources
@@ -95,7 +99,9 @@ class CaptureThread(threading.Thread):
 
     A PacketSource's packets go to `on_packet` as they arrive; its video is decoded for
     `on_frame` on a PacketDecoder thread (camera JPEG is passed on undecoded), unless
-    `decode_video` is off (another stream feeds detection and the JPEG views).
+    `decode_video` is off (another stream feeds detection and the JPEG views), and only while
+    `wants_frames()` says someone needs pixels: otherwise the packets are only counted and
+    decoding resumes at the next keyframe once it is true again.
 
     On failure it closes the source, shows a placeholder once a second and retries with
     backoff (1 s doubling to 30 s), logging once per change of state, never per frame.
@@ -115,8 +121,10 @@ class CaptureThread(threading.Thread):
         on_packet: PacketCallback | None = None,
         on_streams: StreamsCallback | None = None,
         decode_video: bool = True,
+        wants_frames: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(name=f"capture-{name}", daemon=True)
+        self._wants_frames = wants_frames
         self._on_packet = on_packet
         self._on_streams = on_streams
         self._decode_video = decode_video
@@ -227,6 +235,7 @@ class CaptureThread(threading.Thread):
         finally:
             if decoder is not None:  # stopped first: no frame may mark us online again
                 decoder.stop()
+            self.state.decoding_paused = False
             self._set_streams(None, None)
         if isinstance(failure, EndOfStream):
             self._set_offline(str(failure), retrying=False)
@@ -243,29 +252,40 @@ class CaptureThread(threading.Thread):
 
     def _deliver_packet(self, packet: EncodedPacket, decoder: PacketDecoder | None) -> None:
         if packet.is_video:
-            if not self._decode_video:  # frames come from elsewhere: count the packets
-                self._mark_online(packet.stream.width, packet.stream.height)
-                self.state.count(packet.t, packet.stream.width, packet.stream.height)
-            elif decoder is not None:
-                decoder.submit(packet)
-            else:  # the camera's JPEG: viewers get it as is, detection decodes it scaled
-                self._deliver(
-                    Picture.of_jpeg(
-                        packet.data,
-                        packet.stream.width,
-                        packet.stream.height,
-                        captured_at=packet.captured_at,
-                        monotonic=packet.t,
-                    )
-                )
+            self._deliver_video(packet, decoder)
         if self._on_packet is not None:
             try:
                 self._on_packet(packet)
             except Exception:  # a bug downstream must not kill the camera
                 per_frame_log.exception("camera %s: error processing a packet", self.camera_name)
 
+    def _deliver_video(self, packet: EncodedPacket, decoder: PacketDecoder | None) -> None:
+        if decoder is not None:
+            paused = not self._wants_frames()
+            self.state.decoding_paused = paused
+            if paused:
+                decoder.pause()
+            elif decoder.submit(packet):
+                return  # counted when decoded
+        elif self._decode_video:  # the camera's JPEG: viewers get it as is, detection scales
+            self._deliver(
+                Picture.of_jpeg(
+                    packet.data,
+                    packet.stream.width,
+                    packet.stream.height,
+                    captured_at=packet.captured_at,
+                    monotonic=packet.t,
+                )
+            )
+            return
+        # not decoded (frames come from elsewhere, nobody needs them, or waiting for a
+        # keyframe): the camera is still online at its rate
+        self._mark_online(packet.stream.width, packet.stream.height)
+        self.state.count(packet.t, packet.stream.width, packet.stream.height)
+
     def _deliver_decoded(self, picture: Picture) -> None:
         if not self._stopping.is_set():
+            self.state.frames_decoded += 1
             self._deliver(picture)
 
     def _mark_online(self, width: int, height: int) -> None:

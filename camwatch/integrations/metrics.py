@@ -43,6 +43,12 @@ CAMERA_METRICS = [
         lambda c: c.state.frames_captured,
     ),
     CameraMetric(
+        "camwatch_frames_decoded_total",
+        Counter,
+        "Pictures decoded from the camera's packets (only while detection or a viewer needs them).",
+        lambda c: c.frames_decoded,
+    ),
+    CameraMetric(
         "camwatch_frames_failed_total",
         Counter,
         "Reads from the source that failed.",

@@ -82,6 +82,9 @@ class EventRecorder:
             keep_files=keep_clips,
         )
         self._on_delta = on_delta
+        # detection holds no state from earlier frames (reset, or never run): frames are
+        # needed again only when it is switched on
+        self._at_rest = True
 
     @property
     def recording(self) -> bool:
@@ -146,12 +149,19 @@ class EventRecorder:
 
     # -- per frame (capture thread) -----------------------------------------------------------
 
+    def wants_frames(self) -> bool:
+        """Detection is on, or was switched off and has yet to see a frame to end its event
+        and reset on (capture thread, per packet)."""
+        return self.settings.enabled or not self._at_rest
+
     def on_frame(self, frame: Frame) -> None:
         if not frame.online or not self.settings.enabled:
             self._stop_event("camera offline" if not frame.online else "motion disabled")
             self.detection.reset()
             self.pre_roll.clear()
+            self._at_rest = True
             return
+        self._at_rest = False
         try:
             delta = self.detection.update(frame)
         except JpegError:

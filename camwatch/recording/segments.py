@@ -110,6 +110,10 @@ class SegmentRecorder:
     def copies_packets(self) -> bool:
         return self._video is not None and self._video.browser_playable
 
+    def wants_frames(self) -> bool:
+        """Footage encoded from frames (a codec browsers do not play) needs them decoded."""
+        return self._video is not None and not self.copies_packets
+
     def on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
         """The source (re)opened with these streams, or closed: a new segment follows."""
         with self._streams_lock:

@@ -28,6 +28,9 @@ BOUNDARY = wire.BOUNDARY.decode()
 IDLE_TIMEOUT_S = 30.0
 # A viewer that has not taken a frame in this long has stopped reading: drop it.
 WRITE_STALL_TIMEOUT_S = 30.0
+# A snapshot of a camera decoding nothing waits for the next keyframe: longer than the GOP of
+# cameras as they ship (1-4 s; some set 10 s), short enough for a home-automation call.
+SNAPSHOT_WAIT_S = 10.0
 # Every live viewer's bytes, shared per frame; entries go with their frames.
 WIRE = wire.WireCache()
 
@@ -235,12 +238,24 @@ class MjpegHandler(BaseHandler):
             subscription.close()
 
 
+async def current_frame(camera: Camera) -> Frame | None:
+    """The camera's latest picture. An online camera whose decoding is paused (nobody needed
+    pixels) holds an old one, or none: decoding resumes at the next keyframe for this request,
+    awaited up to SNAPSHOT_WAIT_S (None after that, as for a camera with no frame yet)."""
+    hub = camera.hub
+    frame = hub.latest
+    stale = frame is None or (frame.online and hub.paused)
+    if camera.state.online and stale:
+        return await hub.next_frame(SNAPSHOT_WAIT_S)
+    return frame
+
+
 class SnapshotHandler(BaseHandler):
     """The latest frame as a JPEG."""
 
     async def get(self, name: str | None = None) -> None:
         camera = self.camera_or_404(name)
-        frame = camera.hub.latest
+        frame = await current_frame(camera)
         if frame is None:
             raise tornado.web.HTTPError(503, "no frame yet")
         data = await jpeg_of(camera.hub, frame)

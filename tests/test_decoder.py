@@ -1,0 +1,129 @@
+"""Decoding on demand, with a real RTSP camera: nothing decoded while nobody needs pixels, the
+footage still the camera's packets; a JPEG viewer, a snapshot or detection resumes it."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from camwatch import jpeg
+from camwatch.capture.camera import Camera
+from camwatch.config import CameraConfig
+from tests.helpers.camera_files import packets, walking_figure
+from tests.helpers.http_client import request
+from tests.helpers.live_clients import decode_jpeg, receive_sync
+from tests.helpers.processes import free_port
+from tests.helpers.rtsp_camera import RtspCamera
+from tests.helpers.support import ServerThread, demo_config, wait_until
+
+pytestmark = pytest.mark.slow
+
+# the figure walks only after the first phases (detection off) are over
+WALKS = ((26.0, 32.0), (40.0, 46.0), (52.0, 58.0))
+
+
+def camera_of(server: ServerThread) -> Camera:
+    assert server.service is not None
+    return server.service.context.cameras["cam"]
+
+
+def metric(server: ServerThread, name: str) -> float:
+    _, _, body = server.get("/metrics")
+    line = next(x for x in body.decode().splitlines() if x.startswith(f'{name}{{camera="cam"}}'))
+    return float(line.split()[-1])
+
+
+def segment_files(server: ServerThread, data_dir: Path, since: float) -> list[Path]:
+    query = urllib.parse.urlencode({"start": since, "end": time.time()})
+    found = server.get_json(f"/api/cameras/cam/recordings?{query}")["segments"]
+
+    def path_of(segment_id: str) -> str:
+        assert server.service is not None and server.service.context.segments is not None
+        record = server.service.context.segments.get(segment_id)
+        assert record is not None
+        return record.path
+
+    return [data_dir / server.call(lambda i=s["id"]: path_of(i)) for s in found]
+
+
+def wait_for_more_packets(camera: Camera, count: int) -> None:
+    """Wait on the camera's own packet count (not a clock): `count` more video packets."""
+    target = camera.state.frames_captured + count
+    wait_until(lambda: camera.state.frames_captured >= target, timeout=20, message="packets")
+
+
+def assert_decodes_nothing_now(camera: Camera) -> None:
+    wait_until(lambda: camera.state.decoding_paused, timeout=20, message="decoding paused")
+    wait_for_more_packets(camera, 5)  # whatever was queued before the pause is decoded by now
+    before = camera.frames_decoded
+    wait_for_more_packets(camera, 20)
+    assert camera.frames_decoded == before
+
+
+def test_nothing_is_decoded_until_a_viewer_a_snapshot_or_detection_needs_pixels(tmp_path):
+    footage = walking_figure(tmp_path / "walk.mp4", seconds=64, gop=10, walks=WALKS)
+    rtsp = RtspCamera(free_port(), {"walk": footage}).start()
+    data_dir = tmp_path / "data"
+    try:
+        camera_config = CameraConfig(name="cam", source=rtsp.url("walk"), fps=10, width=0)
+        camera_config.height = 0
+        camera_config.record = "continuous"
+        camera_config.segment_seconds = 2  # type: ignore[assignment]  # short, for a short test
+        camera_config.motion.enabled = False
+        camera_config.motion.min_motion_frames = 3
+        began = time.time()
+        with ServerThread(demo_config(str(data_dir), cameras=[camera_config])) as server:
+            camera = camera_of(server)
+            wait_until(
+                lambda: len(segment_files(server, data_dir, began - 5)) >= 3,
+                timeout=60,
+                message="three segments",
+            )
+            # detection off, nobody watching: not one picture decoded, the footage recorded
+            assert camera.state.online and camera.state.decoding_paused
+            assert camera.frames_decoded == 0
+            assert metric(server, "camwatch_frames_decoded_total") == 0
+            source = [p["data_hash"] for p in packets(footage)]
+            finished = segment_files(server, data_dir, began - 5)[:2]
+            joined = [p["data_hash"] for path in finished for p in packets(path)]
+            first = source.index(joined[0])
+            assert joined == source[first : first + len(joined)]  # byte for byte, none lost
+            assert camera.hub.latest is None or not camera.hub.latest.online
+
+            # a JPEG viewer arrives: frames from the next keyframe on, then none once it left
+            url = f"ws://127.0.0.1:{server.port}/webcam"
+            reception = receive_sync(url, 2.0)
+            assert len(reception.messages) >= 10  # 2 s at 10 fps, give or take
+            frame = decode_jpeg(bytes(reception.messages[-1]))  # type: ignore[arg-type]
+            assert frame.shape[:2] == (360, 480)
+            assert camera.frames_decoded > 0
+            assert_decodes_nothing_now(camera)
+
+            # a snapshot while nothing is decoded waits for the next keyframe's picture
+            decoded = camera.frames_decoded
+            response = request(server.port, "GET", "/snapshot.jpg")
+            assert response.status == 200
+            assert jpeg.dimensions(response.body) == (480, 360)
+            assert camera.frames_decoded > decoded
+            assert_decodes_nothing_now(camera)
+
+            # detection switched on again (PATCH, as the UI and Home Assistant do) detects
+            response = request(server.port, "PATCH", "/api/cameras/cam/motion", {"enabled": True})
+            assert response.status == 200
+            wait_until(lambda: not camera.state.decoding_paused, timeout=10, message="decoding")
+            events = wait_until(
+                lambda: server.get_json("/api/events"), timeout=60, message="a motion event"
+            )
+            assert events[0]["camera"] == "cam"
+            assert camera.recorder is not None and camera.recorder.detect_count > 0
+
+            # and off again: the event ends, decoding stops
+            response = request(server.port, "PATCH", "/api/cameras/cam/motion", {"enabled": False})
+            assert response.status == 200
+            assert_decodes_nothing_now(camera)
+            wait_until(lambda: not camera.recording, timeout=10, message="the event ended")
+    finally:
+        rtsp.stop()
