@@ -3,6 +3,7 @@ on one H.264+AAC RTSP camera (GStreamer's RTSP server), in one run, one job afte
 
     python3 bench/rtsp.py                       # 640x480, 1280x720, 1920x1080 at 10 and 15 fps
     python3 bench/rtsp.py --sizes 640x480 --fps 10 --seconds 20
+    python3 bench/rtsp.py --detection-off       # 1280x720 15 fps, detection off, vs the floor
 
 The job: someone walking in the picture most of the time (so it is recorded), one MJPEG viewer
 and, for camwatch, one MSE viewer (?format=mp4). Floor: `ffmpeg -c copy` into segments, and
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,14 +98,21 @@ def measure(pid: int, seconds: float) -> tuple[float, float]:
 
 
 def run_camwatch(
-    url: str, fps: int, work: Path, seconds: float, detect_url: str = ""
+    url: str,
+    fps: int,
+    work: Path,
+    seconds: float,
+    detect_url: str = "",
+    *,
+    viewers_of: tuple[str, ...] = ("mjpeg", "mse"),
+    extra: str = "",
 ) -> tuple[float, float]:
     port = free_port()
     config = work / "camwatch.toml"
     detect = f'detect_source = "{detect_url}"\n' if detect_url else ""
     config.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "{work / "data"}"\n'
-        f'[[cameras]]\nname = "cam"\nsource = "{url}"\nfps = {fps}\n{detect}'
+        f'[[cameras]]\nname = "cam"\nsource = "{url}"\nfps = {fps}\n{detect}{extra}'
     )
     log = open(work / "camwatch.log", "wb")  # noqa: SIM115 - open while it runs
     process = subprocess.Popen(
@@ -117,10 +126,8 @@ def run_camwatch(
     try:
         wait_for_health(port, process, timeout=60)
         base = f"127.0.0.1:{port}/cameras/cam"
-        viewers = [
-            viewer("mjpeg", f"http://{base}/stream.mjpg", WARMUP_S + seconds + 5),
-            viewer("mse", f"ws://{base}/ws?format=mp4", WARMUP_S + seconds + 5),
-        ]
+        urls = {"mjpeg": f"http://{base}/stream.mjpg", "mse": f"ws://{base}/ws?format=mp4"}
+        viewers = [viewer(kind, urls[kind], WARMUP_S + seconds + 5) for kind in viewers_of]
         time.sleep(WARMUP_S)
         threads = ThreadMeter(process.pid)
         threads.start()
@@ -289,6 +296,56 @@ def run_detect_source(work: Path, seconds: float, repeats: int) -> str:
     return "\n".join(lines)
 
 
+DETECTION_OFF = 'record = "continuous"\nsegment_seconds = 60\n[cameras.motion]\nenabled = false\n'
+DETECTION_OFF_JOBS = {
+    "camwatch continuous, detection off, 1 MSE viewer": ("mse",),
+    "camwatch continuous, detection off, 1 MSE + 1 MJPEG viewer": ("mse", "mjpeg"),
+}
+
+
+def run_detection_off(work: Path, seconds: float, repeats: int) -> str:
+    """1280x720 15 fps, continuous recording with detection off: with only an MSE viewer
+    nothing needs pictures (nothing is decoded), against `ffmpeg -c copy` into segments; with
+    an MJPEG viewer too, the video is decoded for it, against copy + decode."""
+    path = camera_file(work, "1280x720", 15, int(WARMUP_S + seconds + 20))
+    rtsp = RtspCamera(free_port(), {"cam": path}).start()
+    url = rtsp.url("cam")
+    jobs: dict[str, Callable[[Path], tuple[float, float]]] = {
+        name: lambda d, kinds=kinds: run_camwatch(
+            url, 15, d, seconds, viewers_of=kinds, extra=DETECTION_OFF
+        )
+        for name, kinds in DETECTION_OFF_JOBS.items()
+    }
+    jobs["`ffmpeg -c copy` into 60 s segments"] = lambda d: run_ffmpeg(
+        url, d, seconds, decode=False
+    )
+    jobs["`ffmpeg -c copy` + decoding the video"] = lambda d: run_ffmpeg(
+        url, d, seconds, decode=True
+    )
+    cpu: dict[str, list[float]] = {name: [] for name in jobs}
+    try:
+        for round_ in range(repeats):
+            for index, (name, job) in enumerate(jobs.items()):
+                folder = work / f"off-{round_}-{index}"
+                folder.mkdir(parents=True)
+                used, _ = job(folder)
+                cpu[name].append(used)
+                print(f"  {name}: {used:.1f}% CPU", flush=True)
+    finally:
+        rtsp.stop()
+    lines = [
+        f"1280x720 15 fps H.264+AAC, median of {repeats} x {seconds:g} s; load {load_average()}",
+        "",
+        "| job | CPU (% of a core, median) | runs |",
+        "| --- | ---: | --- |",
+    ]
+    lines += [
+        f"| {name} | {statistics.median(v):.1f}% | {' / '.join(f'{x:.1f}' for x in v)} |"
+        for name, v in cpu.items()
+    ]
+    return "\n".join(lines)
+
+
 def report(rows: list[tuple[str, int, list[Measure]]], seconds: float, repeats: int) -> str:
     lines = [
         f"RTSP H.264+AAC camera, recording, 1 MJPEG viewer (+1 MSE viewer for camwatch); "
@@ -318,6 +375,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--detect-source", action="store_true", help="only the detect_source rows")
+    parser.add_argument(
+        "--detection-off", action="store_true", help="only the detection-off rows (copy floor)"
+    )
     args = parser.parse_args()
     if args.viewer:
         kind, url, seconds = args.viewer
@@ -328,6 +388,9 @@ def main() -> int:
         work = Path(tmp)
         if args.detect_source:
             print(run_detect_source(work, args.seconds, args.repeats))
+            return 0
+        if args.detection_off:
+            print(run_detection_off(work, args.seconds, args.repeats))
             return 0
         length = int(WARMUP_S + args.seconds + 20)  # each client plays the file from its start
         for size in args.sizes.split(","):
