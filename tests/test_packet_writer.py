@@ -4,6 +4,7 @@ and a camera that goes away mid-event leaves a closed, playable clip and reconne
 
 from __future__ import annotations
 
+import errno
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from camwatch.capture.packets import StreamInfo
 from camwatch.config import MotionConfig
+from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.recorder import EventRecorder
 from tests.helpers.camera_files import decodes, packets, streams, walking_figure
 from tests.helpers.camwatch_process import CamwatchProcess
@@ -281,3 +283,32 @@ def test_resolution_change_mid_stream_closes_the_clip_and_starts_a_playable_one(
     log = camwatch.log_text()
     assert log.count("resolution changed") == 1 and log.count("broken timestamps") == 1
     assert "Traceback" not in log
+
+
+class _FullDiskContainer:
+    """An output container on a full disk: muxing fails with ENOSPC; close is recorded."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def mux(self, packets: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Track:
+    def flush(self) -> list[object]:
+        return [object()]
+
+
+def test_a_clip_whose_last_packets_hit_a_full_disk_is_still_closed(tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"fragments so far")
+    video = StreamInfo("video", "h264", Fraction(1, 90000), width=64, height=48)
+    writer = PacketClipWriter(path, lambda result: None, video=video)
+    container = _FullDiskContainer()
+    writer._close(container, {"video": _Track()}, abort=False)  # type: ignore[arg-type,dict-item]
+    assert container.closed  # no descriptor left open per failed clip
+    assert writer.result.disk_full and writer.result.size_bytes == len(b"fragments so far")

@@ -139,6 +139,25 @@ class ClipResult:
     aborted: bool = False
     audio_packets: int = 0  # audio packets written (0: the clip has no sound)
 
+    def fail(self, error: Exception) -> None:
+        """Note the first error writing the clip (logged once, disk-full by errno)."""
+        if self.error is None:
+            self.error = str(error)
+            # PyAV raises av.error.OSError (an OSError) with the errno FFmpeg reported
+            self.disk_full = isinstance(error, OSError) and error.errno == errno.ENOSPC
+            log.error("clip %s: writing failed: %s", self.path.name, error)
+
+    def settle(self, *, abort: bool) -> None:
+        """Once the file is closed: an aborted clip is deleted, else its size noted."""
+        if abort:
+            self.aborted = True
+            self.path.unlink(missing_ok=True)
+            return
+        try:
+            self.size_bytes = self.path.stat().st_size
+        except OSError:
+            self.size_bytes = 0
+
 
 @dataclass(frozen=True)
 class _Thumbnail:
@@ -335,21 +354,10 @@ class ClipWriter(threading.Thread):
                 container.close()
             except (OSError, av.FFmpegError) as e:
                 self._fail(e)
-        if abort:
-            self.result.aborted = True
-            self.path.unlink(missing_ok=True)
-            return
-        try:
-            self.result.size_bytes = self.path.stat().st_size
-        except OSError:
-            self.result.size_bytes = 0
+        self.result.settle(abort=abort)
 
     def _fail(self, error: Exception) -> None:
-        if self.result.error is None:
-            self.result.error = str(error)
-            # PyAV raises av.error.OSError (an OSError) with the errno FFmpeg reported
-            self.result.disk_full = isinstance(error, OSError) and error.errno == errno.ENOSPC
-            log.error("clip %s: writing failed: %s", self.path.name, error)
+        self.result.fail(error)
 
     @staticmethod
     def _write_thumbnail(item: _Thumbnail) -> None:

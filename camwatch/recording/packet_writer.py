@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import queue
@@ -221,23 +220,16 @@ class PacketClipWriter(threading.Thread):
                 for track in tracks.values():
                     if not abort and self.result.error is None:
                         container.mux(track.flush())
+            except (OSError, av.FFmpegError) as e:
+                self._fail(e)
+            try:  # also when the flush failed (a full disk): the file must not stay open
                 container.close()
             except (OSError, av.FFmpegError) as e:
                 self._fail(e)
-        if abort:
-            self.result.aborted = True
-            self.path.unlink(missing_ok=True)
-            return
-        try:
-            self.result.size_bytes = self.path.stat().st_size
-        except OSError:
-            self.result.size_bytes = 0
+        self.result.settle(abort=abort)
 
     def _fail(self, error: Exception) -> None:
-        if self.result.error is None:
-            self.result.error = str(error)
-            self.result.disk_full = getattr(error, "errno", None) == errno.ENOSPC
-            log.error("clip %s: writing failed: %s", self.path.name, error)
+        self.result.fail(error)
 
     def _try(self, action: Callable[[], None]) -> None:
         try:
