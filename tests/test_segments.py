@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,6 +136,12 @@ def test_an_event_in_continuous_mode_is_a_marked_range_with_one_playable_mp4(tmp
         assert info["duration"] <= event["duration_s"] + 3.5  # from the keyframe before it
         status, _, thumbnail = server.get(event["thumbnail_url"])
         assert status == 200 and thumbnail[:2] == b"\xff\xd8"
+        cache = tmp_path / "data" / RANGES_DIR
+        shutil.rmtree(cache)
+        cache.write_bytes(b"")  # the remux has nowhere to go (as on a full disk)
+        status, headers, body = server.get(event["video_url"])
+        assert status == 500 and headers["Content-Type"].startswith("application/json")
+        assert json.loads(body)["error"].startswith("cannot make the event's video:")
 
 
 # -- retention by kind ---------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class MediaHandler(BaseHandler, tornado.web.StaticFileHandler):
                 self._range_path = await loop.run_in_executor(None, footage.event_video, record)
             except NoVideo:
                 raise not_found() from None
+            except OSError as e:  # a full disk, or an unwritable data dir: said, no traceback
+                raise tornado.web.HTTPError(
+                    500, "cannot make the event's video: %s", e.strerror or e
+                ) from None
         await super().get(path, include_body)
 
     def _event(self, match: re.Match[str] | None) -> EventRecord | None:
