@@ -1,5 +1,5 @@
-"""Continuous recording with the demo camera: seamless segments, events as marked ranges, export,
-retention by kind, and kill -9 mid-segment."""
+"""Continuous recording (demo, MJPEG and RTSP cameras): seamless segments, events as marked
+ranges, export, retention by kind, and kill -9 mid-segment."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from camwatch.recording.segment_index import RANGES_DIR, SegmentRecord, SegmentS
 from tests.helpers.camera_files import packets, streams, walking_figure
 from tests.helpers.event_files import whole_fragments, write_fragmented_clip
 from tests.helpers.media import probe
+from tests.helpers.mjpeg_server import MjpegTestServer
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.helpers.rtsp_camera import RtspCamera
 from tests.helpers.support import ServerThread, demo_config, wait_until
@@ -38,8 +39,8 @@ def packet_times(path: Path) -> list[float]:
     return sorted(float(p["pts_time"]) for p in json.loads(result.stdout)["packets"])
 
 
-def continuous_config(data_dir: Path, segment_seconds: float = 2.0):
-    camera = CameraConfig(name="cam", source="demo", fps=FPS, width=160, height=120)
+def continuous_config(data_dir: Path, segment_seconds: float = 2.0, source: str = "demo"):
+    camera = CameraConfig(name="cam", source=source, fps=FPS, width=160, height=120)
     camera.record = "continuous"
     camera.segment_seconds = segment_seconds  # type: ignore[assignment]  # below the config's 10 s to keep the test short
     return demo_config(str(data_dir), cameras=[camera])
@@ -59,46 +60,61 @@ def epoch(text: str) -> float:
 def test_segments_follow_each_other_without_a_gap_and_export_across_three(tmp_path):
     began = time.time()
     with ServerThread(continuous_config(tmp_path / "data")) as server:
+        check_seamless_segments_and_export(server, began, tmp_path)
 
-        def four_segments():
-            found = recordings(server, began - 5, time.time())
-            return len(found) >= 5 and found
 
-        found = wait_until(four_segments, timeout=60, message="five segments")
-        finished = list(found[:-1])  # the last one is still recording
-        for item in finished:
-            assert item["kind"] == "segment" and item["url"] == f"/media/segments/{item['id']}.mp4"
-        # each segment file: H.264, starting on a keyframe at time 0
-        data_dir = tmp_path / "data"
-        files = [data_dir / server.call(lambda i=i: _path_of(server, i["id"])) for i in finished]
-        for path in files:
-            assert probe(path)["codec_name"] == "h264"
-        # where one segment ends and the next begins: one frame interval, no more than the
-        # camera's own frame-to-frame jitter (a busy machine delays some frames)
-        inner = [
-            max(itertools.pairwise(packet_times(path)), key=lambda p: p[1] - p[0]) for path in files
-        ]
-        jitter = max(FRAME_S * 1.6, *(b - a for a, b in inner))
-        for left, right, left_file in zip(finished, finished[1:], files, strict=False):
-            last_frame = epoch(left["start"]) + packet_times(left_file)[-1]
-            gap = epoch(right["start"]) - last_frame
-            assert 0 < gap <= jitter + 0.002, (left, right, gap)
-        # an export across three segments has the asked duration within one GOP (2 s)
-        start = epoch(finished[0]["start"]) + 1.0
-        end = epoch(finished[2]["end"]) - 0.5
-        query = urllib.parse.urlencode({"start": start, "end": end})
-        status, headers, body = server.get(f"/api/cameras/cam/export.mp4?{query}")
-        assert status == 200, body[:200]
-        assert headers["Content-Disposition"].startswith("attachment")
-        exported = tmp_path / "export.mp4"
-        exported.write_bytes(body)
-        info = probe(exported)
-        assert end - start - 2 * FRAME_S <= info["duration"] <= end - start + 2.0
-        times = packet_times(exported)
-        assert max(b - a for a, b in itertools.pairwise(times)) <= jitter + 0.002
-        # the segment media URL serves the file through the index
-        status, _, data = server.get(finished[1]["url"])
-        assert status == 200 and data == files[1].read_bytes()
+def test_an_mjpeg_cameras_segments_follow_each_other_and_export_across_three(tmp_path):
+    """The network-MJPEG path (camera JPEGs encoded once into the segments) is seamless too."""
+    began = time.time()
+    with MjpegTestServer(fps=FPS) as camera:
+        config = continuous_config(tmp_path / "data", source=camera.url)
+        with ServerThread(config) as server:
+            check_seamless_segments_and_export(server, began, tmp_path)
+
+
+def check_seamless_segments_and_export(server: ServerThread, began: float, tmp_path: Path) -> None:
+    """Five segments that meet within the camera's own frame jitter, H.264 from a keyframe,
+    served through the index, and an export across three with the asked duration."""
+
+    def four_segments():
+        found = recordings(server, began - 5, time.time())
+        return len(found) >= 5 and found
+
+    found = wait_until(four_segments, timeout=60, message="five segments")
+    finished = list(found[:-1])  # the last one is still recording
+    for item in finished:
+        assert item["kind"] == "segment" and item["url"] == f"/media/segments/{item['id']}.mp4"
+    # each segment file: H.264, starting on a keyframe at time 0
+    data_dir = tmp_path / "data"
+    files = [data_dir / server.call(lambda i=i: _path_of(server, i["id"])) for i in finished]
+    for path in files:
+        assert probe(path)["codec_name"] == "h264"
+    # where one segment ends and the next begins: one frame interval, no more than the
+    # camera's own frame-to-frame jitter (a busy machine delays some frames)
+    inner = [
+        max(itertools.pairwise(packet_times(path)), key=lambda p: p[1] - p[0]) for path in files
+    ]
+    jitter = max(FRAME_S * 1.6, *(b - a for a, b in inner))
+    for left, right, left_file in zip(finished, finished[1:], files, strict=False):
+        last_frame = epoch(left["start"]) + packet_times(left_file)[-1]
+        gap = epoch(right["start"]) - last_frame
+        assert 0 < gap <= jitter + 0.002, (left, right, gap)
+    # an export across three segments has the asked duration within one GOP (2 s)
+    start = epoch(finished[0]["start"]) + 1.0
+    end = epoch(finished[2]["end"]) - 0.5
+    query = urllib.parse.urlencode({"start": start, "end": end})
+    status, headers, body = server.get(f"/api/cameras/cam/export.mp4?{query}")
+    assert status == 200, body[:200]
+    assert headers["Content-Disposition"].startswith("attachment")
+    exported = tmp_path / "export.mp4"
+    exported.write_bytes(body)
+    info = probe(exported)
+    assert end - start - 2 * FRAME_S <= info["duration"] <= end - start + 2.0
+    times = packet_times(exported)
+    assert max(b - a for a, b in itertools.pairwise(times)) <= jitter + 0.002
+    # the segment media URL serves the file through the index
+    status, _, data = server.get(finished[1]["url"])
+    assert status == 200 and data == files[1].read_bytes()
 
 
 def _path_of(server: ServerThread, segment_id: str) -> str:
