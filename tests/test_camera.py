@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from camwatch import jpeg
+from camwatch.capture.camera import Camera
+from camwatch.config import CameraConfig
+from camwatch.frame import Frame
 from tests.helpers.camera_files import decodes, packets, streams, walking_figure
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.processes import free_port
@@ -61,3 +64,19 @@ def camwatch_snapshot(camwatch: CamwatchProcess) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as reply:
         data: bytes = reply.read()
     return data
+
+
+def test_a_failing_listener_costs_neither_the_others_nor_the_live_view_their_frames():
+    camera = Camera(CameraConfig(name="cam", source="demo", width=160, height=120, fps=20))
+    seen: list[int] = []
+
+    def broken(frame: Frame) -> None:
+        raise RuntimeError("a bug in one listener")
+
+    camera.listeners.extend([broken, lambda frame: seen.append(frame.seq)])
+    camera.start()
+    try:
+        assert wait_until(lambda: len(seen) >= 5, timeout=30)
+        assert camera.hub.latest is not None and camera.hub.latest.seq >= seen[0]
+    finally:
+        camera.stop()

@@ -13,6 +13,7 @@ import numpy as np
 from camwatch.capture.av_source import AvSource
 from camwatch.capture.fmp4 import FragmentHub
 from camwatch.capture.hub import Hub
+from camwatch.capture.library_log import REPEATING_LOGGER
 from camwatch.capture.microphone import Microphone
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
@@ -30,6 +31,7 @@ from camwatch.config import CameraConfig
 from camwatch.frame import Frame
 
 log = logging.getLogger(__name__)
+per_frame_log = logging.getLogger(f"{REPEATING_LOGGER}.camera")  # rate-limited
 
 FrameListener = Callable[[Frame], None]
 PacketListener = Callable[[EncodedPacket], None]
@@ -203,15 +205,23 @@ class Camera:
         return self._capture.state.frames_decoded
 
     def _on_frame(self, frame: Frame) -> None:
-        """Runs on the capture thread: listeners first (cheap), then the live hub."""
+        """Runs on the capture thread: listeners first (cheap), then the live hub. A listener
+        that fails (a bug) costs neither the others nor the live view their frame."""
         for listener in self.listeners:
-            listener(frame)
+            try:
+                listener(frame)
+            except Exception:
+                per_frame_log.exception("camera %s: %r failed on a frame", self.name, listener)
         self.hub.publish(frame)
 
     def _on_packet(self, packet: EncodedPacket) -> None:
-        """Runs on the capture thread for each of the camera's packets, as it arrives."""
+        """Runs on the capture thread (and the microphone's) for each of the camera's packets,
+        as it arrives; a listener that fails costs the others nothing."""
         for listener in self.packet_listeners:
-            listener(packet)
+            try:
+                listener(packet)
+            except Exception:
+                per_frame_log.exception("camera %s: %r failed on a packet", self.name, listener)
 
     def _on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
         for listener in self.stream_listeners:
