@@ -8,7 +8,6 @@ import asyncio
 import time
 
 import numpy as np
-import tornado.websocket
 
 from camwatch import jpeg
 from camwatch.capture.camera import Camera
@@ -20,7 +19,7 @@ from camwatch.recording.recorder import EventRecorder
 from camwatch.service import Service
 from tests.helpers.clips import frame_at, scene
 from tests.helpers.fakes import MemoryEventSink
-from tests.helpers.live_clients import read_mjpeg_parts
+from tests.helpers.live_clients import read_mjpeg_parts, websocket_binaries
 from tests.helpers.media import probe
 from tests.helpers.support import ServerThread, demo_config, wait_until
 
@@ -78,15 +77,6 @@ def test_recording_camera_jpegs_never_decodes_them_fully_on_the_capture_thread(t
     info = probe(tmp_path / record.video_path)
     assert (info["codec_name"], info["pix_fmt"], info["width"]) == ("h264", "yuv420p", 320)
     assert info["frames"] == record.frames >= 30
-
-
-async def websocket_binaries(url: str, count: int) -> list[bytes]:
-    connection = await tornado.websocket.websocket_connect(url)
-    try:
-        messages = [await asyncio.wait_for(connection.read_message(), 10) for _ in range(count)]
-    finally:
-        connection.close()
-    return [m for m in messages if isinstance(m, bytes)]
 
 
 def test_viewers_get_the_camera_jpeg_bytes_untouched(tmp_path):

@@ -16,7 +16,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-import tornado.websocket
 
 from camwatch.capture.camera import Camera
 from camwatch.capture.sources import (
@@ -33,7 +32,7 @@ from camwatch.config import CameraConfig, Config
 from camwatch.frame import Frame, Picture
 from camwatch.service import Service
 from camwatch.wiring import add_integrations, attach_event_store, attach_recorder
-from tests.helpers.live_clients import read_mjpeg_parts
+from tests.helpers.live_clients import read_mjpeg_parts, websocket_binaries
 from tests.helpers.media import probe
 from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
 from tests.helpers.support import ServerThread, demo_config, wait_until
@@ -281,15 +280,6 @@ def test_the_demo_scene_held_up_resumes_in_real_time() -> None:
     for _ in range(5):
         source.read()
     assert time.monotonic() - started >= 0.35
-
-
-async def websocket_binaries(url: str, count: int) -> list[bytes]:
-    connection = await tornado.websocket.websocket_connect(url)
-    try:
-        messages = [await asyncio.wait_for(connection.read_message(), 10) for _ in range(count)]
-    finally:
-        connection.close()
-    return [m for m in messages if isinstance(m, bytes)]
 
 
 # -- V4L2 webcams in MJPG mode (through the capture seam: no webcam on the test machines) -------

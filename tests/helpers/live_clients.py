@@ -77,6 +77,11 @@ async def read_messages(url: str, count: int) -> list[str | bytes]:
     return messages
 
 
+async def websocket_binaries(url: str, count: int) -> list[bytes]:
+    """The binary ones among the first `count` messages of a websocket."""
+    return [m for m in await read_messages(url, count) if isinstance(m, bytes)]
+
+
 def receive_sync(url: str, seconds: float, *, keep: bool = True) -> Reception:
     return asyncio.run(receive(url, seconds, keep=keep))
 
