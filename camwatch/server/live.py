@@ -244,7 +244,8 @@ async def current_frame(camera: Camera) -> Frame | None:
     awaited up to SNAPSHOT_WAIT_S (None after that, as for a camera with no frame yet)."""
     hub = camera.hub
     frame = hub.latest
-    stale = frame is None or (frame.online and hub.paused)
+    # online since the last offline placeholder, or paused since the last picture
+    stale = frame is None or not frame.online or hub.paused
     if camera.state.online and stale:
         return await hub.next_frame(SNAPSHOT_WAIT_S)
     return frame
