@@ -142,21 +142,29 @@ class TimelineHandler(BaseHandler):
 
 
 class RecordingsHandler(TimelineHandler):
-    def get(self, name: str) -> None:
+    """A month of footage is tens of thousands of rows, and a clip's file is checked for each:
+    off the event loop."""
+
+    async def get(self, name: str) -> None:
         camera = self.camera_or_404(name)
         try:
             span = self.query_range(max_seconds=MAX_LIST_S)
         except BadRange as e:
             self.bad(e)
             return
-        recordings = footage_index(self.context).recordings(camera.name, span.start, span.end)
+        footage = footage_index(self.context)
+        recordings = await asyncio.get_running_loop().run_in_executor(
+            None, footage.recordings, camera.name, span.start, span.end
+        )
         self.write_json(
             {"camera": camera.name, "segments": [item.to_json() for item in recordings]}
         )
 
 
 class ActivityHandler(TimelineHandler):
-    def get(self, name: str) -> None:
+    """Reads up to 31 day files (169 KiB each) and reduces them: off the event loop."""
+
+    async def get(self, name: str) -> None:
         camera = self.camera_or_404(name)
         activity = self.context.activity
         if activity is None:
@@ -167,7 +175,9 @@ class ActivityHandler(TimelineHandler):
         except BadRange as e:
             self.bad(e)
             return
-        points = activity.points(camera.name, span.start, span.end, step)
+        points = await asyncio.get_running_loop().run_in_executor(
+            None, activity.points, camera.name, span.start, span.end, step
+        )
         self.write_json(
             {
                 "camera": camera.name,
