@@ -10,30 +10,28 @@ const FPS_WINDOW_MS = 2000;
 // much silence means a half-open connection (a network drop nobody told us about).
 const STALL_MS = 10000;
 
-export class LiveStream {
-  /**
-   * onFrame(bitmap): draw it, then it is closed for you; onMeta(message); onState(state, detail)
-   * with state "connecting" | "live" | "waiting" (detail = ms until the next try) | "stopped".
-   */
-  constructor(name, { onFrame, onMeta, onState }) {
+/**
+ * A camera websocket that reconnects with exponential backoff (and jitter) after a drop or a
+ * half-open connection, and counts frames per second. Subclasses say what to open and what
+ * to do with messages: url(), binaryType, receiveText(text), receiveBinary(data),
+ * closed(event) (returns whether to retry and whether at once) and detach().
+ */
+class CameraSocket {
+  constructor(name, onState) {
     this.name = name;
-    this.onFrame = onFrame;
-    this.onMeta = onMeta;
     this.onState = onState;
     this.ws = null;
     this.wanted = false;
     this.failures = 0;
     this.retryTimer = 0;
-    this.pending = null; // the newest undecoded frame; older ones are dropped
-    this.decoding = false;
-    this.arrivals = [];
     this.watchdog = 0;
+    this.arrivals = [];
   }
 
   start() {
     if (this.wanted) return;
     this.wanted = true;
-    this.#connect();
+    this.connect();
   }
 
   stop() {
@@ -43,7 +41,7 @@ export class LiveStream {
     const ws = this.ws;
     this.ws = null;
     if (ws) ws.close(1000);
-    this.pending = null;
+    this.detach();
     this.arrivals = [];
     this.onState("stopped");
   }
@@ -55,45 +53,85 @@ export class LiveStream {
     return this.arrivals.length / (FPS_WINDOW_MS / 1000);
   }
 
-  #connect() {
+  /** A frame arrived: count it, and say "live" after the first or after a reconnection. */
+  arrived() {
+    if (this.arrivals.push(performance.now()) === 1 || this.failures) {
+      this.failures = 0;
+      this.onState("live");
+    }
+  }
+
+  connect() {
     this.onState("connecting");
-    const ws = new WebSocket(socketUrl(`cameras/${encodeURIComponent(this.name)}/ws?meta=1`));
-    ws.binaryType = "blob";
+    const ws = new WebSocket(socketUrl(this.url()));
+    ws.binaryType = this.binaryType;
     this.ws = ws;
-    this.#feedWatchdog(ws);
+    this.feedWatchdog(ws);
     ws.addEventListener("message", (event) => {
       if (this.ws !== ws) return;
-      this.#feedWatchdog(ws);
-      if (typeof event.data === "string") this.#meta(event.data);
-      else this.#frame(event.data);
+      this.feedWatchdog(ws);
+      if (typeof event.data === "string") this.receiveText(event.data);
+      else this.receiveBinary(event.data);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       clearTimeout(this.watchdog);
       this.ws = null;
-      if (this.wanted) this.#retry();
+      this.detach();
+      const { retry, atOnce } = this.closed(event);
+      if (retry && this.wanted) this.retry(atOnce);
     });
   }
 
-  #feedWatchdog(ws) {
+  feedWatchdog(ws) {
     clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
       if (this.ws !== ws) return;
       this.ws = null;
       ws.close();
-      if (this.wanted) this.#retry();
+      this.detach();
+      if (this.wanted) this.retry(false);
     }, STALL_MS);
   }
 
-  #retry() {
-    this.failures += 1;
-    const base = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** (this.failures - 1));
+  retry(atOnce) {
+    this.failures = atOnce ? 0 : this.failures + 1;
+    const base = atOnce ? 100 : Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** (this.failures - 1));
     const delay = Math.round(base * (0.75 + Math.random() * 0.5)); // jitter: no thundering herd
     this.onState("waiting", delay);
-    this.retryTimer = setTimeout(() => this.wanted && this.#connect(), delay);
+    this.retryTimer = setTimeout(() => this.wanted && this.connect(), delay);
   }
 
-  #meta(text) {
+  closed() {
+    return { retry: true, atOnce: false };
+  }
+
+  detach() {}
+}
+
+export class LiveStream extends CameraSocket {
+  /**
+   * onFrame(bitmap): draw it, then it is closed for you; onMeta(message); onState(state, detail)
+   * with state "connecting" | "live" | "waiting" (detail = ms until the next try) | "stopped".
+   */
+  constructor(name, { onFrame, onMeta, onState }) {
+    super(name, onState);
+    this.onFrame = onFrame;
+    this.onMeta = onMeta;
+    this.binaryType = "blob";
+    this.pending = null; // the newest undecoded frame; older ones are dropped
+    this.decoding = false;
+  }
+
+  url() {
+    return `cameras/${encodeURIComponent(this.name)}/ws?meta=1`;
+  }
+
+  detach() {
+    this.pending = null;
+  }
+
+  receiveText(text) {
     try {
       const message = JSON.parse(text);
       if (message.type === "meta") this.onMeta(message);
@@ -102,12 +140,8 @@ export class LiveStream {
     }
   }
 
-  #frame(blob) {
-    this.arrivals.push(performance.now());
-    if (this.failures || this.arrivals.length === 1) {
-      this.failures = 0;
-      this.onState("live");
-    }
+  receiveBinary(blob) {
+    this.arrived();
     this.pending = blob;
     if (!this.decoding) this.#drain();
   }
@@ -148,45 +182,18 @@ export function mseSupported() {
  * Media Source Extensions: a tenth of the bandwidth of JPEG. onMeta, onState as LiveStream;
  * onFallback() when the camera or this browser cannot do it (the caller switches to JPEG).
  */
-export class Mp4Stream {
+export class Mp4Stream extends CameraSocket {
   constructor(name, { video, onMeta, onState, onFallback }) {
-    this.name = name;
+    super(name, onState);
     this.video = video;
     this.onMeta = onMeta;
-    this.onState = onState;
     this.onFallback = onFallback;
-    this.ws = null;
-    this.wanted = false;
-    this.failures = 0;
-    this.retryTimer = 0;
-    this.watchdog = 0;
-    this.arrivals = [];
+    this.binaryType = "arraybuffer";
     this.#reset();
   }
 
-  start() {
-    if (this.wanted) return;
-    this.wanted = true;
-    this.#connect();
-  }
-
-  stop() {
-    this.wanted = false;
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.watchdog);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close(1000);
-    this.#detach();
-    this.arrivals = [];
-    this.onState("stopped");
-  }
-
-  /** Fragments (frames) received per second over the last two seconds. */
-  get fps() {
-    const now = performance.now();
-    while (this.arrivals.length && now - this.arrivals[0] > FPS_WINDOW_MS) this.arrivals.shift();
-    return this.arrivals.length / (FPS_WINDOW_MS / 1000);
+  url() {
+    return `cameras/${encodeURIComponent(this.name)}/ws?format=mp4&meta=1`;
   }
 
   #reset() {
@@ -195,53 +202,20 @@ export class Mp4Stream {
     this.queue = [];
   }
 
-  #detach() {
+  detach() {
     if (this.video.src) URL.revokeObjectURL(this.video.src);
     this.video.removeAttribute("src");
     this.video.load();
     this.#reset();
   }
 
-  #connect() {
-    this.onState("connecting");
-    const path = `cameras/${encodeURIComponent(this.name)}/ws?format=mp4&meta=1`;
-    const ws = new WebSocket(socketUrl(path));
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    this.#feedWatchdog(ws);
-    ws.addEventListener("message", (event) => {
-      if (this.ws !== ws) return;
-      this.#feedWatchdog(ws);
-      if (typeof event.data === "string") this.#text(event.data);
-      else this.#fragment(event.data);
-    });
-    ws.addEventListener("close", (event) => {
-      if (this.ws !== ws) return;
-      clearTimeout(this.watchdog);
-      this.ws = null;
-      this.#detach();
-      if (event.code === 1003) this.#fallBack();
-      else if (this.wanted) this.#retry(event.code === 1012);
-    });
-  }
-
-  #feedWatchdog(ws) {
-    clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      ws.close();
-      this.#detach();
-      if (this.wanted) this.#retry(false);
-    }, STALL_MS);
-  }
-
-  #retry(atOnce) {
-    this.failures = atOnce ? 0 : this.failures + 1;
-    const base = atOnce ? 100 : Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** (this.failures - 1));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    this.onState("waiting", delay);
-    this.retryTimer = setTimeout(() => this.wanted && this.#connect(), delay);
+  /** 1003: this camera has no H.264 for us (use JPEG); 1012: its stream changed, reconnect now. */
+  closed(event) {
+    if (event.code === 1003) {
+      this.#fallBack();
+      return { retry: false, atOnce: false };
+    }
+    return { retry: true, atOnce: event.code === 1012 };
   }
 
   #fallBack() {
@@ -250,7 +224,7 @@ export class Mp4Stream {
     this.onFallback(wanted);
   }
 
-  #text(text) {
+  receiveText(text) {
     let message;
     try {
       message = JSON.parse(text);
@@ -279,7 +253,7 @@ export class Mp4Stream {
     this.video.src = URL.createObjectURL(source);
   }
 
-  #fragment(data) {
+  receiveBinary(data) {
     if (!this.source) return; // before the init message: not ours
     if (this.queue.length >= MSE_BACKLOG) {
       // this device cannot keep up: start over, the server begins again at a keyframe
@@ -287,10 +261,7 @@ export class Mp4Stream {
       return;
     }
     this.queue.push(data);
-    if (this.arrivals.push(performance.now()) === 1 || this.failures) {
-      this.failures = 0;
-      this.onState("live");
-    }
+    this.arrived();
     this.#append();
   }
 
