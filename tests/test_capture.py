@@ -348,3 +348,22 @@ def test_a_downstream_error_on_every_frame_is_logged_once_a_minute_not_per_frame
         logging.getLogger().removeHandler(handler)
     errors = [r for r in handler.records if "error processing frame" in r.getMessage()]
     assert len(errors) == 1 and errors[0].exc_info is not None  # the first, with its traceback
+
+
+def test_an_error_on_every_offline_placeholder_is_logged_once_a_minute(threads, monkeypatch):
+    monkeypatch.setattr("camwatch.capture.thread.PLACEHOLDER_INTERVAL_S", 0.01)
+    handler = _Records()
+    logging.getLogger().addHandler(handler)
+    placeholders = []
+
+    def failing(frame: Frame) -> None:
+        placeholders.append(frame)
+        raise ValueError("a bug downstream")
+
+    try:
+        capture(threads, lambda: ScriptedSource(open_error=SourceError("gone")), failing)
+        assert wait_until(lambda: len(placeholders) >= 20, timeout=30)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    errors = [r for r in handler.records if "error processing placeholder" in r.getMessage()]
+    assert len(errors) == 1 and errors[0].exc_info is not None

@@ -13,7 +13,7 @@ import numpy as np
 from camwatch.capture.av_source import AvSource
 from camwatch.capture.fmp4 import FragmentHub
 from camwatch.capture.hub import Hub
-from camwatch.capture.library_log import REPEATING_LOGGER
+from camwatch.capture.library_log import repeating_logger
 from camwatch.capture.microphone import Microphone
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
@@ -31,7 +31,7 @@ from camwatch.config import CameraConfig
 from camwatch.frame import Frame
 
 log = logging.getLogger(__name__)
-per_frame_log = logging.getLogger(f"{REPEATING_LOGGER}.camera")  # rate-limited
+per_frame_log = repeating_logger("camera")
 
 FrameListener = Callable[[Frame], None]
 PacketListener = Callable[[EncodedPacket], None]

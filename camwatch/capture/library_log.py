@@ -70,6 +70,13 @@ class RateLimit(logging.Filter):
         return True
 
 
+def repeating_logger(component: str) -> logging.Logger:
+    """The logger for camwatch's own lines that could come once a frame (a bug downstream that
+    fails on every frame): with `RateLimit` on the handler, each kind of line, traceback and
+    all, is logged at most once a minute, with the count of those held back."""
+    return logging.getLogger(f"{REPEATING_LOGGER}.{component}")
+
+
 def _emit(line: str) -> None:
     match = _FFMPEG_LINE.match(line)
     if match is None:

@@ -13,15 +13,14 @@ import numpy as np
 
 from camwatch.capture.av_source import PacketSource
 from camwatch.capture.decoder import PacketDecoder
-from camwatch.capture.library_log import REPEATING_LOGGER
+from camwatch.capture.library_log import repeating_logger
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
 from camwatch.frame import Frame, Picture
 
 log = logging.getLogger(__name__)
-# a bug downstream fails on every frame: its traceback is logged once a minute, with a count
-per_frame_log = logging.getLogger(f"{REPEATING_LOGGER}.capture")
+per_frame_log = repeating_logger("capture")
 
 Source = FrameSource | PacketSource
 SourceFactory = Callable[[], Source]
@@ -349,7 +348,7 @@ class CaptureThread(threading.Thread):
             try:
                 self._on_frame(frame)
             except Exception:
-                log.exception("camera %s: error processing placeholder", self.camera_name)
+                per_frame_log.exception("camera %s: error processing placeholder", self.camera_name)
             remaining = PLACEHOLDER_INTERVAL_S if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return
