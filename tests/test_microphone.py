@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from camwatch.capture.microphone import alsa_device, use_system_alsa
+from camwatch.capture.microphone import Microphone, alsa_device, use_system_alsa
+from camwatch.capture.packets import EncodedPacket
 from tests.helpers.camera_files import streams
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.microphone import PulseMicrophone
@@ -31,9 +33,46 @@ def test_system_alsa_paths_are_set_only_when_unset_and_present():
 def test_audio_source_names_map_to_alsa_devices(monkeypatch):
     monkeypatch.delenv("PULSE_SOURCE", raising=False)
     assert alsa_device("alsa:hw:1,0") == "hw:1,0"
-    assert alsa_device("pulse:default") == "pulse" and "PULSE_SOURCE" not in os.environ
-    assert alsa_device("pulse:mic.monitor") == "pulse"
-    assert os.environ["PULSE_SOURCE"] == "mic.monitor"
+    assert alsa_device("pulse:default") == "pulse"
+    assert alsa_device("pulse:mic.monitor") == 'pulse:DEVICE="mic.monitor"'
+    assert alsa_device('pulse:odd"name') == 'pulse:DEVICE="odd\\"name"'
+    assert "PULSE_SOURCE" not in os.environ  # nothing process-wide: each camera its own source
+
+
+def dominant_frequency(packets: list[EncodedPacket]) -> float:
+    samples = np.frombuffer(b"".join(p.data for p in packets), np.int16).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.argmax(spectrum)) * packets[0].stream.sample_rate / len(samples)
+
+
+@pytest.mark.slow
+def test_two_microphones_on_different_pulse_sources_each_record_their_own_tone(
+    tmp_path, monkeypatch
+):
+    system_alsa: dict[str, str] = {}
+    use_system_alsa(system_alsa)
+    for name, value in system_alsa.items():  # as use_system_alsa would, undone afterwards
+        monkeypatch.setenv(name, value)
+    tones = {"mic": 440, "mic2": 1000}
+    stand_ins = [PulseMicrophone(tmp_path, frequency, sink) for sink, frequency in tones.items()]
+    heard: dict[str, list[EncodedPacket]] = {sink: [] for sink in tones}
+    microphones = [
+        Microphone(f"cam-{m.sink}", f"pulse:{m.source}", heard[m.sink].append) for m in stand_ins
+    ]
+    try:
+        for stand_in in stand_ins:
+            stand_in.start()
+        for microphone in microphones:  # together: they open their sources at the same time
+            microphone.start()
+        wait_until(lambda: all(len(p) >= 10 for p in heard.values()), timeout=30)
+    finally:
+        for microphone in microphones:
+            microphone.stop()
+        for stand_in in reversed(stand_ins):
+            stand_in.stop()
+    found = {sink: dominant_frequency(packets[2:10]) for sink, packets in heard.items()}
+    assert all(abs(found[sink] - tones[sink]) < 20 for sink in tones), found
+    assert "PULSE_SOURCE" not in os.environ
 
 
 def mean_volume_db(path: Path) -> float:
@@ -50,7 +89,8 @@ def mean_volume_db(path: Path) -> float:
 
 @pytest.mark.slow
 def test_webcam_clip_carries_the_microphones_sound(tmp_path):
-    microphone = PulseMicrophone(tmp_path).start()
+    for name in ("ALSA_CONFIG_PATH", "ALSA_PLUGIN_DIR"):
+        assert name not in os.environ  # camwatch must find the system's ALSA by itself
     cameras = """
 [[cameras]]
 name = "cam"
@@ -63,10 +103,9 @@ min_motion_frames = 3
 pre_roll_seconds = 1.0
 """
     camwatch = CamwatchProcess(tmp_path, cameras=cameras)
-    for name in ("ALSA_CONFIG_PATH", "ALSA_PLUGIN_DIR"):
-        assert name not in os.environ  # camwatch must find the system's ALSA by itself
-    camwatch.start()
+    microphone = PulseMicrophone(tmp_path).start()
     try:
+        camwatch.start()
         wait_until(
             lambda: camwatch.get_json("/api/cameras")[0]["audio"], timeout=30, message="mic on"
         )

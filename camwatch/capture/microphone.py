@@ -44,13 +44,16 @@ def use_system_alsa(environ: dict[str, str] | os._Environ[str] = os.environ) -> 
 
 
 def alsa_device(audio_source: str) -> str:
-    """The ALSA device for `alsa:hw:1,0` or `pulse:NAME` (PulseAudio's source NAME through
-    the `pulse` plugin; PULSE_SOURCE picks it)."""
+    """The ALSA device for `alsa:hw:1,0` or `pulse:NAME`: PulseAudio's source NAME through the
+    `pulse` plugin, named in the device's DEVICE argument (libasound2-plugins defines it), so
+    each microphone opens its own source; `pulse:default` is PulseAudio's default source (or
+    PULSE_SOURCE, when the user set it)."""
     kind, _, name = audio_source.partition(":")
     if kind == "pulse":
-        if name and name != "default":
-            os.environ["PULSE_SOURCE"] = name
-        return "pulse"
+        if not name or name == "default":
+            return "pulse"
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'pulse:DEVICE="{quoted}"'
     return name
 
 

@@ -1,5 +1,6 @@
-"""A microphone stand-in: PulseAudio with a null sink `mic` (its monitor `mic.monitor` is the
-input) fed a sine tone by `pacat`, both started by the test and stopped by their pids."""
+"""A microphone stand-in: PulseAudio with a null sink (`mic`; its monitor `mic.monitor` is the
+input) fed a sine tone by `pacat`, both started by the test and stopped by their pids; a second
+stand-in adds its own sink to the same PulseAudio (and unloads it when stopped)."""
 
 from __future__ import annotations
 
@@ -18,32 +19,48 @@ def _sources() -> str:
 
 
 class PulseMicrophone:
-    def __init__(self, folder: Path, frequency: int = 660) -> None:
-        self.tone = folder / "tone.raw"
-        self.frequency = frequency
+    def __init__(self, folder: Path, frequency: int = 660, sink: str = "mic") -> None:
+        self.tone = folder / f"tone-{sink}.raw"
+        self.frequency, self.sink = frequency, sink
         self.daemon: subprocess.Popen[bytes] | None = None
         self.feeder: subprocess.Popen[bytes] | None = None
+        self.module = ""  # the null sink's module, when we loaded it into a running PulseAudio
+
+    @property
+    def source(self) -> str:
+        """The PulseAudio source that hears the tone."""
+        return f"{self.sink}.monitor"
 
     def start(self) -> PulseMicrophone:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # nothing left running when it cannot start
+            raise
+        return self
+
+    def _start(self) -> None:
         if not _sources():  # no PulseAudio yet: ours (works as root, with a warning)
             self.daemon = subprocess.Popen(
                 [
                     "pulseaudio",
                     "--daemonize=no",
                     "--exit-idle-time=-1",
-                    "--load=module-null-sink sink_name=mic",
+                    f"--load=module-null-sink sink_name={self.sink}",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             wait_until(_sources, timeout=20, message="PulseAudio")
-        if "mic.monitor" not in _sources():
-            subprocess.run(
-                ["pactl", "load-module", "module-null-sink", "sink_name=mic"],
+        if self.source not in _sources().split():
+            loaded = subprocess.run(
+                ["pactl", "load-module", "module-null-sink", f"sink_name={self.sink}"],
                 check=True,
                 timeout=10,
                 capture_output=True,
+                text=True,
             )
+            self.module = loaded.stdout.strip()
         subprocess.run(
             [
                 "ffmpeg",
@@ -68,7 +85,7 @@ class PulseMicrophone:
         self.feeder = subprocess.Popen(
             [
                 "pacat",
-                "--device=mic",
+                f"--device={self.sink}",
                 "--rate=48000",
                 "--channels=1",
                 "--format=s16le",
@@ -78,11 +95,14 @@ class PulseMicrophone:
             stderr=subprocess.DEVNULL,
         )
         time.sleep(0.2)
-        assert self.feeder.poll() is None, "pacat could not play into the mic sink"
-        return self
+        assert self.feeder.poll() is None, f"pacat could not play into the {self.sink} sink"
 
     def stop(self) -> None:
-        for process in (self.feeder, self.daemon):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(10)
+        if self.feeder is not None and self.feeder.poll() is None:
+            self.feeder.kill()
+            self.feeder.wait(10)
+        if self.module and _sources():
+            subprocess.run(["pactl", "unload-module", self.module], timeout=10, check=False)
+        if self.daemon is not None and self.daemon.poll() is None:
+            self.daemon.kill()
+            self.daemon.wait(10)
