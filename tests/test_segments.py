@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from camwatch.config import CameraConfig, RetentionConfig
-from camwatch.recording.index import EventRecord
+from camwatch.frame import Frame
+from camwatch.recording.clip_writer import ClipResult
+from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord
 from camwatch.recording.segment_index import RANGES_DIR, SegmentRecord, SegmentStore, segment_path
+from camwatch.recording.segments import SegmentRecorder
 from tests.helpers.camera_files import packets, streams, walking_figure
 from tests.helpers.event_files import whole_fragments, write_fragmented_clip
+from tests.helpers.fakes import sqlite_disk_full
 from tests.helpers.media import probe
 from tests.helpers.mjpeg_server import MjpegTestServer
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
@@ -379,3 +389,63 @@ def test_a_remuxed_mp4_is_kept_a_day_at_most(store):
     segments.enforce_retention(retention, now=NOW)
     # the second copy of an event's footage does not outlive a day; one being made stays
     assert sorted(p.name for p in cache.iterdir()) == ["kept.1a2b3c4d.tmp.mp4", "kept.mp4"]
+
+
+# -- a full disk -----------------------------------------------------------------------------------
+
+
+class FullSegmentStore(SegmentStore):
+    """A SegmentStore whose next `failures` transactions, and every one while `full` is set,
+    fail as SQLite does on a full disk."""
+
+    failures = 0
+    full = False
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.full or self.failures > 0:
+            self.failures -= 1
+            raise sqlite_disk_full()
+        with super()._transaction() as db:
+            yield db
+
+
+def test_a_segment_row_is_written_with_the_index_reserve_when_the_disk_is_full(store):
+    segments = FullSegmentStore(store)
+    reserve = store.root / RESERVE_NAME
+    assert reserve.stat().st_size == RESERVE_BYTES
+    segments.failures = 1
+    record = add_segment(segments, NOW - 60)  # written once the reserve made room
+    assert not reserve.exists() and segments.get(record.id) == record
+    store.keep_reserve()  # as retention does once there is room again
+    assert reserve.stat().st_size == RESERVE_BYTES
+
+
+def test_on_a_full_disk_segment_rows_are_kept_and_written_later_logged_once(
+    tmp_path, store, caplog
+):
+    caplog.set_level(logging.INFO, logger="camwatch.recording")
+    segments = FullSegmentStore(store)
+    closed: list[ClipResult] = []
+    recorder = SegmentRecorder(
+        "cam", tmp_path, segments, segment_seconds=1.0, on_closed=closed.append
+    )
+    image = np.zeros((48, 64, 3), np.uint8)
+
+    def feed(start: int, stop: int) -> None:
+        for i in range(start, stop):  # 10 fps, capture times without waiting
+            frame = Frame.from_image(image, i + 1, captured_at=NOW + i / 10, monotonic=i / 10)
+            recorder.on_frame(frame)
+
+    segments.full = True
+    feed(0, 45)  # five segments, four of them closed, while nothing can be indexed
+    wait_until(lambda: len(closed) == 4, timeout=30, message="four segments closed")
+    assert segments.records() == []
+    segments.full = False  # retention made room
+    feed(45, 55)
+    recorder.close()
+    rows = segments.records()
+    assert len(rows) == 6 and all(r.status == "complete" for r in rows)
+    assert all((tmp_path / r.path).is_file() and r.size_bytes > 0 for r in rows)
+    logged = [r for r in caplog.records if r.name == "camwatch.recording.segment_index"]
+    assert [r.levelno for r in logged] == [logging.ERROR, logging.INFO], logged

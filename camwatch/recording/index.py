@@ -147,6 +147,54 @@ def transaction(db: sqlite3.Connection, lock: threading.RLock) -> Iterator[sqlit
         db.execute("COMMIT")
 
 
+def disk_full(error: BaseException) -> bool:
+    """True for SQLite's "database or disk is full" (by its code)."""
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+Transaction = Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+
+class IndexReserve:
+    """The space kept aside in the data dir for the index database (events and segments
+    alike): given up when a write finds the disk full, made again once there is room."""
+
+    def __init__(self, root: Path, free_bytes: FreeBytes) -> None:
+        self.path = root / RESERVE_NAME
+        self._root, self._free_bytes = root, free_bytes
+
+    def keep(self) -> None:
+        """(Re)make the reserve file when there is room for it and then some."""
+        try:
+            if self.path.exists() or self._free_bytes(self._root) < 4 * RESERVE_BYTES:
+                return
+            with open(self.path, "wb") as f:
+                f.write(bytes(RESERVE_BYTES))  # real blocks: a sparse file would free nothing
+        except OSError as e:
+            log.warning("cannot keep %s for the index: %s", self.path, e)
+            self.path.unlink(missing_ok=True)
+
+    def release(self) -> bool:
+        """Give the reserve up (the disk is full); True if that freed space."""
+        try:
+            self.path.unlink()
+        except OSError:
+            return False
+        log.warning("the disk of %s is full: using the space kept for the index", self._root)
+        return True
+
+    def write(self, transaction: Transaction, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in a transaction; on a full disk, once more with the reserve freed."""
+        try:
+            with transaction() as db:
+                return work(db)
+        except sqlite3.OperationalError as e:
+            if not disk_full(e) or not self.release():
+                raise
+        with transaction() as db:
+            return work(db)
+
+
 class EventStore:
     """SQLite index under data_dir (WAL, one writer lock); thread-safe; the only SQL in camwatch.
 
@@ -163,8 +211,8 @@ class EventStore:
             str(self._root / DB_NAME), check_same_thread=False, isolation_level=None, timeout=10.0
         )
         self._db.row_factory = sqlite3.Row
-        self._reserve = self._root / RESERVE_NAME
-        self.keep_reserve()
+        self.reserve = IndexReserve(self._root, free_bytes)
+        self.reserve.keep()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -192,37 +240,11 @@ class EventStore:
         return self._free_bytes(self._root)
 
     def keep_reserve(self) -> None:
-        """(Re)make the reserve file when there is room for it and then some."""
-        try:
-            if self._reserve.exists() or self._free_bytes(self._root) < 4 * RESERVE_BYTES:
-                return
-            with open(self._reserve, "wb") as f:
-                f.write(bytes(RESERVE_BYTES))  # real blocks: a sparse file would free nothing
-        except OSError as e:
-            log.warning("cannot keep %s for the index: %s", self._reserve, e)
-            self._reserve.unlink(missing_ok=True)
-
-    def _release_reserve(self) -> bool:
-        """Give the reserve up (the disk is full); True if that freed space."""
-        try:
-            self._reserve.unlink()
-        except OSError:
-            return False
-        log.warning("the disk of %s is full: using the space kept for the index", self._root)
-        return True
+        """(Re)make the index's reserve when there is room for it and then some."""
+        self.reserve.keep()
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` in a transaction; on a full disk, once more with the reserve freed."""
-        try:
-            with self._transaction() as db:
-                return work(db)
-        except sqlite3.OperationalError as e:
-            if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
-                raise
-            if not self._release_reserve():
-                raise
-        with self._transaction() as db:
-            return work(db)
+        return self.reserve.write(self._transaction, work)
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return transaction(self._db, self._lock)

@@ -96,6 +96,11 @@ class SegmentStore:
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return transaction(self._db, self._lock)
 
+    def _write(self, sql: str, *params: Any) -> None:
+        """One statement; on a full disk, once more with the index's reserve given up (one
+        database file: the event index's reserve is the segments' too)."""
+        self.events.reserve.write(self._transaction, lambda db: db.execute(sql, params))
+
     def _query(self, sql: str, *params: Any) -> list[SegmentRecord]:
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
@@ -109,8 +114,7 @@ class SegmentStore:
             f"INSERT OR REPLACE INTO segments ({', '.join(COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(COLUMNS))})"
         )
-        with self._transaction() as db:
-            db.execute(sql, values)
+        self._write(sql, *values)
 
     def get(self, segment_id: str) -> SegmentRecord | None:
         found = self._query("SELECT * FROM segments WHERE id = ?", segment_id)
@@ -148,8 +152,7 @@ class SegmentStore:
                 log.error("segment %s: cannot delete %s: %s", record.id, path, e)
                 return
             _remove_empty(path.parent)
-        with self._transaction() as db:
-            db.execute("DELETE FROM segments WHERE id = ?", (record.id,))
+        self._write("DELETE FROM segments WHERE id = ?", record.id)
 
     # -- retention by kind -----------------------------------------------------------------------
 
@@ -239,8 +242,7 @@ class SegmentStore:
         for record in self.records():
             path = self.events.path_of(record.path)
             if path is None or not path.is_file():
-                with self._transaction() as db:
-                    db.execute("DELETE FROM segments WHERE id = ?", (record.id,))
+                self._write("DELETE FROM segments WHERE id = ?", record.id)
                 report.dropped.append(record.id)
                 continue
             known.add(path)
@@ -276,6 +278,67 @@ class SegmentStore:
         self._close(record, path, report)
         if record.status == "truncated":
             report.indexed.append(record.id)
+
+
+class SegmentRows:
+    """A recorder's writes to the segment index. One that fails (the disk is full even with
+    the reserve given up) is kept and tried again, in order, before the next, so no segment
+    drops out of the index (and out of retention's reach) while the disk is full; the first
+    failure of a spell is logged, and the recovery, not every segment in between."""
+
+    def __init__(self, store: SegmentStore, camera: str) -> None:
+        self.store, self.camera = store, camera
+        self._pending: dict[str, tuple[SegmentRecord, bool]] = {}  # id -> (record, delete)
+        self._lock = threading.Lock()  # one write at a time: a retry never undoes a newer one
+        self._failing = False
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def put(self, record: SegmentRecord) -> None:
+        self._write(record, delete=False)
+
+    def delete(self, record: SegmentRecord) -> None:
+        """The row and its file."""
+        self._write(record, delete=True)
+
+    def retry(self) -> None:
+        """Try the kept writes once more (at shutdown, say)."""
+        with self._lock:
+            self._flush()
+
+    def _write(self, record: SegmentRecord, *, delete: bool) -> None:
+        with self._lock:
+            self._pending.pop(record.id, None)
+            self._pending[record.id] = (record, delete)  # the newest intent, last in line
+            self._flush()
+
+    def _flush(self) -> None:
+        kept = len(self._pending)
+        for segment_id, (record, delete) in list(self._pending.items()):
+            try:
+                self.store.delete(record) if delete else self.store.put(record)
+            except Exception as e:
+                self._failed(segment_id, e)
+                return
+            del self._pending[segment_id]
+        if self._failing:
+            self._failing = False
+            log.info("camera %s: segment index written again (%d kept)", self.camera, kept)
+
+    def _failed(self, segment_id: str, error: Exception) -> None:
+        if self._failing:
+            return
+        self._failing = True
+        log.error(
+            "camera %s: segment %s: cannot write to the segment index: %s; footage goes on, "
+            "its rows are kept and written once the index can be (logged once)",
+            self.camera,
+            segment_id,
+            error,
+        )
 
 
 def _remove_empty(folder: Path) -> None:

@@ -14,7 +14,12 @@ from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
 from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.packet_writer import PacketClipWriter
-from camwatch.recording.segment_index import SegmentRecord, SegmentStore, segment_path
+from camwatch.recording.segment_index import (
+    SegmentRecord,
+    SegmentRows,
+    SegmentStore,
+    segment_path,
+)
 from camwatch.recording.thumbnails import write_thumbnail
 
 log = logging.getLogger(__name__)
@@ -93,6 +98,7 @@ class SegmentRecorder:
         self.camera = camera
         self.data_dir = Path(data_dir)
         self.store = store
+        self.rows = SegmentRows(store, camera)
         self.segment_seconds = segment_seconds
         self.fps_hint = fps_hint
         self._on_closed = on_closed
@@ -160,10 +166,7 @@ class SegmentRecorder:
             ended_at=started_at,
             path=str(path.relative_to(self.data_dir)),
         )
-        try:
-            self.store.put(record)
-        except Exception as e:  # a full disk: reconcile indexes the file at the next start
-            log.error("segment %s: cannot write to the index: %s", segment_id, e)
+        self.rows.put(record)
         writer: ClipWriter | PacketClipWriter
 
         def done(result: ClipResult) -> None:
@@ -208,13 +211,10 @@ class SegmentRecorder:
             record.started_at = record.ended_at - span.seconds
         record.size_bytes = result.size_bytes
         record.status = "truncated" if result.error else "complete"
-        try:
-            if result.frames == 0:
-                self.store.delete(record)
-            else:
-                self.store.put(record)
-        except Exception as e:
-            log.error("segment %s: cannot update the index: %s", record.id, e)
+        if result.frames == 0:
+            self.rows.delete(record)
+        else:
+            self.rows.put(record)
         if self._on_closed is not None:
             self._on_closed(result)
 
@@ -226,3 +226,4 @@ class SegmentRecorder:
             writers = list(self._writers)
         for writer in writers:
             writer.join(max(0.0, deadline - time.monotonic()))
+        self.rows.retry()  # what is still kept then, reconcile finds at the next start
