@@ -172,7 +172,7 @@ def attach_event_store(service: Service) -> EventStore:
     service.context.events = store
     for camera in service.context.cameras.values():
         apply_saved_overrides(
-            camera.name, camera.config.motion, store.motion_overrides(camera.name)
+            camera.name, camera.config.motion, store.motion_overrides(camera.name).settings
         )
     service.context.switches.use_store(store)
     retention = RetentionService(store, service.config.retention)

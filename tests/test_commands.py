@@ -9,7 +9,7 @@ import pytest
 
 from camwatch.config import MotionConfig
 from camwatch.integrations.commands import CommandQueue, payload_kind
-from camwatch.recording.switches import Switches, SwitchState
+from camwatch.recording.switches import CameraSwitches, MotionOverrides, Switches, SwitchState
 from tests.helpers.support import wait_until
 
 TOPIC = "camwatch/cam/recordings/set"
@@ -107,17 +107,17 @@ def test_a_switch_that_cannot_be_saved_is_reported_and_later_commands_still_work
         def __init__(self) -> None:
             self.full = True
 
-        def motion_overrides(self, camera: str) -> dict[str, object]:
-            return {}
+        def motion_overrides(self, camera: str) -> MotionOverrides:
+            return MotionOverrides()
 
-        def save_motion_overrides(self, camera: str, overrides: object) -> None:
+        def save_motion_overrides(self, camera: str, overrides: MotionOverrides) -> None:
             if self.full:
                 raise OSError(28, "No space left on device")
 
-        def camera_switches(self, camera: str) -> dict[str, object]:
-            return {}
+        def camera_switches(self, camera: str) -> CameraSwitches:
+            return CameraSwitches()
 
-        def save_camera_switches(self, camera: str, switches: object) -> None:
+        def save_camera_switches(self, camera: str, switches: CameraSwitches) -> None:
             if self.full:
                 raise OSError(28, "No space left on device")
 

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from camwatch.recording.index import EventRecord, EventRecording, EventStore
+from camwatch.recording.switches import MotionOverrides
 from tests.helpers.event_files import add_event, files_of
 
 T0 = 1_790_000_000.0  # 2026-09-21
@@ -132,14 +133,14 @@ def test_concurrent_writers_and_readers(store):
 
 
 def test_motion_overrides_persist_across_store_instances(store):
-    assert store.motion_overrides("cam") == {}
-    store.save_motion_overrides("cam", {"threshold": 1.5, "stable_frames": 30})
-    store.save_motion_overrides("yard", {"enabled": False})
+    assert store.motion_overrides("cam") == MotionOverrides()
+    store.save_motion_overrides("cam", MotionOverrides({"threshold": 1.5, "stable_frames": 30}))
+    store.save_motion_overrides("yard", MotionOverrides({"enabled": False}))
     reopened = EventStore(store.data_dir)
-    assert reopened.motion_overrides("cam") == {"threshold": 1.5, "stable_frames": 30}
-    assert reopened.motion_overrides("yard") == {"enabled": False}
-    reopened.save_motion_overrides("cam", {})
-    assert store.motion_overrides("cam") == {}
+    assert reopened.motion_overrides("cam").settings == {"threshold": 1.5, "stable_frames": 30}
+    assert reopened.motion_overrides("yard").settings == {"enabled": False}
+    reopened.save_motion_overrides("cam", MotionOverrides())
+    assert store.motion_overrides("cam") == MotionOverrides()
 
 
 def test_the_queries_retention_asks_leave_out_recordings(store):

@@ -183,7 +183,7 @@ def test_patch_applies_to_the_live_settings_and_returns_them(server):
     assert response.json() == asdict(live)
     camera = request(server.port, "GET", "/api/cameras/cam").json()
     assert camera["motion"]["threshold"] == 1.25
-    assert store_of(server).motion_overrides("cam") == {
+    assert store_of(server).motion_overrides("cam").settings == {
         "threshold": 1.25,
         "stable_frames": 12,
         "enabled": False,
@@ -204,7 +204,7 @@ def test_patch_rejects_bad_values_all_or_nothing(server):
         assert bad.status == 400, body
         assert bad.json()["error"].startswith(next(iter(body)) + ": ")
     assert asdict(motion_of(server)) == before
-    assert store_of(server).motion_overrides("cam") == {}
+    assert store_of(server).motion_overrides("cam").settings == {}
 
 
 def test_patch_needs_a_json_object_and_a_known_camera(server):

@@ -20,6 +20,7 @@ from camwatch.config import Config, MqttConfig
 from camwatch.integrations.commands import MIN_COMMAND_INTERVAL_S
 from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventStore
+from camwatch.recording.switches import CameraSwitches
 from camwatch.service import Service
 from camwatch.wiring import build_service
 from tests.helpers.broker import Collector, Message, Mosquitto, collect
@@ -104,12 +105,12 @@ def test_commands_are_applied_saved_and_echoed(tmp_path, broker, collectors):
         state.wait_for("camwatch/cam/detect", lambda m: m.text == "OFF")
         assert switch_state(server) == (False, True)
         assert server.service.context.cameras["cam"].config.motion.enabled is False
-        assert store_of(server).motion_overrides("cam") == {"enabled": False}
+        assert store_of(server).motion_overrides("cam").settings == {"enabled": False}
 
         send(broker.port, "camwatch/cam/recordings/set", "OFF")
         state.wait_for("camwatch/cam/recordings", lambda m: m.text == "OFF")
         assert switch_state(server) == (False, False)
-        assert store_of(server).camera_switches("cam") == {"recordings": False}
+        assert store_of(server).camera_switches("cam").recordings is False
 
         send(broker.port, "camwatch/cam/detect/set", "ON")
         wait_until(lambda: last(state, "camwatch/cam/detect") == "ON", message="detect ON")
@@ -249,7 +250,7 @@ def test_a_flood_of_commands_is_applied_a_few_times_a_second_ending_on_the_last(
     assert 1 <= len(changes) <= elapsed / MIN_COMMAND_INTERVAL_S + 2
     saved = EventStore(tmp_path / "data")  # the last command is the one kept
     try:
-        assert saved.camera_switches("cam") == {"recordings": False}
+        assert saved.camera_switches("cam").recordings is False
     finally:
         saved.close()
 
@@ -282,7 +283,7 @@ def test_recordings_off_still_publishes_motion_but_writes_no_clip_or_event(
 ):
     data_dir = tmp_path / "data"
     saved = EventStore(data_dir)  # switched off at an earlier run
-    saved.save_camera_switches("cam", {"recordings": False})
+    saved.save_camera_switches("cam", CameraSwitches(recordings=False))
     saved.close()
     video = write_clip(tmp_path / "motion.mp4", 6.0, [(1.0, 3.5)], width=160, height=120)
     config = config_for(data_dir, broker.port)

@@ -10,7 +10,13 @@ import pytest
 
 from camwatch.config import ConfigError, MotionConfig
 from camwatch.recording.index import EventStore
-from camwatch.recording.switches import Switches, SwitchState, validated_switches
+from camwatch.recording.switches import (
+    CameraSwitches,
+    MotionOverrides,
+    Switches,
+    SwitchState,
+    validated_switches,
+)
 from tests.helpers.http_client import request
 from tests.helpers.support import ServerThread, slow_demo, store_of
 
@@ -30,13 +36,13 @@ def switches_over(store: EventStore | None, *names: str) -> Switches:
 
 
 def test_changes_are_saved_and_read_back_by_the_next_start(store):
-    store.save_motion_overrides("cam", {"threshold": 1.5})
+    store.save_motion_overrides("cam", MotionOverrides({"threshold": 1.5}))
     switches = switches_over(store, "cam", "yard")
     assert switches.set("cam", detect=False, recordings=False) == SwitchState("cam", False, False)
     # detection is saved exactly as PATCH .../motion {"enabled": false} saves it
-    assert store.motion_overrides("cam") == {"threshold": 1.5, "enabled": False}
-    assert store.camera_switches("cam") == {"recordings": False}
-    assert store.camera_switches("yard") == {}
+    assert store.motion_overrides("cam") == MotionOverrides({"threshold": 1.5, "enabled": False})
+    assert store.camera_switches("cam") == CameraSwitches(recordings=False)
+    assert store.camera_switches("yard") == CameraSwitches(recordings=None)
     later = switches_over(store, "cam", "yard")
     assert later.state("cam").recordings is False and later.recordings("yard") is True
     switches.set("cam", recordings=True)
@@ -66,7 +72,11 @@ def test_watchers_hear_every_set_and_only_detection_changes_of_motion_settings(s
         SwitchState("cam", True, False),
         SwitchState("cam", False, False),
     ]
-    assert store.motion_overrides("cam") == {"threshold": 2.0, "enabled": False, "stable_frames": 9}
+    assert store.motion_overrides("cam").settings == {
+        "threshold": 2.0,
+        "enabled": False,
+        "stable_frames": 9,
+    }
 
 
 def test_concurrent_changes_reach_watchers_in_the_order_they_were_made(store):
@@ -84,7 +94,7 @@ def test_concurrent_changes_reach_watchers_in_the_order_they_were_made(store):
     for thread in threads:
         thread.join(10)
     assert len(heard) == 100
-    assert heard[-1] == switches.recordings("cam") == store.camera_switches("cam")["recordings"]
+    assert heard[-1] == switches.recordings("cam") == store.camera_switches("cam").recordings
 
 
 def test_a_failing_watcher_does_not_stop_the_others_or_the_change(store):
@@ -138,7 +148,7 @@ def test_patch_camera_sets_the_switches_and_get_shows_them(tmp_path):
         # PATCH .../motion is the same switch
         request(server.port, "PATCH", "/api/cameras/cam/motion", {"enabled": True})
         assert request(server.port, "GET", "/api/cameras/cam").json()["detect"] is True
-        assert store_of(server).camera_switches("cam") == {"recordings": False}
+        assert store_of(server).camera_switches("cam") == CameraSwitches(recordings=False)
     with ServerThread(slow_demo(tmp_path / "data")) as server:
         camera = request(server.port, "GET", "/api/cameras/cam").json()
         assert (camera["detect"], camera["recordings"]) == (True, False)

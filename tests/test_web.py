@@ -664,7 +664,7 @@ def test_recordings_switch_is_saved_published_and_follows_home_assistant(
             expect(form.get_by_role("status")).to_have_text("Saved. The new settings are in use.")
             camera = server.get_json("/api/cameras/cam")
             assert (camera["recordings"], camera["detect"]) == (False, True)
-            assert store_of(server).camera_switches("cam") == {"recordings": False}
+            assert store_of(server).camera_switches("cam").recordings is False
             state.wait_for("camwatch/cam/recordings", lambda m: m.text == "OFF")
             expect(form.locator(".live-delta")).to_contain_text("recording off")
             page.reload()

@@ -11,13 +11,14 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from camwatch.recording.paths import clips_dir
+from camwatch.recording.switches import CameraSwitches, JsonValue, MotionOverrides
 
 log = logging.getLogger(__name__)
 
@@ -416,37 +417,37 @@ class EventStore:
 
     # -- motion settings ---------------------------------------------------------------------
 
-    def save_motion_overrides(self, camera: str, overrides: Mapping[str, Any]) -> None:
+    def save_motion_overrides(self, camera: str, overrides: MotionOverrides) -> None:
         """Keep a camera's run-time motion settings (replacing what was saved before)."""
         with self._transaction() as db:
-            if overrides:
+            if overrides.settings:
                 db.execute(
                     "INSERT INTO motion_overrides (camera, settings) VALUES (?, ?) "
                     "ON CONFLICT (camera) DO UPDATE SET settings = excluded.settings",
-                    (camera, json.dumps(dict(overrides), sort_keys=True)),
+                    (camera, json.dumps(dict(overrides.settings), sort_keys=True)),
                 )
             else:
                 db.execute("DELETE FROM motion_overrides WHERE camera = ?", (camera,))
 
-    def motion_overrides(self, camera: str) -> dict[str, Any]:
+    def motion_overrides(self, camera: str) -> MotionOverrides:
         rows = self._query("SELECT settings FROM motion_overrides WHERE camera = ?", camera)
-        return _json_object(rows, f"camera {camera}: saved motion settings")
+        return MotionOverrides(_json_object(rows, f"camera {camera}: saved motion settings"))
 
-    def save_camera_switches(self, camera: str, switches: Mapping[str, bool]) -> None:
+    def save_camera_switches(self, camera: str, switches: CameraSwitches) -> None:
         """Keep a camera's run-time switches (recordings on/off) across restarts."""
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO camera_switches (camera, switches) VALUES (?, ?) "
                 "ON CONFLICT (camera) DO UPDATE SET switches = excluded.switches",
-                (camera, json.dumps(dict(switches), sort_keys=True)),
+                (camera, json.dumps(switches.to_json(), sort_keys=True)),
             )
 
-    def camera_switches(self, camera: str) -> dict[str, Any]:
+    def camera_switches(self, camera: str) -> CameraSwitches:
         rows = self._query("SELECT switches FROM camera_switches WHERE camera = ?", camera)
-        return _json_object(rows, f"camera {camera}: saved switches")
+        return CameraSwitches.from_json(_json_object(rows, f"camera {camera}: saved switches"))
 
 
-def _json_object(rows: list[sqlite3.Row], what: str) -> dict[str, Any]:
+def _json_object(rows: list[sqlite3.Row], what: str) -> dict[str, JsonValue]:
     """The JSON object in the first row's first column; {} (with a warning) if it is not one."""
     if not rows:
         return {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from camwatch.config import ConfigError, MotionConfig
@@ -30,15 +30,45 @@ class SwitchState:
 
 
 SwitchWatcher = Callable[[SwitchState], None]
+JsonValue = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
+
+
+@dataclass(frozen=True)
+class CameraSwitches:
+    """A camera's switches as kept across restarts; None: never switched at run time (on)."""
+
+    recordings: bool | None = None
+
+    def to_json(self) -> dict[str, bool]:
+        return {} if self.recordings is None else {RECORDINGS: self.recordings}
+
+    @classmethod
+    def from_json(cls, saved: Mapping[str, object]) -> CameraSwitches:
+        """What was saved; a value this version does not understand counts as never set."""
+        recordings = saved.get(RECORDINGS)
+        return cls(recordings if isinstance(recordings, bool) else None)
+
+
+@dataclass(frozen=True)
+class MotionOverrides:
+    """A camera's motion settings changed at run time (PATCH .../motion, the detection
+    switch), only the keys changed, as they were validated then; checked again when applied
+    at start (a later version may no longer accept a value)."""
+
+    settings: Mapping[str, JsonValue] = field(default_factory=dict)
+
+    def merged(self, changes: Mapping[str, JsonValue]) -> MotionOverrides:
+        """These with `changes` over them."""
+        return MotionOverrides({**self.settings, **changes})
 
 
 class SwitchStore(Protocol):
     """Where switch changes are kept across restarts (EventStore implements it)."""
 
-    def motion_overrides(self, camera: str) -> dict[str, Any]: ...
-    def save_motion_overrides(self, camera: str, overrides: Mapping[str, Any]) -> None: ...
-    def camera_switches(self, camera: str) -> dict[str, Any]: ...
-    def save_camera_switches(self, camera: str, switches: Mapping[str, bool]) -> None: ...
+    def motion_overrides(self, camera: str) -> MotionOverrides: ...
+    def save_motion_overrides(self, camera: str, overrides: MotionOverrides) -> None: ...
+    def camera_switches(self, camera: str) -> CameraSwitches: ...
+    def save_camera_switches(self, camera: str, switches: CameraSwitches) -> None: ...
 
 
 def validated_switches(changes: Mapping[str, Any]) -> dict[str, bool]:
@@ -77,8 +107,8 @@ class Switches:
         with self._lock:
             self._store = store
             for camera in self._recordings:
-                saved = store.camera_switches(camera).get(RECORDINGS)
-                if isinstance(saved, bool):
+                saved = store.camera_switches(camera).recordings
+                if saved is not None:
                     self._recordings[camera] = saved
                 if saved is False:
                     log.info("camera %s: recordings are off (switched off at run time)", camera)
@@ -106,8 +136,7 @@ class Switches:
                 log.info("camera %s: motion detection turned %s", camera, _on_off(detect))
             if recordings is not None and recordings != self._recordings[camera]:
                 if self._store is not None:
-                    saved = self._store.camera_switches(camera)
-                    self._store.save_camera_switches(camera, {**saved, RECORDINGS: recordings})
+                    self._store.save_camera_switches(camera, CameraSwitches(recordings))
                 self._recordings[camera] = recordings
                 log.info("camera %s: recordings turned %s", camera, _on_off(recordings))
             state = self.state(camera)
@@ -128,7 +157,7 @@ class Switches:
     def _save_motion(self, camera: str, values: Mapping[str, Any]) -> None:
         if self._store is not None:
             saved = self._store.motion_overrides(camera)
-            self._store.save_motion_overrides(camera, {**saved, **values})
+            self._store.save_motion_overrides(camera, saved.merged(values))
 
     def _tell(self, state: SwitchState) -> None:
         """Under self._lock, so watchers see the changes in the order they were made."""
