@@ -12,6 +12,7 @@ from camwatch.motion.detector import (
     FrameDiffDetector,
     MotionDetector,
 )
+from tests.helpers.fakes import FreshScratch
 
 FRAME_S = 0.1
 
@@ -224,3 +225,20 @@ def test_objects_passing_the_same_spot_without_pause_stay_detected() -> None:
         noisy = np.clip(image + rng.normal(0, 1.5, image.shape), 0, 255).astype(np.uint8)
         significant.append(detector.update(noisy, i / 10) > settings.threshold)
     assert sum(significant[-200:]) / 200 > 0.5
+
+
+def test_reusing_scratch_images_gives_the_same_deltas_as_fresh_ones() -> None:
+    """The detector writes its per-frame temporaries into images kept from the last frame: no
+    state may live in them (same deltas as with new, NaN-filled images every time)."""
+    background = textured()
+    reused, fresh = (
+        Feeder(MotionDetector(MotionConfig())),
+        Feeder(MotionDetector(MotionConfig(), FreshScratch())),
+    )
+    for feeder in (reused, fresh):
+        feeder.settle(background)
+        for x in range(0, 200, 8):  # something crossing, then gone
+            feeder.feed(with_box(background, x, 50, 40, 60, 210))
+        feeder.feed(background, 30)
+    assert max(reused.deltas) > 2.0
+    assert reused.deltas == fresh.deltas

@@ -15,6 +15,7 @@ from camwatch.motion.illumination import (
     CLIPPED_SHARE,
     SAMPLE_STRIDE,
     SATURATED,
+    Scratch,
     gain_map,
     median,
     residual,
@@ -115,9 +116,10 @@ class MotionDetector:
     Settings are read on every call, so changes apply live.
     """
 
-    def __init__(self, settings: MotionConfig) -> None:
+    def __init__(self, settings: MotionConfig, scratch: Scratch | None = None) -> None:
         self.settings = settings
         self._mask = MaskCache()
+        self._scratch = scratch or Scratch()
         self.reset()
 
     def reset(self) -> None:
@@ -136,6 +138,7 @@ class MotionDetector:
         self._clipped_share: np.ndarray | None = None  # how much of each pixel came from clipping
         self._ever_clipped = False  # whether _clipped_share holds anything but zeros
         self._static_seconds: np.ndarray | None = None  # how long each changed pixel stayed put
+        self._static = np.zeros(0, np.intp)  # flat indices where _static_seconds may be non-zero
         self._previous: np.ndarray | None = None  # the last frame under background lighting
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
@@ -217,7 +220,9 @@ class MotionDetector:
 
     def update(self, grey: np.ndarray, t: float | None = None) -> float:
         """Delta (0-100) for this frame; `t` (seconds, any origin) scales the adaptation rates."""
-        frame = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
+        blurred = cv2.GaussianBlur(grey, (5, 5), 0)
+        frame = self._scratch.image("frame", blurred.shape)
+        np.copyto(frame, blurred)
         dt = self._elapsed(t)
         self._recalibrated = False
         if self._background is None or self._background.shape != frame.shape:
@@ -225,13 +230,13 @@ class MotionDetector:
             return 0.0
         self._mask.update(self.settings.mask, frame.shape[:2])
         active = self._mask.active
-        frame_clipped, background_clipped = self._clipping(frame)
+        frame_clipped, background_clipped = self._clipping(blurred)
         unusable = _either(
             frame_clipped, background_clipped, None if active is None else active == 0
         )
-        gain = gain_map(frame, self._background, unusable, self._raw_changed)
+        gain = gain_map(frame, self._background, unusable, self._raw_changed, self._scratch)
         relit, difference = residual(
-            frame, self._background, gain, frame_clipped, background_clipped
+            frame, self._background, gain, frame_clipped, background_clipped, self._scratch
         )
         raw, changed, where = self._classify(difference, active)
         if where.size > LIGHTSWITCH_FRACTION * self._mask.active_count:
@@ -245,10 +250,10 @@ class MotionDetector:
             return 0.0
         return 100.0 * moving / max(1, self._mask.active_count)
 
-    def _clipping(self, frame: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Boolean images (None: nowhere) of pixels that may be clipped at white in the frame,
-        and of background pixels learnt largely from such frames."""
-        frame_clipped = frame >= SATURATED if cv2.minMaxLoc(frame)[1] >= SATURATED else None
+    def _clipping(self, blurred: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Boolean images (None: nowhere) of pixels that may be clipped at white in the frame
+        (`blurred`: uint8), and of background pixels learnt largely from such frames."""
+        frame_clipped = blurred >= SATURATED if cv2.minMaxLoc(blurred)[1] >= SATURATED else None
         share = self._clipped_share
         background_clipped = (
             share > CLIPPED_SHARE
@@ -266,7 +271,7 @@ class MotionDetector:
     def _recalibrate(self, frame: np.ndarray) -> None:
         self._recalibrated, self._moving = True, 0
         self._nothing = np.zeros(frame.shape, np.uint8)
-        self._background, self._previous = frame.copy(), frame
+        self._background, self._previous = frame.copy(), frame.copy()
         self._clipped_share = (frame >= SATURATED).astype(np.float32)
         self._ever_clipped = cv2.countNonZero(self._clipped_share) > 0
         self._raw_changed = self._changed = np.zeros(frame.shape, np.uint8)
@@ -283,12 +288,16 @@ class MotionDetector:
         floor = max(
             float(self.settings.pixel_threshold) ** 2, NOISE_FACTOR**2 * self._global_variation
         )
+        # squared > max(limit, floor) as (squared > floor ? squared : 0) > limit, which holds
+        # because limit >= 0: one threshold pass instead of a maximum and its temporary.
+        shape = difference.shape
+        limit = self._scratch.image("limit", shape)
         if self._variation is not None:
-            limit = self._variation * np.float32(NOISE_FACTOR**2)
-            np.maximum(limit, np.float32(floor), out=limit)
+            np.multiply(self._variation, np.float32(NOISE_FACTOR**2), out=limit)
         else:
-            limit = np.full(difference.shape, floor, np.float32)
-        squared = difference * difference
+            limit.fill(0.0)
+        squared = cv2.multiply(difference, difference, dst=self._scratch.image("squared", shape))
+        cv2.threshold(squared, floor, 0.0, cv2.THRESH_TOZERO, dst=squared)
         raw = cv2.compare(squared, limit, cv2.CMP_GT)
         if active is not None:
             raw = cv2.bitwise_and(raw, raw, mask=active)
@@ -304,7 +313,8 @@ class MotionDetector:
             np.maximum(factor, np.float32(0.0), out=factor)
             factor *= np.float32(1.0 / FLIPS_PER_STEP)
             factor += np.float32(1.0)
-            strict = limit.ravel()[where] * factor
+            strict = np.maximum(limit.ravel()[where], np.float32(floor))
+            strict *= factor
             strict *= factor
             changed = raw.copy()
             changed.ravel()[where[~(squared.ravel()[where] > strict)]] = 0
@@ -348,9 +358,15 @@ class MotionDetector:
         self._steps += 1
         self._seconds += dt
         seen = dt - skipped
-        step = relit - self._previous
-        self._previous = relit
-        step_squared = step * step
+        shape = relit.shape
+        step: np.ndarray = cv2.subtract(
+            relit, self._previous, dst=self._scratch.image("step", shape)
+        )
+        self._previous, spare = relit, self._previous
+        self._scratch.give("relit", spare)  # the next frame's relit is written over it
+        step_squared: np.ndarray = cv2.multiply(
+            step, step, dst=self._scratch.image("step_squared", shape)
+        )
         steady = step_squared.ravel()[where] <= np.float32(self.settings.pixel_threshold) ** 2
         static = where[steady]  # changed, but not since the last frame
         self._learn_noise(step, step_squared, seen)
@@ -384,10 +400,12 @@ class MotionDetector:
         seconds = self._static_seconds
         if seconds is None or seconds.shape != frame.shape:
             seconds = self._static_seconds = np.zeros(frame.shape, np.float32)
+            self._static = static[:0]
         flat = seconds.ravel()
         kept = flat[static] + np.float32(dt)
-        seconds.fill(0.0)  # only static pixels keep counting
+        flat[self._static] = 0.0  # only static pixels keep counting
         flat[static] = kept
+        self._static = static
         if kept.size and kept.max() >= STATIONARY_SECONDS:
             stationary = static[kept >= STATIONARY_SECONDS]
             assert self._background is not None and self._clipped_share is not None
@@ -405,7 +423,7 @@ class MotionDetector:
             noise_now - self._global_variation
         )
         cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
-        squared = np.minimum(step_squared, np.float32(cap * cap), out=step_squared)
+        squared = cv2.threshold(step_squared, cap * cap, 0.0, cv2.THRESH_TRUNC, dst=step_squared)[1]
         if self._variation is None or self._variation.shape != step.shape:
             self._variation = np.full(step.shape, noise_now, np.float32)
         cv2.accumulateWeighted(squared, self._variation, self._prior_rate(dt, NOISE_SECONDS))
@@ -419,8 +437,12 @@ class MotionDetector:
             self._flip_rate *= np.float32(1.0 - _rate(skipped, FLIP_SECONDS))
         flickering = _without_solid_blobs(raw)
         if self._flickering.shape == raw.shape:
-            flips = cv2.bitwise_xor(flickering, self._flickering).astype(np.float32)
-            flips *= 1.0 / (255.0 * dt)  # flips a second
+            flips = np.multiply(  # flips a second
+                cv2.bitwise_xor(flickering, self._flickering),
+                np.float32(1.0 / (255.0 * dt)),
+                out=self._scratch.image("flips", raw.shape),
+                dtype=np.float32,
+            )
             cv2.accumulateWeighted(flips, self._flip_rate, self._prior_rate(dt, FLIP_SECONDS))
         self._flickering = flickering
         self._raw_changed = raw

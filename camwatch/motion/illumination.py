@@ -25,11 +25,32 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
 MIN_CLEAN_SHARE = 0.3  # a cell needs this share of samples outside moving things to use only them
 
 
+class Scratch:
+    """Float images of the detection size reused from frame to frame for per-frame temporaries:
+    a fresh 300 KB array per step each frame costs page faults (glibc returns big blocks to the
+    kernel) and pushes the model's own images out of the cache."""
+
+    def __init__(self) -> None:
+        self._images: dict[str, np.ndarray] = {}
+
+    def image(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The float32 image called `name`, of this shape (contents undefined)."""
+        image = self._images.get(name)
+        if image is None or image.shape != shape:
+            image = self._images[name] = np.empty(shape, np.float32)
+        return image
+
+    def give(self, name: str, image: np.ndarray) -> None:
+        """Use `image` (no longer needed by its owner) as the next `name`."""
+        self._images[name] = image
+
+
 def gain_map(
     frame: np.ndarray,
     background: np.ndarray,
     unusable: np.ndarray | None = None,
     moving: np.ndarray | None = None,
+    scratch: Scratch | None = None,
 ) -> np.ndarray:
     """How much brighter each pixel's lighting is in `frame` than in `background` (float32).
 
@@ -63,19 +84,23 @@ def gain_map(
         # lighting varies smoothly: a cell far from most of its neighbours holds an object
         typical = cv2.medianBlur(gains, 3)
         gains = np.clip(gains, typical * (1 - CELL_FREEDOM), typical * (1 + CELL_FREEDOM))
-    return _interpolate(gains, height, width)
+    return _interpolate(gains, height, width, scratch)
 
 
-def _interpolate(gains: np.ndarray, height: int, width: int) -> np.ndarray:
+def _interpolate(
+    gains: np.ndarray, height: int, width: int, scratch: Scratch | None = None
+) -> np.ndarray:
     """Bilinear between cell centres, extrapolated linearly to the picture's edges."""
     rows, cols = gains.shape
     if rows < 2 or cols < 2:
         return cv2.resize(gains, (width, height), interpolation=cv2.INTER_LINEAR)
     padded = _pad_linear(gains)
     cell_h, cell_w = height / rows, width / cols
+    size = (round(width + 2 * cell_w), round(height + 2 * cell_h))
     big = cv2.resize(
         padded,
-        (round(width + 2 * cell_w), round(height + 2 * cell_h)),
+        size,
+        dst=None if scratch is None else scratch.image("gain", (size[1], size[0])),
         interpolation=cv2.INTER_LINEAR,
     )
     top, left = round(cell_h), round(cell_w)
@@ -140,16 +165,26 @@ def residual(
     gain: np.ndarray,
     frame_clipped: np.ndarray | None = None,
     background_clipped: np.ndarray | None = None,
+    scratch: Scratch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(frame under the background's lighting, its difference from the background).
 
     Where the frame or the background may be clipped at white (boolean images) the true level
     is unknown but at least as bright, so a difference clipping explains counts as none.
     """
-    relit = frame + np.float32(BLACK_LEVEL)
-    relit /= gain
+    # In place, and each step by whichever of numpy and OpenCV is faster at it (numpy with a
+    # scalar, OpenCV with two images, the gain being a strided view): the same IEEE results.
+    shape = frame.shape
+    relit = np.add(
+        frame,
+        np.float32(BLACK_LEVEL),
+        out=None if scratch is None else scratch.image("relit", shape),
+    )
+    cv2.divide(relit, gain, dst=relit)
     relit -= np.float32(BLACK_LEVEL)
-    difference = relit - background
+    difference: np.ndarray = cv2.subtract(
+        relit, background, dst=None if scratch is None else scratch.image("difference", shape)
+    )
     if background_clipped is not None:
         np.minimum(difference, np.float32(0), out=difference, where=background_clipped)
     if frame_clipped is not None:

@@ -1,10 +1,14 @@
-"""Explicit fakes for tests: an in-memory event sink, a recording listener, a full-disk error."""
+"""Explicit fakes for tests: an in-memory event sink, a recording listener, a full-disk error,
+the detector's scratch images without reuse."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 
+import numpy as np
+
+from camwatch.motion.illumination import Scratch
 from camwatch.recording.index import EventRecord
 
 
@@ -55,3 +59,13 @@ class RecordingListener:
     def event_ended(self, record: EventRecord) -> None:
         self.calls.append(("ended", record.id))
         self.ended.set()
+
+
+class FreshScratch(Scratch):
+    """New images every time: what the detector computed before images were reused."""
+
+    def image(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        return np.full(shape, np.nan, np.float32)  # NaN: a read before a write would show
+
+    def give(self, name: str, image: np.ndarray) -> None:
+        pass
