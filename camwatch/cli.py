@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
@@ -19,10 +20,9 @@ from camwatch.capture.library_log import RateLimit, route_native_output
 from camwatch.capture.redact import RedactingFormatter
 from camwatch.config import CameraConfig, Config, ConfigError, MotionConfig
 from camwatch.motion.scan import ScannedEvent, scan
-from camwatch.recording.offline import record_file
-from camwatch.server.connections import raise_descriptor_limit
-from camwatch.service import Service, prepare_data_dir
-from camwatch.wiring import build_service
+
+if TYPE_CHECKING:
+    from camwatch.service import Service
 
 log = logging.getLogger("camwatch")
 
@@ -95,6 +95,8 @@ def limit_opencv_threads() -> None:
 
 
 async def serve(config: Config) -> None:
+    from camwatch.wiring import build_service  # the server's modules: not loaded by a scan
+
     limit_opencv_threads()
     service: Service = build_service(config)
     service.start()
@@ -156,7 +158,10 @@ def run_scan(args: argparse.Namespace) -> int:
     if not Path(args.video).is_file():
         raise ConfigError(f"VIDEO: no such file: {args.video}")
     try:
+        limit_opencv_threads()
         if args.record:
+            from camwatch.recording.offline import record_file  # only when recording
+
             make_files_private()
             events = record_file(args.video, settings, Path(args.record))
         else:
@@ -195,6 +200,9 @@ def route_library_output() -> None:
 
 
 def run_server(args: argparse.Namespace) -> int:
+    from camwatch.server.connections import raise_descriptor_limit
+    from camwatch.service import prepare_data_dir
+
     config = config_from_args(args)
     setup_logging(config.server.log_level)
     make_files_private()

@@ -59,3 +59,26 @@ def test_cli_rejects_bad_motion_option(tmp_path):
     )
     assert result.returncode == 2
     assert "--threshold" in result.stderr and "100" in result.stderr
+
+
+def test_cli_scan_loads_no_server_module_and_one_opencv_thread(tmp_path):
+    """A scan is a short process: the server's modules (Tornado, the service) are not loaded,
+    and OpenCV runs on the calling thread (its pool's spinning costs more than it saves)."""
+    clip = write_clip(tmp_path / "one.mp4", 3, [(1.0, 2.0)])
+    probe = (
+        "import sys, cv2\n"
+        "from camwatch.cli import main\n"
+        f"assert main(['scan', {str(clip)!r}, '--json']) == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('tornado', 'camwatch.server',"
+        " 'camwatch.service', 'camwatch.wiring', 'camwatch.recording')))\n"
+        "print(json.dumps({'loaded': loaded, 'threads': cv2.getNumThreads()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import json\n" + probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report == {"loaded": [], "threads": 1}
