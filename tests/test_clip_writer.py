@@ -135,45 +135,100 @@ def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(
     assert done.wait(30)
     assert writer.result.frames == 12 and writer.result.dropped == 1
     info = probe(tmp_path / "cam.mp4")
-    assert (info["codec_name"], info["pix_fmt"], info["frames"]) == ("h264", "yuv420p", 12)
+    assert (info["codec_name"], info["pix_fmt"], info["frames"]) == ("h264", "yuvj420p", 12)
+    assert info["color_range"] == "pc"  # the JPEG's full range, flagged in the H.264 VUI
+    assert info["profile"] == "Constrained Baseline"  # plays in every browser
     with av.open(str(tmp_path / "cam.mp4")) as container:
         first = next(container.decode(video=0)).to_ndarray(format="bgr24")
     difference = cv2.absdiff(first, images[0])
     assert difference.mean() < 3  # same colours and brightness, not shifted by range or order
 
 
+def test_frames_of_the_other_range_are_converted_in_a_clip_of_camera_jpegs(tmp_path):
+    """A camera that switches from JPEG to decoded video (or BGR) mid-clip: video-range planes
+    are stretched to the clip's full range, not written as they are."""
+    import threading
+
+    import av
+    import cv2
+
+    from camwatch import jpeg
+
+    grey = np.full((48, 64, 3), 60, np.uint8)
+    grey[:, 32:] = 200
+    video_range = cv2.cvtColor(grey, cv2.COLOR_BGR2YUV_I420)  # Y = 16 + 219 * v / 255
+    done = threading.Event()
+    writer = ClipWriter(tmp_path / "mixed.mp4", lambda result: done.set(), fps_hint=10)
+    writer.start()
+    for i in range(6):
+        kind = {"camera_jpeg": jpeg.encode(grey, 95)} if i < 3 else {"i420": video_range}
+        writer.submit(ClipFrame(t=i / 10, captured_at=1e9 + i / 10, width=64, height=48, **kind))
+    writer.finish()
+    assert done.wait(30) and writer.result.frames == 6
+    assert probe(tmp_path / "mixed.mp4")["pix_fmt"] == "yuvj420p"
+    with av.open(str(tmp_path / "mixed.mp4")) as container:
+        pictures = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    for picture in pictures:
+        assert abs(int(picture[24, 8, 1]) - 60) <= 4 and abs(int(picture[24, 56, 1]) - 200) <= 4
+
+
+def full_range_frames(count: int, width: int = 320, height: int = 240) -> list[np.ndarray]:
+    """A moving scene with two fixed grey patches near black and white, where a player that
+    took full-range planes for video range would be about 15 levels off."""
+    from tests.helpers.clips import scene
+
+    frames = []
+    for i in range(count):
+        image = np.roll(scene(width, height), 6 * i, axis=1)
+        image[20:80, 20:100] = 24
+        image[20:80, 220:300] = 232
+        frames.append(image)
+    return frames
+
+
 @pytest.mark.browser
-def test_camera_jpeg_clip_plays_in_chromium(tmp_path, open_page):
+def test_camera_jpeg_clip_plays_in_chromium_in_its_colours(tmp_path, open_page):
     import threading
 
     from camwatch import jpeg
-    from tests.helpers.clips import scene
+    from tests.helpers.file_server import FileServer
 
     done = threading.Event()
     writer = ClipWriter(tmp_path / "clip.mp4", lambda result: done.set(), fps_hint=10)
     writer.start()
-    for i in range(30):
-        image = np.roll(scene(320, 240), 6 * i, axis=1)
+    for i, image in enumerate(full_range_frames(30)):
         writer.submit(
             ClipFrame(
                 t=i / 10,
                 captured_at=1e9 + i / 10,
                 width=320,
                 height=240,
-                camera_jpeg=jpeg.encode(image, 80),
+                camera_jpeg=jpeg.encode(image, 90),
             )
         )
     writer.finish()
     assert done.wait(30)
     (tmp_path / "page.html").write_text('<video id="v" src="clip.mp4" muted></video>')
+    (tmp_path / "favicon.ico").write_bytes(b"")  # else a 404 in the console
     watched = open_page()
-    watched.page.goto((tmp_path / "page.html").as_uri())
-    played = watched.page.evaluate("""() => new Promise(resolve => {
-        const v = document.getElementById("v");
-        v.onended = () => resolve([v.videoWidth, v.videoHeight, v.currentTime]);
-        v.onerror = () => resolve(["error", v.error && v.error.code]);
-        v.play().catch(e => resolve(["error", String(e)]));
-        setTimeout(() => resolve(["timeout", v.currentTime]), 15000);
-    })""")
+    with FileServer(tmp_path) as files:  # same origin: the canvas may read the video's pixels
+        watched.page.goto(files.url("page.html"))
+        played = watched.page.evaluate("""() => new Promise(resolve => {
+            const v = document.getElementById("v");
+            v.onended = () => {
+                const canvas = document.createElement("canvas");
+                canvas.width = v.videoWidth;
+                canvas.height = v.videoHeight;
+                const context = canvas.getContext("2d");
+                context.drawImage(v, 0, 0);
+                const grey = (x, y) => context.getImageData(x, y, 1, 1).data[1];
+                resolve([v.videoWidth, v.videoHeight, v.currentTime, grey(60, 50), grey(260, 50)]);
+            };
+            v.onerror = () => resolve(["error", v.error && v.error.code]);
+            v.play().catch(e => resolve(["error", String(e)]));
+            setTimeout(() => resolve(["timeout", v.currentTime]), 15000);
+        })""")
     assert played[:2] == [320, 240] and played[2] > 2.5
+    dark, light = played[3:]
+    assert abs(dark - 24) <= 6 and abs(light - 232) <= 6, played  # not 9 and 250
     watched.assert_no_errors()

@@ -75,7 +75,8 @@ def test_recording_camera_jpegs_never_decodes_them_fully_on_the_capture_thread(t
     assert all(frame.image is None for frame in frames)
     [record] = sink.records.values()
     info = probe(tmp_path / record.video_path)
-    assert (info["codec_name"], info["pix_fmt"], info["width"]) == ("h264", "yuv420p", 320)
+    assert (info["codec_name"], info["pix_fmt"], info["width"]) == ("h264", "yuvj420p", 320)
+    assert info["color_range"] == "pc"  # the JPEG's own full-range planes, flagged as such
     assert info["frames"] == record.frames >= 30
 
 

@@ -32,7 +32,12 @@ MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_
 # thread costs about half the CPU of veryfast+zerolatency on its sliced threads, for files about
 # twice as large (like Motion's, which also uses ultrafast); superfast sits in between (-25% size,
 # +1% of a core). Constrained Baseline H.264 plays in every browser.
-X264_OPTIONS = {"preset": "ultrafast", "crf": "23", "threads": "1"}
+X264_OPTIONS = {"preset": "ultrafast", "threads": "1"}
+DEFAULT_CRF = 23  # x264's constant rate factor: lower is better quality and larger files
+# A camera's JPEG is full range (0-255): its planes are encoded as they are, and the H.264 says
+# so (VUI video_full_range_flag, which browsers honour), rather than squeezed to video range.
+FULL_RANGE_FORMAT = "yuvj420p"
+VIDEO_RANGE_FORMAT = "yuv420p"  # decoded video, and pictures converted from BGR
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class ClipFrame:
             return av.VideoFrame.from_ndarray(self.i420, format="yuv420p")
         assert self.camera_jpeg is not None
         if self.width % 2 == 0 and self.height % 2 == 0:
-            return decoder.yuv420p(self.camera_jpeg)
+            return decoder.picture(self.camera_jpeg)
         image = jpeg.decode(self.camera_jpeg)
         height, width = image.shape[0] & ~1, image.shape[1] & ~1
         return av.VideoFrame.from_ndarray(
@@ -86,43 +91,26 @@ class ClipFrame:
 
 
 class JpegDecoder:
-    """Camera JPEG to a yuv420p VideoFrame through FFmpeg's MJPEG decoder: the JPEG's own YCbCr
-    planes, so no conversion to BGR and back (about half the cost of decoding to BGR)."""
-
-    # JPEG is full range (0-255); H.264 in browsers is video range (Y 16-235, C 16-240).
-    # Lookup tables do that in a fraction of swscale's time for the common 4:2:0 JPEG.
-    LUMA = np.round(16 + np.arange(256) * 219 / 255).astype(np.uint8)
-    CHROMA = np.round(128 + (np.arange(256) - 128) * 224 / 255).astype(np.uint8)
+    """Camera JPEG to a VideoFrame through FFmpeg's MJPEG decoder, as the encoder takes it: the
+    JPEG's own full-range YCbCr 4:2:0 planes (yuvj420p), not converted at all; other samplings
+    (4:2:2, 4:4:4, grey) are made 4:2:0 by swscale. One per thread: FFmpeg's codec contexts
+    are not thread-safe."""
 
     def __init__(self) -> None:
         self._codec = av.CodecContext.create("mjpeg", "r")
 
-    def yuv420p(self, data: bytes) -> av.VideoFrame:
+    def picture(self, data: bytes) -> av.VideoFrame:
         try:
             frames = self._codec.decode(av.Packet(data))
         except av.FFmpegError as e:
             raise jpeg.JpegError(str(e)) from None
         if not frames:
             raise jpeg.JpegError("no picture in JPEG")
-        decoded = frames[0]
-        if decoded.format.name == "yuvj420p":
-            frame = av.VideoFrame(decoded.width, decoded.height, "yuv420p")
-            for i, (source, target) in enumerate(zip(decoded.planes, frame.planes, strict=False)):
-                cv2.LUT(_pixels(source), self.LUMA if i == 0 else self.CHROMA, dst=_pixels(target))
-        else:  # 4:2:2, 4:4:4 or grey JPEGs: let swscale convert
-            frame = decoded.reformat(
-                format="yuv420p", src_color_range="JPEG", dst_color_range="MPEG"
-            )
-        frame.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
-        return frame
-
-
-def _pixels(plane: av.video.plane.VideoPlane) -> np.ndarray:
-    """A plane's pixels as a (writable) array view, without its row padding."""
-    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(
-        plane.height, plane.line_size
-    )
-    return rows[:, : plane.width]
+        picture = frames[0]
+        if picture.format.name != FULL_RANGE_FORMAT:
+            picture = picture.reformat(format=FULL_RANGE_FORMAT)
+        picture.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
+        return picture
 
 
 @dataclass
@@ -184,9 +172,11 @@ class ClipWriter(threading.Thread):
         fps_hint: float = 10.0,
         pre_roll_seconds: float = 0.0,
         audio: StreamInfo | None = None,
+        crf: int = DEFAULT_CRF,
     ) -> None:
         super().__init__(name=f"clip-{path.stem}", daemon=True)
         self.path = path
+        self.crf = crf
         self.audio = audio  # a microphone's sound, transcoded to AAC beside the frames
         self._transcoder: AacTranscoder | None = None
         self._on_done = on_done
@@ -323,11 +313,14 @@ class ClipWriter(threading.Thread):
         container = av.open(str(self.path), mode="w", format="mp4", options=MP4_OPTIONS)
         stream = container.add_stream("libx264", rate=max(1, round(self._fps_hint)))
         stream.width, stream.height = first.width & ~1, first.height & ~1
-        stream.pix_fmt = "yuv420p"
+        # Frames of the other range (a camera that changes what it sends mid-clip) are
+        # converted by the encoder's swscale step.
+        stream.pix_fmt = FULL_RANGE_FORMAT if first.camera_jpeg is not None else VIDEO_RANGE_FORMAT
         stream.time_base = Fraction(1, 1000)
         stream.codec_context.time_base = Fraction(1, 1000)
         stream.options = {
             **X264_OPTIONS,
+            "crf": str(self.crf),
             "g": str(max(1, round(self._fps_hint * KEYFRAME_INTERVAL_S))),
         }
         if self.audio is not None:

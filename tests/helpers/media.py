@@ -22,7 +22,7 @@ def probe(path: Path | str) -> dict[str, Any]:
             "-select_streams",
             "v:0",
             "-show_entries",
-            "stream=codec_name,pix_fmt,width,height,nb_read_frames:format=duration",
+            "stream=codec_name,profile,pix_fmt,color_range,width,height,nb_read_frames:format=duration",
             "-of",
             "json",
             str(path),
