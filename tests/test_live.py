@@ -21,6 +21,7 @@ import tornado.websocket
 from camwatch.capture.mjpeg_client import MjpegReader
 from camwatch.config import CameraConfig
 from camwatch.server import live
+from tests.helpers.http_client import request
 from tests.helpers.live_clients import (
     decode_jpeg,
     receive_sync,
@@ -76,6 +77,34 @@ def test_websocket_base64_sends_text_jpegs(server: ServerThread) -> None:
     for message in reception.messages:
         assert isinstance(message, str)
         assert decode_jpeg(base64.b64decode(message)).shape == (HEIGHT, WIDTH, 3)
+
+
+def test_websocket_format_jpeg_is_the_default_binary_jpegs(server: ServerThread) -> None:
+    reception = receive_sync(ws_url(server, "/webcam?format=jpeg"), 1.0)
+    assert len(reception.messages) >= 3
+    assert all(isinstance(m, bytes) and decode_jpeg(m) is not None for m in reception.messages)
+
+
+def test_an_unknown_websocket_format_is_refused_before_the_upgrade(server: ServerThread) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode(),
+    }
+    response = request(server.port, "GET", "/cameras/cam/ws?format=png", headers=upgrade)
+    assert response.status == 400
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == {
+        "error": "format: expected one of jpeg, binary, base64, mp4, got 'png'"
+    }
+
+    async def connect() -> None:
+        await tornado.websocket.websocket_connect(ws_url(server, "/webcam?format=h265"))
+
+    with pytest.raises(tornado.httpclient.HTTPClientError) as error:
+        asyncio.run(connect())
+    assert error.value.code == 400
 
 
 def test_named_camera_websocket(server: ServerThread) -> None:

@@ -33,6 +33,10 @@ WRITE_STALL_TIMEOUT_S = 30.0
 SNAPSHOT_WAIT_S = 10.0
 # Every live viewer's bytes, shared per frame; entries go with their frames.
 WIRE = wire.WireCache()
+# ?format= of the live websocket: binary JPEG (the default, also as "binary"), base64 JPEG
+# text, or the camera's H.264 as fragmented MP4
+JPEG, BINARY, BASE64, MP4 = "jpeg", "binary", "base64", "mp4"
+FORMATS = (JPEG, BINARY, BASE64, MP4)
 
 
 def frame_meta(camera: Camera, frame: Frame) -> str:
@@ -81,7 +85,9 @@ def _consume_outcome(future: asyncio.Future[None]) -> None:
 
 
 class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
-    """Sends one message per frame: binary JPEG, or base64 text with ?format=base64.
+    """Sends one message per frame: binary JPEG, or base64 text with ?format=base64;
+    ?format=mp4 is the camera's H.264 (server/mse.py). Another ?format= is refused with 400
+    before the upgrade, naming the formats there are.
 
     With ?meta=1 each frame is preceded by a small JSON text message (see `frame_meta`).
     The next frame is taken only once the previous write has drained, so a slow client
@@ -100,6 +106,12 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
             raise tornado.web.HTTPError(404, "no such camera")
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise tornado.web.HTTPError(400, "this URL is a websocket (Upgrade: websocket)")
+        kind = self.get_query_argument("format", JPEG)
+        if kind not in FORMATS:
+            # the message is %-formatted with the args (a raw value may hold a %)
+            raise tornado.web.HTTPError(
+                400, "format: expected one of %s, got %r", ", ".join(FORMATS), kind[:40]
+            )
         # Cross-site websocket hijacking: a page elsewhere must not open this socket with the
         # viewer's cookie or cached password (answered here so the refusal is JSON too).
         origin = self.request.headers.get("Origin")
@@ -123,14 +135,14 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
     def open(self, name: str | None = None) -> None:
         camera = self.context.camera(name)
         assert camera is not None
-        kind = self.get_query_argument("format", "binary")
+        kind = self.get_query_argument("format", JPEG)
         with_meta = self.get_query_argument("meta", "0") not in ("0", "", "false")
-        if kind == "mp4":
+        if kind == MP4:
             self._pump = asyncio.ensure_future(self._send_mp4(camera, with_meta))
             return
         self._subscription = camera.hub.subscribe()
         self._pump = asyncio.ensure_future(
-            self._send_frames(camera, self._subscription, kind == "base64", with_meta)
+            self._send_frames(camera, self._subscription, kind == BASE64, with_meta)
         )
 
     async def _send_mp4(self, camera: Camera, with_meta: bool) -> None:
