@@ -152,3 +152,53 @@ def test_live_tile_plays_the_cameras_h264_through_mse_in_chromium(camwatch, open
     ).json_value()
     assert later > first + 2  # it keeps playing, near the live edge
     watched.assert_no_errors()
+
+
+# the tile shows the camera's JPEG frames (the MP4 socket never gets that far)
+JPEG_LIVE = 'article[data-camera="jpeg"][data-stream="jpeg"][data-connection="live"]'
+
+
+def test_a_camera_refusing_mp4_falls_back_to_jpeg_and_mse_is_tried_again_once_it_is_back(
+    camwatch, open_page
+):
+    """The demo camera sends no H.264: a camera list that says it does (as for an H.264
+    camera at the moment it drops) gets the server's refusal, and the tile shows JPEG without
+    asking again every poll; once the list says it is not H.264 and then that it is again (the
+    camera came back), MSE is tried again."""
+    watched = open_page()
+    page = watched.page
+    claim = {"h264": True}
+
+    def cameras(route: Any) -> None:
+        response = route.fetch()
+        listed = response.json()
+        for camera in listed:
+            if camera["name"] == "jpeg" and claim["h264"]:
+                camera["codec"] = "h264"
+        route.fulfill(response=response, json=listed)
+
+    def polls(count: int) -> None:
+        for _ in range(count):
+            with page.expect_request(lambda r: r.url.endswith("/api/cameras"), timeout=15000):
+                pass
+
+    def mp4_socket(ws: Any) -> bool:
+        return "/cameras/jpeg/ws?format=mp4" in ws.url
+
+    attempts: list[str] = []
+    page.on("websocket", lambda ws: mp4_socket(ws) and attempts.append(ws.url))
+    page.route("**/api/cameras", cameras)
+    with page.expect_websocket(mp4_socket, timeout=15000):
+        page.goto(f"http://127.0.0.1:{camwatch.port}/")
+    page.wait_for_selector(JPEG_LIVE)
+    polls(3)  # the list still says H.264: no new attempt each poll
+    assert len(attempts) == 1
+    claim["h264"] = False  # the camera is offline or sends no H.264, and the list says so
+    polls(2)
+    claim["h264"] = True  # back with H.264
+    with page.expect_websocket(mp4_socket, timeout=15000):
+        pass
+    page.wait_for_selector(JPEG_LIVE)
+    polls(2)
+    assert len(attempts) == 2
+    watched.assert_no_errors()

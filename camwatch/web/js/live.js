@@ -45,8 +45,11 @@ class CameraTile {
       video: this.video,
       onMeta: (meta) => this.#meta(meta),
       onState: (state, detail) => this.#connectionState(state, detail),
-      onFallback: (wanted) => {
-        this.mseFailed = true;
+      onFallback: (wanted, byCamera) => {
+        // this browser cannot play it: JPEG for good; the camera refused: JPEG until the
+        // camera list says it does not send H.264 and then that it does again (back online)
+        if (byCamera) this.mp4Refused = true;
+        else this.mseFailed = true;
         this.stream = this.#jpegStream();
         if (wanted) this.stream.start();
       },
@@ -109,8 +112,9 @@ class CameraTile {
   /** New state from /api/cameras. */
   update(camera) {
     this.camera = camera;
+    if (camera.codec !== "h264") this.mp4Refused = false;
     if (this.el.dataset.stream === "jpeg" && camera.codec === "h264" && !this.mseFailed &&
-        mseSupported()) {
+        !this.mp4Refused && mseSupported()) {
       // the camera came online and sends H.264: watch its own stream from now on
       const wanted = this.stream.wanted;
       this.stream.stop();

@@ -180,7 +180,9 @@ export function mseSupported() {
 /**
  * The camera's H.264 as fragmented MP4 (websocket ?format=mp4) played by a <video> through
  * Media Source Extensions: a tenth of the bandwidth of JPEG. onMeta, onState as LiveStream;
- * onFallback() when the camera or this browser cannot do it (the caller switches to JPEG).
+ * onFallback(wanted, byCamera) when the camera (byCamera: the server's {"type": "error",
+ * "fallback": "jpeg"} and close code 1003, e.g. it sends no H.264 right now) or this browser
+ * cannot do it; the caller switches to JPEG.
  */
 export class Mp4Stream extends CameraSocket {
   constructor(name, { video, onMeta, onState, onFallback }) {
@@ -212,16 +214,16 @@ export class Mp4Stream extends CameraSocket {
   /** 1003: this camera has no H.264 for us (use JPEG); 1012: its stream changed, reconnect now. */
   closed(event) {
     if (event.code === 1003) {
-      this.#fallBack();
+      this.#fallBack(true);
       return { retry: false, atOnce: false };
     }
     return { retry: true, atOnce: event.code === 1012 };
   }
 
-  #fallBack() {
+  #fallBack(byCamera) {
     const wanted = this.wanted;
     this.stop();
-    this.onFallback(wanted);
+    this.onFallback(wanted, byCamera);
   }
 
   receiveText(text) {
@@ -232,13 +234,13 @@ export class Mp4Stream extends CameraSocket {
       return;
     }
     if (message.type === "meta") this.onMeta(message);
-    else if (message.type === "error") this.#fallBack();
+    else if (message.type === "error") this.#fallBack(true);
     else if (message.type === "init") this.#open(message.mime);
   }
 
   #open(mime) {
     if (!MediaSource.isTypeSupported(mime)) {
-      this.#fallBack();
+      this.#fallBack(false);
       return;
     }
     const source = new MediaSource();
