@@ -8,6 +8,7 @@ import base64
 import gc
 import json
 import logging
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -208,6 +209,27 @@ def test_unknown_paths_are_404_json(server: ServerThread, path: str) -> None:
     assert status == 404
     assert headers["Content-Type"].startswith("application/json")
     assert "error" in json.loads(body)
+
+
+def test_a_client_error_is_logged_once_with_its_reason(
+    server: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tornado")
+
+    def lines() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name.startswith("tornado") and "/api/events/nosuch" in r.getMessage()
+        ]
+
+    assert server.get("/api/events/nosuch")[0] == 404
+    wait_until(lambda: any("ms" in line for line in lines()), message="the access log line")
+    assert len(lines()) == 1, lines()
+    assert re.fullmatch(
+        r"404 GET /api/events/nosuch \(127\.0\.0\.1\) [\d.]+ms: no event with id nosuch",
+        lines()[0],
+    )
 
 
 def test_api_cameras_reports_measured_rate_and_size(server: ServerThread) -> None:

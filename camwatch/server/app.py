@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import tornado.log
 import tornado.web
 
 from camwatch.server import api, live, login
@@ -82,6 +83,25 @@ def routes(context: AppContext, extra: list[Route] | None = None) -> list[Route]
     return (extra or []) + table
 
 
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """One access log line per request, as Tornado's, with the reason of an error response
+    (Guarded.log_exception keeps it for this line instead of logging it apart)."""
+    status = handler.get_status()
+    access = tornado.log.access_log
+    write = access.info if status < 400 else access.warning if status < 500 else access.error
+    request = handler.request
+    reason = getattr(handler, "error_reason", "")
+    write(
+        "%d %s %s (%s) %.2fms%s",
+        status,
+        request.method,
+        request.uri,
+        request.remote_ip,
+        1000.0 * request.request_time(),
+        f": {reason}" if reason else "",
+    )
+
+
 def check_guarded(table: list[Route]) -> None:
     """Every handler must pass the security gate; a route that does not is a bug, not a choice."""
     for pattern, handler, _ in table:
@@ -103,5 +123,5 @@ def make_app(
         websocket_ping_interval=20,
         websocket_ping_timeout=20,  # Tornado caps it at the interval (and warns if larger)
         websocket_max_message_size=64 * 1024,  # the live socket takes no input worth more
-        **settings,
+        **{"log_function": log_request, **settings},
     )

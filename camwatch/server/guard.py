@@ -7,6 +7,7 @@ import logging
 import urllib.parse
 from collections.abc import Awaitable
 from http import HTTPStatus
+from types import TracebackType
 from typing import Any
 
 import tornado.web
@@ -102,6 +103,7 @@ class Guarded(tornado.web.RequestHandler):
     context: AppContext
     public = False
     max_body_bytes = MAX_BODY_BYTES
+    error_reason = ""  # why the request failed, for its access log line (log_request)
 
     def set_default_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
@@ -190,6 +192,20 @@ class Guarded(tornado.web.RequestHandler):
             self.set_header("Cache-Control", "no-store")
             chunk = json.dumps({"error": message})
         return super().finish(chunk)
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """An HTTPError is said once, on its request's access log line (log_request), with
+        its reason; Tornado would log it a second time as a warning of its own. Anything else
+        is a bug: logged by Tornado, traceback and all."""
+        if isinstance(value, tornado.web.HTTPError):
+            self.error_reason = value.get_message() or ""
+            return
+        super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
