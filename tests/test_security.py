@@ -102,7 +102,7 @@ def assert_json_error(response: Response, status: int) -> str:
 def test_every_route_but_health_and_login_needs_credentials(server):
     paths = all_route_paths(server)
     assert "/api/cameras" in paths and "/webcam" in paths and "/static/js/main.js" in paths
-    for path in [*paths, "/no/such/page", "/static/../camwatch/config.py"]:
+    for path in [*paths, "/no/such/page", "/static/../camwatch/cli.py"]:
         response = request(server.port, "GET", path)
         if path in PUBLIC_PATHS:
             assert response.status != 401, path
@@ -360,9 +360,9 @@ def test_security_headers_on_every_kind_of_response(server):
 def test_static_files_cannot_leave_the_web_dir(server):
     cookie = {"Cookie": session_cookie(login(server))}
     for path in (
-        "/static/../config.py",
-        "/static/%2e%2e/config.py",
-        "/static/..%2fconfig.py",
+        "/static/../cli.py",
+        "/static/%2e%2e/cli.py",
+        "/static/..%2fcli.py",
         "/static/%2e%2e%2fserver/auth.py",
         "/static//etc/passwd",
         "/static/%2fetc%2fpasswd",
