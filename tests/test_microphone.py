@@ -53,7 +53,7 @@ def test_two_microphones_on_different_pulse_sources_each_record_their_own_tone(
     use_system_alsa(system_alsa)
     for name, value in system_alsa.items():  # as use_system_alsa would, undone afterwards
         monkeypatch.setenv(name, value)
-    tones = {"mic": 440, "mic2": 1000}
+    tones = {"mic_low": 440, "mic_high": 1000}  # sinks of their own (not another test's "mic")
     stand_ins = [PulseMicrophone(tmp_path, frequency, sink) for sink, frequency in tones.items()]
     heard: dict[str, list[EncodedPacket]] = {sink: [] for sink in tones}
     microphones = [

@@ -1,5 +1,6 @@
-"""What FFmpeg (PyAV's and OpenCV's copies) and OpenCV print, through camwatch's logging with a
-rate limit: a corrupt stream logs each kind of message once a minute, not once a frame."""
+"""What FFmpeg (PyAV's and OpenCV's copies) and OpenCV print, and camwatch's own lines that
+could come once a frame, through camwatch's logging with a rate limit: a corrupt stream or a
+bug downstream logs each kind of message once a minute, not once a frame."""
 
 from __future__ import annotations
 
