@@ -2,6 +2,7 @@
 on one H.264+AAC RTSP camera (GStreamer's RTSP server), in one run, one job after the other.
 
     python3 bench/rtsp.py                       # 640x480, 1280x720, 1920x1080 at 10 and 15 fps
+    python3 bench/run.py --rtsp                 # the same rows, from the benchmark's entry point
     python3 bench/rtsp.py --sizes 640x480 --fps 10 --seconds 20
     python3 bench/rtsp.py --detection-off       # 1280x720 15 fps, detection off, vs the floor
 
@@ -23,7 +24,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -45,10 +46,16 @@ class Measure:
     name: str
     cpu: list[float]
     rss: list[float]
+    # camwatch's CPU per kind of thread (% of a core), one dict per window
+    threads: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.cpu)
+
+    def thread_medians(self) -> dict[str, float]:
+        names = dict.fromkeys(name for split in self.threads for name in split)
+        return {n: statistics.median(s.get(n, 0.0) for s in self.threads) for n in names}
 
 
 # -- viewers (run as `python3 bench/rtsp.py --viewer KIND URL SECONDS`) ----------------------------
@@ -106,6 +113,7 @@ def run_camwatch(
     *,
     viewers_of: tuple[str, ...] = ("mjpeg", "mse"),
     extra: str = "",
+    threads_out: list[dict[str, float]] | None = None,
 ) -> tuple[float, float]:
     port = free_port()
     config = work / "camwatch.toml"
@@ -132,20 +140,21 @@ def run_camwatch(
         threads = ThreadMeter(process.pid)
         threads.start()
         usage = measure(process.pid, seconds)
-        split = sorted(threads.stop().items(), key=lambda kv: -kv[1])
-        print(
-            "    camwatch threads (% of a core): "
-            + ", ".join(
-                f"{name} {100 * spent / seconds:.1f}" for name, spent in split if spent > 0.01
-            ),
-            flush=True,
-        )
+        split = {name: 100 * spent / seconds for name, spent in threads.stop().items()}
+        print(f"    camwatch threads (% of a core): {format_threads(split)}", flush=True)
+        if threads_out is not None:
+            threads_out.append(split)
         return usage
     finally:
         for v in viewers:
             stop_process(v)
         stop_process(process)
         log.close()
+
+
+def format_threads(split: dict[str, float]) -> str:
+    ordered = sorted(split.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name} {percent:.1f}" for name, percent in ordered if percent >= 0.05)
 
 
 MOTION_CONFIG = """daemon off
@@ -246,10 +255,11 @@ def run_row(
     rtsp = RtspCamera(free_port(), {"cam": path}).start()
     url = rtsp.url("cam")
     results = {name: Measure(name, [], []) for name in ("camwatch", "motion", "copy", "decode")}
+    threads = results["camwatch"].threads
     try:
         for round_ in range(repeats):
             jobs = {
-                "camwatch": lambda d: run_camwatch(url, fps, d, seconds),
+                "camwatch": lambda d: run_camwatch(url, fps, d, seconds, threads_out=threads),
                 "motion": lambda d: run_motion(url, width, height, fps, d, seconds),
                 "copy": lambda d: run_ffmpeg(url, d, seconds, decode=False),
                 "decode": lambda d: run_ffmpeg(url, d, seconds, decode=True),
@@ -346,7 +356,23 @@ def run_detection_off(work: Path, seconds: float, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def report(rows: list[tuple[str, int, list[Measure]]], seconds: float, repeats: int) -> str:
+Rows = list[tuple[str, int, list[Measure]]]
+
+
+def run_matrix(
+    sizes: list[str], rates: list[int], seconds: float, repeats: int, work: Path
+) -> Rows:
+    """Every size at every rate: camwatch, Motion and the floors, `repeats` interleaved rounds."""
+    rows: Rows = []
+    length = int(WARMUP_S + seconds + 20)  # each client plays the file from its start
+    for size in sizes:
+        for fps in rates:
+            path = camera_file(work, size, fps, length)
+            rows.append((size, fps, run_row(path, size, fps, work, seconds, repeats)))
+    return rows
+
+
+def report(rows: Rows, seconds: float, repeats: int) -> str:
     lines = [
         f"RTSP H.264+AAC camera, recording, 1 MJPEG viewer (+1 MSE viewer for camwatch); "
         f"median of {repeats} x {seconds:g} s windows, % of one core; load {load_average()}",
@@ -364,6 +390,13 @@ def report(rows: list[tuple[str, int, list[Measure]]], seconds: float, repeats: 
             f"| {motion:.1f}% | {m['copy'].median:.1f}% | {floor:.1f}% "
             f"| {ours / motion:.2f} | {ours / floor:.2f} |"
         )
+    lines += ["", "camwatch per thread (% of a core, medians):", ""]
+    lines += [
+        f"- {size} {fps} fps: {format_threads(m.thread_medians())}"
+        for size, fps, measures in rows
+        for m in measures
+        if m.name == "camwatch" and m.threads
+    ]
     return "\n".join(lines)
 
 
@@ -383,7 +416,6 @@ def main() -> int:
         kind, url, seconds = args.viewer
         (mjpeg_viewer if kind == "mjpeg" else mse_viewer)(url, float(seconds))
         return 0
-    rows = []
     with tempfile.TemporaryDirectory(prefix="camwatch-rtsp-bench-") as tmp:
         work = Path(tmp)
         if args.detect_source:
@@ -392,11 +424,8 @@ def main() -> int:
         if args.detection_off:
             print(run_detection_off(work, args.seconds, args.repeats))
             return 0
-        length = int(WARMUP_S + args.seconds + 20)  # each client plays the file from its start
-        for size in args.sizes.split(","):
-            for fps in (int(f) for f in args.fps.split(",")):
-                path = camera_file(work, size, fps, length)
-                rows.append((size, fps, run_row(path, size, fps, work, args.seconds, args.repeats)))
+        sizes, rates = args.sizes.split(","), [int(f) for f in args.fps.split(",")]
+        rows = run_matrix(sizes, rates, args.seconds, args.repeats, work)
     print(report(rows, args.seconds, args.repeats))
     return 0
 

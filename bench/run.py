@@ -3,10 +3,13 @@
     python3 bench/run.py --quick                 # a subset, a few minutes
     python3 bench/run.py                         # the full matrix
     python3 bench/run.py --output bench/RESULTS.md
+    python3 bench/run.py --rtsp                  # only the RTSP rows (bench/rtsp.py)
 
 Everything runs on 127.0.0.1 in separate processes: the camwatch server (`python -m camwatch`),
 a stand-in MJPEG network camera (bench/mjpeg_source.py), the viewers (bench/viewers.py) and,
-for comparison, the Motion daemon when it is installed. See bench/README.md.
+for comparison, the Motion daemon when it is installed. The RTSP rows (bench/rtsp.py) add a
+GStreamer RTSP camera, Motion with `movie_passthrough on` and the `ffmpeg -c copy` floor.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
+import rtsp
 from processes import free_port, stop_process
 from procstat import Memory, ThreadMeter, UsageMeter, load_average
 
@@ -790,6 +794,7 @@ def report(
     scan_results: list[ScanResult],
     load_before: str,
     started: float,
+    rtsp_rows: rtsp.Rows | None = None,
 ) -> str:
     lines = [
         "# camwatch benchmark results",
@@ -806,6 +811,13 @@ def report(
         lines += ["## Server", "", TABLE_HEAD] + [format_row(row) for row in rows] + [""]
     if comparisons:
         lines += comparison_report(comparisons, args.compare_seconds)
+    if rtsp_rows:
+        lines += [
+            "## RTSP H.264 cameras: camwatch vs Motion passthrough vs `ffmpeg -c copy`",
+            "",
+            rtsp.report(rtsp_rows, args.rtsp_seconds, args.rtsp_repeats),
+            "",
+        ]
     if scan_results:
         lines += [
             "## `camwatch scan`",
@@ -884,6 +896,33 @@ def run_motion_comparison(
     )
 
 
+def run_rtsp_rows(args: argparse.Namespace, workdir: Path) -> rtsp.Rows:
+    """bench/rtsp.py's side-by-side rows: camwatch, Motion (`movie_passthrough on`) and the
+    `ffmpeg -c copy` floors on one GStreamer RTSP camera per size and rate."""
+    folder = workdir / "rtsp"
+    folder.mkdir()
+    sizes, rates = args.rtsp_sizes, args.rtsp_fps
+    if args.quick and not args.rtsp:
+        sizes, rates = ["640x480"], [10]
+    return rtsp.run_matrix(sizes, rates, args.rtsp_seconds, args.rtsp_repeats, folder)
+
+
+def add_rtsp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rtsp", action="store_true", help="only the RTSP rows (camwatch vs Motion passthrough)"
+    )
+    parser.add_argument("--no-rtsp", action="store_true", help="skip the RTSP rows")
+    parser.add_argument(
+        "--rtsp-sizes",
+        type=lambda t: parse_list(t, str),
+        default=["640x480", "1280x720", "1920x1080"],
+    )
+    parser.add_argument("--rtsp-fps", type=lambda t: parse_list(t, int), default=[10, 15])
+    parser.add_argument(
+        "--rtsp-seconds", type=float, default=20.0, help="measured seconds per RTSP job"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -924,8 +963,12 @@ def main() -> int:
         default=None,
         help="length of the scan test video (default 60, 30 with --quick)",
     )
+    add_rtsp_arguments(parser)
     parser.add_argument("--output", help="also write the report (Markdown) to this file")
     args = parser.parse_args()
+    if args.rtsp:  # the RTSP rows alone
+        args.no_server = args.no_motion = args.no_scan = True
+    args.rtsp_repeats = 1 if args.quick and not args.rtsp else args.repeats
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the child processes too
     args.duration = args.duration or (6.0 if args.quick else 10.0)
     started = time.time()
@@ -934,6 +977,7 @@ def main() -> int:
     rows: list[Row] = []
     comparisons: list[MotionComparison] = []
     scan_results: list[ScanResult] = []
+    rtsp_rows: rtsp.Rows = []
     with tempfile.TemporaryDirectory(prefix="camwatch-bench-") as tmp:
         workdir = Path(tmp)
         sources: Sources = {}
@@ -945,9 +989,11 @@ def main() -> int:
         finally:
             for source in sources.values():
                 source.stop()
+        if not args.no_rtsp:
+            rtsp_rows = run_rtsp_rows(args, workdir)
         if not args.no_scan:
             scan_results = bench_scan(workdir, args.scan_seconds or (30 if args.quick else 60))
-    text = report(args, rows, comparisons, scan_results, load_before, started)
+    text = report(args, rows, comparisons, scan_results, load_before, started, rtsp_rows)
     print()
     print(text)
     if args.output:
