@@ -59,3 +59,11 @@ def test_mse_codec_string_from_avcc_or_annexb_extradata():
     assert avcc.mse_codec() == "avc1.64001f"
     annexb = StreamInfo("video", "h264", TB, b"\x00\x00\x00\x01\x67\x42\xc0\x1e\x00\x00\x01\x68")
     assert annexb.mse_codec() == "avc1.42c01e"
+
+
+def test_timestamps_become_the_same_seconds_as_exact_rational_arithmetic():
+    for time_base in (TB, Fraction(1, 48000), Fraction(1001, 30000), Fraction(1, 1000)):
+        clock = StreamClock("cam", time_base, SourceClock())
+        for ticks in (0, 1, 3003, 9000, 123_456_789, 2**40 + 7):
+            assert clock.seconds(ticks) == float(ticks * time_base)
+        assert clock.ticks(float(9000 * time_base)) == 9000

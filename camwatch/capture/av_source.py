@@ -23,10 +23,13 @@ OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 10.0
 NETWORK_OPTIONS = {
     "rtsp_transport": "tcp",  # no UDP loss, works through NAT and firewalls
-    "timeout": str(int(READ_TIMEOUT_S * 1_000_000)),  # socket timeout in µs (RTSP, HTTP)
     # the SDP names the codecs (and H.264's SPS/PPS): a short probe gets to the packets sooner
     "analyzeduration": "1000000",
 }
+# FFmpeg's own socket timeout (the `timeout` option, µs) bounds every read of these, so PyAV's
+# read timeout is not needed: its interrupt callback takes the GIL a thousand times a second
+# (FFmpeg asks before each read and wait), which the other threads pay for.
+SOCKET_TIMEOUT_SCHEMES = ("rtsp://", "rtsps://")
 
 
 class PacketSource(abc.ABC):
@@ -88,8 +91,10 @@ class AvSource(PacketSource):
         loop: bool = False,
         audio: bool = True,
         max_pixels: int = MAX_FRAME_PIXELS,
+        read_timeout: float = READ_TIMEOUT_S,
     ) -> None:
         self.target, self.loop, self.want_audio = target, loop, audio
+        self.read_timeout = read_timeout
         self.max_pixels = max_pixels
         self.description = redact(target)
         self.is_file = "://" not in target
@@ -107,9 +112,7 @@ class AvSource(PacketSource):
             raise SourceError(f"no such file: {self.target}")
         try:
             self._container = av.open(
-                self.target,
-                options={} if self.is_file else NETWORK_OPTIONS,
-                timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S),
+                self.target, options=self._options(), timeout=self._timeouts()
             )
         except (av.FFmpegError, OSError) as e:
             raise SourceError(f"cannot open {self.description}: {_reason(e)}") from None
@@ -119,6 +122,7 @@ class AvSource(PacketSource):
             raise SourceError(f"{self.description} has no video stream")
         self._streams = [video]
         self.video, self.audio = stream_info(video), None
+        self._infos = {video.index: self.video}
         try:  # the size the stream declares, before a frame is decoded at it
             check_frame_size(self.video.width, self.video.height, self.max_pixels)
         except FrameTooLarge as e:
@@ -127,8 +131,7 @@ class AvSource(PacketSource):
         audio = next(iter(self._container.streams.audio), None)
         if audio is not None and self.want_audio:
             self._streams.append(audio)
-            self.audio = stream_info(audio)
-        self._infos = {s.index: stream_info(s) for s in self._streams}
+            self.audio = self._infos[audio.index] = stream_info(audio)
         clock = SourceClock()
         self._clocks = {
             s.index: StreamClock(
@@ -139,6 +142,18 @@ class AvSource(PacketSource):
         self._demux = self._container.demux(self._streams)
         self._start = time.monotonic()
         self._round_offset = self._last_position = 0.0
+
+    def _options(self) -> dict[str, str]:
+        if self.is_file:
+            return {}
+        # FFmpeg's socket timeout in µs (RTSP, HTTP, TCP, UDP)
+        return {**NETWORK_OPTIONS, "timeout": str(int(self.read_timeout * 1_000_000))}
+
+    def _timeouts(self) -> tuple[float, float | None]:
+        """PyAV's (open, read) timeouts: reads of RTSP are bounded by the socket timeout."""
+        if self.target.lower().startswith(SOCKET_TIMEOUT_SCHEMES):
+            return OPEN_TIMEOUT_S, None
+        return OPEN_TIMEOUT_S, self.read_timeout
 
     def read_packet(self) -> EncodedPacket:
         while True:
@@ -175,9 +190,9 @@ class AvSource(PacketSource):
         index = packet.stream.index
         info, clock = self._infos[index], self._clocks[index]
         if self.is_file:
-            self._pace(packet)
+            self._pace(packet, clock)
         now, wall = time.monotonic(), time.time()
-        shift = round(self._round_offset / clock.time_base) if self._round_offset else 0
+        shift = clock.ticks(self._round_offset) if self._round_offset else 0
         dts, pts, t, captured_at = clock.place(
             _shifted(packet.dts, shift), _shifted(packet.pts, shift), now, wall
         )
@@ -185,12 +200,12 @@ class AvSource(PacketSource):
             info, bytes(packet), dts, pts, t, captured_at, keyframe=bool(packet.is_keyframe)
         )
 
-    def _pace(self, packet: av.Packet[Any]) -> None:
+    def _pace(self, packet: av.Packet[Any], clock: StreamClock) -> None:
         """Hold a file's packet until its time comes, as a camera would send it."""
         stamp = packet.dts if packet.dts is not None else packet.pts
-        if stamp is None or packet.time_base is None:
+        if stamp is None:
             return
-        position = self._round_offset + float(stamp * packet.time_base)
+        position = self._round_offset + clock.seconds(stamp)
         self._last_position = max(self._last_position, position)
         delay = self._start + position - time.monotonic()
         if delay > 0:

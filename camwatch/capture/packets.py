@@ -115,6 +115,9 @@ class StreamClock:
     def __init__(self, name: str, time_base: Fraction, clock: SourceClock) -> None:
         self.name = name
         self.time_base = time_base
+        # Fraction arithmetic costs tens of µs a packet on the capture thread; an int product
+        # over an int is the same correctly rounded float
+        self._numerator, self._denominator = time_base.numerator, time_base.denominator
         self._clock = clock
         self._shift = 0  # added to the camera's timestamps after a break
         self._last: int | None = None
@@ -133,7 +136,7 @@ class StreamClock:
         if self._last is not None and (
             ours is None
             or ours <= self._last
-            or float((ours - self._last) * self.time_base) > MAX_TIMESTAMP_JUMP_S
+            or self.seconds(ours - self._last) > MAX_TIMESTAMP_JUMP_S
         ):
             ours = self._retime(stamp, arrived_t)
         elif ours is None:  # the very first packet has no timestamp: start the stream at 0
@@ -142,12 +145,20 @@ class StreamClock:
         elif self._last is not None:
             self._step = ours - self._last
         self._last, self._last_arrival = ours, arrived_t
-        t, wall = self._clock.place(float(ours * self.time_base), arrived_t, arrived_wall)
+        t, wall = self._clock.place(self.seconds(ours), arrived_t, arrived_wall)
         if t < self._last_t:  # the shared offset moved back: keep this stream's times in order
             wall += self._last_t - t
             t = self._last_t
         self._last_t = t
         return ours, ours + lead, t, wall
+
+    def seconds(self, ticks: int) -> float:
+        """`ticks` of the time base in seconds: float(ticks * time_base), without a Fraction."""
+        return ticks * self._numerator / self._denominator
+
+    def ticks(self, seconds: float) -> int:
+        """`seconds` in whole ticks of the time base."""
+        return round(seconds * self._denominator / self._numerator)
 
     def _retime(self, stamp: int | None, arrived_t: float) -> int:
         assert self._last is not None
@@ -159,7 +170,7 @@ class StreamClock:
                 stamp,
                 self._last - self._shift,
             )
-        elapsed = round((arrived_t - self._last_arrival) / self.time_base)
+        elapsed = self.ticks(arrived_t - self._last_arrival)
         ours = self._last + max(self._step, elapsed)  # never closer than the usual step
         if stamp is not None:
             self._shift = ours - stamp
