@@ -23,19 +23,28 @@ def encode(image: np.ndarray, quality: int = 80) -> bytes:
 
 
 # Decoded video is "video range" (Y 16-235, C 16-240); JPEG is full range (0-255).
-_FULL_LUMA = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
-_FULL_CHROMA = np.clip(np.round((np.arange(256) - 128) * 255 / 224 + 128), 0, 255).astype(np.uint8)
+_LUMA_GAIN, _CHROMA_GAIN = 255 / 219, 255 / 224
+
+
+def full_range(i420: np.ndarray) -> np.ndarray:
+    """Video-range yuv420p planes (stacked as FFmpeg lays them out) stretched to full range:
+    round((Y - 16) * 255 / 219) and round((C - 128) * 255 / 224 + 128), clipped to 0-255.
+    One saturating multiply-add per plane (cv2.addWeighted), about half what a lookup costs."""
+    height = i420.shape[0] * 2 // 3
+    full = np.empty_like(i420)
+    luma, chroma = i420[:height], i420[height:]
+    cv2.addWeighted(luma, _LUMA_GAIN, luma, 0.0, -16 * _LUMA_GAIN, dst=full[:height])
+    cv2.addWeighted(chroma, _CHROMA_GAIN, chroma, 0.0, 128 - 128 * _CHROMA_GAIN, dst=full[height:])
+    return full
 
 
 def encode_i420(i420: np.ndarray, quality: int = 80) -> bytes:
     """A JPEG straight from video-range yuv420p planes stacked as FFmpeg lays them out (no BGR
-    step: the planes are stretched to JPEG's full range by lookup tables)."""
+    step: the planes are stretched to JPEG's full range first)."""
     height = i420.shape[0] * 2 // 3
     width = i420.shape[1]
     if simplejpeg is not None:
-        full = np.empty_like(i420)
-        cv2.LUT(i420[:height], _FULL_LUMA, dst=full[:height])
-        cv2.LUT(i420[height:], _FULL_CHROMA, dst=full[height:])
+        full = full_range(i420)
         flat = full.reshape(-1)
         quarter = (width // 2) * (height // 2)
         y = full[:height]

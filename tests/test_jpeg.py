@@ -57,3 +57,22 @@ def test_jpeg_of_decoded_video_keeps_black_black_and_white_white():
     back = jpeg.decode(jpeg.encode_i420(i420, 90))
     assert back[50, 50].max() <= 2 and back[50, 250].min() >= 253  # full range in the JPEG
     assert back[120, 50][2] >= 250 and back[120, 50][:2].max() <= 5  # red stays red
+
+
+def test_video_range_planes_are_stretched_to_full_range_exactly():
+    values = np.arange(256, dtype=np.uint8)
+    i420 = np.empty((6, 256), np.uint8)  # 4 rows of luma, 2 of chroma, every value in each
+    i420[:] = values
+    full = jpeg.full_range(i420).astype(int)
+    exact = values.astype(float)
+    luma = np.clip(np.round((exact - 16) * 255 / 219), 0, 255)
+    chroma = np.clip(np.round((exact - 128) * 255 / 224 + 128), 0, 255)
+    assert (full[:4] == luma).all()
+    assert (full[4:] == chroma).all()
+    assert (full[0, 16], full[0, 235], full[4, 16], full[4, 128], full[4, 240]) == (
+        0,
+        255,
+        0,
+        128,
+        255,
+    )
