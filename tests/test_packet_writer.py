@@ -12,9 +12,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
-from camwatch.capture.packets import StreamInfo
+from camwatch.capture.av_source import stream_info
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import MotionConfig
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.recorder import EventRecorder
@@ -312,3 +314,70 @@ def test_a_clip_whose_last_packets_hit_a_full_disk_is_still_closed(tmp_path):
     writer._close(container, {"video": _Track()}, abort=False)  # type: ignore[arg-type,dict-item]
     assert container.closed  # no descriptor left open per failed clip
     assert writer.result.disk_full and writer.result.size_bytes == len(b"fragments so far")
+
+
+def file_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPacket]]:
+    """A camera file's packets as a source hands them over (timed by their timestamps)."""
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        video_info, audio_info = stream_info(video), stream_info(audio)
+        infos = {video.index: video_info, audio.index: audio_info}
+        found = []
+        for packet in container.demux(video, audio):
+            if packet.size == 0 or packet.dts is None or packet.pts is None:
+                continue
+            info = infos[packet.stream.index]
+            t = 100.0 + float(packet.dts * info.time_base)
+            found.append(
+                EncodedPacket(
+                    info, bytes(packet), packet.dts, packet.pts, t, 1e9 + t, packet.is_keyframe
+                )
+            )
+    found.sort(key=lambda p: p.t)
+    return video_info, audio_info, found
+
+
+def test_a_gop_is_on_disk_once_the_camera_sends_the_next_one_without_finishing(tmp_path):
+    """The writer is woken by video packets (not each audio packet), and the fragment is cut at
+    a keyframe: the GOP before it is on disk, as a crash would leave it, once the packets up to
+    the next video frame after that keyframe are in (the muxer interleaves by timestamp)."""
+    source = walking_figure(tmp_path / "cam.mp4", seconds=6, gop=20)
+    video, audio, all_packets = file_packets(source)
+    frames = [i for i, p in enumerate(all_packets) if p.is_video]
+    keyframes = [i for i in frames if all_packets[i].keyframe]
+    after = next(i for i in frames if i > keyframes[1])  # the first frame after the keyframe
+    gop_video = sum(p.is_video for p in all_packets[: keyframes[1]])
+    writer = PacketClipWriter(tmp_path / "clip.mp4", lambda result: None, video=video, audio=audio)
+    writer.start()
+    try:
+        for packet in all_packets[: after + 1]:
+            assert writer.submit(packet)
+        wait_until(
+            lambda: writer.path.exists() and len(packets(writer.path)) >= gop_video,
+            timeout=20,
+            message="the first GOP's fragment on disk",
+        )
+        theirs = [p["data_hash"] for p in packets(source)][:gop_video]
+        assert [p["data_hash"] for p in packets(writer.path)][:gop_video] == theirs
+    finally:
+        writer.finish()
+        writer.join(20)
+    assert writer.result.frames == gop_video + 2
+
+
+def test_packets_between_keyframes_are_muxed_after_a_bounded_batch(tmp_path):
+    source = walking_figure(tmp_path / "cam.mp4", seconds=4, gop=40)
+    video, audio, all_packets = file_packets(source)
+    first_keyframe = next(p for p in all_packets if p.is_video and p.keyframe)
+    sounds = [p for p in all_packets if not p.is_video and p.t >= first_keyframe.t][:40]
+    writer = PacketClipWriter(tmp_path / "clip.mp4", lambda result: None, video=video, audio=audio)
+    writer.start()
+    try:
+        assert writer.submit(first_keyframe)
+        for packet in sounds:  # no further video: only the batch size wakes the writer
+            assert writer.submit(packet)
+        wait_until(lambda: writer.result.audio_packets >= 32, timeout=20, message="a batch")
+    finally:
+        writer.finish()
+        writer.join(20)
+    assert writer.result.audio_packets == len(sounds)

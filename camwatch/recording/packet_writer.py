@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +22,40 @@ from camwatch.recording.thumbnails import write_thumbnail
 log = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 4000  # a long-GOP pre-roll with audio fits; beyond it the disk is too slow
+# The writer wakes for each video packet, or after this many others, not for every packet: an
+# AAC camera sends ~50 packets a second, each wake-up a thread switch and a GIL hand-over the
+# capture thread pays for too. (Not only keyframes: the muxer holds a keyframe, and the fragment
+# it cuts, until it has the next packets of both streams to interleave.)
+WAKE_EVERY_PACKETS = 32
 _FINISH = object()
 _ABORT = object()
+
+
+class Inbox:
+    """What the writer thread is handed: unbounded itself (the writer bounds the packets it
+    queues), and it wakes the thread only when `put` says so."""
+
+    def __init__(self) -> None:
+        self._items: deque[object] = deque()
+        self._ready = threading.Event()
+        self.since_wake = 0  # items put since the thread was last woken
+
+    def put(self, item: object, *, wake: bool = True) -> None:
+        self._items.append(item)
+        self.since_wake += 1
+        if wake:
+            self.since_wake = 0
+            self._ready.set()
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def get(self) -> object:
+        """The oldest item, waiting for a wake-up while there is none."""
+        while not self._items:
+            self._ready.wait()
+            self._ready.clear()
+        return self._items.popleft()
 
 
 @dataclass(frozen=True)
@@ -97,7 +129,7 @@ class PacketClipWriter(threading.Thread):
         self.path = path
         self.video, self.audio = video, audio
         self._on_done = on_done
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_PACKETS + 4)
+        self._queue = Inbox()
         self._skipping = False
         self._closed = False
         self._warned = False
@@ -115,7 +147,8 @@ class PacketClipWriter(threading.Thread):
         if packet.is_video and self._skipping and packet.keyframe:
             self._skipping = False
         if not self._skipping and self._queue.qsize() < QUEUE_PACKETS:
-            self._queue.put_nowait(packet)
+            wake = packet.is_video or self._queue.since_wake >= WAKE_EVERY_PACKETS
+            self._queue.put(packet, wake=wake)
             return True
         self._skipping = True
         if packet.is_video:
@@ -132,19 +165,19 @@ class PacketClipWriter(threading.Thread):
 
     def thumbnail(self, frame: ClipFrame, path: Path) -> None:
         if not self._closed:
-            self._queue.put(_Thumbnail(frame, path), timeout=10)
+            self._queue.put(_Thumbnail(frame, path))
 
     def finish(self) -> None:
         """Write what is queued, close the file, then call on_done. Returns at once."""
         if not self._closed:
             self._closed = True
-            self._queue.put(_FINISH, timeout=10)
+            self._queue.put(_FINISH)
 
     def abort(self) -> None:
         """Stop and delete the file (an event that turned out too short)."""
         if not self._closed:
             self._closed = True
-            self._queue.put(_ABORT, timeout=10)
+            self._queue.put(_ABORT)
 
     def run(self) -> None:
         container: av.container.OutputContainer | None = None
