@@ -5,12 +5,16 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.recording.clip_writer import ClipFrame, ClipWriter
+from tests.helpers.camera_files import streams
 from tests.helpers.media import probe
 
 
@@ -45,10 +49,44 @@ def test_pre_roll_burst_is_not_dropped(tmp_path):
     assert all(writer.submit(clip_frame(i)) for i in range(60))
 
 
+MICROPHONE = StreamInfo(
+    "audio", "pcm_s16le", Fraction(1, 48000), sample_rate=48000, channels=1, layout="mono"
+)
+
+
+def tone_packet(i: int) -> EncodedPacket:
+    """0.1 s of a 440 Hz tone, as the microphone hands it over, starting at i / 10 s."""
+    t = np.arange(i * 4800, (i + 1) * 4800) / 48000
+    data = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes()
+    return EncodedPacket(MICROPHONE, data, i * 4800, i * 4800, i / 10, 1e9 + i / 10, True)
+
+
+def test_pre_roll_burst_of_frames_and_sound_is_written_whole_in_time(tmp_path):
+    done = threading.Event()
+    writer = ClipWriter(
+        tmp_path / "x.mp4",
+        lambda result: done.set(),
+        fps_hint=10,
+        pre_roll_seconds=5,
+        audio=MICROPHONE,
+    )  # 5 s of frames and 5 s of sound queued before the writer runs: neither crowds out the other
+    frames = [writer.submit(clip_frame(i)) for i in range(50)]
+    sound = [writer.submit_audio(tone_packet(i)) for i in range(50)]
+    assert all(frames) and all(sound)
+    writer.start()
+    writer.finish()
+    assert done.wait(30)
+    assert writer.result.dropped == 0 and writer.result.frames == 50
+    audio = [s for s in streams(writer.path) if s["codec_type"] == "audio"]
+    assert audio and float(audio[0]["duration"]) == pytest.approx(5.0, abs=0.15)
+
+
 KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
     import numpy as np
-    from camwatch.recording.clip_writer import ClipFrame, ClipWriter
+    from camwatch.capture.packets import EncodedPacket, StreamInfo
+from camwatch.recording.clip_writer import ClipFrame, ClipWriter
+from tests.helpers.camera_files import streams
     writer = ClipWriter(__import__("pathlib").Path(sys.argv[1]), lambda r: None, fps_hint=10)
     writer.start()
     for i in range(70):  # 7 s at 10 fps: three 2-second fragments are complete

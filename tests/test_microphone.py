@@ -3,20 +3,30 @@ ALSA's pulse plugin, captured by PyAV's alsa input, muxed as AAC into the H.264 
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
+from camwatch.capture.camera import Camera
 from camwatch.capture.microphone import Microphone, alsa_device, use_system_alsa
 from camwatch.capture.packets import EncodedPacket
-from tests.helpers.camera_files import streams
+from camwatch.capture.sources import OpenCVSource
+from camwatch.config import CameraConfig, Config
+from camwatch.recording.recorder import EventRecorder
+from camwatch.service import Service
+from camwatch.wiring import add_integrations, attach_event_store, attach_recorder
+from tests.helpers.camera_files import sound_timeline, streams
 from tests.helpers.camwatch_process import CamwatchProcess
+from tests.helpers.clips import frame_at, scene
 from tests.helpers.microphone import PulseMicrophone
-from tests.helpers.support import wait_until
+from tests.helpers.support import ServerThread, demo_config, wait_until
+from tests.helpers.webcam import CuedWebcam
 
 
 def test_system_alsa_paths_are_set_only_when_unset_and_present():
@@ -45,14 +55,20 @@ def dominant_frequency(packets: list[EncodedPacket]) -> float:
     return float(np.argmax(spectrum)) * packets[0].stream.sample_rate / len(samples)
 
 
+def system_alsa_for_this_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ALSA paths set as use_system_alsa would in this process, undone afterwards (the
+    process test checks camwatch sets them by itself)."""
+    system_alsa: dict[str, str] = {}
+    use_system_alsa(system_alsa)
+    for name, value in system_alsa.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.mark.slow
 def test_two_microphones_on_different_pulse_sources_each_record_their_own_tone(
     tmp_path, monkeypatch
 ):
-    system_alsa: dict[str, str] = {}
-    use_system_alsa(system_alsa)
-    for name, value in system_alsa.items():  # as use_system_alsa would, undone afterwards
-        monkeypatch.setenv(name, value)
+    system_alsa_for_this_test(monkeypatch)
     tones = {"mic_low": 440, "mic_high": 1000}  # sinks of their own (not another test's "mic")
     stand_ins = [PulseMicrophone(tmp_path, frequency, sink) for sink, frequency in tones.items()]
     heard: dict[str, list[EncodedPacket]] = {sink: [] for sink in tones}
@@ -129,3 +145,91 @@ pre_roll_seconds = 1.0
     print(f"clip {video_s:.1f} s video, {audio_s:.1f} s audio at {volume:.1f} dB")
     assert volume > -40  # the tone, not silence
     assert "Traceback" not in camwatch.log_text()
+
+
+def decoded_sound(clip: Path, start_s: float, seconds: float) -> np.ndarray:
+    """The clip's sound from `start_s` on the file's timeline, decoded to 48 kHz mono."""
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(clip), "-map", "0:a", "-ss", str(start_s),
+         "-t", str(seconds), "-ac", "1", "-ar", "48000", "-f", "s16le", "-"],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )  # fmt: skip
+    return np.frombuffer(result.stdout, np.int16).astype(np.float64)
+
+
+def webcam_jpegs(intervals: list[tuple[float, float]], seconds: float) -> list[bytes]:
+    """A 320x240 webcam's JPEGs at 10 fps: a still, noisy scene, a box crossing in `intervals`."""
+    rng = np.random.default_rng(5)
+    background = scene(320, 240)
+    images = (frame_at(background, i / 10, intervals, rng) for i in range(round(seconds * 10)))
+    return [cv2.imencode(".jpg", image)[1].tobytes() for image in images]
+
+
+@pytest.mark.slow
+def test_webcam_clip_has_the_microphones_sound_from_its_pre_roll_on(tmp_path, monkeypatch):
+    """A USB webcam (through the capture seam) and a microphone (PulseAudio): the clip starts
+    two seconds before the motion, and so does its sound, the tone heard in the pre-roll."""
+    system_alsa_for_this_test(monkeypatch)
+    pre_roll_s = 2.0
+    webcam = CuedWebcam(webcam_jpegs([], 3), webcam_jpegs([(0.0, 3.0)], 3))
+    camera_config = CameraConfig(
+        name="cam", source="/dev/video0", width=320, height=240, audio_source=""
+    )
+    camera_config.motion.min_motion_frames = 3
+    camera_config.motion.stable_frames = 10
+    camera_config.motion.pre_roll_seconds = pre_roll_s
+    recorders: list[EventRecorder] = []
+
+    def build(config: Config) -> Service:
+        source = functools.partial(
+            OpenCVSource,
+            "/dev/video0",
+            width=320,
+            height=240,
+            fps=10,
+            backend=cv2.CAP_V4L2,
+            capture_factory=lambda target, backend, params: webcam,
+        )
+        camera = Camera(camera_config, source_factory=source)
+        service = Service(config, cameras=[camera])
+        add_integrations(service)
+        attach_event_store(service)
+        recorders.append(attach_recorder(service, camera))
+        return service
+
+    microphone = PulseMicrophone(tmp_path, 660, "mic_preroll").start()
+    camera_config.audio_source = f"pulse:{microphone.source}"
+    config = demo_config(str(tmp_path / "data"), cameras=[camera_config])
+    try:
+        with ServerThread(config, factory=build) as server:
+            [recorder] = recorders
+            wait_until(
+                lambda: len(recorder.pre_roll) >= 19 and len(recorder.sound_pre_roll) >= 25,
+                timeout=30,
+                message="a full pre-roll of frames and of sound",
+            )
+            webcam.cue()
+            events = wait_until(
+                lambda: [e for e in server.get_json("/api/events") if e["ended_at"]],
+                timeout=30,
+                message="the event",
+            )
+    finally:
+        microphone.stop()
+    clip = next((tmp_path / "data" / "clips").rglob(f"*-{events[0]['id']}.mp4"))
+    video_start, video_end, audio_start, audio_end, gap = sound_timeline(clip)
+    print(f"video {video_start:.3f}-{video_end:.2f} s, audio {audio_start:.3f}-{audio_end:.2f} s")
+    assert events[0]["has_audio"] is True
+    assert video_end - video_start >= pre_roll_s + 3.0  # the pre-roll, the motion, the tail
+    assert abs(audio_start - video_start) <= 0.3  # sound from the first frame, not the trigger
+    assert gap < 0.1, gap  # and all along: no silence before the trigger
+    assert audio_end >= video_end - 0.5
+    pre_roll = decoded_sound(clip, video_start + 0.1, pre_roll_s - 0.4)  # before the trigger
+    spectrum = np.abs(np.fft.rfft(pre_roll))
+    frequency = float(np.argmax(spectrum)) * 48000 / len(pre_roll)
+    rms = float(np.sqrt(np.mean(pre_roll**2)))
+    print(f"pre-roll sound: {len(pre_roll) / 48000:.2f} s, {frequency:.0f} Hz, rms {rms:.0f}")
+    assert len(pre_roll) >= 0.9 * (pre_roll_s - 0.4) * 48000
+    assert abs(frequency - 660) < 20 and rms > 1000  # the tone, not silence

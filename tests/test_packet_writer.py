@@ -20,7 +20,7 @@ from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import MotionConfig
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.recorder import EventRecorder
-from tests.helpers.camera_files import decodes, packets, streams, walking_figure
+from tests.helpers.camera_files import decodes, packets, sound_timeline, streams, walking_figure
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.processes import free_port
 from tests.helpers.rtsp_camera import RtspCamera
@@ -127,6 +127,11 @@ def test_rtsp_clip_is_the_cameras_packets_from_a_keyframe_with_its_audio(
     kinds = {s["codec_type"]: s for s in streams(clip)}
     assert kinds["video"]["codec_name"] == "h264" and kinds["audio"]["codec_name"] == "aac"
     assert decodes(clip)
+    # the camera's sound is in the pre-roll too: from the clip's first frame, without a hole
+    video_start, video_end, audio_start, audio_end, gap = sound_timeline(clip)
+    print(f"video {video_start:.3f}-{video_end:.2f} s, audio {audio_start:.3f}-{audio_end:.2f} s")
+    assert abs(audio_start - video_start) <= 0.3 and gap < 0.1, (audio_start, gap)
+    assert audio_end >= video_end - 0.5
 
     shutil.copy(clip, tmp_path / "clip.mp4")
     (tmp_path / "page.html").write_text('<video id="v" src="clip.mp4"></video>')
@@ -224,6 +229,8 @@ def test_g711_audio_is_transcoded_to_aac_beside_the_copied_video(tmp_path, foota
     assert kinds["audio"]["codec_name"] == "aac" and event["has_audio"] is True
     video_s, audio_s = float(kinds["video"]["duration"]), float(kinds["audio"]["duration"])
     assert abs(video_s - audio_s) < 1.0, (video_s, audio_s)  # sound all along the clip
+    video_start, _, audio_start, _, gap = sound_timeline(clip)  # the pre-roll's included
+    assert abs(audio_start - video_start) <= 0.3 and gap < 0.1, (audio_start, gap)
     total, same, _ = matched(clip, footage["walk"])
     assert same / total >= 0.9 and decodes(clip)
 

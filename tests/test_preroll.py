@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction
 
+import pytest
+
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.recording import preroll
 from camwatch.recording.preroll import PacketBuffer
@@ -68,3 +70,15 @@ def test_memory_is_bounded_even_with_an_endless_gop(monkeypatch):
     held = buffer.since(0.0)
     assert sum(len(p) for p in held) <= 150_000  # at most the last GOP over the bound
     assert held[0].keyframe
+
+
+def test_sound_pre_roll_keeps_the_last_seconds_and_a_little_more():
+    buffer = preroll.AudioPreRoll()
+    for i in range(600):  # a minute of a microphone's 0.1 s packets
+        buffer.push(audio(i / 10), 2.0)
+    held = buffer.drain()
+    # from 2 s (and the slack) before the newest packet on: sized in time, not a growing list
+    assert held[0].t == pytest.approx(59.9 - 2.0 - preroll.AUDIO_SLACK_S, abs=1e-6)
+    assert held[-1].t == pytest.approx(59.9)
+    assert len(held) == round((2.0 + preroll.AUDIO_SLACK_S) * 10) + 1
+    assert len(buffer) == 0  # drained for the clip

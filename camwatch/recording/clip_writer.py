@@ -33,6 +33,9 @@ MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_
 # twice as large (like Motion's, which also uses ultrafast); superfast sits in between (-25% size,
 # +1% of a core). Constrained Baseline H.264 plays in every browser.
 X264_OPTIONS = {"preset": "ultrafast", "threads": "1"}
+# sound packets a second the queue makes room for: G.711 over RTP sends 50, AAC at 48 kHz 47,
+# a microphone (capture/microphone.py) 10
+AUDIO_PACKETS_PER_S = 50
 DEFAULT_CRF = 23  # x264's constant rate factor: lower is better quality and larger files
 # A camera's JPEG is full range (0-255): its planes are encoded as they are, and the H.264 says
 # so (VUI video_full_range_flag, which browsers honour), rather than squeezed to video range.
@@ -181,10 +184,19 @@ class ClipWriter(threading.Thread):
         self._transcoder: AacTranscoder | None = None
         self._on_done = on_done
         self._fps_hint = fps_hint
-        # Room for the pre-roll burst plus BACKLOG_SECONDS of lag; a few spare slots for control.
+        # Room for the pre-roll burst plus BACKLOG_SECONDS of lag, frames and sound each
+        # counted on their own (a burst of sound must not drop frames); spare slots for control.
         self._queue_frames = round(fps_hint * (pre_roll_seconds + BACKLOG_SECONDS)) + 8
         self._drop_evenly_from = self._queue_frames - max(4, round(fps_hint))
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=self._queue_frames + 4)
+        backlog_s = pre_roll_seconds + BACKLOG_SECONDS
+        self._queue_audio = round(AUDIO_PACKETS_PER_S * backlog_s) + 8 if audio else 0
+        self._queue: queue.Queue[object] = queue.Queue(
+            maxsize=self._queue_frames + self._queue_audio + 4
+        )
+        # each count is written by one thread only (submitting, or this one), so the backlog
+        # of either kind is their difference without a lock
+        self._frames_in = self._frames_out = 0
+        self._audio_in = self._audio_out = 0
         self._submitted = 0
         self._warned = False
         self._closed = False
@@ -195,7 +207,7 @@ class ClipWriter(threading.Thread):
         if self._closed:
             return False
         self._submitted += 1
-        backlog = self._queue.qsize()
+        backlog = self._frames_in - self._frames_out
         behind = backlog >= self._queue_frames or (
             backlog >= self._drop_evenly_from and self._submitted % 2 == 0
         )
@@ -207,6 +219,7 @@ class ClipWriter(threading.Thread):
                     "clip %s: encoder is falling behind; dropping frames evenly", self.path.name
                 )
             return False
+        self._frames_in += 1
         self._queue.put_nowait(frame)
         return True
 
@@ -214,8 +227,9 @@ class ClipWriter(threading.Thread):
         """Queue a packet of the clip's audio; dropped (False) when the writer is behind."""
         if self._closed or self.audio is None or packet.stream != self.audio:
             return False
-        if self._queue.qsize() >= self._queue_frames:
+        if self._audio_in - self._audio_out >= self._queue_audio:
             return False
+        self._audio_in += 1
         self._queue.put_nowait(packet)
         return True
 
@@ -250,9 +264,11 @@ class ClipWriter(threading.Thread):
             if item is _FINISH or item is _ABORT:
                 break
             if isinstance(item, (_Thumbnail, EncodedPacket)):
+                self._audio_out += isinstance(item, EncodedPacket)
                 self._write_beside(item, container, first_t)
                 continue
             assert isinstance(item, ClipFrame)
+            self._frames_out += 1
             if self.result.error is not None:
                 continue  # failed: drain without writing
             started = time.perf_counter()

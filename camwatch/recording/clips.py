@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from camwatch.capture.packets import EncodedPacket
@@ -83,13 +84,26 @@ class EventClips:
 
     # -- capture thread --------------------------------------------------------------------------
 
-    def start(self, trigger: ClipFrame, pre_roll: list[ClipFrame]) -> None:
-        """A clip of frames (encoded by its writer) from the pre-roll on."""
+    def start(
+        self,
+        trigger: ClipFrame,
+        pre_roll: list[ClipFrame],
+        sound: list[EncodedPacket] | None = None,
+    ) -> None:
+        """A clip of frames (encoded by its writer) from the pre-roll on, with the sound kept
+        beside them: both handed over in capture order, so the writer places the sound from
+        the clip's first frame on."""
         first = pre_roll[0] if pre_roll else trigger
         writer = self._open(first.captured_at)
         assert isinstance(writer, ClipWriter)
-        for frame in pre_roll:
-            writer.submit(frame)
+        timed: Iterable[ClipFrame | EncodedPacket] = heapq.merge(
+            pre_roll, sound or [], key=lambda item: item.t
+        )
+        for item in timed:
+            if isinstance(item, ClipFrame):
+                writer.submit(item)
+            else:
+                writer.submit_audio(item)
 
     def start_packets(self, started_at: float, packets: list[EncodedPacket]) -> None:
         """A clip of the camera's own packets, from the first (a keyframe) on."""

@@ -1,4 +1,5 @@
-"""Pre-roll buffers: the last seconds of frames, or of packets from a keyframe on, kept by time."""
+"""Pre-roll buffers: the last seconds of frames and their sound, or of packets from a keyframe
+on, kept by time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from camwatch.recording.clip_writer import ClipFrame
 
 MAX_PACKET_BYTES = 64 * 1024 * 1024  # a camera with a very long GOP keeps less pre-roll, not RAM
 MAX_PACKET_SECONDS = 60.0
+# sound kept a little longer than the frames, so the packet playing at the first frame is held
+AUDIO_SLACK_S = 0.5
 
 
 class PreRollBuffer:
@@ -32,6 +35,32 @@ class PreRollBuffer:
 
     def __len__(self) -> int:
         return len(self._frames)
+
+
+class AudioPreRoll:
+    """The last `seconds` of sound beside frames that are encoded (a webcam's microphone, or a
+    camera's audio when its video is not copied), kept by capture time like the frames, so
+    a clip's sound starts with its pre-roll rather than at its trigger."""
+
+    def __init__(self) -> None:
+        self._packets: deque[EncodedPacket] = deque()
+
+    def push(self, packet: EncodedPacket, seconds: float) -> None:
+        self._packets.append(packet)
+        cutoff = packet.t - seconds - AUDIO_SLACK_S
+        while self._packets[0].t < cutoff:
+            self._packets.popleft()
+
+    def drain(self) -> list[EncodedPacket]:
+        packets = list(self._packets)
+        self._packets.clear()
+        return packets
+
+    def clear(self) -> None:
+        self._packets.clear()
+
+    def __len__(self) -> int:
+        return len(self._packets)
 
 
 class PacketBuffer:

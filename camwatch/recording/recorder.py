@@ -22,7 +22,7 @@ from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.clips import EventClips, Writer
 from camwatch.recording.index_writer import EventSink, IndexWriter
 from camwatch.recording.packet_writer import PacketClipWriter
-from camwatch.recording.preroll import PacketBuffer, PreRollBuffer
+from camwatch.recording.preroll import AudioPreRoll, PacketBuffer, PreRollBuffer
 from camwatch.recording.segments import RangeWriter
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class EventRecorder:
         self.detection = TimedDetector(settings)
         self.tracker = EventTracker(settings)
         self.pre_roll = PreRollBuffer()
+        self.sound_pre_roll = AudioPreRoll()  # sound beside encoded frames (a microphone)
         self.packets = PacketBuffer()
         self._video: StreamInfo | None = None  # the camera's streams, when it sends packets
         self._audio: StreamInfo | None = None
@@ -134,7 +135,15 @@ class EventRecorder:
                 self.packets.push(packet, self.settings.pre_roll_seconds)
                 self.clips.submit_packet(packet)
             elif not packet.is_video and self._audio is not None:
-                self.clips.submit_packet(packet)  # sound for the frames being encoded
+                self._sound_for_frames(packet)
+
+    def _sound_for_frames(self, packet: EncodedPacket) -> None:
+        """Sound for the frames being encoded: into the clip in progress, else kept for the
+        next one's pre-roll (as the frames are)."""
+        if self.clips.recording:
+            self.clips.submit_packet(packet)
+        elif self.settings.pre_roll_seconds > 0 and self.settings.enabled:
+            self.sound_pre_roll.push(packet, self.settings.pre_roll_seconds)
 
     def _adopt_audio(self, audio: StreamInfo) -> None:
         if recordable(audio):
@@ -158,7 +167,7 @@ class EventRecorder:
         if not frame.online or not self.settings.enabled:
             self._stop_event("camera offline" if not frame.online else "motion disabled")
             self.detection.reset()
-            self.pre_roll.clear()
+            self._clear_pre_roll()
             self._at_rest = True
             return
         self._at_rest = False
@@ -210,7 +219,9 @@ class EventRecorder:
         """A clip from `pre_roll_s` before `frame`: the camera's packets from the keyframe at
         or before then, or the frames kept (all of them with pre_roll_s > 0)."""
         if clip_frame is not None:
-            self.clips.start(clip_frame, pre_roll=self.pre_roll.drain() if pre_roll_s else [])
+            frames = self.pre_roll.drain() if pre_roll_s else []
+            # the sound before the clip's first frame is left out by its writer
+            self.clips.start(clip_frame, frames, self.sound_pre_roll.drain())
             return
         packets = self.packets.since(frame.monotonic - pre_roll_s)
         log.debug(
@@ -219,6 +230,10 @@ class EventRecorder:
             frame.monotonic - packets[0].t if packets else 0.0,
         )
         self.clips.start_packets(frame.captured_at, packets)
+
+    def _clear_pre_roll(self) -> None:
+        self.pre_roll.clear()
+        self.sound_pre_roll.clear()
 
     def _check_frame_size(self, frame: Frame) -> None:
         """A camera that changes resolution mid-stream: the clip so far is closed and the next
@@ -254,7 +269,7 @@ class EventRecorder:
                 self._unrecorded_motion = True
             else:
                 self.clips.discard()
-        self.pre_roll.clear()
+        self._clear_pre_roll()
         if step == Step.CONFIRM and not self._unrecorded_motion:
             self._unrecorded_motion = True
             self.listeners.motion_changed(self.camera_name, True)

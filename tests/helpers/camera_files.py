@@ -3,6 +3,7 @@ times, a sine tone; and ffprobe's view of their packets."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -80,6 +81,21 @@ def packets(path: Path, stream: str = "v") -> list[dict[str, Any]]:
         check=True,
     )
     return list(json.loads(result.stdout).get("packets", []))
+
+
+def sound_timeline(clip: Path, frame_s: float = 0.1) -> tuple[float, float, float, float, float]:
+    """(first video packet, end of the video, where the sound starts, where it ends, the longest
+    gap between audio packets after the first), by ffprobe's packets. A fragmented MP4 has no
+    edit list: FFmpeg's muxer puts a track's first packet at 0 and stretches it to where the
+    second one is, so the sound starts one packet before the second (ffprobe's start_time
+    says 0 however late the sound starts)."""
+    video = [float(p["pts_time"]) for p in packets(clip, "v")]
+    audio = [(float(p["pts_time"]), float(p.get("duration_time", 0))) for p in packets(clip, "a")]
+    starts = [t for t, _ in audio]
+    gaps = [b - a for a, b in itertools.pairwise(starts[1:])]
+    video_end = max(video) + frame_s  # its last frame lasts a frame
+    sound_start = starts[1] - audio[1][1]
+    return min(video), video_end, sound_start, max(t + d for t, d in audio), max(gaps)
 
 
 def streams(path: Path) -> list[dict[str, Any]]:

@@ -87,12 +87,34 @@ class FakeV4l2Webcam:
         delay = self.started + self.index / self.fps - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        data = self.jpegs[self.index % len(self.jpegs)]
+        data = self.jpeg(self.index)
         self.index += 1
         if self.convert_rgb or self.fourcc != cv2.VideoWriter.fourcc(*"MJPG"):
             return True, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         self.handed_out.append(data)
         return True, np.frombuffer(data, np.uint8).copy()
 
+    def jpeg(self, index: int) -> bytes:
+        """The camera's `index`th JPEG: its file, looped."""
+        return self.jpegs[index % len(self.jpegs)]
+
     def release(self) -> None:
         pass
+
+
+class CuedWebcam(FakeV4l2Webcam):
+    """A webcam looking at a still scene (`still`, looped) until the test cues what it sees
+    next (`cued`, played once), then still again: motion when the test is ready for it."""
+
+    def __init__(self, still: list[bytes], cued: list[bytes], fps: float = 10) -> None:
+        super().__init__(still, fps)
+        self.cued = cued
+        self.cued_at: int | None = None  # the frame index the cued frames start at
+
+    def cue(self) -> None:
+        self.cued_at = self.index + 1
+
+    def jpeg(self, index: int) -> bytes:
+        if self.cued_at is not None and 0 <= index - self.cued_at < len(self.cued):
+            return self.cued[index - self.cued_at]
+        return super().jpeg(index)
