@@ -84,9 +84,7 @@ def test_pre_roll_burst_of_frames_and_sound_is_written_whole_in_time(tmp_path):
 KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
     import numpy as np
-    from camwatch.capture.packets import EncodedPacket, StreamInfo
-from camwatch.recording.clip_writer import ClipFrame, ClipWriter
-from tests.helpers.camera_files import streams
+    from camwatch.recording.clip_writer import ClipFrame, ClipWriter
     writer = ClipWriter(__import__("pathlib").Path(sys.argv[1]), lambda r: None, fps_hint=10)
     writer.start()
     for i in range(70):  # 7 s at 10 fps: three 2-second fragments are complete
