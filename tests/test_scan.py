@@ -4,10 +4,12 @@ import json
 import subprocess
 import sys
 
+import av
+import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.motion.scan import scan
+from camwatch.motion.scan import grey_frames, scan
 from tests.helpers.clips import write_clip
 
 FRAME = 0.1  # seconds per frame at 10 fps
@@ -82,3 +84,20 @@ def test_cli_scan_loads_no_server_module_and_one_opencv_thread(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
     assert report == {"loaded": [], "threads": 1}
+
+
+def luma(frame):
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width].copy()
+
+
+def test_scan_skips_the_loop_filter_but_frames_for_recording_keep_it(tmp_path):
+    clip = write_clip(tmp_path / "filtered.mp4", 3, [(0.5, 2.5)], preset="veryfast", crf=32)
+    with av.open(str(clip)) as container:
+        plain = [luma(frame) for frame in container.decode(video=0)]
+    kept = [luma(frame) for _, _, frame in grey_frames(str(clip))]
+    skipped = [luma(frame) for _, _, frame in grey_frames(str(clip), deblock=False)]
+    assert len(plain) == len(kept) == len(skipped) == 30
+    assert all(np.array_equal(a, b) for a, b in zip(plain, kept, strict=True))
+    assert sum(not np.array_equal(a, b) for a, b in zip(plain, skipped, strict=True)) >= 20

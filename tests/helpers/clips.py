@@ -53,15 +53,17 @@ def write_clip(
     width: int = 320,
     height: int = 240,
     flicker_at: Sequence[float] = (),
+    preset: str = "ultrafast",
+    crf: int = 18,
 ) -> Path:
     """An H.264 MP4 with motion exactly during `intervals` (seconds), and optional 1-frame
-    brightness flickers at `flicker_at`."""
+    brightness flickers at `flicker_at` (x264's `ultrafast` has no loop filter; `veryfast` has)."""
     rng = np.random.default_rng(11)
     background = scene(width, height)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "18"}
+        stream.options = {"preset": preset, "crf": str(crf)}
         for i in range(round(duration_s * fps)):
             image = frame_at(background, i / fps, intervals, rng, flicker_at, fps)
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
