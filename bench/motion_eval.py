@@ -19,6 +19,7 @@ from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.motion.detector import Detector, FrameDiffDetector, MotionDetector, frame_delta
 from camwatch.motion.tracker import EventTracker, TrackedEvent
+from camwatch.recording.clip_writer import JpegDecoder, luma
 
 MATCH_SLACK_S = 1.0  # an event within this of a labelled interval belongs to it
 BASELINE_SETTINGS = MotionConfig(threshold=0.3, pixel_threshold=25)  # the original defaults
@@ -63,8 +64,11 @@ def contenders() -> list[Contender]:
     ]
 
 
-def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
-    """Feed every frame of the clip to each detector + event tracker; score the events."""
+def run(clip: Clip, contenders: Sequence[Contender], *, full_decode: bool = False) -> list[Outcome]:
+    """Feed every frame of the clip to each detector + event tracker; score the events.
+    `full_decode`: each camera JPEG is decoded in full and detection shrinks its luma (as
+    while a clip of camera JPEGs is recorded), instead of its own DCT-scaled decodes."""
+    decoder = JpegDecoder()
     states = []
     for contender in contenders:
         settings = replace(contender.settings, mask=clip.mask)
@@ -74,9 +78,11 @@ def run(clip: Clip, contenders: Sequence[Contender]) -> list[Outcome]:
         )
     for i, (t, image) in enumerate(clip.frames()):
         frame = camera_frame(clip, image, i, t)
+        decoded = full_decode and frame.camera_jpeg is not None
+        picture = decoder.picture(frame.camera_jpeg) if decoded else None  # type: ignore[arg-type]
         for detector, tracker, _, spent in states:
             started = time.perf_counter()
-            delta = frame_delta(detector, frame, t)
+            delta = frame_delta(detector, frame, t, None if picture is None else luma(picture))
             spent[0] += time.perf_counter() - started
             tracker.update(t, delta)
     outcomes = []
@@ -145,13 +151,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clips", help="comma-separated clip names (default: all)")
     parser.add_argument("--verbose", action="store_true", help="list each clip's events")
+    parser.add_argument(
+        "--jpeg",
+        type=int,
+        help="every clip's frames arrive as camera JPEGs of this quality (else only some do)",
+    )
+    parser.add_argument(
+        "--full-decode",
+        action="store_true",
+        help="detection images of JPEG clips from the full decode's luma, as while recording",
+    )
     args = parser.parse_args(argv)
     wanted = set(args.clips.split(",")) if args.clips else None
-    chosen = [c for c in clips() if wanted is None or c.name in wanted]
+    chosen = [
+        replace(c, jpeg_quality=c.jpeg_quality or args.jpeg)
+        for c in clips()
+        if wanted is None or c.name in wanted
+    ]
     competitors = contenders()
     rows, frames, started = [], 0, time.perf_counter()
     for clip in chosen:
-        outcomes = run(clip, competitors)
+        outcomes = run(clip, competitors, full_decode=args.full_decode)
         rows.append((clip, outcomes))
         frames += round(clip.duration_s * clip.fps)
         if args.verbose:

@@ -39,13 +39,23 @@ DEFAULT_CRF = 23  # the clip writer's before it had a crf parameter
 WIDTH, HEIGHT, FPS, QUALITY = 640, 480, 10.0, 80
 
 
-def camera_jpegs(seconds: float) -> list[bytes]:
-    """The crowd scene's JPEGs as the benchmark camera sends them (without the part headers)."""
+def camera_jpegs(seconds: float) -> tuple[list[bytes], list[np.ndarray]]:
+    """The crowd scene's JPEGs as the benchmark camera sends them (without the part headers),
+    and the luma of the same scene without its sensor noise (what a perfect camera would see)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # as when the camera script runs
     from mjpeg_source import crowd
+    from motion_clips import Crowd
+    from motion_clips import background as garden
 
     parts = crowd(WIDTH, HEIGHT, FPS, QUALITY)[: round(seconds * FPS)]
-    return [part[part.index(b"\r\n\r\n") + 4 : -2] for part in parts]
+    people, still = Crowd(), garden(WIDTH, HEIGHT)
+    clean = []
+    for i in range(len(parts)):  # as mjpeg_source.crowd draws it, less the noise
+        image = still.copy()
+        people.draw(image, 2 * people.crossing_s + i / FPS)
+        pixels = np.clip(image, 0, 255).astype(np.uint8)
+        clean.append(cv2.cvtColor(pixels, cv2.COLOR_BGR2YCrCb)[:, :, 0])  # JPEG's luma
+    return [part[part.index(b"\r\n\r\n") + 4 : -2] for part in parts], clean
 
 
 def write_clip(path: Path, jpegs: list[bytes], crf: int | None) -> float:
@@ -86,19 +96,30 @@ def full_range_luma(frame: av.VideoFrame) -> np.ndarray:
     return frame.to_ndarray()[: frame.height]
 
 
-def quality(path: Path, jpegs: list[bytes]) -> tuple[float, float, str]:
-    """(luma PSNR in dB against the camera's JPEGs, kbit/s, the clip's pixel format)."""
+def psnr(pictures: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> float:
+    """Luma PSNR in dB over all the frames (of the mean squared error)."""
+    errors = [
+        np.mean((picture.astype(np.float64) - reference) ** 2)
+        for picture, reference in zip(pictures, references, strict=True)
+    ]
+    return float(10 * np.log10(255**2 / np.mean(errors)))
+
+
+def camera_lumas(jpegs: list[bytes]) -> list[np.ndarray]:
     decoder = av.CodecContext.create("mjpeg", "r")
-    errors = []
+    return [decoder.decode(av.Packet(data))[0].to_ndarray()[:HEIGHT] for data in jpegs]
+
+
+def quality(
+    path: Path, cameras: list[np.ndarray], clean: list[np.ndarray]
+) -> tuple[float, float, float, str]:
+    """(luma PSNR in dB against the camera's JPEGs, against the noiseless scene, kbit/s, the
+    clip's pixel format)."""
     with av.open(str(path)) as container:
-        for data, frame in zip(jpegs, container.decode(video=0), strict=True):
-            original = decoder.decode(av.Packet(data))[0].to_ndarray()[:HEIGHT]
-            recorded = full_range_luma(frame)
-            errors.append(np.mean((original.astype(np.float64) - recorded) ** 2))
-            pixel_format = frame.format.name
-    psnr = 10 * np.log10(255**2 / np.mean(errors))
-    kbits = path.stat().st_size * 8 / (len(jpegs) / FPS) / 1000
-    return float(psnr), kbits, pixel_format
+        frames = list(container.decode(video=0))
+    recorded = [full_range_luma(frame) for frame in frames]
+    kbits = path.stat().st_size * 8 / (len(cameras) / FPS) / 1000
+    return psnr(recorded, cameras), psnr(recorded, clean), kbits, frames[0].format.name
 
 
 def per_frame_ms(action: Callable[[bytes], object], jpegs: list[bytes], repeats: int) -> float:
@@ -162,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     limit_opencv_threads()
-    jpegs = camera_jpegs(args.seconds)
+    jpegs, clean = camera_jpegs(args.seconds)
+    cameras = camera_lumas(jpegs)
     takes_crf = "crf" in inspect.signature(ClipWriter).parameters
     crfs: list[int | None] = [int(c) for c in args.crf.split(",") if c] or [None]
     if not takes_crf and crfs != [None]:
@@ -178,17 +200,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 writer_ms[crf].append(write_clip(Path(directory) / f"{crf}.mp4", jpegs, crf))
                 alone_ms[crf].append(encode_ms(pictures, crf or DEFAULT_CRF))
         print(
-            "| crf | writer CPU ms/frame | libx264 alone ms/frame | Y PSNR dB | kbit/s | format |"
+            "| crf | writer CPU ms/frame | libx264 alone ms/frame | Y PSNR dB against the "
+            "camera JPEGs | against the scene without noise | kbit/s | format |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for crf in crfs:
-            psnr, kbits, pixel_format = quality(Path(directory) / f"{crf}.mp4", jpegs)
+            against_camera, against_scene, kbits, pixel_format = quality(
+                Path(directory) / f"{crf}.mp4", cameras, clean
+            )
             runs = writer_ms[crf]
             print(
                 f"| {'default' if crf is None else crf} | {statistics.median(runs):.2f} "
                 f"({min(runs):.2f}-{max(runs):.2f}) | {statistics.median(alone_ms[crf]):.2f} "
-                f"| {psnr:.2f} | {kbits:.0f} | {pixel_format} |"
+                f"| {against_camera:.2f} | {against_scene:.2f} | {kbits:.0f} | {pixel_format} |"
             )
+    jpeg_kbits = sum(len(data) for data in jpegs) * 8 / (len(jpegs) / FPS) / 1000
+    print(f"| (the camera's JPEGs) | | | | {psnr(cameras, clean):.2f} | {jpeg_kbits:.0f} | |")
     print()
     print("\n".join(detection_images(jpegs, args.repeats)))
     return 0

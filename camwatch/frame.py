@@ -179,8 +179,14 @@ class Frame:
             if self._grey is None:  # kept: the first look and the detector both start from it
                 self._grey = cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
             grey = self._grey
-        height, width = grey.shape[:2]
-        if width > max_width:
-            size = (max_width, max(1, round(height * max_width / width)))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        return shrink_grey(grey, max_width)
+
+
+def shrink_grey(grey: np.ndarray, max_width: int) -> np.ndarray:
+    """A grey image no wider than about max_width (area average), or the image itself."""
+    height, width = grey.shape[:2]
+    if width <= max_width:
         return grey
+    size = (max_width, max(1, round(height * max_width / width)))
+    small: np.ndarray = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    return small

@@ -101,6 +101,7 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         on_recording=on_recording,
         on_clip_closed=on_clip_closed,
         keep_clips=not continuous,
+        crf=camera.config.record_crf,
     )
     camera.recorder = recorder
     service.components.append(RecorderComponent(camera, recorder))
@@ -127,6 +128,7 @@ def attach_segments(service: Service, camera: Camera) -> SegmentRecorder:
         segments,
         segment_seconds=camera.config.segment_seconds,
         fps_hint=camera.config.fps,
+        crf=camera.config.record_crf,
         on_closed=on_closed,
         recordings_on=lambda: service.context.switches.recordings(camera.name),
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
-from camwatch.recording.clip_writer import ClipFrame, ClipWriter
+from camwatch.recording.clip_writer import PICTURES_QUEUED, ClipFrame, ClipWriter
 from tests.helpers.camera_files import streams
 from tests.helpers.media import probe
 
@@ -42,6 +42,19 @@ def test_a_stalled_encoder_drops_every_other_frame_then_all_without_blocking(tmp
     assert alternating.count(True) == 4 and alternating.count(False) == 4
     assert not any(accepted[-10:])
     assert writer.result.dropped == accepted.count(False)
+
+
+def test_a_writer_behind_is_given_no_more_decoded_pictures(tmp_path):
+    """Decoded pictures are ten times the size of a JPEG: a writer that falls behind (a slow
+    disk) gets the JPEGs alone, so at most PICTURES_QUEUED pictures wait in its queue."""
+    writer = ClipWriter(tmp_path / "x.mp4", lambda result: None, fps_hint=10, pre_roll_seconds=5)
+    taken = []
+    for i in range(8):  # not started: nothing drains the queue
+        taken.append(writer.takes_pictures)
+        writer.submit(clip_frame(i))
+    assert taken == [True] * PICTURES_QUEUED + [False] * (8 - PICTURES_QUEUED)
+    writer.finish()
+    assert not writer.takes_pictures
 
 
 def test_pre_roll_burst_is_not_dropped(tmp_path):
@@ -84,7 +97,7 @@ def test_pre_roll_burst_of_frames_and_sound_is_written_whole_in_time(tmp_path):
 KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
     import numpy as np
-    from camwatch.recording.clip_writer import ClipFrame, ClipWriter
+    from camwatch.recording.clip_writer import PICTURES_QUEUED, ClipFrame, ClipWriter
     writer = ClipWriter(__import__("pathlib").Path(sys.argv[1]), lambda r: None, fps_hint=10)
     writer.start()
     for i in range(70):  # 7 s at 10 fps: three 2-second fragments are complete
@@ -178,6 +191,24 @@ def test_camera_jpegs_are_encoded_in_their_colours_and_a_corrupt_one_is_skipped(
         first = next(container.decode(video=0)).to_ndarray(format="bgr24")
     difference = cv2.absdiff(first, images[0])
     assert difference.mean() < 3  # same colours and brightness, not shifted by range or order
+
+
+@pytest.mark.parametrize("crf", [None, 20])
+def test_a_clip_is_encoded_at_the_crf_it_is_given(tmp_path, crf):
+    import threading
+
+    from camwatch.recording.clip_writer import DEFAULT_CRF
+
+    done = threading.Event()
+    options = {} if crf is None else {"crf": crf}
+    writer = ClipWriter(tmp_path / "q.mp4", lambda result: done.set(), fps_hint=10, **options)
+    writer.start()
+    for i in range(5):
+        writer.submit(clip_frame(i))
+    writer.finish()
+    assert done.wait(30)
+    # libx264 writes its settings into the stream (an SEI message): "... crf=28.0 ..."
+    assert f" crf={crf or DEFAULT_CRF}.0 ".encode() in (tmp_path / "q.mp4").read_bytes()
 
 
 def test_frames_of_the_other_range_are_converted_in_a_clip_of_camera_jpegs(tmp_path):

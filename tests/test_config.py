@@ -141,6 +141,8 @@ def test_unknown_keys_are_named(tmp_path: Path, text: str, named: str) -> None:
         ("[[cameras]]\nsegment_seconds = 5\n", "cameras[0].segment_seconds", "from 10 to 600"),
         ("[[cameras]]\nsegment_seconds = 601\n", "cameras[0].segment_seconds", "from 10 to 600"),
         ("[retention]\ncontinuous_days = -1\n", "retention.continuous_days", "from 0 to 36500"),
+        ("[[cameras]]\nrecord_crf = 0\n", "cameras[0].record_crf", "from 18 to 35"),
+        ("[[cameras]]\nrecord_crf = 'high'\n", "cameras[0].record_crf", "from 18 to 35"),
     ],
 )
 def test_out_of_range_values_name_the_key_and_the_range(
@@ -247,3 +249,10 @@ def test_continuous_mode_keys_load_with_their_defaults(tmp_path: Path) -> None:
     assert config.retention.continuous_days == 3.0
     default = load(tmp_path, "[[cameras]]\n")
     assert (default.cameras[0].record, default.cameras[0].segment_seconds) == ("events", 60)
+
+
+def test_record_crf_defaults_to_the_clip_writer_s_and_loads(tmp_path: Path) -> None:
+    from camwatch.recording.clip_writer import DEFAULT_CRF
+
+    assert load(tmp_path, "[[cameras]]\n").cameras[0].record_crf == DEFAULT_CRF == 28
+    assert load(tmp_path, "[[cameras]]\nrecord_crf = 23\n").cameras[0].record_crf == 23

@@ -1,6 +1,6 @@
 """What the pipeline does per frame, and what it must not: no JPEG encoding when nobody watches,
-camera JPEG bytes passed to viewers untouched, no full decode of camera JPEGs on the capture
-thread (only the DCT-scaled grey one), even while recording."""
+camera JPEG bytes passed to viewers untouched, camera JPEGs never decoded to BGR, and while a
+clip of them is recorded each decoded once (for the clip and detection both)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from camwatch.capture.hub import Hub
 from camwatch.capture.sources import FrameSource
 from camwatch.config import CameraConfig, Config, MotionConfig
 from camwatch.frame import Frame, Picture
+from camwatch.motion.detector import DETECT_WIDTH
 from camwatch.recording.recorder import EventRecorder
 from camwatch.service import Service
 from tests.helpers.clips import frame_at, scene
-from tests.helpers.fakes import MemoryEventSink
+from tests.helpers.fakes import CountedFrame, MemoryEventSink
 from tests.helpers.live_clients import read_mjpeg_parts, websocket_binaries
 from tests.helpers.media import probe
 from tests.helpers.support import ServerThread, demo_config, wait_until
@@ -61,7 +62,42 @@ def test_no_jpeg_is_encoded_for_a_frame_nobody_watches():
     assert watched.has_jpeg
 
 
-def test_recording_camera_jpegs_never_decodes_them_fully_on_the_capture_thread(tmp_path):
+def test_while_recording_each_camera_jpeg_is_decoded_once_for_clip_and_detection(tmp_path):
+    closed = []
+    recorder = EventRecorder(
+        "cam",
+        MotionConfig(pre_roll_seconds=1.0, stable_frames=5),
+        tmp_path,
+        MemoryEventSink(),
+        fps_hint=10,
+        on_clip_closed=closed.append,
+    )
+    frames, decoded_here = [], []
+    for i, data in enumerate(camera_jpegs(60, intervals=[(2.0, 4.0)])):
+        frame = CountedFrame.from_jpeg(
+            data, i + 1, 320, 240, captured_at=1e9 + i / 10, monotonic=i / 10
+        )
+        before = recorder.pictures_decoded
+        recorder.on_frame(frame)
+        frames.append(frame)
+        decoded_here.append(recorder.pictures_decoded > before)
+        # as a camera at 10 fps leaves the writer time to keep up (it is given pictures then)
+        wait_until(lambda: not recorder.recording or recorder.clips.takes_pictures, timeout=10)
+    recorder.close()
+    [result] = closed
+    # the writer decodes only the 1 s pre-roll (11 frames) and the trigger, kept as JPEG
+    # before the clip existed; every later frame of the clip came decoded, once
+    assert result.jpegs_decoded == 12
+    assert result.jpegs_decoded + sum(decoded_here) == result.frames > 30
+    for frame, decoded in zip(frames, decoded_here, strict=True):
+        if decoded:  # detection shrank the clip's picture: no decode of its own
+            assert frame.grey_decodes == []
+        else:  # before and after the clip: detection decodes only what it needs
+            assert DETECT_WIDTH not in frame.grey_decodes[1:]
+    assert all(frame.image is None for frame in frames)  # no BGR anywhere
+
+
+def test_recording_camera_jpegs_never_decodes_them_to_bgr(tmp_path):
     sink = MemoryEventSink()
     recorder = EventRecorder(
         "cam", MotionConfig(pre_roll_seconds=1.0, stable_frames=5), tmp_path, sink, fps_hint=10

@@ -1,9 +1,11 @@
 """EventRecorder: clips with pre-roll and stable tail, thumbnails, index calls, discards, splits."""
 
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
@@ -144,3 +146,34 @@ def test_motion_announced_without_recordings_goes_off_when_detection_stops(tmp_p
     assert motion_calls(listener) == [True, False]
     recorder.close()
     assert motion_calls(listener) == [True, False] and sink.records == {}
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_long_clip_of_camera_jpegs_holds_no_decoded_pictures(tmp_path):
+    """Each camera JPEG is decoded once on the capture thread and handed to the writer; none
+    of those pictures (460 KB each at 640x480) may stay behind: 300 would be 138 MB."""
+    from camwatch import jpeg
+    from camwatch.frame import Frame
+    from tests.helpers.clips import frame_at, scene
+    from tests.helpers.support import wait_until
+
+    rng = np.random.default_rng(3)
+    background = scene(640, 480)
+    jpegs = [jpeg.encode(frame_at(background, i / 50, [(0, 1)], rng), 80) for i in range(50)]
+    recorder, sink, _ = make_recorder(tmp_path, pre_roll_seconds=0.0, max_event_seconds=300)
+    resident = {}
+    for i in range(330):
+        frame = Frame.from_jpeg(jpegs[i % 50], i + 1, 640, 480, monotonic=i / FPS)
+        recorder.on_frame(frame)
+        wait_until(lambda: not recorder.recording or recorder.clips.takes_pictures, timeout=10)
+        if i in (100, 329):
+            resident[i] = resident_bytes()
+    recorder.close()
+    assert recorder.pictures_decoded > 300  # the clip's frames came decoded
+    [record] = sink.records.values()
+    assert record.frames >= 320
+    assert resident[329] - resident[100] < 40 * 2**20

@@ -33,6 +33,15 @@ def test_without_hooks_or_mqtt_there_are_only_listeners_recorders_events_and_met
     assert context.mqtt is None and context.hooks is None
 
 
+@pytest.mark.parametrize("record", ["events", "continuous"])
+def test_the_camera_s_record_crf_reaches_the_writers_of_its_footage(tmp_path, record):
+    config = demo_config(str(tmp_path))
+    config.cameras[0].record, config.cameras[0].record_crf = record, 31
+    service = build_service(config)
+    recorders = [c.recorder for c in service.components if isinstance(c, RecorderComponent)]
+    assert recorders and all(recorder.crf == 31 for recorder in recorders)
+
+
 def test_events_reach_hooks_and_mqtt_through_the_shared_listeners(tmp_path):
     broker = Mosquitto(tmp_path).start()
     config = demo_config(str(tmp_path / "data"))

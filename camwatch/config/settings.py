@@ -108,6 +108,14 @@ class CameraConfig:
         choices=("events", "continuous"),
     )
     segment_seconds: int = setting(60, "length of a continuous segment file", low=10, high=600)
+    record_crf: int = setting(
+        28,
+        "quality of footage encoded from frames (MJPEG, webcams, codecs browsers do not play): "
+        "libx264's constant rate factor, lower is better and larger (23: x264's default, "
+        "28: about Motion's)",
+        low=18,
+        high=35,
+    )
     detect_source: str = setting(
         "", "a second stream (a substream) for detection and JPEG live views; empty = source"
     )

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
-from camwatch.frame import Frame
+from camwatch.frame import Frame, shrink_grey
 from camwatch.motion.illumination import (
     CLIPPED_SHARE,
     SAMPLE_STRIDE,
@@ -55,19 +55,27 @@ class Detector(Protocol):
     def reset(self) -> None: ...
 
 
-def frame_delta(detector: Detector, frame: Frame, t: float | None = None) -> float:
+def frame_delta(
+    detector: Detector, frame: Frame, t: float | None = None, luma: np.ndarray | None = None
+) -> float:
     """The detector's delta for a captured frame, decoding only what it needs: a
-    MotionDetector takes a first look at a 1/8-scale image and skips still frames."""
+    MotionDetector takes a first look at a 1/8-scale image and skips still frames. `luma` is
+    the frame's full-size grey picture when it was decoded anyway (a camera JPEG being
+    recorded): the detection image is then shrunk from it rather than decoded a second time."""
+
+    def detection_image() -> np.ndarray:
+        if luma is not None:
+            return shrink_grey(luma, DETECT_WIDTH)
+        return frame.grey_small(DETECT_WIDTH)
+
     if isinstance(detector, MotionDetector):
         if detector.unseen(t):
             return 0.0
-        if detector.due(t):  # one decode: the look from the detection image (within 1 level)
-            grey = frame.grey_small(DETECT_WIDTH)
+        if luma is not None or detector.due(t):  # one image: the look made from it
+            grey = detection_image()
             return detector.update_looking(coarse_of(grey), grey, t)
-        return detector.update_looking(
-            frame.grey_small(LOOK_WIDTH), lambda: frame.grey_small(DETECT_WIDTH), t
-        )
-    return detector.update(frame.grey_small(DETECT_WIDTH), t)
+        return detector.update_looking(frame.grey_small(LOOK_WIDTH), detection_image, t)
+    return detector.update(detection_image(), t)
 
 
 class FrameDiffDetector:

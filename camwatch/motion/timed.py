@@ -26,9 +26,10 @@ class TimedDetector:
         """The pixels counted as moving in the latest frame (0/255), None before the first."""
         return self.detector.foreground
 
-    def update(self, frame: Frame) -> float:
+    def update(self, frame: Frame, luma: np.ndarray | None = None) -> float:
+        """`luma`: the frame's full-size grey picture, when it was decoded anyway."""
         started = time.perf_counter()
-        delta = frame_delta(self.detector, frame, frame.monotonic)
+        delta = frame_delta(self.detector, frame, frame.monotonic, luma)
         self.seconds += time.perf_counter() - started
         self.count += 1
         return delta

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import logging
@@ -26,6 +27,9 @@ from camwatch.recording.thumbnails import write_thumbnail
 log = logging.getLogger(__name__)
 
 BACKLOG_SECONDS = 2.0  # encoder lag allowed beyond the pre-roll burst before frames are dropped
+# Decoded pictures a writer's queue may hold (each as large as the frame's pixels, ten times its
+# JPEG): a writer further behind (a slow disk) is given the JPEG alone and decodes it itself.
+PICTURES_QUEUED = 3
 KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 # libx264 for a small always-on box (measured with bench/, 640x480 at 10 fps): ultrafast on one
@@ -36,7 +40,11 @@ X264_OPTIONS = {"preset": "ultrafast", "threads": "1"}
 # sound packets a second the queue makes room for: G.711 over RTP sends 50, AAC at 48 kHz 47,
 # a microphone (capture/microphone.py) 10
 AUDIO_PACKETS_PER_S = 50
-DEFAULT_CRF = 23  # x264's constant rate factor: lower is better quality and larger files
+# x264's constant rate factor: lower is better quality and larger files. 28 is about what Motion
+# writes by default (movie_quality 45); on a noisy 640x480 camera it keeps 39 dB of luma PSNR
+# against the camera's JPEGs at 45% of crf 23's bit rate, for 0.3-0.4 ms a frame less
+# (bench/recording_cost.py). CameraConfig.record_crf sets it per camera.
+DEFAULT_CRF = 28
 # A camera's JPEG is full range (0-255): its planes are encoded as they are, and the H.264 says
 # so (VUI video_full_range_flag, which browsers honour), rather than squeezed to video range.
 FULL_RANGE_FORMAT = "yuvj420p"
@@ -45,7 +53,10 @@ VIDEO_RANGE_FORMAT = "yuv420p"  # decoded video, and pictures converted from BGR
 
 @dataclass(frozen=True)
 class ClipFrame:
-    """A frame as the writer takes it: I420 pixels or the camera's JPEG, with its capture times."""
+    """A frame as the writer takes it: I420 pixels or the camera's JPEG, with its capture times.
+    A camera JPEG may come already decoded (`picture`, when the capture thread decoded it for
+    detection anyway); that is only for the writer's queue: what is kept (the pre-roll, the
+    thumbnail's frame) holds the JPEG alone (`kept`)."""
 
     t: float  # monotonic seconds
     captured_at: float  # wall-clock seconds
@@ -53,10 +64,12 @@ class ClipFrame:
     height: int
     i420: np.ndarray | None = None
     camera_jpeg: bytes | None = None
+    picture: av.VideoFrame | None = None  # the camera JPEG decoded (JpegDecoder.picture)
 
     @classmethod
-    def of(cls, frame: Frame) -> ClipFrame:
-        """Cheap to keep: the camera's JPEG as is, or pixels as I420 (half the size of BGR)."""
+    def of(cls, frame: Frame, picture: av.VideoFrame | None = None) -> ClipFrame:
+        """Cheap to keep: the camera's JPEG as is (and its `picture`, if decoded), or pixels as
+        I420 (half the size of BGR)."""
         if frame.camera_jpeg is not None:
             return cls(
                 frame.monotonic,
@@ -64,6 +77,7 @@ class ClipFrame:
                 frame.width,
                 frame.height,
                 camera_jpeg=frame.camera_jpeg,
+                picture=picture,
             )
         if frame.i420 is not None and frame.image is None:  # decoded video: planes as they are
             return cls(
@@ -74,7 +88,13 @@ class ClipFrame:
         i420 = cv2.cvtColor(image[:height, :width], cv2.COLOR_BGR2YUV_I420)
         return cls(frame.monotonic, frame.captured_at, width, height, i420=i420)
 
+    def kept(self) -> ClipFrame:
+        """The frame without its decoded picture, to hold on to."""
+        return self if self.picture is None else dataclasses.replace(self, picture=None)
+
     def video_frame(self, decoder: JpegDecoder) -> av.VideoFrame:
+        if self.picture is not None:
+            return self.picture
         if self.i420 is not None:
             return av.VideoFrame.from_ndarray(self.i420, format="yuv420p")
         assert self.camera_jpeg is not None
@@ -97,10 +117,20 @@ class JpegDecoder:
     """Camera JPEG to a VideoFrame through FFmpeg's MJPEG decoder, as the encoder takes it: the
     JPEG's own full-range YCbCr 4:2:0 planes (yuvj420p), not converted at all; other samplings
     (4:2:2, 4:4:4, grey) are made 4:2:0 by swscale. One per thread: FFmpeg's codec contexts
-    are not thread-safe."""
+    are not thread-safe. A `strict` decoder refuses a JPEG with any error in it, as
+    libjpeg-turbo does (else FFmpeg makes what it can of a damaged one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
         self._codec = av.CodecContext.create("mjpeg", "r")
+        if strict:
+            self._codec.options = {"err_detect": "explode"}
+        self.decoded = 0  # pictures decoded
+
+    @staticmethod
+    def decodes(frame: Frame) -> bool:
+        """Whether the writer would take the frame as `picture` made (a camera JPEG of even
+        size; the odd ones are cropped by way of BGR)."""
+        return frame.camera_jpeg is not None and frame.width % 2 == 0 and frame.height % 2 == 0
 
     def picture(self, data: bytes) -> av.VideoFrame:
         try:
@@ -113,7 +143,18 @@ class JpegDecoder:
         if picture.format.name != FULL_RANGE_FORMAT:
             picture = picture.reformat(format=FULL_RANGE_FORMAT)
         picture.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
+        self.decoded += 1
         return picture
+
+
+def luma(picture: av.VideoFrame) -> np.ndarray:
+    """A picture's Y plane: a view of its pixels (no copy), without the rows' padding; the
+    grey image of a camera JPEG at full size."""
+    plane = picture.planes[0]
+    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(
+        plane.height, plane.line_size
+    )
+    return rows[:, : plane.width]
 
 
 @dataclass
@@ -129,6 +170,7 @@ class ClipResult:
     disk_full: bool = False
     aborted: bool = False
     audio_packets: int = 0  # audio packets written (0: the clip has no sound)
+    jpegs_decoded: int = 0  # camera JPEGs the writer decoded (the others came decoded)
 
     def fail(self, error: Exception) -> None:
         """Note the first error writing the clip (logged once, disk-full by errno)."""
@@ -223,6 +265,12 @@ class ClipWriter(threading.Thread):
         self._queue.put_nowait(frame)
         return True
 
+    @property
+    def takes_pictures(self) -> bool:
+        """Whether the next frame may come decoded (ClipFrame.picture): the writer is keeping
+        up, with fewer than PICTURES_QUEUED frames waiting."""
+        return not self._closed and self._frames_in - self._frames_out < PICTURES_QUEUED
+
     def submit_audio(self, packet: EncodedPacket) -> bool:
         """Queue a packet of the clip's audio; dropped (False) when the writer is behind."""
         if self._closed or self.audio is None or packet.stream != self.audio:
@@ -297,6 +345,7 @@ class ClipWriter(threading.Thread):
             except (OSError, av.FFmpegError) as e:
                 self._fail(e)
             self.result.encode_seconds += time.perf_counter() - started
+        self.result.jpegs_decoded = decoder.decoded
         self._close(container, stream, abort=item is _ABORT)
         self._try(lambda: self._on_done(self.result))
 

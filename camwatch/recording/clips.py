@@ -79,6 +79,14 @@ class EventClips:
         return self._clip is not None
 
     @property
+    def takes_pictures(self) -> bool:
+        """A clip of frames is being written and its writer takes the next one decoded."""
+        clip = self._clip
+        return (
+            clip is not None and isinstance(clip.writer, ClipWriter) and clip.writer.takes_pictures
+        )
+
+    @property
     def confirmed(self) -> bool:
         return self._clip is not None and self._clip.confirmed
 
@@ -160,7 +168,7 @@ class EventClips:
             clip.writer.submit(frame)
         if delta > clip.best_delta:
             best = frame if frame is not None else picture() if picture is not None else None
-            clip.best_delta, clip.best_frame = delta, best
+            clip.best_delta, clip.best_frame = delta, None if best is None else best.kept()
         if event is not None:
             clip.record.motion_frames = event.motion_frames
             clip.record.peak_delta = event.peak_delta

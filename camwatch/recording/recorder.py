@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import numpy as np
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
@@ -18,7 +19,14 @@ from camwatch.jpeg import JpegError
 from camwatch.motion.timed import TimedDetector
 from camwatch.motion.tracker import EventTracker, Step
 from camwatch.recording.audio import recordable
-from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.clip_writer import (
+    DEFAULT_CRF,
+    ClipFrame,
+    ClipResult,
+    ClipWriter,
+    JpegDecoder,
+    luma,
+)
 from camwatch.recording.clips import EventClips, Writer
 from camwatch.recording.index_writer import EventSink, IndexWriter
 from camwatch.recording.packet_writer import PacketClipWriter
@@ -51,8 +59,10 @@ class EventRecorder:
         on_recording: Callable[[bool], None] | None = None,
         on_clip_closed: Callable[[ClipResult], None] | None = None,
         keep_clips: bool = True,
+        crf: int = DEFAULT_CRF,
     ) -> None:
         self.camera_name = camera_name
+        self.crf = crf  # of clips encoded from frames
         # False in continuous mode: an event is a marked range of the segments, not a file
         self.keep_clips = keep_clips
         self.settings = settings
@@ -62,6 +72,7 @@ class EventRecorder:
         # motion of an event announced while recordings were off: no clip, only motion ON/OFF
         self._unrecorded_motion = False
         self.detection = TimedDetector(settings)
+        self._decoder = JpegDecoder(strict=True)  # used on the capture thread only
         self.tracker = EventTracker(settings)
         self.pre_roll = PreRollBuffer()
         self.sound_pre_roll = AudioPreRoll()  # sound beside encoded frames (a microphone)
@@ -171,20 +182,40 @@ class EventRecorder:
             self._at_rest = True
             return
         self._at_rest = False
+        picture = self._picture_for_clip(frame)
         try:
-            delta = self.detection.update(frame)
+            delta = self.detection.update(frame, None if picture is None else luma(picture))
         except JpegError:
             return  # a corrupt camera frame: skip it
         if self._on_delta is not None:
             self._on_delta(frame, delta)
-        self.process(frame, delta)
+        self.process(frame, delta, picture)
 
-    def process(self, frame: Frame, delta: float) -> None:
-        """Advance the state machine with one frame whose delta is known."""
+    @property
+    def pictures_decoded(self) -> int:
+        """Camera JPEGs decoded on the capture thread for the clip and detection both."""
+        return self._decoder.decoded
+
+    def _picture_for_clip(self, frame: Frame) -> av.VideoFrame | None:
+        """While a clip is encoded from camera JPEGs and its writer keeps up, each JPEG is
+        decoded once, here: the writer encodes that picture and detection shrinks its luma
+        plane (instead of a decode of its own at 1/2 scale). None otherwise, and for a JPEG
+        with errors: detection's own decode then decides whether it is usable, as before."""
+        if not (self.keep_clips and JpegDecoder.decodes(frame) and self.clips.takes_pictures):
+            return None
+        assert frame.camera_jpeg is not None
+        try:
+            return self._decoder.picture(frame.camera_jpeg)
+        except JpegError:
+            return None
+
+    def process(self, frame: Frame, delta: float, picture: av.VideoFrame | None = None) -> None:
+        """Advance the state machine with one frame whose delta is known (`picture`: its
+        camera JPEG decoded, for the clip)."""
         with self._lock:
-            self._process(frame, delta)
+            self._process(frame, delta, picture)
 
-    def _process(self, frame: Frame, delta: float) -> None:
+    def _process(self, frame: Frame, delta: float, picture: av.VideoFrame | None) -> None:
         step = self.tracker.update(frame.monotonic, delta)
         if not self._recordings_on():
             self._track_without_recording(step)
@@ -198,7 +229,7 @@ class EventRecorder:
             if self.settings.pre_roll_seconds > 0 and not copying:
                 self.pre_roll.push(ClipFrame.of(frame), self.settings.pre_roll_seconds)
             return
-        clip_frame = None if copying else ClipFrame.of(frame)
+        clip_frame = None if copying else ClipFrame.of(frame, picture)
         if not clips.recording:
             self._start(frame, clip_frame, self.settings.pre_roll_seconds)
         elif step == Step.SPLIT:
@@ -307,6 +338,7 @@ class EventRecorder:
             fps_hint=self.fps_hint,
             pre_roll_seconds=self.settings.pre_roll_seconds,
             audio=self._audio,
+            crf=self.crf,
         )
 
     def _stop_event(self, reason: str) -> None:

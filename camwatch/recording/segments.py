@@ -12,7 +12,7 @@ from pathlib import Path
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
-from camwatch.recording.clip_writer import ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.clip_writer import DEFAULT_CRF, ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.segment_index import (
     SegmentRecord,
@@ -30,6 +30,10 @@ class RangeWriter(ClipWriter):
     no video file is made, the footage is already in the segments (no second copy)."""
 
     _range_aborted = False
+
+    @property
+    def takes_pictures(self) -> bool:
+        return False  # no video is written: nothing to decode
 
     def submit(self, frame: ClipFrame) -> bool:
         if self._closed:
@@ -92,10 +96,12 @@ class SegmentRecorder:
         *,
         segment_seconds: float,
         fps_hint: float = 10.0,
+        crf: int = DEFAULT_CRF,
         on_closed: Callable[[ClipResult], None] | None = None,
         recordings_on: Callable[[], bool] = lambda: True,
     ) -> None:
         self.camera = camera
+        self.crf = crf  # of segments encoded from frames
         self.data_dir = Path(data_dir)
         self.store = store
         self.rows = SegmentRows(store, camera)
@@ -179,7 +185,7 @@ class SegmentRecorder:
             record_span = span
         else:
             record_span = None
-            writer = ClipWriter(path, done, fps_hint=self.fps_hint)
+            writer = ClipWriter(path, done, fps_hint=self.fps_hint, crf=self.crf)
         with self._lock:
             self._writers.add(writer)
         writer.start()

@@ -1,15 +1,28 @@
 """Explicit fakes for tests: an in-memory event sink, a recording listener, a full-disk error,
-the detector's scratch images without reuse."""
+the detector's scratch images without reuse, a frame that counts its decodes."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from camwatch.frame import Frame
 from camwatch.motion.illumination import Scratch
 from camwatch.recording.index import EventRecord
+
+
+@dataclass(eq=False)
+class CountedFrame(Frame):
+    """A captured frame that notes each grey image detection decodes of it (their widths)."""
+
+    grey_decodes: list[int] = field(default_factory=list)
+
+    def grey_small(self, max_width: int) -> np.ndarray:
+        self.grey_decodes.append(max_width)
+        return super().grey_small(max_width)
 
 
 class MemoryEventSink:
