@@ -31,3 +31,19 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path):
         write_thumbnail(np.zeros((120, 160, 3), np.uint8), target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
     assert target.is_dir()
+
+
+def test_a_thumbnail_of_a_clip_frame_is_written_into_its_folder(tmp_path):
+    """The queue item every clip writer takes: made from the frame's picture, folder and all."""
+    import cv2
+
+    from camwatch.recording.clip_writer import ClipFrame
+    from camwatch.recording.thumbnails import Thumbnail
+
+    image = np.full((96, 128, 3), (30, 90, 200), np.uint8)
+    frame = ClipFrame(0.0, 1e9, 128, 96, camera_jpeg=jpeg.encode(image, 95))
+    target = tmp_path / "clips" / "cam" / "2026-12-02" / "event.jpg"
+    Thumbnail(frame, target).write()
+    written = cv2.imread(str(target))
+    assert written.shape == (96, 128, 3)
+    assert cv2.absdiff(written, image).max() < 12

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import functools
 import logging
 import queue
 import threading
@@ -22,7 +21,7 @@ from camwatch import jpeg
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
 from camwatch.recording.audio import AacTranscoder
-from camwatch.recording.thumbnails import write_thumbnail
+from camwatch.recording.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -192,12 +191,6 @@ class ClipResult:
             self.size_bytes = 0
 
 
-@dataclass(frozen=True)
-class _Thumbnail:
-    frame: ClipFrame
-    path: Path
-
-
 _FINISH = object()
 _ABORT = object()
 
@@ -283,7 +276,7 @@ class ClipWriter(threading.Thread):
 
     def thumbnail(self, frame: ClipFrame, path: Path) -> None:
         if not self._closed:
-            self._control(_Thumbnail(frame, path))
+            self._control(Thumbnail(frame, path))
 
     def finish(self) -> None:
         """Encode what is queued, close the file, then call on_done. Returns at once."""
@@ -311,7 +304,7 @@ class ClipWriter(threading.Thread):
             item = self._queue.get()
             if item is _FINISH or item is _ABORT:
                 break
-            if isinstance(item, (_Thumbnail, EncodedPacket)):
+            if isinstance(item, (Thumbnail, EncodedPacket)):
                 self._audio_out += isinstance(item, EncodedPacket)
                 self._write_beside(item, container, first_t)
                 continue
@@ -351,13 +344,13 @@ class ClipWriter(threading.Thread):
 
     def _write_beside(
         self,
-        item: _Thumbnail | EncodedPacket,
+        item: Thumbnail | EncodedPacket,
         container: av.container.OutputContainer | None,
         first_t: float | None,
     ) -> None:
         """A thumbnail, or sound placed by capture time from the clip's first frame."""
-        if isinstance(item, _Thumbnail):
-            self._try(functools.partial(self._write_thumbnail, item))
+        if isinstance(item, Thumbnail):
+            self._try(item.write)
             return
         if container is None or self._transcoder is None or first_t is None:
             return
@@ -416,10 +409,6 @@ class ClipWriter(threading.Thread):
 
     def _fail(self, error: Exception) -> None:
         self.result.fail(error)
-
-    @staticmethod
-    def _write_thumbnail(item: _Thumbnail) -> None:
-        write_thumbnail(item.frame.bgr(), item.path)
 
     def _try(self, action: Callable[[], None]) -> None:
         try:

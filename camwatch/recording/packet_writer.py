@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +15,7 @@ import av
 from camwatch.capture.packets import EncodedPacket, StreamInfo, add_copy_stream
 from camwatch.recording.audio import COPIED, AacTranscoder
 from camwatch.recording.clip_writer import MP4_OPTIONS, ClipFrame, ClipResult
-from camwatch.recording.thumbnails import write_thumbnail
+from camwatch.recording.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +54,6 @@ class Inbox:
             self._ready.wait()
             self._ready.clear()
         return self._items.popleft()
-
-
-@dataclass(frozen=True)
-class _Thumbnail:
-    frame: ClipFrame
-    path: Path
-
-
-def _thumbnail(item: _Thumbnail) -> None:
-    item.path.parent.mkdir(parents=True, exist_ok=True)
-    write_thumbnail(item.frame.bgr(), item.path)
 
 
 class _Track:
@@ -165,7 +152,7 @@ class PacketClipWriter(threading.Thread):
 
     def thumbnail(self, frame: ClipFrame, path: Path) -> None:
         if not self._closed:
-            self._queue.put(_Thumbnail(frame, path))
+            self._queue.put(Thumbnail(frame, path))
 
     def finish(self) -> None:
         """Write what is queued, close the file, then call on_done. Returns at once."""
@@ -187,8 +174,8 @@ class PacketClipWriter(threading.Thread):
             item = self._queue.get()
             if item is _FINISH or item is _ABORT:
                 break
-            if isinstance(item, _Thumbnail):
-                self._try(functools.partial(_thumbnail, item))
+            if isinstance(item, Thumbnail):
+                self._try(item.write)
                 continue
             assert isinstance(item, EncodedPacket)
             if self.result.error is not None:

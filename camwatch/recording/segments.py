@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 import threading
@@ -20,7 +19,7 @@ from camwatch.recording.segment_index import (
     SegmentStore,
     segment_path,
 )
-from camwatch.recording.thumbnails import write_thumbnail
+from camwatch.recording.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +49,8 @@ class RangeWriter(ClipWriter):
 
     def run(self) -> None:
         """Only thumbnails come through the queue; anything else is the end."""
-        while True:
-            item = self._queue.get()
-            frame, path = getattr(item, "frame", None), getattr(item, "path", None)
-            if not isinstance(frame, ClipFrame) or not isinstance(path, Path):
-                break
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._try(functools.partial(write_thumbnail, frame.bgr(), path))
+        while isinstance(item := self._queue.get(), Thumbnail):
+            self._try(item.write)
         self.result.aborted = self._range_aborted
         self._try(lambda: self._on_done(self.result))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -12,6 +14,24 @@ from camwatch import jpeg
 
 THUMBNAIL_WIDTH = 480
 THUMBNAIL_QUALITY = 80
+
+
+class Pictured(Protocol):
+    """A frame a thumbnail can be made of (a ClipFrame)."""
+
+    def bgr(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """An event's thumbnail to write (a clip writer's queue item): `frame`'s picture at `path`."""
+
+    frame: Pictured
+    path: Path
+
+    def write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_thumbnail(self.frame.bgr(), self.path)
 
 
 def write_thumbnail(image: np.ndarray, path: Path) -> None:
