@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.motion.illumination import gain_map, residual
+from camwatch.motion.illumination import gain_map, magnitude_median, residual
 
 
 def scene(height=180, width=320):
@@ -56,3 +56,14 @@ def test_clipped_pixels_brighter_than_predicted_are_not_differences():
     _, difference = residual(frame, background, np.full_like(frame, 1.5), clipped, None)
     assert np.abs(difference[:, 80:]).max() == 0
     assert difference[:, :80].max() < -50
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 8560, 8561])
+def test_magnitude_median_is_numpys_median_of_non_negative_values(size):
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        values = np.abs(rng.normal(0, 3, size)).astype(np.float32)
+        values[rng.integers(0, size, size // 3)] = 0.0  # ties, and zeros
+        found = magnitude_median(values)
+        assert found.dtype == np.float32
+        assert found == np.float32(np.median(values))

@@ -17,7 +17,7 @@ from camwatch.motion.illumination import (
     SATURATED,
     Scratch,
     gain_map,
-    median,
+    magnitude_median,
     residual,
 )
 from camwatch.motion.look import LOOK_WIDTH, FirstLook, coarse_of
@@ -261,7 +261,8 @@ class MotionDetector:
     def _clipping(self, blurred: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Boolean images (None: nowhere) of pixels that may be clipped at white in the frame
         (`blurred`: uint8), and of background pixels learnt largely from such frames."""
-        frame_clipped = blurred >= SATURATED if cv2.minMaxLoc(blurred)[1] >= SATURATED else None
+        level = np.uint8(math.ceil(SATURATED))  # an integer comparison: no float64 temporary
+        frame_clipped = blurred >= level if cv2.minMaxLoc(blurred)[1] >= level else None
         share = self._clipped_share
         background_clipped = (
             share > CLIPPED_SHARE
@@ -382,11 +383,8 @@ class MotionDetector:
         # Clipping is rare: while the picture never clipped, the share stays all zeros.
         clipped = None
         if frame_clipped is not None or self._ever_clipped:
-            clipped = (
-                frame_clipped.astype(np.float32)
-                if frame_clipped is not None
-                else np.zeros(frame.shape, np.float32)
-            )
+            # 0/1 as uint8 without a copy: accumulateWeighted takes it as it takes floats
+            clipped = frame_clipped.view(np.uint8) if frame_clipped is not None else self._nothing
             self._ever_clipped = True
         assert self._clipped_share is not None
         still = cv2.bitwise_not(raw)
@@ -426,7 +424,7 @@ class MotionDetector:
         """The picture's and each pixel's typical frame-to-frame step (robust, capped).
         Caps `step_squared` in place."""
         sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
-        noise_now = float((1.4826 * median(np.abs(sample).ravel())) ** 2)
+        noise_now = float((1.4826 * magnitude_median(np.abs(sample).ravel())) ** 2)
         self._global_variation += max(_rate(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps) * (
             noise_now - self._global_variation
         )

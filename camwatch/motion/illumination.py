@@ -159,6 +159,18 @@ def median(values: np.ndarray) -> np.floating[Any]:
     return even
 
 
+def magnitude_median(values: np.ndarray) -> np.floating[Any]:
+    """median() of a flat float32 array of values >= 0 (no NaN): selected on their bit patterns,
+    which order as the values do and partition twice as fast as floats."""
+    bits, middle = values.view(np.int32), values.size // 2
+    if values.size % 2:
+        odd: np.floating[Any] = np.partition(bits, middle)[middle : middle + 1].view(np.float32)[0]
+        return odd
+    low, high = np.partition(bits, (middle - 1, middle))[middle - 1 : middle + 1].view(np.float32)
+    even: np.floating[Any] = (low + high) / np.float32(2)
+    return even
+
+
 def residual(
     frame: np.ndarray,
     background: np.ndarray,
