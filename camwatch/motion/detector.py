@@ -242,7 +242,7 @@ class MotionDetector:
         unusable = _either(
             frame_clipped, background_clipped, None if active is None else active == 0
         )
-        gain = gain_map(frame, self._background, unusable, self._raw_changed, self._scratch)
+        gain = gain_map(blurred, self._background, unusable, self._raw_changed, self._scratch)
         relit, difference = residual(
             frame, self._background, gain, frame_clipped, background_clipped, self._scratch
         )

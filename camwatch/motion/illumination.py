@@ -52,7 +52,8 @@ def gain_map(
     moving: np.ndarray | None = None,
     scratch: Scratch | None = None,
 ) -> np.ndarray:
-    """How much brighter each pixel's lighting is in `frame` than in `background` (float32).
+    """How much brighter each pixel's lighting is in `frame` (grey levels, uint8 or float) than in
+    `background` (float32), as a float32 image.
 
     Lighting is taken as a multiplicative gain that varies smoothly over the picture (lights,
     exposure, flicker, cloud shadows): the median brightness ratio in each cell of a coarse grid,
@@ -65,13 +66,14 @@ def gain_map(
     rows, cols = grid_shape(height, width)
     s = SAMPLE_STRIDE
     frame_s, background_s = frame[::s, ::s], background[::s, ::s]
-    ratio = (frame_s + BLACK_LEVEL) / (background_s + BLACK_LEVEL)
+    # On the strided samples: few passes, no needless temporaries (a uint8 frame reads faster)
+    ratio = np.add(frame_s, np.float32(BLACK_LEVEL), dtype=np.float32)
+    ratio /= background_s + np.float32(BLACK_LEVEL)
     if unusable is not None:
-        ratio[unusable[::s, ::s]] = np.nan
+        np.copyto(ratio, np.float32(np.nan), where=unusable[::s, ::s])
     gains = counts = None
     if moving is not None and moving.shape == frame.shape and moving.any():
-        without_moving = ratio.copy()
-        without_moving[moving[::s, ::s] > 0] = np.nan
+        without_moving = np.where(moving[::s, ::s] > 0, np.float32(np.nan), ratio)
         cells = _cells(without_moving, rows, cols)
         clean, clean_counts = _median_ignoring_nan(cells)
         enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
