@@ -151,6 +151,7 @@ class MotionDetector:
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
         self._flip_rate: np.ndarray | None = None  # per pixel: changed/unchanged flips a second
+        self._ever_flipped = False  # whether _flip_rate holds anything but zeros
         self._flickering = np.zeros((0, 0), np.uint8)  # last frame's changes outside solid blobs
         self._raw_changed = np.zeros((0, 0), np.uint8)
         self._changed = np.zeros((0, 0), np.uint8)
@@ -316,6 +317,7 @@ class MotionDetector:
         if (
             where.size
             and flip_rate is not None
+            and self._ever_flipped
             and cv2.minMaxLoc(flip_rate)[1] > FREE_FLIPS_PER_SECOND
         ):
             factor = flip_rate.ravel()[where] - np.float32(FREE_FLIPS_PER_SECOND)
@@ -387,14 +389,20 @@ class MotionDetector:
             clipped = frame_clipped.view(np.uint8) if frame_clipped is not None else self._nothing
             self._ever_clipped = True
         assert self._clipped_share is not None
-        still = cv2.bitwise_not(raw)
-        for rate, where in (
-            (_rate(dt if background_dt is None else background_dt, BACKGROUND_SECONDS), still),
-            (_rate(seen, ABSORB_SECONDS), raw),
-        ):
-            cv2.accumulateWeighted(frame, self._background, rate, where)
+        rate_still = _rate(dt if background_dt is None else background_dt, BACKGROUND_SECONDS)
+        # Nothing changed (a still scene): one unmasked pass, as the masked pair would give.
+        areas = (
+            [(rate_still, None)]
+            if where.size == 0
+            else [
+                (rate_still, cv2.bitwise_not(raw)),
+                (_rate(seen, ABSORB_SECONDS), raw),
+            ]
+        )
+        for rate, area in areas:
+            cv2.accumulateWeighted(frame, self._background, rate, area)
             if clipped is not None:
-                cv2.accumulateWeighted(clipped, self._clipped_share, rate, where)
+                cv2.accumulateWeighted(clipped, self._clipped_share, rate, area)
         self._absorb_stationary(frame, clipped, static, seen)
 
     def _absorb_stationary(
@@ -438,18 +446,23 @@ class MotionDetector:
         """How often each pixel flips between changed and not, per second (no flips in the
         `skipped` seconds before the last frame)."""
         if self._flip_rate is None or self._flip_rate.shape != raw.shape:
-            self._flip_rate = np.zeros(raw.shape, np.float32)
+            self._flip_rate, self._ever_flipped = np.zeros(raw.shape, np.float32), False
         elif skipped > 0.0:
             self._flip_rate *= np.float32(1.0 - _rate(skipped, FLIP_SECONDS))
         flickering = _without_solid_blobs(raw)
         if self._flickering.shape == raw.shape:
-            flips = np.multiply(  # flips a second
-                cv2.bitwise_xor(flickering, self._flickering),
-                np.float32(1.0 / (255.0 * dt)),
-                out=self._scratch.image("flips", raw.shape),
-                dtype=np.float32,
-            )
-            cv2.accumulateWeighted(flips, self._flip_rate, self._prior_rate(dt, FLIP_SECONDS))
+            toggled = cv2.bitwise_xor(flickering, self._flickering)
+            # While nothing ever flipped the rates stay all zeros: no float passes for them.
+            if self._ever_flipped or cv2.countNonZero(toggled):
+                self._ever_flipped = True
+                flips = np.multiply(  # flips a second
+                    toggled,
+                    np.float32(1.0 / (255.0 * dt)),
+                    out=self._scratch.image("flips", raw.shape),
+                    dtype=np.float32,
+                )
+                rate = self._prior_rate(dt, FLIP_SECONDS)
+                cv2.accumulateWeighted(flips, self._flip_rate, rate)
         self._flickering = flickering
         self._raw_changed = raw
 
