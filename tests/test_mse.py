@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 import tornado.websocket
 
-from tests.helpers.camera_files import packets, walking_figure
+from camwatch.capture.av_source import stream_info
+from camwatch.capture.fmp4 import SOUND_GONE_S, FragmentHub, LiveMuxer
+from camwatch.capture.packets import EncodedPacket, StreamInfo
+from tests.helpers.camera_files import packets, sound_timeline, streams, walking_figure
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.live_clients import bytes_waiting, stuck_websocket_client
 from tests.helpers.processes import free_port
@@ -32,11 +36,22 @@ def footage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def camwatch(tmp_path_factory: pytest.TempPathFactory, footage: Path) -> Any:
-    rtsp = RtspCamera(free_port(), {"cam": footage}).start()
+    """Three RTSP cameras of the same footage: H.264 with AAC ("cam"), without sound ("mute")
+    and with G.711 ("g711"), and a JPEG one."""
+    servers = {
+        audio: RtspCamera(free_port(), {"cam": footage}, audio=audio).start()
+        for audio in ("aac", "none", "pcma")
+    }
     cameras = f"""
 [[cameras]]
 name = "cam"
-source = "{rtsp.url("cam")}"
+source = "{servers["aac"].url("cam")}"
+[[cameras]]
+name = "mute"
+source = "{servers["none"].url("cam")}"
+[[cameras]]
+name = "g711"
+source = "{servers["pcma"].url("cam")}"
 [[cameras]]
 name = "jpeg"
 source = "demo"
@@ -45,11 +60,14 @@ height = 240
 """
     process = CamwatchProcess(tmp_path_factory.mktemp("camwatch"), cameras=cameras).start()
     wait_until(
-        lambda: _camera(process, "cam")["online"], timeout=30, message="the RTSP camera online"
+        lambda: all(_camera(process, name)["online"] for name in ("cam", "mute", "g711")),
+        timeout=30,
+        message="the RTSP cameras online",
     )
     yield process
     process.kill()
-    rtsp.stop()
+    for server in servers.values():
+        server.stop()
 
 
 def _camera(process: CamwatchProcess, name: str) -> dict[str, Any]:
@@ -76,6 +94,7 @@ def test_mp4_socket_sends_init_then_fragments_of_the_cameras_packets(camwatch, f
     received = asyncio.run(_messages(url, 41))
     init = json.loads(received[0])
     assert init["type"] == "init" and init["mime"].startswith('video/mp4; codecs="avc1.')
+    assert init["mime"].endswith(',mp4a.40.2"') and init["audio"] == "aac"  # its sound too
     binary = [m for m in received if isinstance(m, bytes)]
     assert binary[0][4:8] == b"ftyp" and b"moov" in binary[0]
     assert all(m[4:8] == b"moof" for m in binary[1:])
@@ -85,6 +104,12 @@ def test_mp4_socket_sends_init_then_fragments_of_the_cameras_packets(camwatch, f
     theirs = {p["data_hash"] for p in packets(footage)}
     assert len(ours) == 40 and ours[0]["flags"].startswith("K")
     assert all(p["data_hash"] in theirs for p in ours)  # the camera's bytes, not re-encoded
+    sound = packets(stream, "a")
+    assert len(sound) > 60  # 4 s of AAC (47 packets a second), the camera's own
+    assert all(p["data_hash"] in {q["data_hash"] for q in packets(footage, "a")} for p in sound)
+    video_start, video_end, sound_start, sound_end, gap = sound_timeline(stream)
+    assert abs(sound_start - video_start) <= 0.3 and gap < 0.2, (sound_start, gap)
+    assert sound_end >= video_end - 0.5
     decoded = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(stream), "-f", "null", "-"],
         capture_output=True,
@@ -93,6 +118,91 @@ def test_mp4_socket_sends_init_then_fragments_of_the_cameras_packets(camwatch, f
         check=False,
     )
     assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr
+
+
+@pytest.mark.parametrize("camera", ["mute", "g711"])
+def test_cameras_without_aac_stream_video_only(camwatch, camera, tmp_path):
+    """No sound, or sound MSE does not play (G.711): the live MP4 is the video alone."""
+    url = f"ws://127.0.0.1:{camwatch.port}/cameras/{camera}/ws?format=mp4"
+    received = asyncio.run(_messages(url, 21))
+    init = json.loads(received[0])
+    assert init["audio"] is None and "mp4a" not in init["mime"]
+    stream = tmp_path / "live.mp4"
+    stream.write_bytes(b"".join(m for m in received if isinstance(m, bytes)))
+    kinds = [s["codec_type"] for s in streams(stream)]
+    assert kinds == ["video"] and len(packets(stream)) == 20
+
+
+def camera_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPacket]]:
+    """A file's H.264 and AAC packets as a camera's, timed by their timestamps."""
+    with av.open(str(path)) as container:
+        video, audio = (
+            stream_info(s) for s in (container.streams.video[0], container.streams.audio[0])
+        )
+        found = []
+        for packet in container.demux():
+            if packet.dts is None or packet.pts is None:
+                continue
+            info = video if packet.stream.type == "video" else audio
+            t = float(packet.dts * packet.stream.time_base)
+            found.append(
+                EncodedPacket(info, bytes(packet), packet.dts, packet.pts, t, t, packet.is_keyframe)
+            )
+    return video, audio, found
+
+
+def test_live_picture_goes_on_when_the_cameras_sound_stops(footage):
+    """FFmpeg's interleaver would hold the video until the sound comes back (10 s by default):
+    every frame still comes out, two frames later (the interleaver holds one, the muxer cuts
+    a fragment when the next packet arrives), one message a frame."""
+    video, audio, found = camera_packets(footage)
+    muxer = LiveMuxer(video, audio)
+    assert muxer.mime.endswith(',mp4a.40.2"')
+    frames: list[tuple[float, list[tuple[bytes, bool]]]] = []
+    for packet in found[: len(found) // 4]:
+        if not packet.is_video and packet.t > 2.0:
+            continue  # the sound stops at 2 s
+        fed = muxer.feed(packet)
+        if packet.is_video:
+            frames.append((packet.t, fed))
+    muxer.close()
+    late = [(t, fed) for t, fed in frames if t > 2.5]
+    assert len(late) > 20
+    # one fragment per frame: the one two frames back, keyframes where the camera's were
+    assert all(len(fed) == 1 for _, fed in late), [
+        (t, len(fed)) for t, fed in late if len(fed) != 1
+    ]
+    keyframes = {round(p.t, 3) for p in found if p.is_video and p.keyframe}
+    previous = [round(t - 0.2, 3) for t, _ in late]
+    assert [fed[0][1] for _, fed in late] == [t in keyframes for t in previous]
+
+
+def test_live_stream_drops_the_sound_track_while_the_camera_sends_none(footage):
+    """A browser waits for a track that stops (the picture would freeze): with no sound for
+    SOUND_GONE_S the stream starts over video only at a keyframe, and with sound once back."""
+    video, audio, found = camera_packets(footage)
+    hub = FragmentHub()
+    hub.on_streams(video, audio)
+    hub.join()
+    carried: dict[float, bool] = {}  # at each video keyframe: the live stream has sound
+    generations = set()
+    for packet in found:
+        if packet.t > 14:
+            break
+        if not packet.is_video and 4.0 <= packet.t < 10.0:
+            continue  # the camera's sound stops for 6 s
+        hub.on_packet(packet)
+        if packet.is_video and packet.keyframe:
+            assert hub.muxer is not None
+            carried[round(packet.t)] = hub.muxer.audio is not None
+            generations.add(hub.generation)
+    hub.leave()
+    print(carried)
+    assert all(carried[t] for t in (0, 1, 2, 3, 4, 5))
+    assert min(t for t, sound in carried.items() if not sound) == 4 + SOUND_GONE_S
+    assert not any(carried[t] for t in (6, 7, 8, 9, 10))  # none since 4 s: video only
+    assert all(carried[t] for t in (11, 12, 13))  # back at the first keyframe after 10 s
+    assert len(generations) == 3  # with sound, without, with again: viewers start over
 
 
 def test_a_jpeg_camera_refuses_mp4_with_a_fallback_message(camwatch):
@@ -151,6 +261,52 @@ def test_live_tile_plays_the_cameras_h264_through_mse_in_chromium(camwatch, open
         timeout=20000,
     ).json_value()
     assert later > first + 2  # it keeps playing, near the live edge
+    watched.assert_no_errors()
+
+
+def test_live_tile_plays_the_cameras_sound_once_unmuted_and_a_silent_camera_still_plays(
+    camwatch, open_page
+):
+    watched = open_page()
+    page = watched.page
+    page.goto(f"http://127.0.0.1:{camwatch.port}/")
+    cam, mute = 'article[data-camera="cam"]', 'article[data-camera="mute"]'
+    page.wait_for_selector(f'{cam}[data-stream="mp4"] button[data-role="sound"]:not([hidden])')
+    button = page.locator(f'{cam} button[data-role="sound"]')
+    assert button.inner_text() == "Sound off" and button.get_attribute("aria-pressed") == "false"
+    assert page.eval_on_selector(f"{cam} video", "v => v.muted") is True  # muted by default
+    button.click()
+    heard = page.wait_for_function(
+        """(selector) => {
+            const v = document.querySelector(selector);
+            return !v.muted && !v.paused && v.webkitAudioDecodedByteCount > 0 &&
+                   v.webkitAudioDecodedByteCount;
+        }""",
+        arg=f"{cam} video",
+        timeout=20000,
+    ).json_value()
+    later = page.wait_for_function(
+        """([selector, before]) => {
+            const v = document.querySelector(selector);
+            return v.webkitAudioDecodedByteCount > before && v.webkitAudioDecodedByteCount;
+        }""",
+        arg=[f"{cam} video", heard],
+        timeout=20000,
+    ).json_value()
+    print("live sound decoded:", heard, "then", later, "bytes")
+    assert button.inner_text() == "Sound on" and button.get_attribute("aria-pressed") == "true"
+    # the camera without sound plays its video through MSE, and offers no sound button
+    played = page.wait_for_function(
+        """(selector) => {
+            const v = document.querySelector(selector);
+            return v && v.currentTime > 1 && v.webkitVideoDecodedByteCount > 0 &&
+                   v.webkitAudioDecodedByteCount === 0 && v.currentTime;
+        }""",
+        arg=f'{mute}[data-stream="mp4"] video',
+        timeout=30000,
+    ).json_value()
+    assert played > 1
+    assert page.locator(f'{mute} button[data-role="sound"]').is_hidden()
     watched.assert_no_errors()
 
 

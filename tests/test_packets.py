@@ -61,6 +61,17 @@ def test_mse_codec_string_from_avcc_or_annexb_extradata():
     assert annexb.mse_codec() == "avc1.42c01e"
 
 
+def test_mse_codec_string_of_aac_from_its_audio_specific_config():
+    def aac(config: bytes | None) -> StreamInfo:
+        return StreamInfo("audio", "aac", Fraction(1, 48000), config, sample_rate=48000)
+
+    assert aac(bytes([0x11, 0x90])).mse_codec() == "mp4a.40.2"  # AAC-LC, 48 kHz, mono
+    assert aac(bytes([0x2B, 0x92, 0x08, 0x00])).mse_codec() == "mp4a.40.5"  # HE-AAC
+    assert aac(None).mse_codec() == "mp4a.40.2"  # no config: LC, what cameras send
+    assert aac(None).browser_playable
+    assert not StreamInfo("audio", "pcm_alaw", Fraction(1, 8000)).browser_playable
+
+
 def test_timestamps_become_the_same_seconds_as_exact_rational_arithmetic():
     for time_base in (TB, Fraction(1, 48000), Fraction(1001, 30000), Fraction(1, 1000)):
         clock = StreamClock("cam", time_base, SourceClock())

@@ -1,11 +1,12 @@
-"""Live fragmented MP4 for Media Source Extensions: the camera's H.264 packets, one fragment each,
-muxed once per camera and shared by every MSE viewer through a bounded ring."""
+"""Live fragmented MP4 for Media Source Extensions: the camera's H.264 packets (and its AAC), one
+fragment a frame, muxed once per camera and shared by every MSE viewer through a bounded ring."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
+import struct
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ LIVE_OPTIONS = {
 }
 RING_FRAGMENTS = 150  # about two GOPs of a typical camera: what a late viewer can catch up on
 MAX_BEHIND_FRAGMENTS = 30  # a viewer further behind skips to the newest keyframe
+# no sound for this long: the live stream starts over without it (and with it once it is back)
+SOUND_GONE_S = 2.0
+MAX_SOUND_FRAGMENTS = 100  # sound cut while no frame comes (~2 s of AAC): the newest kept
 
 
 @dataclass(frozen=True)
@@ -55,32 +59,66 @@ class _Collector(io.RawIOBase):
 
 
 class LiveMuxer:
-    """Muxes one video stream's packets into fMP4, starting at a keyframe. `init_segment` is
-    ftyp+moov; `feed` returns the bytes of the previous packet's fragment (the MP4 muxer cuts
-    a fragment when the next packet arrives: one frame of latency)."""
+    """Muxes one video stream's packets, and the camera's AAC as a second track when it has
+    some, into fMP4, starting at a keyframe. `init_segment` is ftyp+moov; `feed` returns the
+    fragments its packet completed (the MP4 muxer cuts a fragment when the next packet
+    arrives: one packet of latency), one per video frame, each with the sound cut before it."""
 
-    def __init__(self, video: StreamInfo) -> None:
+    def __init__(self, video: StreamInfo, audio: StreamInfo | None = None) -> None:
         self.video = video
+        self.audio = audio if audio is not None and audio.browser_playable else None
         self._sink = _Collector()
-        self._container = av.open(self._sink, mode="w", format="mp4", options=LIVE_OPTIONS)
+        options = dict(LIVE_OPTIONS)
+        if self.audio is not None:
+            # FFmpeg's interleaver holds packets until every track has one, up to 10 s by
+            # default: a camera whose sound pauses would stall its live picture that long
+            options["max_interleave_delta"] = "1"
+        self._container = av.open(self._sink, mode="w", format="mp4", options=options)
         self._stream = add_copy_stream(self._container, video)
+        self._sound: _SoundTrack | None = None
+        if self.audio is not None:
+            self._sound = _SoundTrack(self.audio, add_copy_stream(self._container, self.audio))
         self._container.start_encoding()
         self.init_segment = self._sink.take()
         self._base: int | None = None
+        self._zero_t = 0.0  # capture time of the first keyframe: where the sound lines up
         self._last_dts = -1
         self._previous_keyframe = False
+        self._video_track = self._stream.index + 1  # the MP4 track_ID FFmpeg gives it
+        self._keyframes: deque[bool] = deque()  # of the video packets muxed, not yet cut
+        self._sound_cut: list[bytes] = []  # sound fragments waiting for the next frame's
 
     @property
     def mime(self) -> str:
-        return f'video/mp4; codecs="{self.video.mse_codec()}"'
+        codecs = self.video.mse_codec()
+        if self.audio is not None:
+            codecs += "," + self.audio.mse_codec()
+        return f'video/mp4; codecs="{codecs}"'
 
-    def feed(self, packet: EncodedPacket) -> tuple[bytes, bool] | None:
-        """(bytes, whether they start with a keyframe's fragment), or None (nothing yet, or
-        the packet was skipped: before the first keyframe, out of order)."""
+    def feed(self, packet: EncodedPacket) -> list[tuple[bytes, bool]]:
+        """(bytes, whether they start the video with a keyframe) of the fragments cut; none
+        yet, or the packet was skipped: before the first keyframe, out of order, sound the
+        live stream does not carry."""
+        if packet.is_video:
+            av_packet = self._video_packet(packet)
+        elif self._sound is not None and self._base is not None:
+            av_packet = self._sound.packet(packet, self._zero_t)
+        else:
+            av_packet = None
+        if av_packet is None:
+            return []
+        self._container.mux(av_packet)
+        data = self._sink.take()
+        if self._sound is None:  # one fragment per packet, the previous one's
+            keyframe, self._previous_keyframe = self._previous_keyframe, packet.keyframe
+            return [(data, keyframe)] if data else []
+        return self._by_frame(data)
+
+    def _video_packet(self, packet: EncodedPacket) -> av.Packet[Any] | None:
         if self._base is None:
             if not packet.keyframe:
                 return None
-            self._base = packet.dts
+            self._base, self._zero_t = packet.dts, packet.t
         dts = packet.dts - self._base
         if dts <= self._last_dts:
             return None
@@ -90,16 +128,85 @@ class LiveMuxer:
         av_packet.time_base = self.video.time_base
         av_packet.stream = self._stream
         av_packet.is_keyframe = packet.keyframe
-        self._container.mux(av_packet)
-        data = self._sink.take()
-        keyframe, self._previous_keyframe = self._previous_keyframe, packet.keyframe
-        return (data, keyframe) if data else None
+        if self._sound is not None:
+            self._keyframes.append(packet.keyframe)
+        return av_packet
+
+    def _by_frame(self, data: bytes) -> list[tuple[bytes, bool]]:
+        """The muxer's output regrouped: each video fragment with the sound fragments cut
+        before it (MSE takes a track's samples before another's first), so viewers still
+        get one message per frame and start on a keyframe."""
+        out: list[tuple[bytes, bool]] = []
+        for track, fragment in _fragments(data):
+            if track != self._video_track:
+                self._sound_cut.append(fragment)
+                del self._sound_cut[:-MAX_SOUND_FRAGMENTS]  # video stopped: keep the newest
+                continue
+            keyframe = self._keyframes.popleft() if self._keyframes else False
+            out.append((b"".join([*self._sound_cut, fragment]), keyframe))
+            self._sound_cut = []
+        return out
 
     def close(self) -> None:
         try:
             self._container.close()
         except (OSError, av.FFmpegError):
             log.debug("closing the live muxer failed", exc_info=True)
+
+
+class _SoundTrack:
+    """The camera's AAC packets as the live stream's second track, placed by capture time from
+    the first keyframe's (the camera's own timestamps from there on)."""
+
+    def __init__(self, info: StreamInfo, stream: av.stream.Stream) -> None:
+        self.info, self.stream = info, stream
+        self._shift: int | None = None
+        self._last_dts = -1
+
+    def packet(self, packet: EncodedPacket, zero_t: float) -> av.Packet[Any] | None:
+        if self._shift is None:
+            start = round((packet.t - zero_t) / self.info.time_base)
+            if start < 0:
+                return None  # sound from before the first keyframe
+            self._shift = start - packet.dts
+        dts = packet.dts + self._shift
+        if dts <= self._last_dts:
+            return None
+        self._last_dts = dts
+        av_packet = av.Packet(packet.data)
+        av_packet.dts, av_packet.pts = dts, packet.pts + self._shift
+        av_packet.time_base = self.info.time_base
+        av_packet.stream = self.stream
+        return av_packet
+
+
+def _fragments(data: bytes) -> list[tuple[int, bytes]]:
+    """(track_ID, moof+mdat) for each fragment in `data`, the muxer's whole boxes; the track
+    read from the moof's first traf's tfhd."""
+    out: list[tuple[int, bytes]] = []
+    offset, track, start = 0, 0, 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, offset)
+        if size < 8:
+            break  # not a box FFmpeg writes (64-bit sizes are for huge mdats)
+        if kind == b"moof":
+            start, track = offset, _moof_track(data, offset, size)
+        elif kind == b"mdat":
+            out.append((track, data[start : offset + size]))
+        offset += size
+    return out
+
+
+def _moof_track(data: bytes, offset: int, size: int) -> int:
+    """moof > traf > tfhd's track_ID (FFmpeg writes mfhd, then one traf per track)."""
+    child, end = offset + 8, offset + size
+    while child + 8 <= end:
+        child_size, kind = struct.unpack_from(">I4s", data, child)
+        if kind == b"traf" and child + 24 <= end:
+            track: int = struct.unpack_from(">I", data, child + 20)[0]  # tfhd after its header
+            return track
+        child += max(8, child_size)
+    return 0
 
 
 class FragmentHub:
@@ -109,6 +216,8 @@ class FragmentHub:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop
         self._muxer: LiveMuxer | None = None
+        self._audio: StreamInfo | None = None  # the camera's AAC, when it sends some
+        self._last_sound_t: float | None = None  # capture time of its latest packet
         self._viewers = 0
         self.generation = 0  # bumped when the stream changes: viewers must start over
         self.ring: deque[Fragment] = deque(maxlen=RING_FRAGMENTS)
@@ -144,11 +253,18 @@ class FragmentHub:
             if self._muxer is not None:
                 self._muxer.close()
             self._muxer = None
+            # the camera's own AAC goes live with the video; other sound (G.711, a
+            # microphone's PCM) is not something MSE plays: video only
+            self._audio = audio if audio is not None and audio.browser_playable else None
+            self._last_sound_t = None
             self.generation += 1
         self._schedule(None)
 
     def on_packet(self, packet: EncodedPacket) -> None:
-        if not packet.is_video or not packet.stream.browser_playable:
+        if not packet.stream.browser_playable:
+            return
+        if not packet.is_video:
+            self._on_sound(packet)
             return
         if self._viewers == 0:
             if self._muxer is not None:
@@ -156,16 +272,40 @@ class FragmentHub:
                     self._muxer.close()
                     self._muxer = None
             return
-        if self._muxer is None:
-            if not packet.keyframe:
-                return
+        if packet.keyframe and (self._muxer is None or self._sound_changed(packet.t)):
             with self._lock:
-                self._muxer = LiveMuxer(packet.stream)
+                if self._muxer is not None:
+                    self._muxer.close()
+                sound = self._audio if self._sounding(packet.t) else None
+                self._muxer = LiveMuxer(packet.stream, sound)
                 self.generation += 1
-        fed = self._muxer.feed(packet)
-        if fed is not None:
+        if self._muxer is not None:
+            self._send(self._muxer.feed(packet))
+
+    def _sounding(self, t: float) -> bool:
+        """The camera's sound is coming (a packet within SOUND_GONE_S of `t`)."""
+        last = self._last_sound_t
+        return self._audio is not None and last is not None and t - last < SOUND_GONE_S
+
+    def _sound_changed(self, t: float) -> bool:
+        """The sound stopped under a muxer that carries it (the browser would wait for it, the
+        picture frozen), or came back to one that does not: start over at this keyframe."""
+        assert self._muxer is not None
+        return (self._muxer.audio is not None) != self._sounding(t)
+
+    def _on_sound(self, packet: EncodedPacket) -> None:
+        audio = self._audio
+        if audio is None or not (packet.stream is audio or packet.stream == audio):
+            return  # not the camera's (a microphone's)
+        self._last_sound_t = packet.t
+        muxer = self._muxer
+        if muxer is not None and muxer.audio is not None:
+            self._send(muxer.feed(packet))
+
+    def _send(self, fragments: list[tuple[bytes, bool]]) -> None:
+        for data, keyframe in fragments:
             self._seq += 1
-            self._schedule(Fragment(self._seq, *fed, generation=self.generation))
+            self._schedule(Fragment(self._seq, data, keyframe, generation=self.generation))
 
     def _schedule(self, fragment: Fragment | None) -> None:
         loop = self._loop

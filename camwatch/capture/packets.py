@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 # Codecs every browser plays in MP4: recorded and streamed live as the camera sent them.
 BROWSER_VIDEO_CODECS = frozenset({"h264"})
+# Audio every browser plays in MP4 (and Media Source Extensions) as the camera sent it.
+BROWSER_AUDIO_CODECS = frozenset({"aac"})
 # A timestamp this far from where the stream's clock expects it is broken: re-anchor there.
 MAX_TIMESTAMP_JUMP_S = 10.0
 
@@ -34,11 +36,18 @@ class StreamInfo:
 
     @property
     def browser_playable(self) -> bool:
+        if self.kind == "audio":
+            return self.codec in BROWSER_AUDIO_CODECS
         return self.kind == "video" and self.codec in BROWSER_VIDEO_CODECS
 
     def mse_codec(self) -> str:
-        """The RFC 6381 codec string (avc1.PPCCLL) MediaSource.isTypeSupported asks about."""
+        """The RFC 6381 codec string (avc1.PPCCLL, mp4a.40.N) MediaSource.isTypeSupported asks
+        about."""
         data = self.extradata or b""
+        if self.kind == "audio":
+            # AudioSpecificConfig: its first 5 bits are the object type (2: AAC-LC, 5: HE-AAC)
+            object_type = data[0] >> 3 if data else 2
+            return f"mp4a.40.{object_type if 0 < object_type < 31 else 2}"
         if data[:1] == b"\x01" and len(data) >= 4:  # avcC: profile, compatibility, level
             return "avc1." + data[1:4].hex()
         sps = _annexb_sps(data)

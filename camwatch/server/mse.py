@@ -1,5 +1,5 @@
-"""The websocket's ?format=mp4: live fragmented MP4 of the camera's own H.264 for Media Source
-Extensions, each viewer reading the camera's shared fragment ring at its own pace."""
+"""The websocket's ?format=mp4: live fragmented MP4 of the camera's own H.264 (and AAC) for Media
+Source Extensions, each viewer reading the camera's shared fragment ring at its own pace."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def meta_message(camera: Camera) -> bytes:
 
 
 async def send_fragments(camera: Camera, send: Send, close: Close, *, with_meta: bool) -> None:
-    """Send {"type": "init", "mime"} as text, the init segment, then fragments as they come.
+    """Send {"type": "init", "mime", "codec", "audio"} as text (audio: "aac" when the camera's
+    sound is the stream's second track, else null), the init segment, then fragments.
 
     A viewer that falls behind skips to the newest keyframe (the ring holds a bounded number
     of fragments, shared by all viewers); when the camera's stream changes (reconnect, new
@@ -56,7 +57,10 @@ async def send_fragments(camera: Camera, send: Send, close: Close, *, with_meta:
     try:
         muxer = await _first_muxer(hub)
         generation = hub.generation
-        init = json.dumps({"type": "init", "mime": muxer.mime, "codec": video.codec})
+        audio = muxer.audio.codec if muxer.audio is not None else None
+        init = json.dumps(
+            {"type": "init", "mime": muxer.mime, "codec": video.codec, "audio": audio}
+        )
         message = websocket_frame(OPCODE_TEXT, init.encode())
         if not await send(message + websocket_frame(OPCODE_BINARY, muxer.init_segment)):
             return

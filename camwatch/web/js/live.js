@@ -28,6 +28,7 @@ class CameraTile {
   #jpegStream() {
     this.video.hidden = true;
     this.canvas.hidden = false;
+    this.#showSound(false);
     this.el.dataset.stream = "jpeg";
     return new LiveStream(this.name, {
       onFrame: (bitmap) => this.#draw(bitmap),
@@ -45,6 +46,7 @@ class CameraTile {
       video: this.video,
       onMeta: (meta) => this.#meta(meta),
       onState: (state, detail) => this.#connectionState(state, detail),
+      onSound: (hasSound) => this.#showSound(hasSound),
       onFallback: (wanted, byCamera) => {
         // this browser cannot play it: JPEG for good; the camera refused: JPEG until the
         // camera list says it does not send H.264 and then that it does again (back online)
@@ -61,7 +63,8 @@ class CameraTile {
                                 height: camera.height || 360 });
     this.video = h("video", { class: "frame", playsinline: true, disablepictureinpicture: true,
                               "aria-hidden": "true", hidden: true });
-    this.video.muted = true; // live view: no sound, so it may play without a click
+    this.video.muted = true; // muted until asked: a live view may then play without a click
+    this.video.addEventListener("volumechange", () => this.#showSound(!this.soundButton.hidden));
     this.video.addEventListener("loadeddata", () => {
       this.el.classList.add("has-frame");
       if (this.video.videoWidth) {
@@ -81,6 +84,13 @@ class CameraTile {
                                       "aria-label": `Show what counts as motion on ${camera.name}`,
                                       title: "Show motion (red) and ignored areas (dark)",
                                       onclick: () => this.#toggleMotionView() }, icon("motion"));
+    // the camera's own sound (AAC) when the live view is its H.264: off until clicked
+    this.soundLabel = h("span", {}, "Sound off");
+    this.soundButton = h("button", { class: "button ghost", type: "button", hidden: true,
+                                     "aria-pressed": "false", dataset: { role: "sound" },
+                                     "aria-label": `Sound of ${camera.name}`,
+                                     onclick: () => { this.video.muted = !this.video.muted; } },
+      this.soundLabel);
     this.status = h("span", { class: "status" });
     this.fps = h("span", { class: "tile-fps" });
     this.back = h("button", { class: "button ghost tile-back", type: "button",
@@ -101,12 +111,21 @@ class CameraTile {
         this.back,
         h("h2", { class: "tile-name" }, camera.name),
         this.status, this.fps,
-        h("span", { class: "tile-actions" }, this.motionToggle, this.snapshot, this.fullscreen)),
+        h("span", { class: "tile-actions" }, this.soundButton, this.motionToggle, this.snapshot,
+          this.fullscreen)),
       this.view,
       h("div", { class: "graph-box" },
         h("div", { class: "graph-labels" },
           h("span", {}, "Motion, last minute"), this.graphLegend),
         this.graphCanvas));
+  }
+
+  /** The sound button: shown while the live stream carries the camera's sound. */
+  #showSound(hasSound) {
+    this.soundButton.hidden = !hasSound;
+    const on = hasSound && !this.video.muted;
+    this.soundButton.setAttribute("aria-pressed", String(on));
+    setText(this.soundLabel, on ? "Sound on" : "Sound off");
   }
 
   /** New state from /api/cameras. */

@@ -179,16 +179,18 @@ export function mseSupported() {
 
 /**
  * The camera's H.264 as fragmented MP4 (websocket ?format=mp4) played by a <video> through
- * Media Source Extensions: a tenth of the bandwidth of JPEG. onMeta, onState as LiveStream;
+ * Media Source Extensions: a tenth of the bandwidth of JPEG, with the camera's AAC as a second
+ * track when it has some (onSound(hasSound) at each start). onMeta, onState as LiveStream;
  * onFallback(wanted, byCamera) when the camera (byCamera: the server's {"type": "error",
  * "fallback": "jpeg"} and close code 1003, e.g. it sends no H.264 right now) or this browser
  * cannot do it; the caller switches to JPEG.
  */
 export class Mp4Stream extends CameraSocket {
-  constructor(name, { video, onMeta, onState, onFallback }) {
+  constructor(name, { video, onMeta, onState, onSound, onFallback }) {
     super(name, onState);
     this.video = video;
     this.onMeta = onMeta;
+    this.onSound = onSound;
     this.onFallback = onFallback;
     this.binaryType = "arraybuffer";
     this.#reset();
@@ -235,7 +237,10 @@ export class Mp4Stream extends CameraSocket {
     }
     if (message.type === "meta") this.onMeta(message);
     else if (message.type === "error") this.#fallBack(true);
-    else if (message.type === "init") this.#open(message.mime);
+    else if (message.type === "init") {
+      this.#open(message.mime);
+      this.onSound?.(Boolean(message.audio));
+    }
   }
 
   #open(mime) {
