@@ -13,7 +13,7 @@ from camwatch.server.auth import (
     Credentials,
     FailureThrottle,
     PasswordHash,
-    load_revoked,
+    RevokedSessions,
     load_secret,
     parse_basic,
 )
@@ -126,9 +126,39 @@ def test_revocations_are_kept_on_disk_until_the_cookie_would_expire(tmp_path):
     restarted = Authenticator("admin", "pw", tmp_path, clock=clock)
     assert not restarted.session_valid(old) and not restarted.session_valid(new)
     clock.now += SESSION_SECONDS / 2 + 10  # the old cookie has expired: its entry can go
-    assert len(load_revoked(tmp_path / REVOKED_FILE, clock.now)) == 1
+    later = RevokedSessions(tmp_path / REVOKED_FILE, Authenticator.REVOKED_MAX)
+    later.load(clock.now)
+    assert len(later) == 1
     (tmp_path / REVOKED_FILE).write_text("junk\n../x 99999999999\n")  # damaged: ignored
     assert Authenticator("admin", "pw", tmp_path, clock=clock).session_valid(auth.issue_session())
+
+
+def test_past_the_revocation_limit_old_sessions_are_logged_out_not_let_back_in(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(Authenticator, "REVOKED_MAX", 3)  # 4096 in use
+    clock = FakeClock()
+    auth = Authenticator("admin", "pw", tmp_path, clock=clock)
+    sessions = {}
+    for name in ("before", "stolen", "kept", "b", "c", "d", "newest"):
+        sessions[name] = auth.issue_session()
+        clock.now += 3600  # issued an hour apart
+    for name in ("stolen", "b", "c", "d"):  # four logouts: one more than the limit
+        auth.revoke_session(sessions[name])
+    restarted = Authenticator("admin", "pw", tmp_path, clock=clock)
+    for checked in (auth, restarted):
+        # the oldest revocation is given up for a cutoff: its cookie stays refused, and so
+        # is the one issued before it; those issued after it are still good
+        assert [name for name, token in sessions.items() if checked.session_valid(token)] == [
+            "kept",
+            "newest",
+        ]
+    assert len(auth.revoked) == 3 and len(restarted.revoked) == 3  # memory stays bounded
+    clock.now += SESSION_SECONDS  # every one of them expired: the file forgets them all
+    auth.revoke_session(auth.issue_session())
+    assert (tmp_path / REVOKED_FILE).read_text().count(
+        "\n"
+    ) == 1 and auth.revoked.cutoff < clock.now
 
 
 def test_parse_basic():

@@ -229,10 +229,9 @@ class Authenticator:
         self._basic_ok: OrderedDict[bytes, float] = OrderedDict()
         self._basic_checking: dict[bytes, asyncio.Future[bool]] = {}
         self.slots = CheckSlots()
-        self._revoked_path = data_dir / REVOKED_FILE
-        self._revoked: OrderedDict[str, float] = OrderedDict()
+        self.revoked = RevokedSessions(data_dir / REVOKED_FILE, self.REVOKED_MAX)
         if self.enabled:
-            self._revoked.update(load_revoked(self._revoked_path, self._clock()))
+            self.revoked.load(self._clock())
 
     def _derive_session_key(self, username: str, password: str) -> bytes:
         """Bound to the user and password, salted with the install's secret: sessions survive a
@@ -359,47 +358,94 @@ class Authenticator:
             return False
         if not expires_text.isdigit() or int(expires_text) < self._clock():
             return False
-        return nonce not in self._revoked
+        return not self.revoked.refuses(nonce, int(expires_text))
 
     def revoke_session(self, token: str | None) -> None:
         """Logout: this cookie stops working even if someone kept a copy."""
         if not token or not self.session_valid(token):
             return
-        nonce = token.split(".")[1]
-        self._revoked[nonce] = float(token.split(".")[0])
-        now = self._clock()
-        for old in [n for n, expires in self._revoked.items() if expires < now]:
-            del self._revoked[old]
-        while len(self._revoked) > self.REVOKED_MAX:
-            self._revoked.popitem(last=False)
-        save_revoked(self._revoked_path, self._revoked)
+        expires, nonce, _ = token.split(".")
+        self.revoked.add(nonce, int(expires), self._clock())
 
 
 NONCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CUTOFF_MARK = "*"  # the file's line for RevokedSessions.cutoff (never a nonce)
 
 
-def load_revoked(path: Path, now: float) -> dict[str, float]:
-    """The logged-out sessions kept in data_dir/revoked-sessions (`nonce expires` lines),
-    without those past their expiry; nothing if the file is missing or unreadable."""
-    try:
-        lines = path.read_text("ascii").splitlines()
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as e:
-        log.warning("cannot read %s (%s); earlier logouts are forgotten", path, e)
-        return {}
-    revoked: dict[str, float] = {}
-    for line in lines:
-        nonce, _, expires = line.partition(" ")
-        if NONCE.match(nonce) and expires.isdigit() and int(expires) >= now:
-            revoked[nonce] = float(expires)
-    return revoked
+class RevokedSessions:
+    """Logged-out sessions (nonce -> when its cookie expires), each kept until its cookie would
+    have expired anyway, at most `limit` of them, in data_dir/revoked-sessions.
+
+    Past the limit, the revocations of the sessions that expire first (the oldest) give way to
+    a cutoff: every session expiring at or before it is refused, the revoked ones and the
+    others issued no later. Users are logged out early; a revoked cookie never comes back.
+    """
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit = path, limit
+        self._expires: dict[str, int] = {}
+        self.cutoff = 0  # sessions expiring at or before this are refused (0: none)
+
+    def __len__(self) -> int:
+        return len(self._expires)
+
+    def refuses(self, nonce: str, expires: int) -> bool:
+        return expires <= self.cutoff or nonce in self._expires
+
+    def add(self, nonce: str, expires: int, now: float) -> None:
+        """A logout: kept, the expired forgotten, the limit kept, the file rewritten."""
+        self._expires[nonce] = expires
+        self._trim(now)
+        self._save(now)
+
+    def _trim(self, now: float) -> None:
+        for old in [n for n, expires in self._expires.items() if expires < now]:
+            del self._expires[old]
+        if len(self._expires) <= self.limit:
+            return
+        excess = len(self._expires) - self.limit
+        by_expiry = sorted(self._expires.values())
+        if self.cutoff < now:
+            log.warning(
+                "more than %d logouts within a session's lifetime: the sessions issued "
+                "before the oldest of them are logged out",
+                self.limit,
+            )
+        self.cutoff = max(self.cutoff, by_expiry[excess - 1])
+        # what the cutoff refuses needs no entry of its own
+        for covered in [n for n, expires in self._expires.items() if expires <= self.cutoff]:
+            del self._expires[covered]
+
+    def load(self, now: float) -> None:
+        """The file's logouts and cutoff still in force; nothing if it is missing or unreadable
+        (damaged lines are skipped)."""
+        try:
+            lines = self.path.read_text("ascii").splitlines()
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError) as e:
+            log.warning("cannot read %s (%s); earlier logouts are forgotten", self.path, e)
+            return
+        for line in lines:
+            nonce, _, expires = line.partition(" ")
+            if not expires.isdigit() or int(expires) < now:
+                continue
+            if nonce == CUTOFF_MARK:
+                self.cutoff = max(self.cutoff, int(expires))
+            elif NONCE.match(nonce):
+                self._expires[nonce] = int(expires)
+        self._trim(now)
+
+    def _save(self, now: float) -> None:
+        lines = [f"{nonce} {expires}\n" for nonce, expires in self._expires.items()]
+        if self.cutoff >= now:
+            lines.append(f"{CUTOFF_MARK} {self.cutoff}\n")
+        save_revoked(self.path, "".join(lines))
 
 
-def save_revoked(path: Path, revoked: dict[str, float]) -> None:
+def save_revoked(path: Path, text: str) -> None:
     """Replace the file atomically (0600), so a crash leaves the old list or the new one."""
     temporary = path.with_name(path.name + ".tmp")
-    text = "".join(f"{nonce} {int(expires)}\n" for nonce, expires in revoked.items())
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as f:
