@@ -14,8 +14,9 @@ import pytest
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.recording.clip_writer import PICTURES_QUEUED, ClipFrame, ClipWriter
-from tests.helpers.camera_files import streams
+from tests.helpers.camera_files import packets, streams
 from tests.helpers.media import probe
+from tests.helpers.support import wait_until
 
 
 def clip_frame(i: int, size=(64, 48)) -> ClipFrame:
@@ -92,6 +93,29 @@ def test_pre_roll_burst_of_frames_and_sound_is_written_whole_in_time(tmp_path):
     assert writer.result.dropped == 0 and writer.result.frames == 50
     audio = [s for s in streams(writer.path) if s["codec_type"] == "audio"]
     assert audio and float(audio[0]["duration"]) == pytest.approx(5.0, abs=0.15)
+
+
+def test_a_clip_whose_sound_stops_still_reaches_the_disk_fragment_by_fragment(tmp_path):
+    writer = ClipWriter(
+        tmp_path / "x.mp4", lambda result: None, fps_hint=10, pre_roll_seconds=8, audio=MICROPHONE
+    )  # room for all 80 frames at once
+    writer.start()
+    try:
+        for i in range(80):  # 8 s of frames; the microphone stops after 1 s
+            writer.submit(clip_frame(i, size=(128, 96)))
+            if i < 10:
+                writer.submit_audio(tone_packet(i))
+        # before the clip is finished, its fragments up to the last keyframe (6 s) are on disk
+        # (what a crash leaves), not held waiting for sound that does not come
+        on_disk = wait_until(
+            lambda: [float(p["pts_time"]) for p in packets(writer.path, "v")][-1:] >= [5.9],
+            timeout=15,
+            message="the fragments up to 6 s on disk",
+        )
+        assert on_disk
+    finally:
+        writer.finish()
+        writer.join(10)
 
 
 KILLED_WRITER = textwrap.dedent("""

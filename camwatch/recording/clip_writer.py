@@ -30,7 +30,14 @@ BACKLOG_SECONDS = 2.0  # encoder lag allowed beyond the pre-roll burst before fr
 # JPEG): a writer further behind (a slow disk) is given the JPEG alone and decodes it itself.
 PICTURES_QUEUED = 3
 KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
-MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+MP4_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "flush_packets": "1",
+    # FFmpeg's interleaver holds a track's packets until every track has one, 10 s by default:
+    # a clip whose sound stops (a microphone unplugged) would keep its video in memory that
+    # long instead of on disk, all of it lost to a crash
+    "max_interleave_delta": "1000000",
+}
 # libx264 for a small always-on box (measured with bench/, 640x480 at 10 fps): ultrafast on one
 # thread costs about half the CPU of veryfast+zerolatency on its sliced threads, for files about
 # twice as large (like Motion's, which also uses ultrafast); superfast sits in between (-25% size,
