@@ -24,7 +24,7 @@ from camwatch.wiring import add_integrations, attach_event_store, attach_recorde
 from tests.helpers.camera_files import sound_timeline, streams
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.clips import frame_at, scene
-from tests.helpers.microphone import PulseMicrophone
+from tests.helpers.microphone import PulseMicrophone, system_alsa_for_this_test
 from tests.helpers.support import ServerThread, demo_config, wait_until
 from tests.helpers.webcam import CuedWebcam
 
@@ -53,15 +53,6 @@ def dominant_frequency(packets: list[EncodedPacket]) -> float:
     samples = np.frombuffer(b"".join(p.data for p in packets), np.int16).astype(np.float64)
     spectrum = np.abs(np.fft.rfft(samples))
     return float(np.argmax(spectrum)) * packets[0].stream.sample_rate / len(samples)
-
-
-def system_alsa_for_this_test(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ALSA paths set as use_system_alsa would in this process, undone afterwards (the
-    process test checks camwatch sets them by itself)."""
-    system_alsa: dict[str, str] = {}
-    use_system_alsa(system_alsa)
-    for name, value in system_alsa.items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.mark.slow

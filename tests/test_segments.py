@@ -27,10 +27,11 @@ from camwatch.recording.clip_writer import ClipResult
 from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord
 from camwatch.recording.segment_index import RANGES_DIR, SegmentRecord, SegmentStore, segment_path
 from camwatch.recording.segments import SegmentRecorder
-from tests.helpers.camera_files import packets, streams, walking_figure
+from tests.helpers.camera_files import packets, sound_timeline, streams, walking_figure
 from tests.helpers.event_files import whole_fragments, write_fragmented_clip
 from tests.helpers.fakes import sqlite_disk_full
 from tests.helpers.media import probe
+from tests.helpers.microphone import PulseMicrophone, system_alsa_for_this_test
 from tests.helpers.mjpeg_server import MjpegTestServer
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.helpers.rtsp_camera import RtspCamera
@@ -361,6 +362,76 @@ def test_rtsp_camera_segments_are_its_packets_back_to_back_and_export_copies_the
             assert packets(exported, "a")  # with the camera's audio
     finally:
         rtsp.stop()
+
+
+def tone_hz(path: Path) -> tuple[float, float]:
+    """(dominant frequency, RMS) of a file's sound, decoded to 48 kHz mono."""
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a", "-ac", "1", "-ar", "48000",
+         "-f", "s16le", "-"],
+        capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    sound = np.frombuffer(result.stdout, np.int16).astype(np.float64)
+    peak = float(np.argmax(np.abs(np.fft.rfft(sound)))) * 48000 / len(sound)
+    return peak, float(np.sqrt(np.mean(sound**2)))
+
+
+def test_a_webcams_segments_carry_its_microphones_sound(tmp_path, monkeypatch):
+    system_alsa_for_this_test(monkeypatch)
+    microphone = PulseMicrophone(tmp_path, 550, "mic_segments").start()
+    try:
+        config = continuous_config(tmp_path / "data")
+        config.cameras[0].audio_source = f"pulse:{microphone.source}"
+        began = time.time()
+        with ServerThread(config) as server:
+            found = wait_until(
+                lambda: (r := recordings(server, began - 5, time.time())) and len(r) >= 4 and r,
+                timeout=60,
+                message="four segments",
+            )
+            files = [
+                tmp_path / "data" / server.call(lambda i=i: _path_of(server, i["id"]))
+                for i in found[1:3]  # closed, and begun once the microphone was heard
+            ]
+    finally:
+        microphone.stop()
+    for path in files:
+        assert [s["codec_type"] for s in streams(path)] == ["video", "audio"]
+        video_start, video_end, sound_start, sound_end, gap = sound_timeline(path)
+        frequency, rms = tone_hz(path)
+        print(f"{path.name}: sound {sound_start:.2f}-{sound_end:.2f} s of {video_end:.2f} s, "
+              f"{frequency:.0f} Hz, rms {rms:.0f}")  # fmt: skip
+        assert abs(sound_start - video_start) <= 0.3 and gap < 0.1
+        assert sound_end >= video_end - 0.5
+        assert abs(frequency - 550) < 20 and rms > 1000
+
+
+def test_a_g711_cameras_segments_have_its_sound_as_aac_beside_its_copied_video(tmp_path):
+    footage = walking_figure(tmp_path / "walk.mp4", seconds=60, gop=10)
+    rtsp = RtspCamera(free_port(), {"walk": footage}, audio="pcma").start()
+    try:
+        camera = CameraConfig(name="cam", source=rtsp.url("walk"), fps=10, width=0, height=0)
+        camera.record = "continuous"
+        camera.segment_seconds = 2  # type: ignore[assignment]  # shorter than the config allows, for a short test
+        config = demo_config(str(tmp_path / "data"), cameras=[camera])
+        began = time.time()
+        with ServerThread(config) as server:
+            found = wait_until(
+                lambda: (r := recordings(server, began - 5, time.time())) and len(r) >= 3 and r,
+                timeout=60,
+                message="three segments",
+            )
+            path = tmp_path / "data" / server.call(lambda: _path_of(server, found[1]["id"]))
+    finally:
+        rtsp.stop()
+    kinds = {s["codec_type"]: s["codec_name"] for s in streams(path)}
+    assert kinds == {"video": "h264", "audio": "aac"}  # G.711 was dropped from segments before
+    theirs = {p["data_hash"] for p in packets(footage)}
+    assert all(p["data_hash"] in theirs for p in packets(path))  # the video still copied
+    video_start, video_end, sound_start, sound_end, gap = sound_timeline(path)
+    assert abs(sound_start - video_start) <= 0.3 and gap < 0.1, (sound_start, gap)
+    assert sound_end >= video_end - 0.5
+    assert abs(tone_hz(path)[0] - 440) < 20
 
 
 def test_the_remuxed_mp4_of_a_deleted_event_goes_with_the_next_pass(store):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
+from camwatch.recording.audio import recordable
 from camwatch.recording.clip_writer import DEFAULT_CRF, ClipFrame, ClipResult, ClipWriter
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.segment_index import (
@@ -109,6 +110,7 @@ class SegmentRecorder:
         self._streams_lock = threading.RLock()  # packets and frames come on different threads
         self._video: StreamInfo | None = None
         self._audio: StreamInfo | None = None
+        self._unrecordable: set[str] = set()  # audio codecs nothing decodes
         self._span = _Span()
         self._recordings_on = recordings_on  # switched off (MQTT): no footage is written
 
@@ -126,11 +128,17 @@ class SegmentRecorder:
             if video != self._video:
                 self._close_segment()
             self._video = video
-            self._audio = audio if audio is not None and audio.codec == "aac" else None
+            self._audio = audio if audio is not None and recordable(audio) else None
 
     def on_packet(self, packet: EncodedPacket) -> None:
         with self._streams_lock:
-            if not self.copies_packets or not self._recordings_on():
+            if not self._recordings_on():
+                return
+            if not packet.is_video and packet.stream is not self._audio:
+                self._adopt_audio(packet.stream)
+            if not self.copies_packets:
+                if not packet.is_video and isinstance(self._writer, ClipWriter):
+                    self._writer.submit_audio(packet)  # the sound beside encoded frames
                 return
             if packet.is_video and packet.keyframe and self._due(packet.captured_at):
                 self._close_segment()
@@ -138,6 +146,15 @@ class SegmentRecorder:
             writer = self._writer
             if isinstance(writer, PacketClipWriter) and writer.submit(packet) and packet.is_video:
                 self._span.add(packet)
+
+    def _adopt_audio(self, audio: StreamInfo) -> None:
+        """A microphone (audio_source) started: its sound goes in from the next segment."""
+        if audio == self._audio or audio.codec in self._unrecordable:
+            return
+        if recordable(audio):
+            self._audio = audio
+        else:
+            self._unrecordable.add(audio.codec)  # asked once, not per packet
 
     def on_frame(self, frame: Frame) -> None:
         with self._streams_lock:
@@ -179,7 +196,7 @@ class SegmentRecorder:
             record_span = span
         else:
             record_span = None
-            writer = ClipWriter(path, done, fps_hint=self.fps_hint, crf=self.crf)
+            writer = ClipWriter(path, done, fps_hint=self.fps_hint, crf=self.crf, audio=self._audio)
         with self._lock:
             self._writers.add(writer)
         writer.start()

@@ -8,7 +8,20 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from camwatch.capture.microphone import use_system_alsa
 from tests.helpers.support import wait_until
+
+
+def system_alsa_for_this_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ALSA paths set as use_system_alsa would in this process, undone afterwards (a
+    microphone started in the test process sets them in os.environ; the process test checks
+    camwatch sets them by itself)."""
+    system_alsa: dict[str, str] = {}
+    use_system_alsa(system_alsa)
+    for name, value in system_alsa.items():
+        monkeypatch.setenv(name, value)
 
 
 def _sources() -> str:
