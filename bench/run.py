@@ -833,7 +833,8 @@ def report(
             for r in scan_results
         ]
         lines.append("")
-    lines += [COLUMNS, ""]
+    if rows or comparisons:
+        lines += [COLUMNS, ""]
     return "\n".join(lines)
 
 

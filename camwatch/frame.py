@@ -27,11 +27,56 @@ def check_frame_size(width: int, height: int, max_pixels: int = MAX_FRAME_PIXELS
         )
 
 
+class Planes:
+    """A decoded video picture's Y, U and V planes (4:2:0, even width and height), possibly views
+    of the decoder's own buffers (rows may be padded): detection reads the luma plane and the
+    JPEG encoder the three as they are; they are stacked into one yuv420p array (height * 3 / 2
+    rows, as FFmpeg lays them out) only for whoever asks for `stacked()`."""
+
+    __slots__ = ("_stacked", "u", "v", "y")
+
+    def __init__(
+        self, y: np.ndarray, u: np.ndarray, v: np.ndarray, stacked: np.ndarray | None = None
+    ) -> None:
+        self.y, self.u, self.v = y, u, v
+        self._stacked = stacked
+
+    @classmethod
+    def of_stacked(cls, i420: np.ndarray) -> Planes:
+        """Views of the planes of a contiguous yuv420p array (height * 3 / 2 rows)."""
+        height, width = i420.shape[0] * 2 // 3, i420.shape[1]
+        flat = i420.reshape(-1)
+        quarter = (width // 2) * (height // 2)
+        u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
+        v = flat[width * height + quarter :].reshape(height // 2, width // 2)
+        return cls(i420[:height], u, v, i420)
+
+    @property
+    def width(self) -> int:
+        return int(self.y.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.y.shape[0])
+
+    def stacked(self) -> np.ndarray:
+        """The planes in one contiguous yuv420p array (copied once, then kept)."""
+        if self._stacked is None:  # a race only stacks twice: the same pixels
+            height, width = self.y.shape
+            stacked = np.empty((height * 3 // 2, width), np.uint8)
+            stacked[:height] = self.y
+            view = Planes.of_stacked(stacked)
+            view.u[:] = self.u
+            view.v[:] = self.v
+            self._stacked = stacked
+        return self._stacked
+
+
 @dataclass(frozen=True, eq=False)
 class Picture:
     """What a source read: `image` (BGR pixels), `camera_jpeg` (the camera's own bytes) or
-    `i420` (a decoded video picture's planes stacked as FFmpeg's yuv420p: height * 3 / 2 rows),
-    with its capture times. Capture numbers it into a Frame."""
+    `planes` (a decoded video picture's YUV planes), with its capture times. Capture numbers
+    it into a Frame."""
 
     width: int
     height: int
@@ -39,7 +84,7 @@ class Picture:
     monotonic: float
     image: np.ndarray | None = None
     camera_jpeg: bytes | None = None
-    i420: np.ndarray | None = None
+    planes: Planes | None = None
 
     @classmethod
     def of_image(
@@ -62,10 +107,14 @@ class Picture:
 
     @classmethod
     def of_i420(cls, i420: np.ndarray, *, captured_at: float, monotonic: float) -> Picture:
-        """A decoded video picture (even width and height) kept as its YUV planes: detection
-        reads the luma plane as is; BGR or JPEG are made only if someone asks."""
-        width, height = i420.shape[1], i420.shape[0] * 2 // 3
-        return cls(width, height, captured_at, monotonic, i420=i420)
+        """A decoded video picture (even width and height) as one yuv420p array."""
+        return cls.of_planes(Planes.of_stacked(i420), captured_at=captured_at, monotonic=monotonic)
+
+    @classmethod
+    def of_planes(cls, planes: Planes, *, captured_at: float, monotonic: float) -> Picture:
+        """A decoded video picture kept as its YUV planes: detection reads the luma plane as
+        is; BGR or JPEG are made only if someone asks."""
+        return cls(planes.width, planes.height, captured_at, monotonic, planes=planes)
 
 
 def _times(captured_at: float | None, monotonic: float | None) -> tuple[float, float]:
@@ -79,7 +128,7 @@ def _times(captured_at: float | None, monotonic: float | None) -> tuple[float, f
 @dataclass(eq=False)
 class Frame:
     """A captured picture, numbered by capture (`seq`). `image` (BGR pixels), `camera_jpeg`
-    or `i420` (decoded video, see Picture) is set at creation.
+    or `planes` (decoded video, see Picture) is set at creation.
 
     `captured_at` is wall-clock seconds (for file names and the UI); `monotonic` is
     `time.monotonic()` at capture (for durations, pacing and latency).
@@ -93,7 +142,7 @@ class Frame:
     image: np.ndarray | None = None
     camera_jpeg: bytes | None = None
     online: bool = True
-    i420: np.ndarray | None = None
+    planes: Planes | None = field(default=None, repr=False)
     _jpeg: bytes | None = field(default=None, repr=False)
     _grey: np.ndarray | None = field(default=None, repr=False)  # full-size grey of `image`
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -109,7 +158,7 @@ class Frame:
             image=picture.image,
             camera_jpeg=picture.camera_jpeg,
             online=online,
-            i420=picture.i420,
+            planes=picture.planes,
         )
 
     @classmethod
@@ -140,6 +189,11 @@ class Frame:
         return cls.of(picture, seq)
 
     @property
+    def i420(self) -> np.ndarray | None:
+        """Decoded video as one yuv420p array (height * 3 / 2 rows), stacked on first use."""
+        return None if self.planes is None else self.planes.stacked()
+
+    @property
     def has_jpeg(self) -> bool:
         return self.camera_jpeg is not None or self._jpeg is not None
 
@@ -152,8 +206,9 @@ class Frame:
         if self.camera_jpeg is not None:
             return self.camera_jpeg
         with self._lock:
-            if self._jpeg is None and self.image is None and self.i420 is not None:
-                self._jpeg = jpeg.encode_i420(self.i420, quality)
+            if self._jpeg is None and self.image is None and self.planes is not None:
+                planes = self.planes
+                self._jpeg = jpeg.encode_planes(planes.y, planes.u, planes.v, quality)
             elif self._jpeg is None:
                 assert self.image is not None
                 self._jpeg = jpeg.encode(self.image, quality)
@@ -162,8 +217,8 @@ class Frame:
     def bgr(self) -> np.ndarray:
         """Full-size BGR pixels, decoding the camera JPEG once if needed."""
         with self._lock:
-            if self.image is None and self.i420 is not None:
-                self.image = cv2.cvtColor(self.i420, cv2.COLOR_YUV2BGR_I420)
+            if self.image is None and self.planes is not None:
+                self.image = cv2.cvtColor(self.planes.stacked(), cv2.COLOR_YUV2BGR_I420)
             elif self.image is None:
                 assert self.camera_jpeg is not None
                 self.image = jpeg.decode(self.camera_jpeg)
@@ -171,8 +226,8 @@ class Frame:
 
     def grey_small(self, max_width: int) -> np.ndarray:
         """A grey copy no wider than about max_width, cheaply (JPEG DCT scaling when possible)."""
-        if self.image is None and self.i420 is not None:
-            grey = self.i420[: self.height]  # the luma plane is the grey picture
+        if self.image is None and self.planes is not None:
+            grey = self.planes.y  # the luma plane is the grey picture
         elif self.image is None and self.camera_jpeg is not None:
             grey = jpeg.decode_grey_scaled(self.camera_jpeg, self.width, max_width)
         else:
@@ -187,6 +242,28 @@ def shrink_grey(grey: np.ndarray, max_width: int) -> np.ndarray:
     height, width = grey.shape[:2]
     if width <= max_width:
         return grey
-    size = (max_width, max(1, round(height * max_width / width)))
-    small: np.ndarray = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    return small
+    return shrink(grey, (max_width, max(1, round(height * max_width / width))))
+
+
+# OpenCV's INTER_AREA is vectorised for halving; for a whole factor this large (the detector's
+# first look at a 720p or larger camera) summing the blocks in numpy gives the same image in
+# about half the time: 1920x1080 to 80x45 takes 0.6 ms instead of 1.1.
+LARGE_FACTOR = 12
+MAX_FACTOR = 128  # block sums stay exact in float32 (128² x 255 < 2²⁴)
+
+
+def shrink(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`grey` resized to `size` (width, height) by area averaging, as cv2.INTER_AREA does it:
+    for a whole factor k, each pixel is the float32 sum of its k x k block times 1/k², rounded
+    half to even."""
+    width, height = size
+    rows, cols = grey.shape[:2]
+    factor = cols // width
+    whole = cols == factor * width and rows == factor * height and grey.ndim == 2
+    if not (whole and LARGE_FACTOR <= factor <= MAX_FACTOR and grey.flags.c_contiguous):
+        return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    columns = grey.reshape(height, factor, cols).sum(axis=1, dtype=np.uint32)
+    sums = columns.reshape(height, width, factor).sum(axis=2, dtype=np.uint32)
+    scaled = sums.astype(np.float32) * np.float32(1.0 / (factor * factor))
+    shrunk: np.ndarray = np.rint(scaled).astype(np.uint8)
+    return shrunk

@@ -28,30 +28,45 @@ _LUMA_GAIN, _CHROMA_GAIN = 255 / 219, 255 / 224
 
 def full_range(i420: np.ndarray) -> np.ndarray:
     """Video-range yuv420p planes (stacked as FFmpeg lays them out) stretched to full range:
-    round((Y - 16) * 255 / 219) and round((C - 128) * 255 / 224 + 128), clipped to 0-255.
-    One saturating multiply-add per plane (cv2.addWeighted), about half what a lookup costs."""
+    round((Y - 16) * 255 / 219) and round((C - 128) * 255 / 224 + 128), clipped to 0-255."""
     height = i420.shape[0] * 2 // 3
     full = np.empty_like(i420)
-    luma, chroma = i420[:height], i420[height:]
-    cv2.addWeighted(luma, _LUMA_GAIN, luma, 0.0, -16 * _LUMA_GAIN, dst=full[:height])
-    cv2.addWeighted(chroma, _CHROMA_GAIN, chroma, 0.0, 128 - 128 * _CHROMA_GAIN, dst=full[height:])
+    _stretch(i420[:height], _LUMA_GAIN, 16, dst=full[:height])
+    _stretch(i420[height:], _CHROMA_GAIN, 128, base=128, dst=full[height:])
     return full
 
 
+def _stretch(
+    plane: np.ndarray, gain: float, offset: int, *, base: int = 0, dst: np.ndarray | None = None
+) -> np.ndarray:
+    """(plane - offset) * gain + base, rounded and clipped: one saturating multiply-add
+    (cv2.addWeighted), about half what a lookup table costs."""
+    return cv2.addWeighted(plane, gain, plane, 0.0, base - offset * gain, dst=dst)
+
+
+def encode_planes(y: np.ndarray, u: np.ndarray, v: np.ndarray, quality: int = 80) -> bytes:
+    """A JPEG straight from a decoded picture's video-range 4:2:0 planes (views of the
+    decoder's buffers will do; no BGR step): each is stretched to JPEG's full range first."""
+    if simplejpeg is None:
+        return encode_i420(np.vstack([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])]))
+    data: bytes = simplejpeg.encode_jpeg_yuv_planes(
+        _stretch(y, _LUMA_GAIN, 16),
+        _stretch(u, _CHROMA_GAIN, 128, base=128),
+        _stretch(v, _CHROMA_GAIN, 128, base=128),
+        quality=quality,
+    )
+    return data
+
+
 def encode_i420(i420: np.ndarray, quality: int = 80) -> bytes:
-    """A JPEG straight from video-range yuv420p planes stacked as FFmpeg lays them out (no BGR
-    step: the planes are stretched to JPEG's full range first)."""
-    height = i420.shape[0] * 2 // 3
-    width = i420.shape[1]
+    """A JPEG straight from video-range yuv420p planes stacked as FFmpeg lays them out."""
     if simplejpeg is not None:
-        full = full_range(i420)
-        flat = full.reshape(-1)
+        height, width = i420.shape[0] * 2 // 3, i420.shape[1]
+        flat = i420.reshape(-1)
         quarter = (width // 2) * (height // 2)
-        y = full[:height]
         u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
         v = flat[width * height + quarter :].reshape(height // 2, width // 2)
-        data: bytes = simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=quality)
-        return data
+        return encode_planes(i420[:height], u, v, quality)
     return encode(cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420), quality)
 
 

@@ -7,11 +7,17 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from camwatch import jpeg
+from camwatch.capture.av_source import stream_info
 from camwatch.capture.camera import Camera
+from camwatch.capture.decoder import DETECTION_DECODE_OPTIONS, PacketDecoder
+from camwatch.capture.packets import EncodedPacket
 from camwatch.config import CameraConfig
+from camwatch.frame import Frame, Picture
 from tests.helpers.camera_files import packets, walking_figure
 from tests.helpers.http_client import request
 from tests.helpers.live_clients import decode_jpeg, receive_sync
@@ -127,3 +133,42 @@ def test_nothing_is_decoded_until_a_viewer_a_snapshot_or_detection_needs_pixels(
             wait_until(lambda: not camera.recording, timeout=10, message="the event ended")
     finally:
         rtsp.stop()
+
+
+def test_decoded_pictures_keep_their_pixels_while_later_ones_are_decoded(tmp_path):
+    """Pictures hold the decoder's own planes (not copies): each one kept keeps its pixels as
+    the decoder goes on, and gives the same yuv420p, grey image and JPEG as a copy would."""
+    footage = walking_figure(tmp_path / "walk.mp4", seconds=5, gop=10, walks=((0.0, 5.0),))
+    with av.open(str(footage)) as container:
+        stream = container.streams.video[0]
+        info = stream_info(stream)
+        sent = [
+            EncodedPacket(info, bytes(p), p.dts, p.pts, i / 10, 1e9 + i / 10, p.is_keyframe)
+            for i, p in enumerate(container.demux(stream))
+            if p.size and p.dts is not None and p.pts is not None
+        ]
+    reference = av.CodecContext.create("h264", "r")  # decoded as the decoder does, then copied
+    reference.extradata, reference.thread_count = info.extradata, 1
+    reference.options = dict(DETECTION_DECODE_OPTIONS)
+    copies = []
+    for packet in sent:
+        av_packet = av.Packet(packet.data)
+        av_packet.pts, av_packet.dts = packet.pts, packet.dts
+        copies += [picture.to_ndarray() for picture in reference.decode(av_packet)]
+    kept: list[Picture] = []
+    decoder = PacketDecoder("cam", info, kept.append)
+    decoder.start()
+    try:
+        for i, packet in enumerate(sent):  # at the pace it decodes: none dropped
+            wait_until(lambda i=i: decoder.frames_decoded >= i - 10, timeout=30)
+            assert decoder.submit(packet)
+        wait_until(lambda: len(kept) >= len(copies) - 2, timeout=30, message="pictures")
+    finally:
+        decoder.stop()
+    assert len(kept) >= 40
+    for picture, copy in zip(kept, copies, strict=False):
+        frame = Frame.of(picture, 1)
+        copied = Frame.of(Picture.of_i420(copy, captured_at=0, monotonic=0), 2)
+        assert np.array_equal(frame.i420, copy)
+        assert np.array_equal(frame.grey_small(80), copied.grey_small(80))
+        assert frame.jpeg(80) == copied.jpeg(80)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
+import pytest
 
 from camwatch import jpeg
-from camwatch.frame import Frame, Picture
+from camwatch.frame import Frame, Picture, shrink
 from tests.helpers.media import gradient
 
 
@@ -73,3 +75,25 @@ def test_the_encoding_quality_is_the_callers():
     small = Frame.from_image(gradient(), 1).jpeg(20)
     large = Frame.from_image(gradient(), 1).jpeg(95)
     assert len(small) < len(large)
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "size"),
+    [
+        (1080, 1920, (80, 45)),  # a 1080p camera's first look: factor 24
+        (720, 1280, (80, 45)),  # factor 16
+        (1440, 2560, (80, 45)),  # factor 32
+        (1080, 1920, (320, 180)),  # factor 6: OpenCV's own resize
+        (480, 640, (80, 60)),  # factor 8
+        (1080, 1920, (100, 56)),  # not a whole factor
+    ],
+)
+def test_shrinking_a_grey_image_is_exactly_opencvs_area_resize(rows, cols, size):
+    rng = np.random.default_rng(rows + cols + size[0])
+    for image in (
+        rng.integers(0, 256, (rows, cols), dtype=np.uint8),
+        np.full((rows, cols), 255, np.uint8),  # the largest block sums
+        (np.indices((rows, cols)).sum(axis=0) % 256).astype(np.uint8),  # ties in rounding
+    ):
+        expected = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        assert np.array_equal(shrink(image, size), expected)

@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
-from camwatch.frame import Picture
+from camwatch.frame import Picture, Planes
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,28 @@ class PacketDecoder(threading.Thread):
 
 
 def _frame_of(picture: av.VideoFrame, t: float, captured_at: float) -> Picture:
-    """A Picture from a decoded one, with its packet's capture times."""
-    if picture.format.name == "yuv420p" and picture.width % 2 == 0 and picture.height % 2 == 0:
-        i420 = picture.to_ndarray()
-    else:  # yuvj420p (MJPEG cameras), 4:2:2, odd sizes: let swscale make even yuv420p
-        i420 = picture.reformat(
+    """A Picture from a decoded one, with its packet's capture times: the decoder's own planes
+    when they are yuv420p of an even size (nothing copied), else converted by swscale."""
+    if picture.format.name != "yuv420p" or picture.width % 2 or picture.height % 2:
+        # yuvj420p (MJPEG cameras), 4:2:2, odd sizes: let swscale make even yuv420p
+        picture = picture.reformat(
             width=picture.width & ~1, height=picture.height & ~1, format="yuv420p"
-        ).to_ndarray()
-    return Picture.of_i420(np.ascontiguousarray(i420), captured_at=captured_at, monotonic=t)
+        )
+    width, height = picture.width, picture.height
+    y, u, v = (
+        _plane_view(plane, w, h)
+        for plane, (w, h) in zip(
+            picture.planes,
+            ((width, height), (width // 2, height // 2), (width // 2, height // 2)),
+            strict=True,
+        )
+    )
+    return Picture.of_planes(Planes(y, u, v), captured_at=captured_at, monotonic=t)
+
+
+def _plane_view(plane: av.video.plane.VideoPlane, width: int, height: int) -> np.ndarray:
+    """A plane as a (height, width) array over the decoder's buffer (rows `line_size` apart);
+    it keeps the frame's buffer alive for as long as it is used."""
+    return np.ndarray(
+        (height, width), np.uint8, buffer=memoryview(plane), strides=(plane.line_size, 1)
+    )
