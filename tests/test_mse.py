@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import av
 import pytest
 import tornado.websocket
 
+from camwatch.capture import fmp4
 from camwatch.capture.av_source import stream_info
 from camwatch.capture.fmp4 import SOUND_GONE_S, FragmentHub, LiveMuxer
 from camwatch.capture.packets import EncodedPacket, StreamInfo
@@ -175,6 +177,25 @@ def test_live_picture_goes_on_when_the_cameras_sound_stops(footage):
     keyframes = {round(p.t, 3) for p in found if p.is_video and p.keyframe}
     previous = [round(t - 0.2, 3) for t, _ in late]
     assert [fed[0][1] for _, fed in late] == [t in keyframes for t in previous]
+
+
+def box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def fragment(track: int, payload: bytes) -> bytes:
+    """moof (mfhd, traf > tfhd of `track`) + mdat, as FFmpeg's MP4 muxer writes them."""
+    tfhd = box(b"tfhd", struct.pack(">II", 0x020000, track))
+    return box(b"moof", box(b"mfhd", bytes(8)) + box(b"traf", tfhd)) + box(b"mdat", payload)
+
+
+def test_muxer_output_is_split_into_fragments_by_track_and_a_cut_box_waits():
+    sound, frame = fragment(2, b"aac"), fragment(1, b"h264")
+    data = sound + frame + frame[:20]
+    found, rest = fmp4._fragments(data)
+    assert found == [(2, sound), (1, frame)] and rest == frame[:20]
+    found, rest = fmp4._fragments(rest + frame[20:])
+    assert found == [(1, frame)] and rest == b""
 
 
 def test_live_stream_drops_the_sound_track_while_the_camera_sends_none(footage):

@@ -87,6 +87,7 @@ class LiveMuxer:
         self._video_track = self._stream.index + 1  # the MP4 track_ID FFmpeg gives it
         self._keyframes: deque[bool] = deque()  # of the video packets muxed, not yet cut
         self._sound_cut: list[bytes] = []  # sound fragments waiting for the next frame's
+        self._unfinished = b""  # the muxer's bytes after its last whole fragment
 
     @property
     def mime(self) -> str:
@@ -137,7 +138,8 @@ class LiveMuxer:
         before it (MSE takes a track's samples before another's first), so viewers still
         get one message per frame and start on a keyframe."""
         out: list[tuple[bytes, bool]] = []
-        for track, fragment in _fragments(data):
+        fragments, self._unfinished = _fragments(self._unfinished + data)
+        for track, fragment in fragments:
             if track != self._video_track:
                 self._sound_cut.append(fragment)
                 del self._sound_cut[:-MAX_SOUND_FRAGMENTS]  # video stopped: keep the newest
@@ -180,21 +182,23 @@ class _SoundTrack:
         return av_packet
 
 
-def _fragments(data: bytes) -> list[tuple[int, bytes]]:
-    """(track_ID, moof+mdat) for each fragment in `data`, the muxer's whole boxes; the track
-    read from the moof's first traf's tfhd."""
+def _fragments(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """(track_ID, the bytes up to and with its mdat) for each fragment in `data`, the track
+    read from the moof's first traf's tfhd; and what follows the last mdat (a box cut short,
+    to be completed by the muxer's next bytes)."""
     out: list[tuple[int, bytes]] = []
     offset, track, start = 0, 0, 0
     while offset + 8 <= len(data):
         size, kind = struct.unpack_from(">I4s", data, offset)
-        if size < 8:
-            break  # not a box FFmpeg writes (64-bit sizes are for huge mdats)
+        if size < 8 or offset + size > len(data):
+            break  # cut short (or a 64-bit size, for mdats far larger than a frame's)
         if kind == b"moof":
-            start, track = offset, _moof_track(data, offset, size)
+            track = _moof_track(data, offset, size)
         elif kind == b"mdat":
             out.append((track, data[start : offset + size]))
+            start = offset + size
         offset += size
-    return out
+    return out, data[start:]
 
 
 def _moof_track(data: bytes, offset: int, size: int) -> int:
