@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,6 +136,59 @@ def test_playback_crosses_the_segment_boundaries_steadily(open_page, server):
     assert 0.7 < rate < 1.3, rate
     assert samples[0][1] < (NOON + SEGMENT_S) * 1000 < samples[-1][1]
     watched.assert_no_errors()
+
+
+def fragmented_clip_with_sound(path: Path, seconds: float) -> Path:
+    """H.264 + AAC in a fragmented MP4, as a camera with sound records it (ffmpeg)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-ac", "1", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+         str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path
+
+
+def test_playback_goes_on_from_silent_footage_into_footage_with_sound(
+    open_page, tmp_path_factory: pytest.TempPathFactory
+):
+    """A microphone heard from the second segment on: each file's tracks are named to its
+    SourceBuffer (a file with sound was refused before), and where they change playback
+    starts over at that file instead of stopping."""
+    camera = CameraConfig(name="cam", source="demo", fps=5, width=160, height=120)
+    config = demo_config(str(tmp_path_factory.mktemp("data")), cameras=[camera])
+    with ServerThread(config, factory=timeline_only) as server:
+        assert server.service is not None and server.service.context.segments is not None
+        root = store_of(server).root
+        for i in range(SEGMENTS):
+            start = NOON + i * SEGMENT_S
+            path = segment_path(root, "cam", start, f"{i + 1:012x}")
+            if i == 0:
+                write_fragmented_clip(path, int(SEGMENT_S * 10), width=160, height=120)
+            else:
+                fragmented_clip_with_sound(path, SEGMENT_S)
+            server.service.context.segments.put(
+                SegmentRecord(f"{i + 1:012x}", "cam", start, start + SEGMENT_S - 0.1,
+                              str(path.relative_to(root)), path.stat().st_size, "complete")
+            )  # fmt: skip
+        watched = open_day(open_page, server)
+        page = watched.page
+        zoom_to_five_minutes(page)
+        past = (NOON + 2 * SEGMENT_S + 1.0) * 1000  # into the third file, the second with sound
+        page.wait_for_function(
+            "(t) => Number(document.querySelector('#tl-clock').dataset.time) > t",
+            arg=past,
+            timeout=30000,
+        )
+        decoded = page.locator("#tl-video").evaluate(
+            "(video) => [video.webkitVideoDecodedByteCount, video.error && video.error.code]"
+        )
+        print("decoded video bytes, error:", decoded)
+        assert decoded[0] > 0 and decoded[1] is None
+        watched.assert_no_errors()
 
 
 def test_tapping_an_event_plays_it(open_page, server):

@@ -10,16 +10,28 @@ const LIVE_POLL_MS = 2000; // a file still being recorded is read on as it grows
 const TIMELINE_S = 27 * 3600; // the origin is an hour before midnight; a day lasts 23-25 h
 const FALLBACK_CODEC = 'video/mp4; codecs="avc1.42E01E"';
 
-/** The codec string of an MP4's H.264 track, from its avcC box ("avc1.PPCCLL"). */
+/** Where a four-character box type first appears in an MP4's first 64 KiB (its moov), or -1. */
+function findBox(view, type) {
+  const [a, b, c, d] = Array.from(type, (ch) => ch.charCodeAt(0));
+  for (let i = 4; i + 8 < view.length && i < 64 * 1024; i += 1) {
+    if (view[i] === a && view[i + 1] === b && view[i + 2] === c && view[i + 3] === d) return i;
+  }
+  return -1;
+}
+
+/**
+ * The MIME type and codecs of an MP4: its H.264 track from the avcC box ("avc1.PPCCLL"), and
+ * its AAC track when it has sound ("mp4a.40.2"): a SourceBuffer takes only the tracks it was
+ * created for, so a file with sound needs both named.
+ */
 export function codecOf(bytes) {
   const view = new Uint8Array(bytes);
-  for (let i = 4; i + 8 < view.length && i < 64 * 1024; i += 1) {
-    if (view[i] === 0x61 && view[i + 1] === 0x76 && view[i + 2] === 0x63 && view[i + 3] === 0x43) {
-      const hex = (n) => n.toString(16).padStart(2, "0");
-      return `video/mp4; codecs="avc1.${hex(view[i + 5])}${hex(view[i + 6])}${hex(view[i + 7])}"`;
-    }
-  }
-  return FALLBACK_CODEC;
+  const avcc = findBox(view, "avcC");
+  if (avcc < 0) return FALLBACK_CODEC;
+  const hex = (n) => n.toString(16).padStart(2, "0");
+  const video = `avc1.${hex(view[avcc + 5])}${hex(view[avcc + 6])}${hex(view[avcc + 7])}`;
+  const sound = findBox(view, "mp4a") >= 0 ? ",mp4a.40.2" : "";
+  return `video/mp4; codecs="${video}${sound}"`;
 }
 
 const updated = (buffer) =>
@@ -36,6 +48,8 @@ export class FootagePlayer extends EventTarget {
     this.source = null;
     this.buffer = null;
     this.next = 0; // index of the next recording to append
+    this.mime = null; // the SourceBuffer's type: the tracks of the files appended to it
+    this.switchAt = null; // wall-clock ms of the next file, whose tracks differ
     this.liveOffset = 0; // bytes of the growing file appended so far
     this.timer = 0;
     video.addEventListener("timeupdate", () => this.#pump());
@@ -66,6 +80,7 @@ export class FootagePlayer extends EventTarget {
   stop() {
     this.generation += 1;
     this.following = false;
+    this.switchAt = null;
     clearTimeout(this.timer);
     this.video.pause();
     this.video.removeAttribute("src");
@@ -134,7 +149,8 @@ export class FootagePlayer extends EventTarget {
   async #append(bytes, offset, generation) {
     if (generation !== this.generation || !this.source || this.source.readyState !== "open") return;
     if (!this.buffer) {
-      this.buffer = this.source.addSourceBuffer(codecOf(bytes));
+      this.mime = codecOf(bytes);
+      this.buffer = this.source.addSourceBuffer(this.mime);
       this.buffer.mode = "segments";
     }
     const buffer = this.buffer;
@@ -152,6 +168,12 @@ export class FootagePlayer extends EventTarget {
     this.appending = true;
     try {
       const bytes = await this.#fetch(recording);
+      if (this.buffer && codecOf(bytes) !== this.mime) {
+        // other tracks (sound that starts or stops): a SourceBuffer keeps the tracks it began
+        // with, so playback starts over at this file once the playhead gets there
+        this.switchAt = recording.start;
+        return;
+      }
       await this.#append(bytes, (recording.start - this.origin) / 1000, generation);
       if (generation !== this.generation) return;
       if (recording.live) {
@@ -204,8 +226,17 @@ export class FootagePlayer extends EventTarget {
     return bytes.byteLength;
   }
 
+  /** The playhead reached a file with other tracks (switchAt): play on from it afresh. */
+  #switchTracks(now = false) {
+    const at = this.switchAt;
+    if (at === null || (!now && this.now < at - 100)) return false;
+    this.switchAt = null;
+    this.seek(at);
+    return true;
+  }
+
   #pump() {
-    if (!this.buffer || this.appending || this.buffer.updating) return;
+    if (!this.buffer || this.appending || this.buffer.updating || this.#switchTracks()) return;
     const t = this.video.currentTime;
     const ranges = this.buffer.buffered;
     const end = ranges.length ? ranges.end(ranges.length - 1) : 0;
@@ -213,7 +244,8 @@ export class FootagePlayer extends EventTarget {
       this.buffer.remove(0, t - BEHIND_S / 2);
       return;
     }
-    if (end - t < AHEAD_S && this.next < this.recordings.length && !this.following) {
+    if (end - t < AHEAD_S && this.next < this.recordings.length && !this.following &&
+        this.switchAt === null) {
       this.#appendNext(this.generation).then(() => this.#pump());
     }
     this.dispatchEvent(new Event("time"));
@@ -230,6 +262,10 @@ export class FootagePlayer extends EventTarget {
         this.video.currentTime = ranges.start(i);
         return;
       }
+    }
+    if (this.switchAt !== null) {
+      this.#switchTracks(true); // nothing else buffered: the file with other tracks is next
+      return;
     }
     this.#pump();
   }
