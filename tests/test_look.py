@@ -149,3 +149,26 @@ def test_masked_cells_are_ignored():
     right[10:40, 50:75] = 255
     assert not look.changed(left, 12, FRAME_S)
     assert look.changed(right, 12, FRAME_S)
+
+
+def test_a_frame_decoded_for_its_clip_is_judged_on_its_luma_without_a_decode_of_its_own():
+    """While a clip of camera JPEGs is recorded, detection shrinks the clip's full decode: the
+    same frames are significant as with its own DCT-scaled decodes, deltas within a little."""
+    from camwatch.recording.clip_writer import JpegDecoder, luma
+
+    decoder = JpegDecoder()
+    own, shared = MotionDetector(MotionConfig()), MotionDetector(MotionConfig())
+    rng = np.random.default_rng(5)
+    deltas = []
+    for i in range(60):
+        image = noisy(with_box(scene(), 8 * i) if i >= 30 else scene(), rng)
+        t = i * FRAME_S
+        mine, decoded = camera_frame(image, i), camera_frame(image, i)
+        assert decoded.camera_jpeg is not None
+        picture = decoder.picture(decoded.camera_jpeg)
+        deltas.append((frame_delta(own, mine, t), frame_delta(shared, decoded, t, luma(picture))))
+        assert decoded.decoded == []  # no grey decode of its own, not even the first look's
+    threshold = MotionConfig().threshold
+    assert [a > threshold for a, _ in deltas] == [b > threshold for _, b in deltas]
+    assert sum(a > threshold for a, _ in deltas) >= 25
+    assert max(abs(a - b) for a, b in deltas) < 0.2
