@@ -48,7 +48,7 @@ X264_OPTIONS = {"preset": "ultrafast", "threads": "1"}
 AUDIO_PACKETS_PER_S = 50
 # x264's constant rate factor: lower is better quality and larger files. 28 is about what Motion
 # writes by default (movie_quality 45); on a noisy 640x480 camera it keeps 39 dB of luma PSNR
-# against the camera's JPEGs at 45% of crf 23's bit rate, for 0.3-0.4 ms a frame less
+# against the camera's JPEGs at 45% of crf 23's bit rate, for 0.2-0.6 ms a frame less
 # (bench/recording_cost.py). CameraConfig.record_crf sets it per camera.
 DEFAULT_CRF = 28
 # A camera's JPEG is full range (0-255): its planes are encoded as they are, and the H.264 says
