@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.motion.illumination import gain_map, magnitude_median, residual
+from camwatch.motion.illumination import gain_map, magnitude_median, median, residual
 
 
 def scene(height=180, width=320):
@@ -67,3 +67,12 @@ def test_magnitude_median_is_numpys_median_of_non_negative_values(size):
         found = magnitude_median(values)
         assert found.dtype == np.float32
         assert found == np.float32(np.median(values))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 130, 131])
+def test_median_is_numpys_median(size):
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        values = rng.normal(1.0, 0.1, size).astype(np.float32)
+        values[rng.integers(0, size, size // 3)] = 1.0  # ties
+        assert median(values) == np.float32(np.median(values))

@@ -156,8 +156,9 @@ def median(values: np.ndarray) -> np.floating[Any]:
     if values.size % 2:
         odd: np.floating[Any] = np.partition(values, middle)[middle]
         return odd
-    part = np.partition(values, (middle - 1, middle))
-    even: np.floating[Any] = (part[middle - 1] + part[middle]) / values.dtype.type(2)
+    # One kth and the largest below it: numpy's partition with two kths is ~10x slower.
+    part = np.partition(values, middle)
+    even: np.floating[Any] = (part[:middle].max() + part[middle]) / values.dtype.type(2)
     return even
 
 
@@ -168,7 +169,9 @@ def magnitude_median(values: np.ndarray) -> np.floating[Any]:
     if values.size % 2:
         odd: np.floating[Any] = np.partition(bits, middle)[middle : middle + 1].view(np.float32)[0]
         return odd
-    low, high = np.partition(bits, (middle - 1, middle))[middle - 1 : middle + 1].view(np.float32)
+    part = np.partition(bits, middle)  # one kth, as median()
+    low = part[:middle].max(keepdims=True).view(np.float32)[0]
+    high = part[middle : middle + 1].view(np.float32)[0]
     even: np.floating[Any] = (low + high) / np.float32(2)
     return even
 
