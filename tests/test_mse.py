@@ -179,6 +179,28 @@ def test_live_picture_goes_on_when_the_cameras_sound_stops(footage):
     assert [fed[0][1] for _, fed in late] == [t in keyframes for t in previous]
 
 
+def test_a_stream_whose_sound_comes_a_moment_after_its_video_starts_with_it(footage):
+    """Right after connecting the camera's first keyframe may come before its first sound:
+    the live stream waits for it (up to SOUND_GONE_S) rather than start video only and then
+    make every viewer start over."""
+    video, audio, found = camera_packets(footage)
+    hub = FragmentHub()
+    hub.on_streams(video, audio)
+    hub.join()
+    generations = set()
+    for packet in found:
+        if packet.t > 4:
+            break
+        if not packet.is_video and packet.t < 0.5:
+            continue  # the sound begins half a second after the video
+        hub.on_packet(packet)
+        if hub.muxer is not None:
+            generations.add(hub.generation)
+            assert hub.muxer.audio is not None
+    hub.leave()
+    assert len(generations) == 1  # one muxer, with sound, from the keyframe at 1 s
+
+
 def box(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I4s", 8 + len(body), kind) + body
 

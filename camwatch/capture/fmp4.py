@@ -222,6 +222,7 @@ class FragmentHub:
         self._muxer: LiveMuxer | None = None
         self._audio: StreamInfo | None = None  # the camera's AAC, when it sends some
         self._last_sound_t: float | None = None  # capture time of its latest packet
+        self._first_video_t: float | None = None  # of the stream (since on_streams)
         self._viewers = 0
         self.generation = 0  # bumped when the stream changes: viewers must start over
         self.ring: deque[Fragment] = deque(maxlen=RING_FRAGMENTS)
@@ -260,7 +261,7 @@ class FragmentHub:
             # the camera's own AAC goes live with the video; other sound (G.711, a
             # microphone's PCM) is not something MSE plays: video only
             self._audio = audio if audio is not None and audio.browser_playable else None
-            self._last_sound_t = None
+            self._last_sound_t = self._first_video_t = None
             self.generation += 1
         self._schedule(None)
 
@@ -276,6 +277,10 @@ class FragmentHub:
                     self._muxer.close()
                     self._muxer = None
             return
+        if self._first_video_t is None:
+            self._first_video_t = packet.t
+        if self._muxer is None and self._awaiting_sound(packet.t):
+            return  # its first sound is on the way: start with it, not restart for it
         if packet.keyframe and (self._muxer is None or self._sound_changed(packet.t)):
             with self._lock:
                 if self._muxer is not None:
@@ -290,6 +295,12 @@ class FragmentHub:
         """The camera's sound is coming (a packet within SOUND_GONE_S of `t`)."""
         last = self._last_sound_t
         return self._audio is not None and last is not None and t - last < SOUND_GONE_S
+
+    def _awaiting_sound(self, t: float) -> bool:
+        """The stream announced sound that has not come yet, for less than SOUND_GONE_S."""
+        first = self._first_video_t
+        waited = t - first if first is not None else 0.0
+        return self._audio is not None and self._last_sound_t is None and waited < SOUND_GONE_S
 
     def _sound_changed(self, t: float) -> bool:
         """The sound stopped under a muxer that carries it (the browser would wait for it, the
