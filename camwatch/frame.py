@@ -44,12 +44,7 @@ class Planes:
     @classmethod
     def of_stacked(cls, i420: np.ndarray) -> Planes:
         """Views of the planes of a contiguous yuv420p array (height * 3 / 2 rows)."""
-        height, width = i420.shape[0] * 2 // 3, i420.shape[1]
-        flat = i420.reshape(-1)
-        quarter = (width // 2) * (height // 2)
-        u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
-        v = flat[width * height + quarter :].reshape(height // 2, width // 2)
-        return cls(i420[:height], u, v, i420)
+        return cls(*jpeg.i420_planes(i420), i420)
 
     @property
     def width(self) -> int:

@@ -47,8 +47,9 @@ def _stretch(
 def encode_planes(y: np.ndarray, u: np.ndarray, v: np.ndarray, quality: int = 80) -> bytes:
     """A JPEG straight from a decoded picture's video-range 4:2:0 planes (views of the
     decoder's buffers will do; no BGR step): each is stretched to JPEG's full range first."""
-    if simplejpeg is None:
-        return encode_i420(np.vstack([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])]))
+    if simplejpeg is None:  # one array, as FFmpeg stacks the planes (a chroma row is half one)
+        stacked = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(-1, y.shape[1])
+        return encode(cv2.cvtColor(stacked, cv2.COLOR_YUV2BGR_I420), quality)
     data: bytes = simplejpeg.encode_jpeg_yuv_planes(
         _stretch(y, _LUMA_GAIN, 16),
         _stretch(u, _CHROMA_GAIN, 128, base=128),
@@ -58,16 +59,20 @@ def encode_planes(y: np.ndarray, u: np.ndarray, v: np.ndarray, quality: int = 80
     return data
 
 
+def i420_planes(i420: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of a contiguous yuv420p array (height * 3 / 2 rows, as
+    FFmpeg lays them out)."""
+    height, width = i420.shape[0] * 2 // 3, i420.shape[1]
+    flat = i420.reshape(-1)
+    quarter = (width // 2) * (height // 2)
+    u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
+    v = flat[width * height + quarter :].reshape(height // 2, width // 2)
+    return i420[:height], u, v
+
+
 def encode_i420(i420: np.ndarray, quality: int = 80) -> bytes:
     """A JPEG straight from video-range yuv420p planes stacked as FFmpeg lays them out."""
-    if simplejpeg is not None:
-        height, width = i420.shape[0] * 2 // 3, i420.shape[1]
-        flat = i420.reshape(-1)
-        quarter = (width // 2) * (height // 2)
-        u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
-        v = flat[width * height + quarter :].reshape(height // 2, width // 2)
-        return encode_planes(i420[:height], u, v, quality)
-    return encode(cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420), quality)
+    return encode_planes(*i420_planes(i420), quality)
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_jpeg_of_decoded_video_keeps_black_black_and_white_white():
     rgb[100:140, :160] = (255, 0, 0)
     i420 = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
     assert (i420[50, 50], i420[50, 250]) == (16, 235)  # video range, as decoders deliver it
-    back = jpeg.decode(jpeg.encode_i420(i420, 90))
+    back = jpeg.decode(jpeg.encode_planes(*jpeg.i420_planes(i420), 90))
     assert back[50, 50].max() <= 2 and back[50, 250].min() >= 253  # full range in the JPEG
     assert back[120, 50][2] >= 250 and back[120, 50][:2].max() <= 5  # red stays red
 
@@ -76,3 +76,17 @@ def test_video_range_planes_are_stretched_to_full_range_exactly():
         128,
         255,
     )
+
+
+@pytest.mark.parametrize("with_simplejpeg", [True, False])
+def test_planes_of_a_picture_with_an_odd_number_of_chroma_rows_encode(monkeypatch, with_simplejpeg):
+    rgb = np.zeros((250, 320, 3), np.uint8)  # 125 chroma rows: not a whole number of luma rows
+    rgb[:, 160:] = 255
+    rgb[100:140, :160] = (255, 0, 0)
+    i420 = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    if not with_simplejpeg:  # the OpenCV fallback, as where simplejpeg is not installed
+        monkeypatch.setattr(jpeg, "simplejpeg", None)
+    back = jpeg.decode(jpeg.encode_planes(*jpeg.i420_planes(i420), 90))
+    assert back.shape == (250, 320, 3)
+    assert back[50, 50].max() <= 4 and back[50, 250].min() >= 251
+    assert back[120, 50][2] >= 248 and back[120, 50][:2].max() <= 8
