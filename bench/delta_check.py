@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from bench.motion_clips import Clip, busy_clips, clips
-from bench.motion_eval import camera_frame
+from bench.motion_eval import add_jpeg_arguments, camera_frame
 from camwatch.cli import limit_opencv_threads
 from camwatch.config import MotionConfig
 from camwatch.frame import shrink_grey
@@ -49,16 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save", help="write the deltas to this .npz file")
     parser.add_argument("--against", help="compare with the deltas in this .npz file")
     parser.add_argument("--busy-seconds", type=float, default=10.0)
-    parser.add_argument(
-        "--jpeg",
-        type=int,
-        help="every clip's frames arrive as camera JPEGs of this quality (else only some do)",
-    )
-    parser.add_argument(
-        "--full-decode",
-        action="store_true",
-        help="detection images of JPEG clips from the full decode's luma, as while recording",
-    )
+    add_jpeg_arguments(parser)
     args = parser.parse_args(argv)
     limit_opencv_threads()
     results: dict[str, np.ndarray] = {}

@@ -147,10 +147,8 @@ def table(rows: list[tuple[Clip, list[Outcome]]], names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clips", help="comma-separated clip names (default: all)")
-    parser.add_argument("--verbose", action="store_true", help="list each clip's events")
+def add_jpeg_arguments(parser: argparse.ArgumentParser) -> None:
+    """--jpeg and --full-decode: how clips' frames reach detection (motion_eval, delta_check)."""
     parser.add_argument(
         "--jpeg",
         type=int,
@@ -161,6 +159,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="detection images of JPEG clips from the full decode's luma, as while recording",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clips", help="comma-separated clip names (default: all)")
+    parser.add_argument("--verbose", action="store_true", help="list each clip's events")
+    add_jpeg_arguments(parser)
     args = parser.parse_args(argv)
     wanted = set(args.clips.split(",")) if args.clips else None
     chosen = [
