@@ -16,30 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-
-from camwatch.capture.av_source import stream_info
 from camwatch.capture.fmp4 import LiveMuxer
 from camwatch.capture.packets import EncodedPacket, StreamInfo
-from tests.helpers.camera_files import walking_figure
+from tests.helpers.camera_files import camera_packets, walking_figure
 
 SECONDS = 60.0
-
-
-def camera_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPacket]]:
-    with av.open(str(path)) as container:
-        video = stream_info(container.streams.video[0])
-        audio = stream_info(container.streams.audio[0])
-        found = []
-        for packet in container.demux():
-            if packet.dts is None or packet.pts is None:
-                continue
-            info = video if packet.stream.type == "video" else audio
-            t = float(packet.dts * packet.stream.time_base)
-            found.append(
-                EncodedPacket(info, bytes(packet), packet.dts, packet.pts, t, t, packet.is_keyframe)
-            )
-    return video, audio, found
 
 
 def cpu_per_stream_second(

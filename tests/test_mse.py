@@ -12,15 +12,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import av
 import pytest
 import tornado.websocket
 
 from camwatch.capture import fmp4
-from camwatch.capture.av_source import stream_info
 from camwatch.capture.fmp4 import SOUND_GONE_S, FragmentHub, LiveMuxer
-from camwatch.capture.packets import EncodedPacket, StreamInfo
-from tests.helpers.camera_files import packets, sound_timeline, streams, walking_figure
+from tests.helpers.camera_files import (
+    camera_packets,
+    packets,
+    sound_timeline,
+    streams,
+    walking_figure,
+)
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.live_clients import bytes_waiting, stuck_websocket_client
 from tests.helpers.processes import free_port
@@ -133,24 +136,6 @@ def test_cameras_without_aac_stream_video_only(camwatch, camera, tmp_path):
     stream.write_bytes(b"".join(m for m in received if isinstance(m, bytes)))
     kinds = [s["codec_type"] for s in streams(stream)]
     assert kinds == ["video"] and len(packets(stream)) == 20
-
-
-def camera_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPacket]]:
-    """A file's H.264 and AAC packets as a camera's, timed by their timestamps."""
-    with av.open(str(path)) as container:
-        video, audio = (
-            stream_info(s) for s in (container.streams.video[0], container.streams.audio[0])
-        )
-        found = []
-        for packet in container.demux():
-            if packet.dts is None or packet.pts is None:
-                continue
-            info = video if packet.stream.type == "video" else audio
-            t = float(packet.dts * packet.stream.time_base)
-            found.append(
-                EncodedPacket(info, bytes(packet), packet.dts, packet.pts, t, t, packet.is_keyframe)
-            )
-    return video, audio, found
 
 
 def test_live_picture_goes_on_when_the_cameras_sound_stops(footage):

@@ -1,5 +1,5 @@
 """Camera-like H.264+AAC files made with ffmpeg: a still noisy scene, a figure walking at known
-times, a sine tone; and ffprobe's view of their packets."""
+times, a sine tone; ffprobe's view of their packets, and their packets as a camera's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+
+import av
+
+from camwatch.capture.av_source import stream_info
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 
 
 def walking_figure(
@@ -119,3 +124,21 @@ def decodes(path: Path) -> bool:
         check=False,
     )
     return result.returncode == 0 and not result.stderr.strip()
+
+
+def camera_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPacket]]:
+    """A file's H.264 and AAC packets as a camera's, timed by their timestamps."""
+    with av.open(str(path)) as container:
+        video, audio = (
+            stream_info(s) for s in (container.streams.video[0], container.streams.audio[0])
+        )
+        found = []
+        for packet in container.demux():
+            if packet.dts is None or packet.pts is None:
+                continue
+            info = video if packet.stream.type == "video" else audio
+            t = float(packet.dts * packet.stream.time_base)
+            found.append(
+                EncodedPacket(info, bytes(packet), packet.dts, packet.pts, t, t, packet.is_keyframe)
+            )
+    return video, audio, found
