@@ -1,5 +1,4 @@
-"""Live fragmented MP4 for Media Source Extensions: the camera's H.264 packets (and its AAC), one
-fragment a frame, muxed once per camera and shared by every MSE viewer through a bounded ring."""
+"""Live fMP4 of a camera's H.264 (and AAC) for MSE, muxed once and shared through a bounded ring."""
 
 from __future__ import annotations
 

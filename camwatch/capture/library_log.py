@@ -1,6 +1,4 @@
-"""What FFmpeg (PyAV's and OpenCV's copies) and OpenCV print, and camwatch's own lines that
-could come once a frame, through camwatch's logging with a rate limit: a corrupt stream or a
-bug downstream logs each kind of message once a minute, not once a frame."""
+"""FFmpeg's, OpenCV's and camwatch's own once-a-frame lines, each logged at most once a minute."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Typed settings: dataclasses with bounds and descriptions, from TOML, validated by key.
-
-`fields` holds what a setting is and how a raw value becomes one, `settings` the sections and
-their keys, `loading` the document; everything is importable from here."""
+"""Typed settings from TOML, checked by key (fields, settings, loading), importable from here."""
 
 from camwatch.config.fields import (
     ConfigError,

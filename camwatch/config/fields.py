@@ -1,5 +1,4 @@
-"""Settings fields: a dataclass field's bounds, choices and description (`setting`), and raw
-values coerced to its type and checked, with errors that name the key and what it allows."""
+"""A setting's bounds, choices and description; raw values coerced and checked, naming the key."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""A whole config document: sections from TOML built and checked by key, cameras named and
-unique, and the environment's overrides."""
+"""The config document: TOML sections built by key, unique camera names, environment overrides."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The settings dataclasses: every section and key of the config, its default, bounds and
-description."""
+"""The config's sections as dataclasses: every key with its default, bounds and description."""
 
 from __future__ import annotations
 

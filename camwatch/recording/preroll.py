@@ -1,5 +1,4 @@
-"""Pre-roll buffers: the last seconds of frames and their sound, or of packets from a keyframe
-on, kept by time."""
+"""Pre-roll buffers kept by time: the last frames and their sound, or packets from a keyframe."""
 
 from __future__ import annotations
 

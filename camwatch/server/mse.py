@@ -1,5 +1,4 @@
-"""The websocket's ?format=mp4: live fragmented MP4 of the camera's own H.264 (and AAC) for Media
-Source Extensions, each viewer reading the camera's shared fragment ring at its own pace."""
+"""The websocket's ?format=mp4: a camera's live fMP4, each viewer reading the ring at its pace."""
 
 from __future__ import annotations
 
