@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 
 from camwatch import jpeg
-from camwatch.capture.av_source import stream_info
 from camwatch.capture.camera import Camera
 from camwatch.capture.decoder import DETECTION_DECODE_OPTIONS, PacketDecoder
-from camwatch.capture.packets import EncodedPacket
 from camwatch.config import CameraConfig
 from camwatch.frame import Frame, Picture
-from tests.helpers.camera_files import packets, walking_figure
+from tests.helpers.camera_files import camera_packets, packets, walking_figure
 from tests.helpers.http_client import request
 from tests.helpers.live_clients import decode_jpeg, receive_sync
 from tests.helpers.processes import free_port
@@ -139,14 +137,8 @@ def test_decoded_pictures_keep_their_pixels_while_later_ones_are_decoded(tmp_pat
     """Pictures hold the decoder's own planes (not copies): each one kept keeps its pixels as
     the decoder goes on, and gives the same yuv420p, grey image and JPEG as a copy would."""
     footage = walking_figure(tmp_path / "walk.mp4", seconds=5, gop=10, walks=((0.0, 5.0),))
-    with av.open(str(footage)) as container:
-        stream = container.streams.video[0]
-        info = stream_info(stream)
-        sent = [
-            EncodedPacket(info, bytes(p), p.dts, p.pts, i / 10, 1e9 + i / 10, p.is_keyframe)
-            for i, p in enumerate(container.demux(stream))
-            if p.size and p.dts is not None and p.pts is not None
-        ]
+    info, _, found = camera_packets(footage)
+    sent = [p for p in found if p.is_video]
     reference = av.CodecContext.create("h264", "r")  # decoded as the decoder does, then copied
     reference.extradata, reference.thread_count = info.extradata, 1
     reference.options = dict(DETECTION_DECODE_OPTIONS)

@@ -12,15 +12,20 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import pytest
 
-from camwatch.capture.av_source import stream_info
-from camwatch.capture.packets import EncodedPacket, StreamInfo
+from camwatch.capture.packets import StreamInfo
 from camwatch.config import MotionConfig
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.recorder import EventRecorder
-from tests.helpers.camera_files import decodes, packets, sound_timeline, streams, walking_figure
+from tests.helpers.camera_files import (
+    camera_packets,
+    decodes,
+    packets,
+    sound_timeline,
+    streams,
+    walking_figure,
+)
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.processes import free_port
 from tests.helpers.rtsp_camera import RtspCamera
@@ -323,33 +328,12 @@ def test_a_clip_whose_last_packets_hit_a_full_disk_is_still_closed(tmp_path):
     assert writer.result.disk_full and writer.result.size_bytes == len(b"fragments so far")
 
 
-def file_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPacket]]:
-    """A camera file's packets as a source hands them over (timed by their timestamps)."""
-    with av.open(str(path)) as container:
-        video, audio = container.streams.video[0], container.streams.audio[0]
-        video_info, audio_info = stream_info(video), stream_info(audio)
-        infos = {video.index: video_info, audio.index: audio_info}
-        found = []
-        for packet in container.demux(video, audio):
-            if packet.size == 0 or packet.dts is None or packet.pts is None:
-                continue
-            info = infos[packet.stream.index]
-            t = 100.0 + float(packet.dts * info.time_base)
-            found.append(
-                EncodedPacket(
-                    info, bytes(packet), packet.dts, packet.pts, t, 1e9 + t, packet.is_keyframe
-                )
-            )
-    found.sort(key=lambda p: p.t)
-    return video_info, audio_info, found
-
-
 def test_a_gop_is_on_disk_once_the_camera_sends_the_next_one_without_finishing(tmp_path):
     """The writer is woken by video packets (not each audio packet), and the fragment is cut at
     a keyframe: the GOP before it is on disk, as a crash would leave it, once the packets up to
     the next video frame after that keyframe are in (the muxer interleaves by timestamp)."""
     source = walking_figure(tmp_path / "cam.mp4", seconds=6, gop=20)
-    video, audio, all_packets = file_packets(source)
+    video, audio, all_packets = camera_packets(source)
     frames = [i for i, p in enumerate(all_packets) if p.is_video]
     keyframes = [i for i in frames if all_packets[i].keyframe]
     after = next(i for i in frames if i > keyframes[1])  # the first frame after the keyframe
@@ -374,7 +358,7 @@ def test_a_gop_is_on_disk_once_the_camera_sends_the_next_one_without_finishing(t
 
 def test_packets_between_keyframes_are_muxed_after_a_bounded_batch(tmp_path):
     source = walking_figure(tmp_path / "cam.mp4", seconds=4, gop=40)
-    video, audio, all_packets = file_packets(source)
+    video, audio, all_packets = camera_packets(source)
     first_keyframe = next(p for p in all_packets if p.is_video and p.keyframe)
     sounds = [p for p in all_packets if not p.is_video and p.t >= first_keyframe.t][:40]
     writer = PacketClipWriter(tmp_path / "clip.mp4", lambda result: None, video=video, audio=audio)
