@@ -16,11 +16,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 
 from bench.motion_clips import Clip, clips
@@ -31,6 +28,7 @@ from camwatch.motion.detector import MotionDetector
 from camwatch.motion.look import coarse_of
 from camwatch.motion.scan import grey_frames
 from camwatch.motion.tracker import EventTracker, TrackedEvent
+from tests.helpers.clips import write_h264
 
 
 @dataclass
@@ -40,19 +38,10 @@ class Scanned:
 
 
 def encode(clip: Clip, path: Path) -> None:
-    fps = round(clip.fps)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
-        for i, (_, image) in enumerate(clip.frames()):
-            colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
-            frame = av.VideoFrame.from_ndarray(colour, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    """The clip as H.264 as the `scan` rows encode it (libx264 veryfast, crf 23)."""
+    write_h264(
+        path, (image for _, image in clip.frames()), fps=round(clip.fps), preset="veryfast", crf=23
+    )
 
 
 def scan_clip(clip: Clip, path: Path, deblock: bool) -> Scanned:

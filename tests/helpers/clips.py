@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -60,16 +60,31 @@ def write_clip(
     brightness flickers at `flicker_at` (x264's `ultrafast` has no loop filter; `veryfast` has)."""
     rng = np.random.default_rng(11)
     background = scene(width, height)
+    images = (
+        frame_at(background, i / fps, intervals, rng, flicker_at, fps)
+        for i in range(round(duration_s * fps))
+    )
+    return write_h264(path, images, fps=fps, preset=preset, crf=crf)
+
+
+def write_h264(
+    path: Path, images: Iterable[np.ndarray], *, fps: int, preset: str = "ultrafast", crf: int = 18
+) -> Path:
+    """An H.264 MP4 (libx264, yuv420p) of BGR or grey `images`, one every 1/fps seconds; its
+    size is the first image's."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": preset, "crf": str(crf)}
-        for i in range(round(duration_s * fps)):
-            image = frame_at(background, i / fps, intervals, rng, flicker_at, fps)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        stream: av.video.stream.VideoStream | None = None
+        for i, image in enumerate(images):
+            colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+            if stream is None:
+                stream = container.add_stream("libx264", rate=fps)
+                stream.height, stream.width = colour.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"preset": preset, "crf": str(crf)}
+            frame = av.VideoFrame.from_ndarray(colour, format="bgr24")
             frame.pts, frame.time_base = i, Fraction(1, fps)
             for packet in stream.encode(frame):
                 container.mux(packet)
-        for packet in stream.encode(None):
+        for packet in stream.encode(None) if stream is not None else []:
             container.mux(packet)
     return path
