@@ -50,8 +50,15 @@ def packet_times(path: Path) -> list[float]:
     return sorted(float(p["pts_time"]) for p in json.loads(result.stdout)["packets"])
 
 
-def continuous_config(data_dir: Path, segment_seconds: float = 2.0, source: str = "demo"):
-    camera = CameraConfig(name="cam", source=source, fps=FPS, width=160, height=120)
+def continuous_config(
+    data_dir: Path,
+    segment_seconds: float = 2.0,
+    source: str = "demo",
+    *,
+    fps: int = FPS,
+    size: tuple[int, int] = (160, 120),
+):
+    camera = CameraConfig(name="cam", source=source, fps=fps, width=size[0], height=size[1])
     camera.record = "continuous"
     camera.segment_seconds = segment_seconds  # type: ignore[assignment]  # below the config's 10 s to keep the test short
     return demo_config(str(data_dir), cameras=[camera])
@@ -60,6 +67,19 @@ def continuous_config(data_dir: Path, segment_seconds: float = 2.0, source: str 
 def recordings(server: ServerThread, start: float, end: float) -> list[dict]:
     query = urllib.parse.urlencode({"start": start, "end": end})
     return server.get_json(f"/api/cameras/cam/recordings?{query}")["segments"]
+
+
+def segments_since(server: ServerThread, began: float, count: int) -> list[dict]:
+    """The recordings listed from `began` on, once there are `count` of them."""
+    return wait_until(
+        lambda: (r := recordings(server, began - 5, time.time())) and len(r) >= count and r,
+        timeout=60,
+        message=f"{count} segments",
+    )
+
+
+def segment_file(server: ServerThread, data_dir: Path, recording: dict) -> Path:
+    return data_dir / server.call(lambda: _path_of(server, recording["id"]))
 
 
 def epoch(text: str) -> float:
@@ -87,17 +107,13 @@ def check_seamless_segments_and_export(server: ServerThread, began: float, tmp_p
     """Five segments that meet within the camera's own frame jitter, H.264 from a keyframe,
     served through the index, and an export across three with the asked duration."""
 
-    def four_segments():
-        found = recordings(server, began - 5, time.time())
-        return len(found) >= 5 and found
-
-    found = wait_until(four_segments, timeout=60, message="five segments")
+    found = segments_since(server, began, 5)
     finished = list(found[:-1])  # the last one is still recording
     for item in finished:
         assert item["kind"] == "segment" and item["url"] == f"/media/segments/{item['id']}.mp4"
     # each segment file: H.264, starting on a keyframe at time 0
     data_dir = tmp_path / "data"
-    files = [data_dir / server.call(lambda i=i: _path_of(server, i["id"])) for i in finished]
+    files = [segment_file(server, data_dir, item) for item in finished]
     for path in files:
         assert probe(path)["codec_name"] == "h264"
     # where one segment ends and the next begins: one frame interval, no more than the
@@ -322,22 +338,11 @@ def test_rtsp_camera_segments_are_its_packets_back_to_back_and_export_copies_the
     footage = walking_figure(tmp_path / "walk.mp4", seconds=60, gop=10)  # a keyframe a second
     rtsp = RtspCamera(free_port(), {"walk": footage}).start()
     try:
-        camera = CameraConfig(name="cam", source=rtsp.url("walk"), fps=10, width=0, height=0)
-        camera.record = "continuous"
-        camera.segment_seconds = 2  # type: ignore[assignment]  # shorter than the config allows, for a short test
-        config = demo_config(str(tmp_path / "data"), cameras=[camera])
+        config = continuous_config(tmp_path / "data", source=rtsp.url("walk"), fps=10, size=(0, 0))
         began = time.time()
         with ServerThread(config) as server:
-            found = wait_until(
-                lambda: (r := recordings(server, began - 5, time.time())) and len(r) >= 5 and r,
-                timeout=60,
-                message="five segments",
-            )
-            finished = found[:4]
-            files = [
-                tmp_path / "data" / server.call(lambda i=i: _path_of(server, i["id"]))
-                for i in finished
-            ]
+            finished = segments_since(server, began, 5)[:4]
+            files = [segment_file(server, tmp_path / "data", item) for item in finished]
             copied = [packets(path) for path in files]
             source = [p["data_hash"] for p in packets(footage)]
             joined = [p["data_hash"] for segment in copied for p in segment]
@@ -384,14 +389,9 @@ def test_a_webcams_segments_carry_its_microphones_sound(tmp_path, monkeypatch):
         config.cameras[0].audio_source = f"pulse:{microphone.source}"
         began = time.time()
         with ServerThread(config) as server:
-            found = wait_until(
-                lambda: (r := recordings(server, began - 5, time.time())) and len(r) >= 4 and r,
-                timeout=60,
-                message="four segments",
-            )
-            files = [
-                tmp_path / "data" / server.call(lambda i=i: _path_of(server, i["id"]))
-                for i in found[1:3]  # closed, and begun once the microphone was heard
+            found = segments_since(server, began, 4)
+            files = [  # closed, and begun once the microphone was heard
+                segment_file(server, tmp_path / "data", item) for item in found[1:3]
             ]
     finally:
         microphone.stop()
@@ -410,18 +410,10 @@ def test_a_g711_cameras_segments_have_its_sound_as_aac_beside_its_copied_video(t
     footage = walking_figure(tmp_path / "walk.mp4", seconds=60, gop=10)
     rtsp = RtspCamera(free_port(), {"walk": footage}, audio="pcma").start()
     try:
-        camera = CameraConfig(name="cam", source=rtsp.url("walk"), fps=10, width=0, height=0)
-        camera.record = "continuous"
-        camera.segment_seconds = 2  # type: ignore[assignment]  # shorter than the config allows, for a short test
-        config = demo_config(str(tmp_path / "data"), cameras=[camera])
+        config = continuous_config(tmp_path / "data", source=rtsp.url("walk"), fps=10, size=(0, 0))
         began = time.time()
         with ServerThread(config) as server:
-            found = wait_until(
-                lambda: (r := recordings(server, began - 5, time.time())) and len(r) >= 3 and r,
-                timeout=60,
-                message="three segments",
-            )
-            path = tmp_path / "data" / server.call(lambda: _path_of(server, found[1]["id"]))
+            path = segment_file(server, tmp_path / "data", segments_since(server, began, 3)[1])
     finally:
         rtsp.stop()
     kinds = {s["codec_type"]: s["codec_name"] for s in streams(path)}
