@@ -5,7 +5,6 @@ stand-in adds its own sink to the same PulseAudio (and unloads it when stopped).
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,15 @@ def _sources() -> str:
         ["pactl", "list", "short", "sources"], capture_output=True, text=True, timeout=10
     )
     return result.stdout if result.returncode == 0 else ""
+
+
+def _playing(sink: str) -> bool:
+    """The sink is RUNNING: a stream plays into it (`pactl list short sinks`)."""
+    result = subprocess.run(
+        ["pactl", "list", "short", "sinks"], capture_output=True, text=True, timeout=10
+    )
+    rows = (line.split("\t") for line in result.stdout.splitlines())
+    return any(len(row) >= 5 and row[1] == sink and row[4] == "RUNNING" for row in rows)
 
 
 class PulseMicrophone:
@@ -107,8 +115,13 @@ class PulseMicrophone:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(0.2)
-        assert self.feeder.poll() is None, f"pacat could not play into the {self.sink} sink"
+        feeder = self.feeder
+        wait_until(
+            lambda: feeder.poll() is not None or _playing(self.sink),
+            timeout=20,
+            message=f"the tone playing into the {self.sink} sink",
+        )
+        assert feeder.poll() is None, f"pacat could not play into the {self.sink} sink"
 
     def stop(self) -> None:
         if self.feeder is not None and self.feeder.poll() is None:
