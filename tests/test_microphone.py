@@ -16,7 +16,6 @@ import pytest
 from camwatch.capture.camera import Camera
 from camwatch.capture.microphone import Microphone, alsa_device, use_system_alsa
 from camwatch.capture.packets import EncodedPacket
-from camwatch.capture.sources import OpenCVSource
 from camwatch.config import CameraConfig, Config
 from camwatch.recording.recorder import EventRecorder
 from camwatch.service import Service
@@ -26,7 +25,7 @@ from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.clips import frame_at, scene
 from tests.helpers.microphone import PulseMicrophone, system_alsa_for_this_test
 from tests.helpers.support import ServerThread, demo_config, wait_until
-from tests.helpers.webcam import CuedWebcam
+from tests.helpers.webcam import CuedWebcam, webcam_source
 
 
 def test_system_alsa_paths_are_set_only_when_unset_and_present():
@@ -174,15 +173,7 @@ def test_webcam_clip_has_the_microphones_sound_from_its_pre_roll_on(tmp_path, mo
     recorders: list[EventRecorder] = []
 
     def build(config: Config) -> Service:
-        source = functools.partial(
-            OpenCVSource,
-            "/dev/video0",
-            width=320,
-            height=240,
-            fps=10,
-            backend=cv2.CAP_V4L2,
-            capture_factory=lambda target, backend, params: webcam,
-        )
+        source = functools.partial(webcam_source, webcam, width=320, height=240)
         camera = Camera(camera_config, source_factory=source)
         service = Service(config, cameras=[camera])
         add_integrations(service)

@@ -13,7 +13,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 
@@ -36,7 +35,7 @@ from tests.helpers.live_clients import read_mjpeg_parts, websocket_binaries
 from tests.helpers.media import probe
 from tests.helpers.mjpeg_server import MjpegTestServer, jpeg_frame
 from tests.helpers.support import ServerThread, demo_config, wait_until
-from tests.helpers.webcam import FakeV4l2Webcam, mjpeg_file, split_jpegs
+from tests.helpers.webcam import FakeV4l2Webcam, mjpeg_file, split_jpegs, webcam_source
 
 WIDTH, HEIGHT = 160, 120
 
@@ -285,21 +284,10 @@ def test_the_demo_scene_held_up_resumes_in_real_time() -> None:
 # -- V4L2 webcams in MJPG mode (through the capture seam: no webcam on the test machines) -------
 
 
-def _webcam_source(fake: FakeV4l2Webcam) -> OpenCVSource:
-    return OpenCVSource(
-        "/dev/video0",
-        width=640,
-        height=480,
-        fps=10,
-        backend=cv2.CAP_V4L2,
-        capture_factory=lambda target, backend, params: fake,
-    )
-
-
 def test_mjpg_webcam_hands_over_its_own_jpeg_bytes(tmp_path):
     jpegs = split_jpegs(mjpeg_file(tmp_path / "cam.mjpeg", seconds=2).read_bytes())
     fake = FakeV4l2Webcam(jpegs, fps=100)
-    source = _webcam_source(fake)
+    source = webcam_source(fake)
     source.open()
     pictures = [source.read() for _ in range(10)]
     assert source.camera_jpeg and not fake.convert_rgb
@@ -309,7 +297,7 @@ def test_mjpg_webcam_hands_over_its_own_jpeg_bytes(tmp_path):
 
 def test_yuyv_only_webcam_keeps_the_decoded_path(tmp_path):
     jpegs = split_jpegs(mjpeg_file(tmp_path / "cam.mjpeg", seconds=1).read_bytes())
-    source = _webcam_source(FakeV4l2Webcam(jpegs, fps=100, mjpg=False))
+    source = webcam_source(FakeV4l2Webcam(jpegs, fps=100, mjpg=False))
     source.open()
     picture = source.read()
     assert not source.camera_jpeg
@@ -325,7 +313,7 @@ def test_mjpg_webcam_reaches_viewers_byte_for_byte_and_records_h264(tmp_path):
     camera_config.motion.min_motion_frames = 3
 
     def build(config: Config) -> Service:
-        camera = Camera(camera_config, source_factory=lambda: _webcam_source(fake))
+        camera = Camera(camera_config, source_factory=lambda: webcam_source(fake))
         service = Service(config, cameras=[camera])
         add_integrations(service)
         attach_event_store(service)

@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camwatch.capture.sources import OpenCVSource
+
 SOI, EOI = b"\xff\xd8", b"\xff\xd9"
 
 
@@ -118,3 +120,17 @@ class CuedWebcam(FakeV4l2Webcam):
         if self.cued_at is not None and 0 <= index - self.cued_at < len(self.cued):
             return self.cued[index - self.cued_at]
         return super().jpeg(index)
+
+
+def webcam_source(
+    fake: FakeV4l2Webcam, width: int = 640, height: int = 480, fps: int = 10
+) -> OpenCVSource:
+    """camwatch's V4L2 source for /dev/video0, opening `fake` instead of the device."""
+    return OpenCVSource(
+        "/dev/video0",
+        width=width,
+        height=height,
+        fps=fps,
+        backend=cv2.CAP_V4L2,
+        capture_factory=lambda target, backend, params: fake,
+    )
