@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Generic, Protocol, TypeVar
 
 from camwatch.capture.packets import EncodedPacket
 from camwatch.recording.clip_writer import ClipFrame
@@ -13,53 +14,51 @@ MAX_PACKET_SECONDS = 60.0
 AUDIO_SLACK_S = 0.5
 
 
-class PreRollBuffer:
-    """The last `seconds` of frames, sized in time rather than in frames."""
+class _Timed(Protocol):
+    @property
+    def t(self) -> float: ...  # monotonic capture seconds
+
+
+T = TypeVar("T", bound=_Timed)
+
+
+class _TimeWindow(Generic[T]):
+    """The items of the last `seconds` (and `slack`) by capture time, sized in time rather than
+    in items."""
+
+    slack = 0.0
 
     def __init__(self) -> None:
-        self._frames: deque[ClipFrame] = deque()
+        self._items: deque[T] = deque()
 
-    def push(self, frame: ClipFrame, seconds: float) -> None:
-        self._frames.append(frame)
-        while self._frames and self._frames[0].t < frame.t - seconds:
-            self._frames.popleft()
+    def push(self, item: T, seconds: float) -> None:
+        self._items.append(item)
+        cutoff = item.t - seconds - self.slack
+        while self._items and self._items[0].t < cutoff:
+            self._items.popleft()
 
-    def drain(self) -> list[ClipFrame]:
-        frames = list(self._frames)
-        self._frames.clear()
-        return frames
+    def drain(self) -> list[T]:
+        items = list(self._items)
+        self._items.clear()
+        return items
 
     def clear(self) -> None:
-        self._frames.clear()
+        self._items.clear()
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._items)
 
 
-class AudioPreRoll:
+class PreRollBuffer(_TimeWindow[ClipFrame]):
+    """The last `seconds` of frames."""
+
+
+class AudioPreRoll(_TimeWindow[EncodedPacket]):
     """The last `seconds` of sound beside frames that are encoded (a webcam's microphone, or a
     camera's audio when its video is not copied), kept by capture time like the frames, so
     a clip's sound starts with its pre-roll rather than at its trigger."""
 
-    def __init__(self) -> None:
-        self._packets: deque[EncodedPacket] = deque()
-
-    def push(self, packet: EncodedPacket, seconds: float) -> None:
-        self._packets.append(packet)
-        cutoff = packet.t - seconds - AUDIO_SLACK_S
-        while self._packets[0].t < cutoff:
-            self._packets.popleft()
-
-    def drain(self) -> list[EncodedPacket]:
-        packets = list(self._packets)
-        self._packets.clear()
-        return packets
-
-    def clear(self) -> None:
-        self._packets.clear()
-
-    def __len__(self) -> int:
-        return len(self._packets)
+    slack = AUDIO_SLACK_S
 
 
 class PacketBuffer:
