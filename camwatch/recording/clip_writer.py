@@ -141,13 +141,13 @@ class JpegDecoder:
     def picture(self, data: bytes) -> av.VideoFrame:
         try:
             frames = self._codec.decode(av.Packet(data))
-        except av.FFmpegError as e:
+            if not frames:
+                raise jpeg.JpegError("no picture in JPEG")
+            picture = frames[0]
+            if picture.format.name != FULL_RANGE_FORMAT:
+                picture = picture.reformat(format=FULL_RANGE_FORMAT)
+        except av.FFmpegError as e:  # a corrupt JPEG, or one swscale cannot convert
             raise jpeg.JpegError(str(e)) from None
-        if not frames:
-            raise jpeg.JpegError("no picture in JPEG")
-        picture = frames[0]
-        if picture.format.name != FULL_RANGE_FORMAT:
-            picture = picture.reformat(format=FULL_RANGE_FORMAT)
         picture.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
         self.decoded += 1
         return picture
@@ -273,7 +273,7 @@ class ClipWriter(threading.Thread):
 
     def submit_audio(self, packet: EncodedPacket) -> bool:
         """Queue a packet of the clip's audio; dropped (False) when the writer is behind."""
-        if self._closed or self.audio is None or packet.stream != self.audio:
+        if self._closed or self.audio is None or not _same_stream(packet.stream, self.audio):
             return False
         if self._audio_in - self._audio_out >= self._queue_audio:
             return False
@@ -422,3 +422,8 @@ class ClipWriter(threading.Thread):
             action()
         except Exception:
             log.exception("clip %s: error", self.path.name)
+
+
+def _same_stream(stream: StreamInfo, expected: StreamInfo) -> bool:
+    """Usually the very object the source announced: identity first, the fields if not."""
+    return stream is expected or stream == expected
