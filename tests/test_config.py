@@ -256,3 +256,10 @@ def test_record_crf_defaults_to_the_clip_writer_s_and_loads(tmp_path: Path) -> N
 
     assert load(tmp_path, "[[cameras]]\n").cameras[0].record_crf == DEFAULT_CRF == 28
     assert load(tmp_path, "[[cameras]]\nrecord_crf = 23\n").cameras[0].record_crf == 23
+
+
+@pytest.mark.parametrize("section", ["server", "mqtt"])
+def test_a_wrong_password_is_named_but_never_echoed(section: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        cfg.config_from_mapping({section: {"password": 90210417}})
+    assert str(error.value) == f"{section}.password: expected a string"

@@ -98,13 +98,14 @@ def _describe_allowed(f: dataclasses.Field[Any], kind: type) -> str:
 
 
 def _coerce(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
-    try:
-        if f.metadata.get("validate") is not None:
-            return f.metadata["validate"](value, key)
+    validate = f.metadata.get("validate")
+    if validate is None:
         return _coerce_value(value, kind, key, f)
-    except ConfigError as e:
-        if f.metadata.get("secret"):  # name the key, never echo the value
-            raise ConfigError(str(e).split(", got ")[0]) from None
+    try:
+        return validate(value, key)
+    except ConfigError:
+        if f.metadata.get("secret"):  # a validator's message may quote the value
+            raise ConfigError(f"{key}: not a valid value (not shown: it is secret)") from None
         raise
 
 
@@ -145,17 +146,18 @@ _PARSERS: dict[type, Callable[[Any], Any]] = {
 def _coerce_value(value: Any, kind: type, key: str, f: dataclasses.Field[Any]) -> Any:
     meta = f.metadata
     allowed = meta.get("allowed") or _describe_allowed(f, kind)
+    got = "" if meta.get("secret") else f", got {value!r}"  # never echo a secret
     parse = meta.get("parse") or _PARSERS.get(kind, lambda v: v)
     try:
         parsed = parse(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{key}: expected {allowed}, got {value!r}") from None
+        raise ConfigError(f"{key}: expected {allowed}{got}") from None
     low, high = meta.get("low"), meta.get("high")
     out_of_range = (low is not None and parsed < low) or (high is not None and parsed > high)
     not_a_choice = bool(meta.get("choices")) and parsed not in meta["choices"]
     no_match = meta.get("pattern") is not None and not meta["pattern"].match(parsed)
     if out_of_range or not_a_choice or no_match:  # the value as written: 300, not 300.0
-        raise ConfigError(f"{key}: expected {allowed}, got {value!r}")
+        raise ConfigError(f"{key}: expected {allowed}{got}")
     return parsed
 
 
