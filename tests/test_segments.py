@@ -25,7 +25,14 @@ from camwatch.config import CameraConfig, RetentionConfig
 from camwatch.frame import Frame
 from camwatch.recording.clip_writer import ClipResult
 from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord
-from camwatch.recording.segment_index import RANGES_DIR, SegmentRecord, SegmentStore, segment_path
+from camwatch.recording.segment_index import (
+    PENDING_ROWS_MAX,
+    RANGES_DIR,
+    SegmentRecord,
+    SegmentRows,
+    SegmentStore,
+    segment_path,
+)
 from camwatch.recording.segments import SegmentRecorder
 from tests.helpers.camera_files import packets, sound_timeline, streams, walking_figure
 from tests.helpers.event_files import whole_fragments, write_fragmented_clip
@@ -512,3 +519,32 @@ def test_on_a_full_disk_segment_rows_are_kept_and_written_later_logged_once(
     assert all((tmp_path / r.path).is_file() and r.size_bytes > 0 for r in rows)
     logged = [r for r in caplog.records if r.name == "camwatch.recording.segment_index"]
     assert [r.levelno for r in logged] == [logging.ERROR, logging.INFO], logged
+
+
+def test_kept_segment_rows_are_capped_oldest_puts_first_and_reconcile_restores_them(store, caplog):
+    caplog.set_level(logging.INFO, logger="camwatch.recording")
+    segments = FullSegmentStore(store)
+    rows = SegmentRows(segments, "cam")
+    first = add_segment(segments, NOW - 10**6)  # indexed, then deleted while the disk is full
+    segments.full = True
+    rows.delete(first)
+    dropped = segment_path(segments.root, "cam", NOW - 10**5, "dead")
+    write_fragmented_clip(dropped, 10)  # its row is the oldest put kept: the first given up
+    rows.put(
+        SegmentRecord(
+            "dead", "cam", NOW - 10**5, NOW - 10**5, str(dropped.relative_to(segments.root))
+        )
+    )
+    for i in range(PENDING_ROWS_MAX + 4):
+        rows.put(SegmentRecord(f"{i:x}", "cam", NOW + i, NOW + i + 1, f"segments/none/{i}.mp4"))
+    assert rows.pending == PENDING_ROWS_MAX
+    segments.full = False
+    rows.retry()
+    written = {r.id for r in segments.records()}
+    assert first.id not in written and not (store.root / first.path).exists()  # the delete kept
+    assert "dead" not in written and len(written) == PENDING_ROWS_MAX - 1
+    assert f"{PENDING_ROWS_MAX + 3:x}" in written and "0" not in written  # the newest kept
+    logged = [r for r in caplog.records if r.name == "camwatch.recording.segment_index"]
+    assert [r.levelno for r in logged] == [logging.ERROR, logging.WARNING, logging.INFO], logged
+    report = segments.reconcile()  # the next start: the segment file gets its row back
+    assert "dead" in report.indexed and segments.get("dead").status == "truncated"

@@ -28,6 +28,12 @@ RANGES_DIR = f"{CLIPS_DIR}/.ranges"
 RANGE_CACHE_S = 86400.0  # how long an event's remuxed MP4 is kept for viewers
 SEGMENTS_DIR = "segments"  # data_dir/segments/{camera}/{YYYY-MM-DD}/{camera}-{stamp}-{id}.mp4
 SEGMENT_STEM = re.compile(r"^(?P<camera>[a-z0-9_-]+)-(?P<stamp>\d{8}-\d{6})-(?P<id>[a-f0-9]+)$")
+# Rows a SegmentRows keeps while the index cannot be written: a day of 60 s segments (the
+# default), or four hours of the shortest (10 s) ones, in under a megabyte. Past that the
+# oldest kept *puts* go: their files stay on disk and SegmentStore.reconcile at the next start
+# indexes a segment file without a row (closed as truncated, its start from the file's name to
+# the second), so what is lost is only that row's exact start and "complete" status.
+PENDING_ROWS_MAX = 1440
 COLUMNS = ("id", "camera", "started_at", "ended_at", "path", "size_bytes", "status")
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS segments (
@@ -291,6 +297,7 @@ class SegmentRows:
         self._pending: dict[str, tuple[SegmentRecord, bool]] = {}  # id -> (record, delete)
         self._lock = threading.Lock()  # one write at a time: a retry never undoes a newer one
         self._failing = False
+        self._dropping = False  # logged once a spell, when the first kept row is given up
 
     @property
     def pending(self) -> int:
@@ -314,6 +321,25 @@ class SegmentRows:
             self._pending.pop(record.id, None)
             self._pending[record.id] = (record, delete)  # the newest intent, last in line
             self._flush()
+            self._cap()
+
+    def _cap(self) -> None:
+        """Give up the oldest kept puts past PENDING_ROWS_MAX (deletes go last: a delete
+        whose row write failed has unlinked its file already, reconcile drops the row)."""
+        excess = len(self._pending) - PENDING_ROWS_MAX
+        if excess <= 0:
+            return
+        puts_first = sorted(self._pending, key=lambda key: self._pending[key][1])  # stable
+        for key in puts_first[:excess]:
+            del self._pending[key]
+        if not self._dropping:
+            self._dropping = True
+            log.warning(
+                "camera %s: %d segment rows kept while the index cannot be written; the oldest "
+                "are given up (their files stay and are indexed again at the next start)",
+                self.camera,
+                PENDING_ROWS_MAX,
+            )
 
     def _flush(self) -> None:
         kept = len(self._pending)
@@ -325,7 +351,7 @@ class SegmentRows:
                 return
             del self._pending[segment_id]
         if self._failing:
-            self._failing = False
+            self._failing = self._dropping = False
             log.info("camera %s: segment index written again (%d kept)", self.camera, kept)
 
     def _failed(self, segment_id: str, error: Exception) -> None:
