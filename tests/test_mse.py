@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 import subprocess
 import time
@@ -203,6 +204,38 @@ def test_muxer_output_is_split_into_fragments_by_track_and_a_cut_box_waits():
     assert found == [(2, sound), (1, frame)] and rest == frame[:20]
     found, rest = fmp4._fragments(rest + frame[20:])
     assert found == [(1, frame)] and rest == b""
+
+
+def test_muxer_bytes_that_never_complete_a_box_start_the_live_stream_over_logged_once(
+    footage, caplog
+):
+    """A box whose end never comes (here one declared 1 GB long) would keep every later byte
+    and frame waiting: the muxer is given up and a new one starts at the next keyframe."""
+    video, audio, found = camera_packets(footage)
+    hub = FragmentHub()
+    hub.on_streams(video, audio)
+    hub.join()
+    cut: list[float] = []  # capture times of the packets that yielded a fragment
+    broken_at, first_generation = 0.0, 0
+    for packet in found:
+        if packet.t > 6:
+            break
+        muxer = hub.muxer
+        if packet.t > 2.05 and not broken_at and muxer is not None:
+            muxer._sink.write(struct.pack(">I4s", 2**30, b"mdat") + bytes(64))
+            broken_at, first_generation = packet.t, hub.generation
+        sent = hub._seq
+        hub.on_packet(packet)
+        if hub._seq > sent:
+            cut.append(packet.t)
+        if broken_at and muxer is not None:
+            assert len(muxer._unfinished) <= fmp4.MAX_PENDING_BYTES
+    hub.leave()
+    assert broken_at and hub.generation == first_generation + 1  # one new muxer, at 3 s
+    assert next(t for t in cut if t > broken_at) > 3.0  # from the keyframe at 3 s on
+    assert max(cut) > 5.8  # and the live stream goes on
+    warned = [r for r in caplog.records if r.name == "camwatch.capture.fmp4"]
+    assert [r.levelno for r in warned] == [logging.WARNING], warned
 
 
 def test_live_stream_drops_the_sound_track_while_the_camera_sends_none(footage):

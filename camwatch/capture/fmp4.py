@@ -27,6 +27,12 @@ MAX_BEHIND_FRAGMENTS = 30  # a viewer further behind skips to the newest keyfram
 # no sound for this long: the live stream starts over without it (and with it once it is back)
 SOUND_GONE_S = 2.0
 MAX_SOUND_FRAGMENTS = 100  # sound cut while no frame comes (~2 s of AAC): the newest kept
+# The muxer's output is cut into fragments by its boxes. A fragment is one frame (a 4K keyframe
+# is a few MB) and the muxer cuts one per packet, two frames late: a box declared larger than
+# this, more bytes than this waiting for a box's end, or this many frames muxed and none cut
+# mean the byte stream is broken, and the live stream starts over at the next keyframe.
+MAX_PENDING_BYTES = 16 * 1024 * 1024
+MAX_UNCUT_FRAMES = 60
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class LiveMuxer:
         self._keyframes: deque[bool] = deque()  # of the video packets muxed, not yet cut
         self._sound_cut: list[bytes] = []  # sound fragments waiting for the next frame's
         self._unfinished = b""  # the muxer's bytes after its last whole fragment
+        self.broken = False  # its output cannot be cut into fragments: start a new muxer
 
     @property
     def mime(self) -> str:
@@ -138,6 +145,11 @@ class LiveMuxer:
         get one message per frame and start on a keyframe."""
         out: list[tuple[bytes, bool]] = []
         fragments, self._unfinished = _fragments(self._unfinished + data)
+        if _hopeless(self._unfinished) or len(self._keyframes) > MAX_UNCUT_FRAMES:
+            self.broken = True
+            self._unfinished, self._sound_cut = b"", []
+            self._keyframes.clear()
+            return []
         for track, fragment in fragments:
             if track != self._video_track:
                 self._sound_cut.append(fragment)
@@ -200,6 +212,16 @@ def _fragments(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     return out, data[start:]
 
 
+def _hopeless(rest: bytes) -> bool:
+    """What follows the last whole fragment will never complete one (see MAX_PENDING_BYTES)."""
+    if len(rest) > MAX_PENDING_BYTES:
+        return True
+    if len(rest) < 8:
+        return False
+    size: int = struct.unpack_from(">I", rest)[0]
+    return size < 8 or size > MAX_PENDING_BYTES
+
+
 def _moof_track(data: bytes, offset: int, size: int) -> int:
     """moof > traf > tfhd's track_ID (FFmpeg writes mfhd, then one traf per track)."""
     child, end = offset + 8, offset + size
@@ -229,6 +251,7 @@ class FragmentHub:
         self._pending: list[Fragment] = []
         self._lock = threading.Lock()
         self._changed = asyncio.Event()
+        self._broken_logged = False
         self.closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -288,7 +311,19 @@ class FragmentHub:
                 self._muxer = LiveMuxer(packet.stream, sound)
                 self.generation += 1
         if self._muxer is not None:
-            self._send(self._muxer.feed(packet))
+            self._feed(self._muxer, packet)
+
+    def _feed(self, muxer: LiveMuxer, packet: EncodedPacket) -> None:
+        self._send(muxer.feed(packet))
+        if not muxer.broken:
+            return
+        with self._lock:  # as when the sound stops: a new muxer at the next keyframe
+            muxer.close()
+            if self._muxer is muxer:
+                self._muxer = None
+        level = logging.DEBUG if self._broken_logged else logging.WARNING
+        self._broken_logged = True
+        log.log(level, "the live fMP4 could not be cut into fragments: starting it over")
 
     def _sounding(self, t: float) -> bool:
         """The camera's sound is coming (a packet within SOUND_GONE_S of `t`)."""
@@ -314,7 +349,7 @@ class FragmentHub:
         self._last_sound_t = packet.t
         muxer = self._muxer
         if muxer is not None and muxer.audio is not None:
-            self._send(muxer.feed(packet))
+            self._feed(muxer, packet)
 
     def _send(self, fragments: list[tuple[bytes, bool]]) -> None:
         for data, keyframe in fragments:
