@@ -4,6 +4,7 @@ and a camera that goes away mid-event leaves a closed, playable clip and reconne
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import shutil
 import signal
@@ -12,9 +13,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 import pytest
 
-from camwatch.capture.packets import StreamInfo
+from camwatch.capture.av_source import stream_info
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import MotionConfig
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.recorder import EventRecorder
@@ -372,3 +376,70 @@ def test_packets_between_keyframes_are_muxed_after_a_bounded_batch(tmp_path):
         writer.finish()
         writer.join(20)
     assert writer.result.audio_packets == len(sounds)
+
+
+def clip_of(path: Path, video: StreamInfo, audio: StreamInfo, found: list[EncodedPacket]) -> Path:
+    """`found` (a keyframe first) written by a PacketClipWriter, as the recorder hands them."""
+    writer = PacketClipWriter(path, lambda result: None, video=video, audio=audio)
+    writer.start()
+    for packet in found:
+        assert writer.submit(packet)
+    writer.finish()
+    writer.join(30)
+    assert not writer.is_alive() and writer.result.error is None
+    return path
+
+
+def test_g711_begun_before_the_first_frame_sounds_from_the_frame_on(tmp_path):
+    """Sound decoded anyway (G.711 here, a microphone's PCM likewise) keeps the samples from
+    the clip's first frame on, rather than dropping the packet and starting 0.05 s late."""
+    source = walking_figure(tmp_path / "cam.mp4", seconds=3, gop=10, audio=False)
+    with av.open(str(source)) as container:
+        video = stream_info(container.streams.video[0])
+        frames = []
+        for p in container.demux(video=0):
+            if p.dts is not None:
+                t = float(p.dts * p.time_base)
+                frames.append(EncodedPacket(video, bytes(p), p.dts, p.pts, t, t, p.is_keyframe))
+    g711 = StreamInfo("audio", "pcm_alaw", Fraction(1, 8000), sample_rate=8000, channels=1)
+    # 0.1 s packets of silence, the first from 0.05 s before the clip's first frame: silent
+    # until the frame, then a loud 4 kHz square wave (A-law 0xAA, 0x2A) up to its end
+    first = b"\xd5" * 400 + b"\xaa\x2a" * 200
+    sound = [
+        EncodedPacket(g711, first if i == 0 else b"\xd5" * 800, i * 800, i * 800, t, t, True)
+        for i, t in enumerate(frames[0].t - 0.05 + 0.1 * i for i in range(25))
+    ]
+    found = [frames[0], *sorted(frames[1:] + sound, key=lambda p: p.t)]
+    clip = clip_of(tmp_path / "clip.mp4", video, g711, found)
+    video_start, _, sound_start, _, gap = sound_timeline(clip)
+    assert abs(sound_start - video_start) < 0.02 and gap < 0.1, (sound_start, video_start)
+    with av.open(str(clip)) as container:
+        samples = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+    loud = np.flatnonzero(np.abs(samples) > 0.3)  # at 16 kHz; 1024 samples of encoder delay
+    assert len(loud) > 0, "the loud half of the first packet is lost"
+    # the sound's first samples are the frame's (its silent half cut), 0.05 s of them
+    assert abs(loud[0] - 1024) < 40 and abs(loud[-1] - loud[0] - 800) < 80, (loud[0], loud[-1])
+
+
+@pytest.mark.parametrize(("before_s", "kept"), [(0.008, True), (0.015, False)])
+def test_copied_aac_begun_before_the_first_frame_is_kept_when_mostly_after_it(
+    tmp_path, before_s, kept
+):
+    """An AAC frame cannot be cut: one starting before the clip's first frame is kept (at the
+    clip's start) when more than half of it (21 ms at 48 kHz) comes after."""
+    source = walking_figure(tmp_path / "cam.mp4", seconds=3, gop=10)
+    video, audio, found = camera_packets(source)
+    frames = [p for p in found if p.is_video]
+    zero = frames[0].t
+    sound = [p for p in found if not p.is_video and p.t >= zero]
+    lead = zero - before_s - sound[0].t
+    sound = [dataclasses.replace(p, t=p.t + lead, captured_at=p.t + lead) for p in sound]
+    clip = clip_of(
+        tmp_path / "clip.mp4",
+        video,
+        audio,
+        [frames[0], *sorted(frames[1:] + sound, key=lambda p: p.t)],
+    )
+    ours = [p["data_hash"] for p in packets(clip, "a")]
+    theirs = [p["data_hash"] for p in packets(source, "a") if float(p["pts_time"]) >= zero]
+    assert ours[:5] == (theirs[:5] if kept else theirs[1:6])

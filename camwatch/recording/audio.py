@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 import av
+import numpy as np
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 
@@ -54,11 +55,9 @@ class AacTranscoder:
         self._warned = False
 
     def packets(self, item: EncodedPacket, zero_t: float) -> list[av.Packet[Any]]:
-        if self.next_sample is None:
-            start = round((item.t - zero_t) * self.rate)
-            if start < 0:
-                return []  # audio from before the clip's first keyframe
-            self.next_sample = start
+        """AAC for `item`; of sound from before the clip's first frame, the samples from the
+        frame's time on (decoded anyway: sound starts with the picture, not a packet late)."""
+        at = round((item.t - zero_t) * self.rate) if self.next_sample is None else None
         try:
             decoded = self.decoder.decode(av.Packet(item.data))
         except av.FFmpegError as e:
@@ -69,8 +68,21 @@ class AacTranscoder:
         out: list[av.Packet[Any]] = []
         for frame in decoded:
             for resampled in self.resampler.resample(frame):
-                out += self._encode(resampled)
+                kept: av.AudioFrame | None = resampled
+                if at is not None:  # nothing placed yet
+                    kept = self._from_clip_start(resampled, at)
+                    at = None if kept is not None else at + resampled.samples
+                if kept is not None:
+                    out += self._encode(kept)
         return out
+
+    def _from_clip_start(self, frame: av.AudioFrame, at: int) -> av.AudioFrame | None:
+        """The first sound placed: `frame` starts `at` samples after the clip's start (before
+        it when negative), and what is before the start is cut off."""
+        if at + frame.samples <= 0:
+            return None
+        self.next_sample = max(0, at)
+        return frame if at >= 0 else _cut(frame, -at)
 
     def _encode(self, frame: av.AudioFrame | None) -> list[av.Packet[Any]]:
         if frame is not None:
@@ -81,3 +93,11 @@ class AacTranscoder:
 
     def flush(self) -> list[av.Packet[Any]]:
         return self._encode(None) if self.next_sample is not None else []
+
+
+def _cut(frame: av.AudioFrame, skip: int) -> av.AudioFrame:
+    """`frame` (planar float, as the resampler makes them) without its first `skip` samples."""
+    kept = np.ascontiguousarray(frame.to_ndarray()[:, skip:], dtype=np.float32)
+    out = av.AudioFrame.from_ndarray(kept, format=frame.format.name, layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    return out

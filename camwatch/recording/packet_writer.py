@@ -56,6 +56,9 @@ class Inbox:
         return self._items.popleft()
 
 
+AAC_FRAME_SAMPLES = 1024
+
+
 class _Track:
     """One output stream and the mapping of the camera's timestamps onto the clip's."""
 
@@ -69,19 +72,25 @@ class _Track:
         order."""
         if self.shift is None:
             start = round((item.t - zero_t) / self.info.time_base)
-            if start < 0:
+            if start < 0 and not self._mostly_after(item.t - zero_t):
                 return []  # audio from before the clip's first keyframe
             self.shift = start - item.dts
-        dts = item.dts + self.shift
+        dts = max(0, item.dts + self.shift)  # a frame begun before the clip's start at it
         if dts <= self.last_dts:
             return []
         self.last_dts = dts
         packet = av.Packet(item.data)
-        packet.dts, packet.pts = dts, item.pts + self.shift
+        packet.dts, packet.pts = dts, dts + item.pts - item.dts
         packet.time_base = self.info.time_base
         packet.stream = self.stream
         packet.is_keyframe = item.keyframe
         return [packet]
+
+    def _mostly_after(self, offset_s: float) -> bool:
+        """An AAC frame (1024 samples, it cannot be cut) starting `offset_s` before the clip's
+        start is more than half after it: kept, sound from the start rather than a frame late."""
+        rate = self.info.sample_rate
+        return rate > 0 and offset_s + AAC_FRAME_SAMPLES / rate / 2 > 0
 
     def flush(self) -> list[av.Packet[Any]]:
         return []
