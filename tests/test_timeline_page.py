@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from camwatch.config import CameraConfig
@@ -282,3 +284,52 @@ def test_the_live_edge_follows_a_camera_recording_right_now(open_page, tmp_path:
             timeout=45000,
         )
         watched.assert_no_errors()
+
+
+def box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def descriptor(tag: int, body: bytes) -> bytes:
+    return bytes([tag, len(body)]) + body  # a one-byte length (FFmpeg writes four)
+
+
+def test_the_timeline_names_a_files_aac_by_its_object_type_as_the_live_stream_does(
+    open_page, server, tmp_path: Path
+):
+    """Debian's FFmpeg has no HE-AAC encoder: an AAC-LC file as recorded, the same file with
+    its AudioSpecificConfig's object type made 5 (HE-AAC), and an esds written here with short
+    descriptor lengths and an ES_Descriptor option, object type 29 (HE-AAC v2)."""
+    recorded = fragmented_clip_with_sound(tmp_path / "lc.mp4", 1.0).read_bytes()
+    with av.open(str(tmp_path / "lc.mp4")) as container:
+        config = bytes(container.streams.audio[0].codec_context.extradata or b"")
+    at = recorded.index(config, recorded.index(b"esds"))
+    he_aac = recorded[:at] + bytes([5 << 3 | config[0] & 7]) + recorded[at + 1 :]
+    es = struct.pack(">HBH", 1, 0x80, 7)  # ES_ID, streamDependenceFlag, dependsOn_ES_ID
+    decoder = bytes([0x40, 0x15]) + bytes(11)  # MPEG-4 audio, audio stream, sizes and rates
+    esds = box(
+        b"esds",
+        bytes(4)
+        + descriptor(3, es + descriptor(4, decoder + descriptor(5, bytes([29 << 3 | 2, 0x88])))),
+    )
+    written = box(b"avcC", bytes([1, 0x42, 0xC0, 0x1E]) + bytes(8)) + box(b"mp4a", bytes(28) + esds)
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/")
+    found = page.evaluate(
+        """async (files) => {
+            const footage = await import(new URL("static/js/footage.js", document.baseURI));
+            return files.map((bytes) => {
+                const mime = footage.codecOf(new Uint8Array(bytes).buffer);
+                return [mime, MediaSource.isTypeSupported(mime)];
+            });
+        }""",
+        [list(recorded[:8192]), list(he_aac[:8192]), list(written)],
+    )
+    assert [mime for mime, _ in found] == [
+        'video/mp4; codecs="avc1.42c00a,mp4a.40.2"',
+        'video/mp4; codecs="avc1.42c00a,mp4a.40.5"',
+        'video/mp4; codecs="avc1.42c01e,mp4a.40.29"',
+    ]
+    assert all(supported for _, supported in found[:2]), found  # Chromium plays both
+    watched.assert_no_errors()

@@ -19,10 +19,37 @@ function findBox(view, type) {
   return -1;
 }
 
+/** An MPEG-4 descriptor at `i` (tag, then a length of up to four 7-bit bytes): tag, body. */
+function descriptor(view, i) {
+  let last = i + 1; // the length's last byte: the first without the continuation bit
+  while (last < i + 4 && view[last] & 0x80) last += 1;
+  return { tag: view[i], body: last + 1 };
+}
+
+/**
+ * The AAC track's codec string from its esds, as the live stream names it (capture/packets.py
+ * mse_codec): the AudioSpecificConfig's first five bits are the object type (2: AAC-LC, 5:
+ * HE-AAC, 29: HE-AAC v2). ES_Descriptor (3) > DecoderConfigDescriptor (4) > DecSpecificInfo (5).
+ */
+export function soundCodecOf(view) {
+  const esds = findBox(view, "esds");
+  if (esds < 0) return "mp4a.40.2";
+  const es = descriptor(view, esds + 8); // after the type, version and flags
+  const flags = view[es.body + 2];
+  let next = es.body + 3;
+  if (flags & 0x80) next += 2; // dependsOn_ES_ID
+  if (flags & 0x40) next += 1 + view[next]; // URL
+  if (flags & 0x20) next += 2; // OCR_ES_Id
+  const config = descriptor(view, next);
+  const info = descriptor(view, config.body + 13); // after the object type, stream and rates
+  const type = info.tag === 5 && es.tag === 3 && config.tag === 4 ? view[info.body] >> 3 : 2;
+  return `mp4a.40.${type > 0 && type < 31 ? type : 2}`;
+}
+
 /**
  * The MIME type and codecs of an MP4: its H.264 track from the avcC box ("avc1.PPCCLL"), and
- * its AAC track when it has sound ("mp4a.40.2"): a SourceBuffer takes only the tracks it was
- * created for, so a file with sound needs both named.
+ * its AAC track when it has sound (from its esds, "mp4a.40.2" for AAC-LC): a SourceBuffer
+ * takes only the tracks it was created for, so a file with sound needs both named.
  */
 export function codecOf(bytes) {
   const view = new Uint8Array(bytes);
@@ -30,7 +57,7 @@ export function codecOf(bytes) {
   if (avcc < 0) return FALLBACK_CODEC;
   const hex = (n) => n.toString(16).padStart(2, "0");
   const video = `avc1.${hex(view[avcc + 5])}${hex(view[avcc + 6])}${hex(view[avcc + 7])}`;
-  const sound = findBox(view, "mp4a") >= 0 ? ",mp4a.40.2" : "";
+  const sound = findBox(view, "mp4a") >= 0 ? `,${soundCodecOf(view)}` : "";
   return `video/mp4; codecs="${video}${sound}"`;
 }
 
