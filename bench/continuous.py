@@ -68,14 +68,8 @@ def folder_bytes(folder: Path) -> int:
 
 def measure(process: subprocess.Popen[bytes], folder: Path, seconds: float) -> tuple[float, float]:
     """(CPU % of one core, bytes written per hour) over the window."""
-    meter = UsageMeter(process.pid)
     before = folder_bytes(folder)
-    meter.start()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        meter.sample()
-    usage = meter.stop()
+    usage = UsageMeter(process.pid).over(seconds, interval=1.0)
     grown = folder_bytes(folder) - before
     return usage.cpu_percent, grown * 3600 / seconds
 

@@ -94,6 +94,15 @@ class UsageMeter:
         self.sample()
         return Usage(100.0 * cpu / elapsed if elapsed > 0 else 0.0, self._rss, memory_of(self.pid))
 
+    def over(self, seconds: float, interval: float = 0.5) -> Usage:
+        """start(), sample() every `interval` for `seconds`, then stop()."""
+        self.start()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            self.sample()
+        return self.stop()
+
 
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()

@@ -94,13 +94,7 @@ def viewer(kind: str, url: str, seconds: float) -> subprocess.Popen[bytes]:
 
 
 def measure(pid: int, seconds: float) -> tuple[float, float]:
-    meter = UsageMeter(pid)
-    meter.start()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        meter.sample()
-    usage = meter.stop()
+    usage = UsageMeter(pid).over(seconds)
     return usage.cpu_percent, usage.rss_mb
 
 
