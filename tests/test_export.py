@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from camwatch.recording.export import Footage, NoVideo, export_range
@@ -106,3 +107,88 @@ def test_a_missing_file_is_skipped(tmp_path):
     target = tmp_path / "out.mp4"
     result = export_range(sources, T0, T0 + 9, target)
     assert result.video_packets == 60
+
+
+def sound_onsets(path: Path, level: float = 0.05) -> list[float]:
+    """Times (s, by the decoded frames' timestamps) where the sound turns on after silence."""
+    import av
+
+    onsets, loud_before = [], False
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            samples = np.abs(frame.to_ndarray()).max(axis=0)
+            loud = np.flatnonzero(samples > level)
+            if loud.size and not loud_before:
+                onsets.append(float(frame.time) + loud[0] / frame.sample_rate)
+            loud_before = bool(loud.size) and loud[-1] > frame.samples - 64
+    return onsets
+
+
+def stream_duration(path: Path, stream: str) -> float:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries",
+         "packet=pts_time,duration_time", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    packets = json.loads(result.stdout)["packets"]
+    return max(float(p["pts_time"]) + float(p.get("duration_time", 0)) for p in packets)
+
+
+def mixed_segments(folder: Path, with_sound: list[bool]) -> list[Footage]:
+    """3 s files back to back, each with a tone or without an audio track."""
+    out = []
+    for i, sound in enumerate(with_sound):
+        path = folder / f"seg{i}.mp4"
+        (write_clip_with_audio if sound else write_fragmented_clip)(path, 30)
+        out.append(Footage(path, T0 + 3 * i, T0 + 3 * i + 2.9))
+    return out
+
+
+def test_sound_that_begins_in_a_later_file_is_exported_in_step_with_the_video(tmp_path):
+    sources = mixed_segments(tmp_path, [False, True, True])
+    target = tmp_path / "out.mp4"
+    result = export_range(sources, T0, T0 + 9, target)
+    assert result.audio_packets > 0
+    # where the tone starts in its own file (the muxer's priming shift), 3 s on
+    onset = 3.0 + sound_onsets(sources[1].path)[0]
+    assert sound_onsets(target)[0] == pytest.approx(onset, abs=0.002)
+    video_end = stream_duration(target, "v:0")
+    assert stream_duration(target, "a:0") == pytest.approx(video_end, abs=2 * FRAME_S)
+    audio = packet_times(target, "a:0")
+    assert audio[0] == pytest.approx(0.0, abs=0.07)  # silence from the first frame on
+    assert max(b - a for a, b in itertools.pairwise(audio)) < 0.13  # two AAC frames at 16 kHz
+
+
+def test_sound_that_stops_and_comes_back_is_silence_between_and_in_step_after(tmp_path):
+    sources = mixed_segments(tmp_path, [True, False, True])
+    target = tmp_path / "out.mp4"
+    export_range(sources, T0, T0 + 9, target)
+    onset = sound_onsets(sources[0].path)[0]
+    assert sound_onsets(target) == [
+        pytest.approx(onset, abs=0.002),
+        pytest.approx(6.0 + onset, abs=0.002),
+    ]
+    audio = packet_times(target, "a:0")
+    assert max(b - a for a, b in itertools.pairwise(audio)) < 0.13
+    assert stream_duration(target, "a:0") == pytest.approx(
+        stream_duration(target, "v:0"), abs=2 * FRAME_S
+    )
+
+
+def test_sound_that_ends_early_is_silence_to_the_last_frame(tmp_path):
+    sources = mixed_segments(tmp_path, [True, False])
+    target = tmp_path / "out.mp4"
+    export_range(sources, T0, T0 + 6, target)
+    assert stream_duration(target, "a:0") == pytest.approx(
+        stream_duration(target, "v:0"), abs=2 * FRAME_S
+    )
+
+
+def test_sound_of_another_format_is_left_out_and_the_rest_kept(tmp_path, caplog):
+    sources = mixed_segments(tmp_path, [True, True])
+    write_clip_with_audio(sources[1].path, 30, rate=22050)
+    target = tmp_path / "out.mp4"
+    export_range(sources, T0, T0 + 6, target)
+    assert "changes format" in caplog.text
+    assert sound_onsets(target) == [pytest.approx(sound_onsets(sources[0].path)[0], abs=0.002)]
+    assert stream_duration(target, "a:0") == pytest.approx(6.0, abs=2 * FRAME_S)

@@ -11,6 +11,8 @@ from typing import Any
 
 import av
 
+from camwatch.recording.silence import SAMPLES_PER_FRAME, silent_frame
+
 log = logging.getLogger(__name__)
 
 # An ordinary MP4 with its index first: any player can start it while it downloads.
@@ -62,6 +64,7 @@ class _Track:
         self.extradata = template.codec_context.extradata
         self.size = (getattr(template, "width", 0), getattr(template, "height", 0))
         self.last_dts: int | None = None
+        self.end_s = 0.0  # output time where the last packet written ends
 
     def accepts(self, stream: Any) -> bool:
         size = (getattr(stream, "width", 0), getattr(stream, "height", 0))
@@ -80,10 +83,50 @@ class _Track:
             dts = self.last_dts + 1  # a rounding overlap where two files meet
             pts = None if pts is None else max(pts, dts)
         packet.pts, packet.dts = pts, dts
+        self._mux(output, packet)
+
+    def _mux(self, output: av.container.OutputContainer, packet: Any) -> None:
+        if packet.pts is not None:
+            end_s = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            self.end_s = max(self.end_s, end_s)
         packet.stream = self.stream
         output.mux(packet)
-        if dts is not None:
-            self.last_dts = dts
+        if packet.dts is not None:
+            self.last_dts = packet.dts
+
+
+class _AudioTrack(_Track):
+    """The audio track: where the footage has no sound (a file without it, sound that began
+    late or stopped), silent frames keep it continuous and in step with the video, when a
+    silent frame for its configuration can be made (AAC-LC); else it has gaps there."""
+
+    def __init__(self, output: av.container.OutputContainer, template: Any) -> None:
+        super().__init__(output, template)
+        context = template.codec_context
+        self.rate = int(context.sample_rate or 0)
+        self.silence: bytes | None = None
+        if self.codec == "aac" and self.rate > 0:
+            self.silence = silent_frame(self.extradata, self.rate, context.layout.name)
+        self.time_base = Fraction(1, self.rate) if self.rate else Fraction(1, 1000)
+
+    def mux(self, output: av.container.OutputContainer, packet: Any, offset_s: float) -> None:
+        if packet.pts is not None:
+            self.fill_to(output, float(packet.pts * packet.time_base) + offset_s)
+        super().mux(output, packet, offset_s)
+
+    def fill_to(self, output: av.container.OutputContainer, until_s: float) -> None:
+        """Silent frames from where the sound ends to until_s (output time), the last one
+        ending there; a gap shorter than a frame is left as it is."""
+        if self.silence is None:
+            return
+        frame_s = SAMPLES_PER_FRAME / self.rate
+        frames = int((until_s - self.end_s) / frame_s + 1e-6)
+        for i in range(frames, 0, -1):
+            packet = av.Packet(self.silence)
+            packet.time_base = self.time_base
+            packet.pts = packet.dts = round((until_s - i * frame_s) * self.rate)
+            packet.duration = SAMPLES_PER_FRAME
+            self._mux(output, packet)
 
 
 class _Exporter:
@@ -95,20 +138,50 @@ class _Exporter:
         self.end = end
         self.origin: float | None = None  # wall clock of the file's time 0
         self.held: list[_Packet] = []  # from the last keyframe before start
-        self.tracks: dict[str, _Track] = {}
+        self.video: _Track | None = None
+        self.audio: _AudioTrack | None = None
         self.result = ExportResult(Path(output.name))
         self.done = False
+        self._warned_audio = False
 
-    def open_tracks(self, video: Any, audio: Any) -> None:
-        if not self.tracks:
-            self.tracks["video"] = _Track(self.output, video)
+    def open_tracks(self, video: Any, audio: Any, later: Sequence[Footage]) -> None:
+        """Tracks from the first file's streams; the audio from the first file that has
+        sound, later in the range when this one has none (sound that began late)."""
+        if self.video is None:
+            self.video = _Track(self.output, video)
             if audio is not None:
-                try:
-                    self.tracks["audio"] = _Track(self.output, audio)
-                except (av.FFmpegError, ValueError) as e:
-                    log.warning("export: leaving the audio out: %s", e)
-        elif not self.tracks["video"].accepts(video):
+                self._add_audio(audio)
+            else:
+                self._add_audio_from(later)
+        elif not self.video.accepts(video):
             raise ExportError("the video changes format within the range; export it in parts")
+
+    def _add_audio(self, template: Any) -> None:
+        try:
+            self.audio = _AudioTrack(self.output, template)
+        except (av.FFmpegError, ValueError) as e:
+            log.warning("export: leaving the audio out: %s", e)
+
+    def _add_audio_from(self, sources: Sequence[Footage]) -> None:
+        for source in sources:
+            try:
+                with av.open(str(source.path)) as container:
+                    if container.streams.audio:
+                        self._add_audio(container.streams.audio[0])
+                        return
+            except (av.FFmpegError, OSError) as e:
+                log.debug("export: no audio from %s: %s", source.path.name, e)
+
+    def takes_audio(self, stream: Any, name: str) -> bool:
+        """Whether this file's sound goes into the audio track (it has the track's format)."""
+        if self.audio is None or stream is None:
+            return False
+        if self.audio.accepts(stream):
+            return True
+        if not self._warned_audio:
+            self._warned_audio = True
+            log.warning("export: the sound of %s changes format; left out", name)
+        return False
 
     def feed(self, item: _Packet) -> None:
         if item.at >= self.end:
@@ -135,7 +208,7 @@ class _Exporter:
         assert self.origin is not None
         if item.at < self.origin - 1e-6:
             return  # audio from before the first frame
-        track = self.tracks.get("video" if item.is_video else "audio")
+        track = self.video if item.is_video else self.audio
         if track is None:
             return
         track.mux(self.output, item.packet, item.shift_s - self.origin)
@@ -153,6 +226,8 @@ class _Exporter:
             first, *rest = self.held
             self.held = rest
             self._begin(first)
+        if self.audio is not None and self.video is not None and self.origin is not None:
+            self.audio.fill_to(self.output, self.video.end_s)  # silence to the last frame
 
 
 def remove_leftovers(folder: Path) -> None:
@@ -176,8 +251,8 @@ def export_range(
     output = av.open(str(target), mode="w", format="mp4", options=EXPORT_OPTIONS)
     exporter = _Exporter(output, start, end)
     try:
-        for source in sources:
-            _copy_file(exporter, source)
+        for i, source in enumerate(sources):
+            _copy_file(exporter, source, sources[i + 1 :])
             if exporter.done:
                 break
         exporter.finish()
@@ -192,7 +267,7 @@ def export_range(
     return exporter.result
 
 
-def _copy_file(exporter: _Exporter, source: Footage) -> None:
+def _copy_file(exporter: _Exporter, source: Footage, later: Sequence[Footage]) -> None:
     try:
         container = av.open(str(source.path))
     except (av.FFmpegError, OSError) as e:
@@ -203,7 +278,9 @@ def _copy_file(exporter: _Exporter, source: Footage) -> None:
             return
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
-        exporter.open_tracks(video, audio)
+        exporter.open_tracks(video, audio, later)
+        if not exporter.takes_audio(audio, source.path.name):
+            audio = None
         zero = 0.0
         if video.start_time is not None and video.time_base is not None:
             zero = float(video.start_time * video.time_base)
