@@ -22,6 +22,7 @@ from camwatch.motion.illumination import (
 )
 from camwatch.motion.look import LOOK_WIDTH, FirstLook, coarse_of
 from camwatch.motion.mask import MaskCache
+from camwatch.motion.pace import BusyPace
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
 
@@ -59,7 +60,8 @@ def frame_delta(
     detector: Detector, frame: Frame, t: float | None = None, luma: np.ndarray | None = None
 ) -> float:
     """The detector's delta for a captured frame, decoding only what it needs: a
-    MotionDetector takes a first look at a 1/8-scale image and skips still frames. `luma` is
+    MotionDetector takes a first look at a 1/8-scale image and skips still frames, and holds
+    its delta between runs at the busy pace (pace.BusyPace) without decoding anything. `luma` is
     the frame's full-size grey picture when it was decoded anyway (a camera JPEG being
     recorded): the detection image is then shrunk from it rather than decoded a second time."""
 
@@ -69,8 +71,9 @@ def frame_delta(
         return frame.grey_small(DETECT_WIDTH)
 
     if isinstance(detector, MotionDetector):
-        if detector.unseen(t):
-            return 0.0
+        held = detector.held(t)
+        if held is not None:
+            return held
         if luma is not None or detector.due(t):  # one image: the look made from it
             grey = detection_image()
             return detector.update_looking(coarse_of(grey), grey, t)
@@ -133,6 +136,7 @@ class MotionDetector:
     def reset(self) -> None:
         """Forget the scene (after the camera was offline or the picture jumped)."""
         self._look = FirstLook()
+        self._pace = BusyPace()
         self._look_mask: np.ndarray | None = None  # the mask the look was last told about
         self._look_t: float | None = None
         self._unseen_seconds = 0.0  # frame time the full model skipped since it last ran
@@ -170,11 +174,16 @@ class MotionDetector:
         1/8-scale decode). `grey` (the detection image, or a function decoding it on demand)
         and the full model are needed only when the first look saw a change, the last frame
         had motion, or the full model last ran REFRESH_SECONDS ago: so the background, noise
-        and restlessness stay current, at a lower rate, through a still scene."""
+        and restlessness stay current, at a lower rate, through a still scene. In a busy scene
+        the full model runs at the busy pace, the frames in between hold its delta."""
+        held = self._pace.held(t)
+        if held is not None:
+            return held
         dt, self._look_t = self._look_elapsed(t), t
         changed = self._look_changed = self._look.changed(coarse, self.settings.pixel_threshold, dt)
         rate_still = _rate(dt, BACKGROUND_SECONDS)
         if not changed and self._may_skip(dt):
+            self._pace.rested()
             self._unseen_seconds += dt
             self._look.learn(rate_still, rate_still, None)
             self.foreground = self._nothing
@@ -184,6 +193,7 @@ class MotionDetector:
         self._catch_up, self._catch_up_background = self._unseen_seconds, not changed
         self._unseen_seconds = 0.0
         delta = self.update(grey if isinstance(grey, np.ndarray) else grey(), t)
+        self._pace_after(t, dt, delta)
         if self._recalibrated:
             self._look.recalibrate()
         else:
@@ -193,7 +203,21 @@ class MotionDetector:
             self._look.ignore(self._mask.active)
         return delta
 
-    def unseen(self, t: float | None) -> bool:
+    def _pace_after(self, t: float | None, dt: float, delta: float) -> None:
+        """Tell the busy pace the full model ran; a run that only learnt (warming up, or the
+        lighting changed and the model started over) does not make the scene busy."""
+        if self._recalibrated or self._seconds < WARMUP_SECONDS:
+            self._pace.rested()
+        else:
+            self._pace.ran(t, dt, delta)
+
+    def held(self, t: float | None) -> float | None:
+        """The delta of the frame at `t` when it may pass without being looked at (None: it
+        must be looked at): 0 while the scene is still (_unseen), the last delta at the busy
+        pace."""
+        return 0.0 if self._unseen(t) else self._pace.held(t)
+
+    def _unseen(self, t: float | None) -> bool:
         """Whether the frame at `t` may pass without even a first look (delta 0): the scene
         was still at the last look, less than GLANCE_SECONDS ago."""
         resting = (
