@@ -7,13 +7,15 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from camwatch.capture.av_source import AvSource
+from camwatch.capture.h264_sps import sps_sizes
 from camwatch.capture.packets import EncodedPacket
 from camwatch.capture.sources import SourceError
-from tests.helpers.camera_files import walking_figure
+from tests.helpers.camera_files import switching_stream, walking_figure
 from tests.helpers.processes import free_port
 from tests.helpers.rtsp_camera import RtspCamera
 from tests.helpers.stall_proxy import SilentServer, StallProxy
@@ -115,3 +117,27 @@ def test_the_packets_are_the_cameras_in_order_with_its_streams(camera: RtspCamer
     # 90 kHz video at 10 fps: the camera's timestamps give capture times 0.1 s apart
     steps = [b.t - a.t for a, b in itertools.pairwise(video)]
     assert abs(sorted(steps)[len(steps) // 2] - 0.1) < 0.01
+
+
+def test_a_camera_switching_to_frames_past_max_pixels_is_a_source_error_before_its_packets(
+    tmp_path: Path,
+) -> None:
+    stream = switching_stream(tmp_path / "switch.ts", ("480x360", "1280x720"))
+    camera = RtspCamera(free_port(), {"cam": stream}).start()
+    source = AvSource(camera.url("cam"), max_pixels=640 * 480)
+    try:
+        source.open()
+        packets, _ = read_until_error(source, 30)
+    finally:
+        source.close()
+        camera.stop()
+    sizes = {size for p in packets for size in sps_sizes(p.data)}
+    assert sizes == {(480, 360)}  # nothing of the new size came through
+    assert len([p for p in packets if p.is_video]) >= 35  # the 4 s before it did
+    # and the error says why, as the camera's offline status will
+    source = AvSource(str(stream), max_pixels=640 * 480)
+    source.open()
+    with pytest.raises(SourceError, match=r"mid-stream, frames of 1280x720 .*max_frame_pixels"):
+        for _ in range(1000):
+            source.read_packet()
+    source.close()

@@ -12,11 +12,18 @@ import numpy as np
 import pytest
 
 from camwatch import jpeg
+from camwatch.capture.av_source import stream_info
 from camwatch.capture.camera import Camera
 from camwatch.capture.decoder import DETECTION_DECODE_OPTIONS, PacketDecoder
+from camwatch.capture.packets import EncodedPacket
 from camwatch.config import CameraConfig
 from camwatch.frame import Frame, Picture
-from tests.helpers.camera_files import camera_packets, packets, walking_figure
+from tests.helpers.camera_files import (
+    camera_packets,
+    packets,
+    switching_stream,
+    walking_figure,
+)
 from tests.helpers.http_client import request
 from tests.helpers.live_clients import decode_jpeg, receive_sync
 from tests.helpers.processes import free_port
@@ -164,3 +171,29 @@ def test_decoded_pictures_keep_their_pixels_while_later_ones_are_decoded(tmp_pat
         assert np.array_equal(frame.i420, copy)
         assert np.array_equal(frame.grey_small(80), copied.grey_small(80))
         assert frame.jpeg(80) == copied.jpeg(80)
+
+
+@pytest.mark.parametrize("large", ["1280x720", "1920x1080"])  # decoded, and refused by FFmpeg
+def test_a_switch_past_max_pixels_delivers_no_picture_of_it_and_is_a_failure(tmp_path, large):
+    # MPEG-4 Part 2 (no SPS for the source to read): the decoder is the one that sees the size
+    stream = switching_stream(tmp_path / "s.ts", ("320x240", large), codec="mpeg4", seconds=2)
+    with av.open(str(stream)) as container:
+        info = stream_info(container.streams.video[0])
+        sent = [
+            EncodedPacket(info, bytes(p), p.dts, p.pts, 0.0, 0.0, p.is_keyframe)
+            for p in container.demux(video=0)
+            if p.size and p.dts is not None and p.pts is not None
+        ]
+    kept: list[Picture] = []
+    decoder = PacketDecoder("cam", info, kept.append, max_pixels=640 * 480)
+    decoder.start()
+    try:
+        for i, packet in enumerate(sent):
+            wait_until(lambda i=i: decoder.frames_decoded >= i - 10 or decoder.failure, timeout=30)
+            decoder.submit(packet)
+        wait_until(lambda: decoder.failure is not None, timeout=30, message="a failure")
+    finally:
+        decoder.stop()
+    assert decoder.failure is not None and decoder.failure.startswith("mid-stream, frames")
+    assert decoder.failure.endswith("larger than max_frame_pixels (307200)")
+    assert {(p.width, p.height) for p in kept} == {(320, 240)} and len(kept) >= 15

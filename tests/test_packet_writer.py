@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from camwatch.capture.av_source import stream_info
+from camwatch.capture.h264_sps import sps_sizes
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import MotionConfig
 from camwatch.recording.packet_writer import PacketClipWriter
@@ -28,6 +29,7 @@ from tests.helpers.camera_files import (
     packets,
     sound_timeline,
     streams,
+    switching_stream,
     walking_figure,
 )
 from tests.helpers.camwatch_process import CamwatchProcess
@@ -301,6 +303,50 @@ def test_resolution_change_mid_stream_closes_the_clip_and_starts_a_playable_one(
     log = camwatch.log_text()
     assert log.count("resolution changed") == 1 and log.count("broken timestamps") == 1
     assert "Traceback" not in log
+
+
+def test_a_camera_switching_past_max_frame_pixels_is_offline_once_with_its_clip_closed(tmp_path):
+    # a real RTSP camera: 4 s at 480x360, then 1280x720 past max_frame_pixels (640x480)
+    stream = switching_stream(tmp_path / "switch.ts", ("480x360", "1280x720"))
+    rtsp = RtspCamera(free_port(), {"cam": stream}).start()
+    cameras = camera_toml(rtsp.url("cam"), pre_roll=1.0).replace(
+        "fps = 10\n", "fps = 10\nmax_frame_pixels = 307200\n", 1
+    )
+    camwatch = CamwatchProcess(tmp_path, cameras=cameras).start()
+    try:
+        offline = wait_until(
+            lambda: [
+                c for c in camwatch.get_json("/api/cameras") if "max_frame_pixels" in c["status"]
+            ],
+            timeout=60,
+            message="the camera offline for its new size",
+        )
+        log_then = camwatch.log_text()
+        ended = wait_until(
+            lambda: [e for e in camwatch.get_json("/api/events") if e["ended_at"]],
+            timeout=30,
+            message="the clip closed",
+        )
+        wait_until(
+            lambda: camwatch.log_text().count("camera cam: online") >= 2,
+            timeout=60,
+            message="online again (the camera reconnected and sends 480x360 first)",
+        )
+    finally:
+        camwatch.kill()
+        rtsp.stop()
+    assert not offline[0]["online"] and "1280x720" in offline[0]["status"]
+    assert log_then.count("larger than max_frame_pixels") == 1, log_then  # once, not per packet
+    clip = clip_path(camwatch, ended[0])
+    assert decodes(clip) and packets(clip)[0]["flags"].startswith("K")
+    video = next(s for s in streams(clip) if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (480, 360)
+    with av.open(str(clip)) as container:
+        sizes = {size for p in container.demux(video=0) for size in sps_sizes(bytes(p))}
+    with av.open(str(clip)) as container:
+        sizes |= {(f.width, f.height) for f in container.decode(video=0)}
+    assert sizes == {(480, 360)}  # nothing of the new size reached the clip
+    assert "Traceback" not in camwatch.log_text()
 
 
 class _FullDiskContainer:

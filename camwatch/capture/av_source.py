@@ -12,6 +12,7 @@ from typing import Any
 
 import av
 
+from camwatch.capture.h264_sps import sps_sizes
 from camwatch.capture.packets import EncodedPacket, SourceClock, StreamClock, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import MAX_LAG_S, EndOfStream, SourceError
@@ -38,6 +39,7 @@ class PacketSource(abc.ABC):
     description: str = ""
     video: StreamInfo | None = None
     audio: StreamInfo | None = None
+    max_pixels: int = MAX_FRAME_PIXELS  # larger frames are not decoded: the stream is broken
 
     @abc.abstractmethod
     def open(self) -> None:
@@ -160,7 +162,19 @@ class AvSource(PacketSource):
             packet = self._next_raw()
             if packet.size == 0 or packet.stream.index not in self._infos:
                 continue  # a flush packet, or a stream we do not keep
-            return self._encoded(packet)
+            encoded = self._encoded(packet)
+            if encoded.is_video and encoded.stream.codec == "h264":
+                self._check_sps(encoded.data)
+            return encoded
+
+    def _check_sps(self, data: bytes) -> None:
+        """A camera (or someone on its network) switching to a size past max_pixels mid-stream:
+        broken, before the packet reaches a decoder or a clip."""
+        for width, height in sps_sizes(data):
+            try:
+                check_frame_size(width, height, self.max_pixels)
+            except FrameTooLarge as e:
+                raise SourceError(f"{self.description}: mid-stream, {e}") from None
 
     def _next_raw(self) -> av.Packet[Any]:
         if self._container is None or self._demux is None:

@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from camwatch.capture.packets import EncodedPacket, StreamInfo
-from camwatch.frame import Picture, Planes
+from camwatch.frame import MAX_FRAME_PIXELS, FrameTooLarge, Picture, Planes, check_frame_size
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,13 @@ class PacketDecoder(threading.Thread):
     (nobody needs pixels) the same way: the next `submit` starts again at a keyframe.
     """
 
-    def __init__(self, name: str, stream: StreamInfo, deliver: Callable[[Picture], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        stream: StreamInfo,
+        deliver: Callable[[Picture], None],
+        max_pixels: int = MAX_FRAME_PIXELS,
+    ) -> None:
         super().__init__(name=f"decode-{name}", daemon=True)
         self.camera_name = name
         self.stream = stream
@@ -42,6 +48,8 @@ class PacketDecoder(threading.Thread):
         self._warned_error = False
         self.frames_decoded = 0
         self.packets_skipped = 0
+        self.max_pixels = max_pixels
+        self.failure: str | None = None  # the stream declared frames past max_pixels
         codec = av.CodecContext.create(stream.codec, "r")
         if not isinstance(codec, av.VideoCodecContext):
             raise ValueError(f"{stream.codec} is not a video codec")
@@ -53,7 +61,10 @@ class PacketDecoder(threading.Thread):
         self._codec.thread_count = 1
         # Pictures for detection and JPEG previews, not for keeping: skipping the deblocking
         # filter (and bit-exactness) costs a little sharpness and saves about 30% of decoding.
-        self._codec.options = DETECTION_DECODE_OPTIONS
+        # FFmpeg refuses much larger pictures before allocating them, whatever the codec (it
+        # checks padded sizes: MPEG-4 needs 1.6x at 320x240); ours is checked on each picture
+        ffmpeg_limit = 2 * max_pixels + (1 << 20)
+        self._codec.options = {**DETECTION_DECODE_OPTIONS, "max_pixels": str(ffmpeg_limit)}
         self._times: dict[int, tuple[float, float]] = {}  # pts -> capture times, for reordering
 
     def submit(self, packet: EncodedPacket) -> bool:
@@ -125,6 +136,8 @@ class PacketDecoder(threading.Thread):
             if len(self._times) > 64:
                 del self._times[next(iter(self._times))]
             for picture in self._decode(item):
+                if self._too_large(picture.width, picture.height):
+                    break
                 self.frames_decoded += 1
                 t, captured_at = self._times.pop(picture.pts or 0, (item.t, item.captured_at))
                 self._deliver(_frame_of(picture, t, captured_at))
@@ -135,10 +148,32 @@ class PacketDecoder(threading.Thread):
         try:
             return self._codec.decode(av_packet)
         except av.FFmpegError as e:
+            if self._refused_size():
+                return []
             if not self._warned_error:
                 self._warned_error = True
                 log.warning("camera %s: cannot decode a packet: %s", self.camera_name, e)
             return []
+
+    def _refused_size(self) -> bool:
+        """A decoding error for the size: one past max_pixels (H.264 and H.265 keep the size
+        they refused), or FFmpeg's own limit (MPEG-4 resets its size to 0x0 when it refuses
+        one, which it does for nothing else)."""
+        width, height = self._codec.width, self._codec.height
+        if width or not self.frames_decoded:
+            return self._too_large(width, height)
+        self.failure = f"mid-stream, frames larger than max_frame_pixels ({self.max_pixels})"
+        return True
+
+    def _too_large(self, width: int, height: int) -> bool:
+        """Pictures past max_pixels: none is delivered, the capture thread takes the camera
+        offline (`failure`)."""
+        try:
+            check_frame_size(width, height, self.max_pixels)
+        except FrameTooLarge as e:
+            self.failure = f"mid-stream, {e}"
+            return True
+        return self.failure is not None
 
 
 def _frame_of(picture: av.VideoFrame, t: float, captured_at: float) -> Picture:

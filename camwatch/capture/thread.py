@@ -220,7 +220,9 @@ class CaptureThread(threading.Thread):
         video = source.video
         decoder: PacketDecoder | None = None
         if self._decode_video and video is not None and video.codec != "mjpeg":
-            decoder = PacketDecoder(self.camera_name, video, self._deliver_decoded)
+            decoder = PacketDecoder(
+                self.camera_name, video, self._deliver_decoded, source.max_pixels
+            )
             decoder.start()
         failure: SourceError | None = None
         try:
@@ -231,6 +233,9 @@ class CaptureThread(threading.Thread):
                     failure = e
                     break
                 self._deliver_packet(packet, decoder)
+                if decoder is not None and decoder.failure is not None:
+                    failure = SourceError(f"{source.description}: {decoder.failure}")
+                    break
         finally:
             if decoder is not None:  # stopped first: no frame may mark us online again
                 decoder.stop()

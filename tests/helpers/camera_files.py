@@ -142,3 +142,30 @@ def camera_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPack
                 EncodedPacket(info, bytes(packet), packet.dts, packet.pts, t, t, packet.is_keyframe)
             )
     return video, audio, found
+
+
+def switching_stream(
+    path: Path, sizes: tuple[str, ...], *, codec: str = "libx264", seconds: float = 4.0
+) -> Path:
+    """MPEG-TS (headers in band, as cameras stream) whose picture size switches: `seconds` of
+    a box moving all the time at each of `sizes` ("480x360"...) in turn, files back to back."""
+    parts = []
+    for size in sizes:
+        part = path.with_name(f"{path.stem}-{size}.ts")
+        encoder = ["-c:v", codec, "-g", "20", "-bf", "0", "-pix_fmt", "yuv420p"]
+        if codec == "libx264":
+            encoder += ["-preset", "veryfast", "-profile:v", "baseline"]
+        subprocess.run(
+            [
+                "ffmpeg", "-v", "error", "-y",
+                "-f", "lavfi", "-i", f"color=c=0x607080:s={size}:r=10,noise=alls=5:allf=t",
+                "-f", "lavfi", "-i", "color=c=0x202020:s=60x150:r=10",
+                "-filter_complex", "[0][1]overlay=x='mod(t*100,W)':y=H/3[v]", "-map", "[v]",
+                "-t", str(seconds), *encoder, "-f", "mpegts", str(part),
+            ],
+            check=True,
+            timeout=60,
+        )  # fmt: skip
+        parts.append(part)
+    path.write_bytes(b"".join(part.read_bytes() for part in parts))
+    return path

@@ -18,7 +18,13 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def pipeline(path: str, *, audio: str = "aac") -> str:
-    """The launch line for one file: its H.264 video (and AAC audio) as RTP payloads."""
+    """The launch line for one file: its H.264 video (and AAC audio) as RTP payloads. An
+    MPEG-TS file (`.ts`, SPS/PPS in band) is sent as video alone, whatever it switches to."""
+    if path.endswith(".ts"):
+        return (
+            f"( filesrc location={path} ! tsdemux ! queue ! h264parse ! "
+            "rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
     video = f"filesrc location={path} ! qtdemux name=d d.video_0 ! queue ! h264parse ! "
     video += "rtph264pay name=pay0 pt=96 config-interval=0"
     if audio == "aac":
