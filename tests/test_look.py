@@ -175,3 +175,21 @@ def test_a_frame_decoded_for_its_clip_is_judged_on_its_luma_without_a_decode_of_
     assert [a > threshold for a, _ in deltas] == [b > threshold for _, b in deltas]
     assert sum(a > threshold for a, _ in deltas) >= 25
     assert max(abs(a - b) for a, b in deltas) < 0.2
+
+
+def test_grey_levels_and_the_same_levels_as_floats_give_the_same_noise_and_verdicts():
+    """Steps between uint8 images are whole grey levels, whose medians the look counts rather
+    than sorts: the same noise level, to the bit, and the same verdicts as for float images."""
+    levels, floats, rng = FirstLook(), FirstLook(), np.random.default_rng(8)
+    base = cv2.resize(cv2.cvtColor(scene(), cv2.COLOR_BGR2GRAY), (LOOK_WIDTH, 60))
+    for i in range(40):
+        image = noisy(base, rng, 0.5 + 0.1 * i)
+        if i % 7 == 6:
+            image = np.clip(image.astype(int) + 30, 0, 255).astype(np.uint8)  # a flicker
+        assert levels.changed(image, 12, FRAME_S) == floats.changed(
+            image.astype(np.float32), 12, FRAME_S
+        )
+        assert levels._noise == floats._noise
+        levels.learn(0.05, 0.005, None)
+        floats.learn(0.05, 0.005, None)
+    assert levels._noise > 0

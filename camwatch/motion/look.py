@@ -42,6 +42,7 @@ class FirstLook:
     def reset(self) -> None:
         self._background: np.ndarray | None = None
         self._previous: np.ndarray | None = None
+        self._whole = False  # whether _previous holds grey levels (from a uint8 image)
         self._noise = 0.0  # typical frame-to-frame step of a cell (median absolute deviation)
         self._ignored: np.ndarray | None = None  # true where a cell is wholly masked
 
@@ -59,15 +60,13 @@ class FirstLook:
         Learns the noise level; the background is left to `learn`."""
         frame = coarse.astype(np.float32)
         background, previous, self._previous = self._background, self._previous, frame
+        whole, self._whole = self._whole, coarse.dtype == np.uint8
         if background is None or background.shape != frame.shape:
             self._background, self._ignored = frame.copy(), None
             return True
         assert previous is not None
-        # Spread around the median step: a change of the whole picture's brightness (flicker,
-        # exposure) is not noise, and must not make the look blind to what moves meanwhile.
-        step = frame - previous
-        spread = np.abs(step - np.float32(_median(step)))
-        self._noise += _rate(dt, LOOK_NOISE_SECONDS) * (_median(spread) - self._noise)
+        spread = _step_spread(frame - previous, whole and self._whole)
+        self._noise += _rate(dt, LOOK_NOISE_SECONDS) * (spread - self._noise)
         difference: np.ndarray = cv2.absdiff(frame, background)
         if self._ignored is not None:
             difference[self._ignored] = 0.0
@@ -95,7 +94,27 @@ class FirstLook:
             self._background = self._previous.copy()
 
 
+def _step_spread(step: np.ndarray, whole: bool) -> float:
+    """The median absolute deviation of the frame-to-frame step from its median: a change of
+    the whole picture's brightness (flicker, exposure) is not noise, and must not make the look
+    blind to what moves meanwhile. `whole`: the steps are whole grey levels (the frames were
+    uint8), so both medians are found by counting levels, not by partitioning floats."""
+    if not whole:
+        middle = _median(step)
+        return _median(np.abs(step - np.float32(middle)))
+    levels = step.astype(np.int16)  # exact: whole numbers from -255 to 255
+    middle_level = _level_median(levels, 255)
+    return float(_level_median(np.abs(levels - np.int16(middle_level)), 0))
+
+
+def _level_median(levels: np.ndarray, offset: int) -> int:
+    """_median of whole numbers >= -offset: the same element, found in a histogram."""
+    counts = np.bincount(levels.ravel() + np.int16(offset))
+    return int(np.searchsorted(np.cumsum(counts), levels.size // 2, side="right")) - offset
+
+
 def _median(values: np.ndarray) -> float:
+    """The upper middle element of the values (the median when their count is odd)."""
     flat = values.ravel()
     return float(np.partition(flat, flat.size // 2)[flat.size // 2])
 
