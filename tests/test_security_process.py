@@ -206,6 +206,27 @@ def test_body_limits_apply_before_the_body_is_read(tmp_path):
         assert request(port, "GET", "/healthz").status == 200
 
 
+def test_a_bad_host_header_is_a_json_400_logged_once_without_a_traceback(tmp_path):
+    bad_hosts = {
+        b"GET /api/cameras HTTP/1.1\r\n\r\n": "Missing Host header",
+        b"GET /api/cameras HTTP/1.1\r\nHost: bad host\r\n\r\n": "Invalid Host header: 'bad host'",
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n": "Multiple host headers not allowed",
+    }
+    with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
+        for data, message in bad_hosts.items():
+            answer, _ = raw_answer(camwatch.port, data)
+            assert status_of(answer) == 400 and body_json(answer)["error"].startswith(message)
+            assert b"X-Content-Type-Options: nosniff" in answer  # our headers, as any answer
+        # a malformed request line: Tornado answers before any of our code runs (README)
+        answer, _ = raw_answer(camwatch.port, b"GARBAGE\r\n\r\n")
+        assert status_of(answer) == 400
+        assert request(camwatch.port, "GET", "/healthz").status == 200
+    log = camwatch.log_text()
+    for message in bad_hosts.values():
+        assert log.count(f"refused a request from 127.0.0.1: {message}") == 1, log
+    assert log.count("Malformed HTTP message") == 1 and "Traceback" not in log
+
+
 def test_a_range_outside_the_file_is_a_json_416(tmp_path):
     with CamwatchProcess(tmp_path, password=PASSWORD) as camwatch:
         good = {"Authorization": basic_header("admin", PASSWORD)}

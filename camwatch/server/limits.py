@@ -1,6 +1,6 @@
 """An HTTPServer within limits: request bodies refused in JSON (413 before reading an oversized
-one, declared or chunked; 400 for framing Tornado would drop with a bare line), and connections
-counted against the descriptor budget (see connections.py)."""
+one, declared or chunked; 400 for framing or a Host header Tornado would answer with a bare
+line), and connections counted against the descriptor budget (see connections.py)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,14 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         if error is not None:
             self._refuse_unread(error_response(400, error))
             return None
-        return self.delegate.headers_received(start_line, headers)
+        try:
+            return self.delegate.headers_received(start_line, headers)
+        except httputil.HTTPInputError as e:  # the Host header: missing, invalid or repeated
+            if not hasattr(self.connection, "detach"):
+                raise
+            log.info("refused a request from %s: %s", _peer(self.connection), e)
+            self._refuse_unread(error_response(400, str(e)))
+            return None
 
     def _refuse_unread(self, response: bytes) -> None:
         if not hasattr(self.connection, "detach"):
@@ -108,6 +115,11 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
     def on_connection_close(self) -> None:
         if not self.refused or self.received:
             self.delegate.on_connection_close()
+
+
+def _peer(connection: Any) -> str:
+    context = getattr(connection, "context", None)
+    return str(getattr(context, "remote_ip", "?"))
 
 
 class LimitedHTTPServer(tornado.httpserver.HTTPServer):
