@@ -160,13 +160,22 @@ fps = {scenario.fps}
 class CamwatchServer:
     """`python -m camwatch` with a temporary config and data directory."""
 
-    def __init__(self, scenario: Scenario, source_url: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        source_url: str,
+        workdir: Path,
+        *,
+        root: Path = ROOT,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """`root` is the checkout whose camwatch runs (bench/memory.py compares two)."""
         self.port = free_port()
         data_dir = workdir / "data"
         config = workdir / "camwatch.toml"
         config.write_text(camwatch_config(scenario, source_url, data_dir))
         self.log = open(workdir / "camwatch.log", "w")  # noqa: SIM115 - open while it runs
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(root), **(extra_env or {})}
         # bench/thread_names.py runs `python -m camwatch` with OS thread names (per-thread CPU)
         command = [
             str(BENCH / "thread_names.py"),
@@ -177,7 +186,7 @@ class CamwatchServer:
         ]
         self.process = subprocess.Popen(
             [PYTHON, *command],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -19,9 +19,9 @@ from camwatch import config as cfg
 from camwatch.capture.library_log import RateLimit, route_native_output
 from camwatch.capture.redact import RedactingFormatter
 from camwatch.config import CameraConfig, Config, ConfigError, MotionConfig
-from camwatch.motion.scan import ScannedEvent, scan
 
 if TYPE_CHECKING:
+    from camwatch.motion.scan import ScannedEvent
     from camwatch.service import Service
 
 log = logging.getLogger("camwatch")
@@ -165,6 +165,8 @@ def run_scan(args: argparse.Namespace) -> int:
             make_files_private()
             events = record_file(args.video, settings, Path(args.record))
         else:
+            from camwatch.motion.scan import scan  # not loaded by the server
+
             events = scan(args.video, settings)
     except av.FFmpegError as e:
         raise ConfigError(f"VIDEO: cannot decode {args.video}: {e}") from e

@@ -14,6 +14,8 @@ from typing import TextIO
 
 import av
 
+from camwatch.deferred import after_load
+
 log = logging.getLogger(__name__)
 
 NATIVE_LOGGER = "camwatch.ffmpeg"  # lines the C libraries write to stderr
@@ -108,6 +110,11 @@ def _pump(read_fd: int) -> None:
                     pass
 
 
+def _libav_errors_only() -> None:
+    av.logging.restore_default_callback()
+    av.logging.set_libav_level(av.logging.ERROR)
+
+
 def route_native_output() -> TextIO:
     """Send what the C libraries write to stderr (fd 2) through logging, and PyAV's FFmpeg
     messages (errors only) there too; returns a text stream on the original stderr, for the
@@ -115,8 +122,7 @@ def route_native_output() -> TextIO:
 
     PyAV's Python log callback is left off (it takes the GIL from FFmpeg's threads, which
     PyAV documents as deadlock-prone); FFmpeg's own callback prints, and we read the pipe."""
-    av.logging.restore_default_callback()
-    av.logging.set_libav_level(av.logging.ERROR)
+    after_load("av", _libav_errors_only)  # PyAV loads on first use (camwatch/deferred.py)
     original = os.dup(2)
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 2)

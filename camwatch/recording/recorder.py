@@ -72,7 +72,9 @@ class EventRecorder:
         # motion of an event announced while recordings were off: no clip, only motion ON/OFF
         self._unrecorded_motion = False
         self.detection = TimedDetector(settings)
-        self._decoder = JpegDecoder(strict=True)  # used on the capture thread only
+        # used on the capture thread only; made for the first clip of camera JPEGs (PyAV loads
+        # then: a camera that records nothing never loads it)
+        self._decoder: JpegDecoder | None = None
         self.tracker = EventTracker(settings)
         self.pre_roll = PreRollBuffer()
         self.sound_pre_roll = AudioPreRoll()  # sound beside encoded frames (a microphone)
@@ -194,7 +196,7 @@ class EventRecorder:
     @property
     def pictures_decoded(self) -> int:
         """Camera JPEGs decoded on the capture thread for the clip and detection both."""
-        return self._decoder.decoded
+        return 0 if self._decoder is None else self._decoder.decoded
 
     def _picture_for_clip(self, frame: Frame) -> av.VideoFrame | None:
         """While a clip is encoded from camera JPEGs and its writer keeps up, each JPEG is
@@ -204,6 +206,8 @@ class EventRecorder:
         if not (self.keep_clips and JpegDecoder.decodes(frame) and self.clips.takes_pictures):
             return None
         assert frame.camera_jpeg is not None
+        if self._decoder is None:
+            self._decoder = JpegDecoder(strict=True)
         try:
             return self._decoder.picture(frame.camera_jpeg)
         except JpegError:

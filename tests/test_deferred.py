@@ -1,0 +1,179 @@
+"""Deferred imports: PyAV stays out of a process whose cameras record nothing, loads whole and
+once for the first clip, and a missing library is still named at startup."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camwatch.deferred import MissingLibrary, after_load, defer_import, is_loaded
+from tests.helpers.camwatch_process import CamwatchProcess
+from tests.helpers.mjpeg_server import MjpegTestServer
+from tests.helpers.processes import camwatch_env
+
+PYAV_DIR = str(Path(importlib.util.find_spec("av").origin).parent)  # type: ignore[arg-type, union-attr]
+
+
+@pytest.fixture
+def module_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder on sys.path for modules written by the test; they are forgotten afterwards."""
+    sys.path.insert(0, str(tmp_path))
+    before = set(sys.modules)
+    yield tmp_path
+    sys.path.remove(str(tmp_path))
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+
+
+def write_module(folder: Path, name: str, code: str) -> None:
+    (folder / f"{name}.py").write_text(code)
+    importlib.invalidate_caches()
+
+
+def test_threads_that_first_use_a_deferred_module_together_all_see_it_whole(module_dir):
+    runs = module_dir / "runs"
+    write_module(
+        module_dir,
+        "slow_library",
+        f"import time\nopen({str(runs)!r}, 'a').write('ran\\n')\ntime.sleep(0.3)\nVALUE = 42\n",
+    )
+    defer_import("slow_library", "slow-library")
+    import slow_library
+
+    assert not is_loaded("slow_library") and not runs.exists()
+    start, seen = threading.Barrier(8), []
+
+    def use() -> None:
+        start.wait()
+        seen.append(slow_library.VALUE)
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == [42] * 8
+    assert runs.read_text() == "ran\n"  # its code ran once
+    assert is_loaded("slow_library")
+
+
+def test_a_module_that_fails_to_load_fails_again_on_the_next_use_then_loads(module_dir):
+    flag = module_dir / "broken"
+    flag.write_text("yes")
+    write_module(
+        module_dir,
+        "flaky_library",
+        f"import pathlib\nif pathlib.Path({str(flag)!r}).read_text() == 'yes':\n"
+        "    raise ImportError('libfoo.so: cannot open shared object file')\nVALUE = 1\n",
+    )
+    defer_import("flaky_library", "flaky-library")
+    import flaky_library
+
+    for _ in range(2):  # the real error each time, not an AttributeError on a half module
+        with pytest.raises(ImportError, match=r"libfoo\.so"):
+            _ = flaky_library.VALUE
+    flag.write_text("no")
+    assert flaky_library.VALUE == 1
+
+
+def test_after_load_runs_before_the_first_use_or_at_once_when_loaded(module_dir):
+    write_module(module_dir, "configured_library", "LEVEL = 'info'\n")
+    defer_import("configured_library", "configured-library")
+    import configured_library
+
+    def quieten() -> None:
+        configured_library.LEVEL = "error"
+
+    after_load("configured_library", quieten)
+    assert not is_loaded("configured_library")
+    assert configured_library.LEVEL == "error"  # the first use already sees it configured
+    configured_library.LEVEL = "debug"
+    after_load("configured_library", quieten)
+    assert configured_library.LEVEL == "error"
+
+
+def test_a_missing_library_is_named_with_its_package():
+    with pytest.raises(MissingLibrary, match="camwatch needs no-such-package: pip install"):
+        defer_import("no_such_library_here", "no-such-package")
+
+
+def test_camwatch_without_pyav_says_so_at_startup():
+    hide_pyav = "import sys; sys.modules['av'] = None; import camwatch.cli"
+    result = subprocess.run(
+        [sys.executable, "-c", hide_pyav],
+        env=camwatch_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "camwatch needs av: pip install av" in result.stderr
+
+
+def scene(moving: threading.Event, index: int) -> bytes:
+    """A still textured picture; once `moving` is set, a dark block crosses it."""
+    image = np.random.default_rng(5).integers(60, 190, (240, 320, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(image, (0, 0), 3)
+    if moving.is_set():
+        x = (index * 12) % 280
+        image[60:200, x : x + 40] = 20
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return data.tobytes()
+
+
+def maps_pyav(pid: int) -> bool:
+    return PYAV_DIR in Path(f"/proc/{pid}/maps").read_text()
+
+
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_an_mjpeg_camera_loads_pyav_with_its_first_clip_not_before(tmp_path):
+    moving = threading.Event()
+    with MjpegTestServer(lambda i: scene(moving, i), fps=10) as camera:
+        cameras = f"""
+[[cameras]]
+name = "yard"
+source = "{camera.url}"
+fps = 10
+
+[cameras.motion]
+threshold = 1.0
+min_motion_frames = 3
+stable_frames = 10
+pre_roll_seconds = 0.5
+"""
+        with CamwatchProcess(tmp_path, cameras=cameras) as server:
+            assert server.process is not None
+            pid, base = server.process.pid, f"http://127.0.0.1:{server.port}"
+            assert wait_until(lambda: server.get_json("/api/cameras")[0]["online"], 20)
+            for path in ("/snapshot.jpg", "/api/events", "/metrics", "/"):
+                with urllib.request.urlopen(base + path, timeout=10) as reply:
+                    assert reply.status == 200
+            time.sleep(2)  # frames detected, shown and not recorded
+            assert not maps_pyav(pid), "PyAV was loaded for a camera that recorded nothing"
+            moving.set()
+            assert wait_until(lambda: server.get_json("/api/events"), 30), server.log_text()
+            assert maps_pyav(pid)
+            moving.clear()
+            assert wait_until(lambda: server.get_json("/api/events")[0]["ended_at"], 30)
+            event = server.get_json("/api/events")[0]
+            assert event["motion_frames"] >= 3 and event["size_bytes"] > 0
