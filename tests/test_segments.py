@@ -34,7 +34,13 @@ from camwatch.recording.segment_index import (
     segment_path,
 )
 from camwatch.recording.segments import SegmentRecorder
-from tests.helpers.camera_files import packets, sound_timeline, streams, walking_figure
+from tests.helpers.camera_files import (
+    packets,
+    sound_timeline,
+    streams,
+    switching_stream,
+    walking_figure,
+)
 from tests.helpers.event_files import whole_fragments, write_fragmented_clip
 from tests.helpers.fakes import sqlite_disk_full
 from tests.helpers.media import probe
@@ -374,6 +380,44 @@ def test_rtsp_camera_segments_are_its_packets_back_to_back_and_export_copies_the
             assert packets(exported, "a")  # with the camera's audio
     finally:
         rtsp.stop()
+
+
+def frame_sizes(path: Path) -> set[tuple[int, int]]:
+    """The sizes of the pictures a file decodes to (not what its header says)."""
+    import av
+
+    with av.open(str(path)) as container:
+        return {(frame.width, frame.height) for frame in container.decode(video=0)}
+
+
+def test_an_rtsp_camera_switching_size_mid_stream_starts_a_segment_of_the_new_size(
+    tmp_path, caplog
+):
+    # nothing is decoded (no detection): the size change is seen in the packets' SPS
+    stream = switching_stream(tmp_path / "switch.ts", ("480x360", "640x480"), seconds=5)
+    rtsp = RtspCamera(free_port(), {"cam": stream}).start()
+    try:
+        config = continuous_config(
+            tmp_path / "data", segment_seconds=60, source=rtsp.url("cam"), fps=10, size=(0, 0)
+        )
+        config.cameras[0].motion.enabled = False
+        began = time.time()
+        with ServerThread(config) as server:
+            # the camera's 10 s end (a reconnect closes the second segment)
+            found = segments_since(server, began, 3)[:2]
+            files = [segment_file(server, tmp_path / "data", item) for item in found]
+            wait_until(lambda: all(whole_fragments(f) for f in files), timeout=30)
+    finally:
+        rtsp.stop()
+    for path, size in zip(files, [(480, 360), (640, 480)], strict=True):
+        video = next(s for s in streams(path) if s["codec_type"] == "video")
+        assert (video["width"], video["height"]) == size  # its header says what it holds
+        assert frame_sizes(path) == {size}
+        assert "K" in packets(path)[0]["flags"]
+    changed = [r.message for r in caplog.records if "resolution changed" in r.message]
+    assert changed == [
+        "camera cam: resolution changed from 480x360 to 640x480 mid-stream; a new segment"
+    ]
 
 
 def tone_hz(path: Path) -> tuple[float, float]:

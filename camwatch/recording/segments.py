@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from camwatch.capture.h264_sps import sps_sizes
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
 from camwatch.recording.audio import recordable
@@ -111,6 +113,7 @@ class SegmentRecorder:
         self._video: StreamInfo | None = None
         self._audio: StreamInfo | None = None
         self._unrecordable: set[str] = set()  # audio codecs nothing decodes
+        self._sizes_seen: set[tuple[int, int]] = set()  # sizes switched to, logged once each
         self._span = _Span()
         self._recordings_on = recordings_on  # switched off (MQTT): no footage is written
 
@@ -140,12 +143,40 @@ class SegmentRecorder:
                 if not packet.is_video and isinstance(self._writer, ClipWriter):
                     self._writer.submit_audio(packet)  # the sound beside encoded frames
                 return
-            if packet.is_video and packet.keyframe and self._due(packet.captured_at):
+            if (
+                packet.is_video
+                and packet.keyframe
+                and (self._due(packet.captured_at) | self._resized(packet))
+            ):
                 self._close_segment()
                 self._open_segment(packet.captured_at)
             writer = self._writer
             if isinstance(writer, PacketClipWriter) and writer.submit(packet) and packet.is_video:
                 self._span.add(packet)
+
+    def _resized(self, packet: EncodedPacket) -> bool:
+        """The camera's H.264 switched size in band (its SPS): the segment so far is closed and
+        the next takes its SPS/PPS from this keyframe (the stream's own are stale), so each
+        file has one size, as its header says (nothing is decoded to notice it otherwise)."""
+        video = self._video
+        if video is None or video.codec != "h264":
+            return False
+        size = next(iter(sps_sizes(packet.data)), None)
+        if size is None or size == (video.width, video.height):
+            return False
+        self._video = dataclasses.replace(video, width=size[0], height=size[1], extradata=None)
+        if self._writer is None:
+            return False  # nothing written at the size the stream declared
+        if size not in self._sizes_seen:
+            self._sizes_seen.add(size)
+            log.warning(
+                "camera %s: resolution changed from %dx%d to %dx%d mid-stream; a new segment",
+                self.camera,
+                video.width,
+                video.height,
+                *size,
+            )
+        return True
 
     def _adopt_audio(self, audio: StreamInfo) -> None:
         """A microphone (audio_source) started: its sound goes in from the next segment."""
