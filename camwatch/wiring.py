@@ -36,6 +36,8 @@ class CameraRecorder(Protocol):
     def on_packet(self, packet: EncodedPacket) -> None: ...
     def on_frame(self, frame: Frame) -> None: ...
     def wants_frames(self) -> bool: ...
+    @property
+    def copies_packets(self) -> bool: ...
     def close(self, timeout: float = 10.0) -> None: ...
 
 
@@ -53,6 +55,11 @@ class RecorderComponent:
         self.camera.packet_listeners.append(self.recorder.on_packet)
         self.camera.listeners.append(self.recorder.on_frame)
         self.camera.frame_demands.append(self.recorder.wants_frames)
+        self.camera.picture_demands.append(self._encodes_frames)
+
+    def _encodes_frames(self) -> bool:
+        """The footage is encoded from the decoded pictures (not the camera's packets)."""
+        return self.recorder.wants_frames() and not self.recorder.copies_packets
 
     def stop(self) -> None:
         self.recorder.close()

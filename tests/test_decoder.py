@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -14,8 +15,12 @@ import pytest
 from camwatch import jpeg
 from camwatch.capture.av_source import stream_info
 from camwatch.capture.camera import Camera
-from camwatch.capture.decoder import DETECTION_DECODE_OPTIONS, PacketDecoder
-from camwatch.capture.packets import EncodedPacket
+from camwatch.capture.decoder import (
+    DETECTION_DECODE_OPTIONS,
+    FAITHFUL_DECODE_OPTIONS,
+    PacketDecoder,
+)
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import CameraConfig
 from camwatch.frame import Frame, Picture
 from tests.helpers.camera_files import (
@@ -140,30 +145,47 @@ def test_nothing_is_decoded_until_a_viewer_a_snapshot_or_detection_needs_pixels(
         rtsp.stop()
 
 
+def reference_decode(
+    info: StreamInfo, sent: list[EncodedPacket], options: dict[str, str]
+) -> list[np.ndarray]:
+    """The pictures of `sent`, decoded as the decoder does with `options`, then copied."""
+    reference = av.CodecContext.create("h264", "r")
+    reference.extradata, reference.thread_count = info.extradata, 1
+    reference.options = dict(options)
+    copies = []
+    for packet in sent:
+        av_packet = av.Packet(packet.data)
+        av_packet.pts, av_packet.dts = packet.pts, packet.dts
+        copies += [picture.to_ndarray() for picture in reference.decode(av_packet)]
+    return copies
+
+
+def decode_all(
+    info: StreamInfo, sent: list[EncodedPacket], faithful: Callable[[int], bool]
+) -> list[Picture]:
+    """Every packet through a PacketDecoder at the pace it decodes (none dropped), the i-th
+    submitted with faithful(i)."""
+    kept: list[Picture] = []
+    decoder = PacketDecoder("cam", info, kept.append, faithful=faithful(0))
+    decoder.start()
+    try:
+        for i, packet in enumerate(sent):
+            wait_until(lambda i=i: decoder.frames_decoded >= i - 10, timeout=30)
+            assert decoder.submit(packet, faithful=faithful(i))
+        wait_until(lambda: len(kept) >= len(sent) - 2, timeout=30, message="pictures")
+    finally:
+        decoder.stop()
+    return kept
+
+
 def test_decoded_pictures_keep_their_pixels_while_later_ones_are_decoded(tmp_path):
     """Pictures hold the decoder's own planes (not copies): each one kept keeps its pixels as
     the decoder goes on, and gives the same yuv420p, grey image and JPEG as a copy would."""
     footage = walking_figure(tmp_path / "walk.mp4", seconds=5, gop=10, walks=((0.0, 5.0),))
     info, _, found = camera_packets(footage)
     sent = [p for p in found if p.is_video]
-    reference = av.CodecContext.create("h264", "r")  # decoded as the decoder does, then copied
-    reference.extradata, reference.thread_count = info.extradata, 1
-    reference.options = dict(DETECTION_DECODE_OPTIONS)
-    copies = []
-    for packet in sent:
-        av_packet = av.Packet(packet.data)
-        av_packet.pts, av_packet.dts = packet.pts, packet.dts
-        copies += [picture.to_ndarray() for picture in reference.decode(av_packet)]
-    kept: list[Picture] = []
-    decoder = PacketDecoder("cam", info, kept.append)
-    decoder.start()
-    try:
-        for i, packet in enumerate(sent):  # at the pace it decodes: none dropped
-            wait_until(lambda i=i: decoder.frames_decoded >= i - 10, timeout=30)
-            assert decoder.submit(packet)
-        wait_until(lambda: len(kept) >= len(copies) - 2, timeout=30, message="pictures")
-    finally:
-        decoder.stop()
+    copies = reference_decode(info, sent, DETECTION_DECODE_OPTIONS)
+    kept = decode_all(info, sent, lambda i: False)
     assert len(kept) >= 40
     for picture, copy in zip(kept, copies, strict=False):
         frame = Frame.of(picture, 1)
@@ -197,3 +219,23 @@ def test_a_switch_past_max_pixels_delivers_no_picture_of_it_and_is_a_failure(tmp
     assert decoder.failure is not None and decoder.failure.startswith("mid-stream, frames")
     assert decoder.failure.endswith("larger than max_frame_pixels (307200)")
     assert {(p.width, p.height) for p in kept} == {(320, 240)} and len(kept) >= 15
+
+
+def test_pictures_someone_sees_keep_the_loop_filter_from_the_next_keyframe(tmp_path):
+    """Pictures for detection only are decoded without the loop filter; once someone will see
+    them (faithful) they are decoded with it from the next keyframe on, and without it again
+    from the keyframe after that stops: the same pixels as a whole decode in either mode."""
+    footage = walking_figure(tmp_path / "walk.mp4", seconds=6, gop=10, walks=((0.0, 6.0),))
+    info, _, found = camera_packets(footage)
+    sent = [p for p in found if p.is_video]
+    keyframes = [i for i, p in enumerate(sent) if p.keyframe]
+    assert keyframes[:6] == [0, 10, 20, 30, 40, 50]
+    faithful = {i: 15 <= i < 35 for i in range(len(sent))}  # asked mid-GOP, both ways
+    kept = decode_all(info, sent, faithful.__getitem__)
+    plain = reference_decode(info, sent, DETECTION_DECODE_OPTIONS)
+    filtered = reference_decode(info, sent, FAITHFUL_DECODE_OPTIONS)
+    assert len(kept) == len(plain) == len(filtered) == len(sent)
+    assert not np.array_equal(plain[15], filtered[15])  # the filter changes this footage
+    for i, picture in enumerate(kept):
+        expected = filtered[i] if 20 <= i < 40 else plain[i]  # switched at keyframes 20 and 40
+        assert np.array_equal(Frame.of(picture, i).i420, expected), i

@@ -115,6 +115,10 @@ class Camera:
         # who else needs the camera's pictures (detection, frame-encoded recording); with
         # none of them and no JPEG viewer, a packet camera's video is not decoded at all
         self.frame_demands: list[Callable[[], bool]] = []
+        # who needs pictures someone will see besides the JPEG viewers (footage encoded from
+        # frames); with none, the pictures are for detection only (decoded without the loop
+        # filter)
+        self.picture_demands: list[Callable[[], bool]] = []
         # live fMP4 of the camera's packets for MSE viewers (muxed only while one watches)
         self.fragments = FragmentHub()
         self.packet_listeners: list[PacketListener] = [self.fragments.on_packet]
@@ -142,6 +146,7 @@ class Camera:
             on_packet=None if config.detect_source else self._on_packet,
             on_streams=None if config.detect_source else self._on_streams,
             wants_frames=self._wants_frames,
+            wants_pictures=self._wants_pictures,
         )
         # With detect_source, that stream (a substream) feeds detection and the JPEG views,
         # and `source` is only demuxed: its packets are recorded and streamed, never decoded.
@@ -198,6 +203,10 @@ class Camera:
         wanted = self.hub.wants_frames or any(demand() for demand in self.frame_demands)
         self.hub.paused = not wanted
         return wanted
+
+    def _wants_pictures(self) -> bool:
+        """Asked on the capture thread at keyframes: will anyone see the pictures?"""
+        return self.hub.wants_frames or any(demand() for demand in self.picture_demands)
 
     @property
     def frames_decoded(self) -> int:

@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -15,10 +16,23 @@ from camwatch.frame import MAX_FRAME_PIXELS, FrameTooLarge, Picture, Planes, che
 
 log = logging.getLogger(__name__)
 
+# Pictures only detection looks at: without the deblocking filter (and bit-exactness), about
+# 30% less decoding; the events found are the same (bench/scan_decode_check.py). Pictures that
+# people see (JPEG viewers, snapshots, footage encoded from frames) keep it: each P-frame is
+# predicted from unfiltered references, so the error grows over the GOP (a 2 s GOP at 10 fps:
+# PSNR from 49 dB at the keyframe down to 40 dB before the next).
 DETECTION_DECODE_OPTIONS = {"skip_loop_filter": "all", "flags2": "+fast"}
+FAITHFUL_DECODE_OPTIONS: dict[str, str] = {}
 QUEUE_PACKETS = 30  # a few seconds at camera rates; beyond that we skip to the next keyframe
 _STOP = object()
-_FLUSH = object()  # before the first keyframe after a pause: drop frames held for reordering
+
+
+@dataclass(frozen=True)
+class _Reopen:
+    """Before a keyframe: decode from it on with (faithful) or without the loop filter, in a
+    new codec context (also after a pause: frames held for reordering are dropped)."""
+
+    faithful: bool
 
 
 class PacketDecoder(threading.Thread):
@@ -29,6 +43,10 @@ class PacketDecoder(threading.Thread):
     When it falls behind, queued packets are dropped up to the next keyframe (a P-frame
     without its reference would only decode to garbage), logged once. `pause` stops decoding
     (nobody needs pixels) the same way: the next `submit` starts again at a keyframe.
+
+    `submit(packet, faithful=False)` says the pictures are for detection only: from the next
+    keyframe on they are decoded without the loop filter, and with it again from the keyframe
+    after `faithful` turns true (a new codec context at a keyframe: nothing refers back past it).
     """
 
     def __init__(
@@ -37,6 +55,8 @@ class PacketDecoder(threading.Thread):
         stream: StreamInfo,
         deliver: Callable[[Picture], None],
         max_pixels: int = MAX_FRAME_PIXELS,
+        *,
+        faithful: bool = True,
     ) -> None:
         super().__init__(name=f"decode-{name}", daemon=True)
         self.camera_name = name
@@ -50,34 +70,48 @@ class PacketDecoder(threading.Thread):
         self.packets_skipped = 0
         self.max_pixels = max_pixels
         self.failure: str | None = None  # the stream declared frames past max_pixels
-        codec = av.CodecContext.create(stream.codec, "r")
-        if not isinstance(codec, av.VideoCodecContext):
-            raise ValueError(f"{stream.codec} is not a video codec")
-        self._codec = codec
-        if stream.extradata:
-            self._codec.extradata = stream.extradata
-        # One decoding thread: the least CPU in all (frame threads add work and a frame of
-        # latency); the decoder runs beside the demuxer and the event loop anyway.
-        self._codec.thread_count = 1
-        # Pictures for detection and JPEG previews, not for keeping: skipping the deblocking
-        # filter (and bit-exactness) costs a little sharpness and saves about 30% of decoding.
-        # FFmpeg refuses much larger pictures before allocating them, whatever the codec (it
-        # checks padded sizes: MPEG-4 needs 1.6x at 320x240); ours is checked on each picture
-        ffmpeg_limit = 2 * max_pixels + (1 << 20)
-        self._codec.options = {**DETECTION_DECODE_OPTIONS, "max_pixels": str(ffmpeg_limit)}
+        self.faithful = faithful  # the mode decoded in (decode thread); _queued: as submitted
+        self._queued_faithful = faithful
+        self._decoded_since_open = 0
+        self._codec = self._open_codec(faithful)
         self._times: dict[int, tuple[float, float]] = {}  # pts -> capture times, for reordering
 
-    def submit(self, packet: EncodedPacket) -> bool:
+    def _open_codec(self, faithful: bool) -> av.VideoCodecContext:
+        codec = av.CodecContext.create(self.stream.codec, "r")
+        if not isinstance(codec, av.VideoCodecContext):
+            raise ValueError(f"{self.stream.codec} is not a video codec")
+        if self.stream.extradata:
+            codec.extradata = self.stream.extradata
+        # One decoding thread: the least CPU in all (frame threads add work and a frame of
+        # latency); the decoder runs beside the demuxer and the event loop anyway.
+        codec.thread_count = 1
+        # FFmpeg refuses much larger pictures before allocating them, whatever the codec (it
+        # checks padded sizes: MPEG-4 needs 1.6x at 320x240); ours is checked on each picture
+        ffmpeg_limit = 2 * self.max_pixels + (1 << 20)
+        mode = FAITHFUL_DECODE_OPTIONS if faithful else DETECTION_DECODE_OPTIONS
+        codec.options = {**mode, "max_pixels": str(ffmpeg_limit)}
+        self._decoded_since_open = 0
+        return codec
+
+    def submit(self, packet: EncodedPacket, *, faithful: bool = True) -> bool:
         """Queue a packet (capture thread); never blocks. False if it is not decoded (waiting
-        for a keyframe, or behind)."""
+        for a keyframe, or behind). `faithful` (read at keyframes only): someone will see the
+        pictures (see above)."""
         if self._waiting_for_keyframe:
             if not packet.keyframe:
                 self.packets_skipped += 1
                 return False
             self._waiting_for_keyframe = False
-            if not self._put(_FLUSH):
-                return False
+            reopen = True
+        else:
+            reopen = packet.keyframe and faithful != self._queued_faithful
+        if reopen and not self._reopen_at(faithful):
+            return False
         return self._put(packet)
+
+    def _reopen_at(self, faithful: bool) -> bool:
+        self._queued_faithful = faithful
+        return self._put(_Reopen(faithful))
 
     def pause(self) -> None:
         """Decode nothing more until a keyframe comes with `submit` (capture thread)."""
@@ -127,9 +161,8 @@ class PacketDecoder(threading.Thread):
             item = self._queue.get()
             if item is _STOP:
                 return
-            if item is _FLUSH:
-                self._codec.flush_buffers()
-                self._times.clear()
+            if isinstance(item, _Reopen):
+                self._reopen(item.faithful)
                 continue
             assert isinstance(item, EncodedPacket)
             self._times[item.pts] = (item.t, item.captured_at)
@@ -139,8 +172,16 @@ class PacketDecoder(threading.Thread):
                 if self._too_large(picture.width, picture.height):
                     break
                 self.frames_decoded += 1
+                self._decoded_since_open += 1
                 t, captured_at = self._times.pop(picture.pts or 0, (item.t, item.captured_at))
                 self._deliver(_frame_of(picture, t, captured_at))
+
+    def _reopen(self, faithful: bool) -> None:
+        """A new codec context for the keyframe that follows (the old one's frames held for
+        reordering are dropped)."""
+        self._codec = self._open_codec(faithful)
+        self.faithful = faithful
+        self._times.clear()
 
     def _decode(self, packet: EncodedPacket) -> list[av.VideoFrame]:
         av_packet = av.Packet(packet.data)
@@ -160,7 +201,7 @@ class PacketDecoder(threading.Thread):
         they refused), or FFmpeg's own limit (MPEG-4 resets its size to 0x0 when it refuses
         one, which it does for nothing else)."""
         width, height = self._codec.width, self._codec.height
-        if width or not self.frames_decoded:
+        if width or not self._decoded_since_open:
             return self._too_large(width, height)
         self.failure = f"mid-stream, frames larger than max_frame_pixels ({self.max_pixels})"
         return True

@@ -100,7 +100,9 @@ class CaptureThread(threading.Thread):
     `on_frame` on a PacketDecoder thread (camera JPEG is passed on undecoded), unless
     `decode_video` is off (another stream feeds detection and the JPEG views), and only while
     `wants_frames()` says someone needs pixels: otherwise the packets are only counted and
-    decoding resumes at the next keyframe once it is true again.
+    decoding resumes at the next keyframe once it is true again. While `wants_pictures()` is
+    false (asked at keyframes) the pictures are for detection only and are decoded without the
+    loop filter (PacketDecoder).
 
     On failure it closes the source, shows a placeholder once a second and retries with
     backoff (1 s doubling to 30 s), logging once per change of state, never per frame.
@@ -121,9 +123,11 @@ class CaptureThread(threading.Thread):
         on_streams: StreamsCallback | None = None,
         decode_video: bool = True,
         wants_frames: Callable[[], bool] = lambda: True,
+        wants_pictures: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(name=f"capture-{name}", daemon=True)
         self._wants_frames = wants_frames
+        self._wants_pictures = wants_pictures
         self._on_packet = on_packet
         self._on_streams = on_streams
         self._decode_video = decode_video
@@ -221,7 +225,11 @@ class CaptureThread(threading.Thread):
         decoder: PacketDecoder | None = None
         if self._decode_video and video is not None and video.codec != "mjpeg":
             decoder = PacketDecoder(
-                self.camera_name, video, self._deliver_decoded, source.max_pixels
+                self.camera_name,
+                video,
+                self._deliver_decoded,
+                source.max_pixels,
+                faithful=self._wants_pictures(),
             )
             decoder.start()
         failure: SourceError | None = None
@@ -269,7 +277,7 @@ class CaptureThread(threading.Thread):
             self.state.decoding_paused = paused
             if paused:
                 decoder.pause()
-            elif decoder.submit(packet):
+            elif decoder.submit(packet, faithful=packet.keyframe and self._wants_pictures()):
                 return  # counted when decoded
         elif self._decode_video:  # the camera's JPEG: viewers get it as is, detection scales
             self._deliver(
