@@ -24,6 +24,7 @@ from typing import Any
 
 import av
 
+from camwatch import jpeg
 from camwatch.cli import limit_opencv_threads
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
@@ -68,6 +69,17 @@ def instrument(cost: Counter[str]) -> None:
         setattr(kind, method, timed(cost, name, getattr(kind, method)))
 
 
+def count_calls(calls: Counter[str]) -> None:
+    """Count detection's own JPEG decodes (Frame.grey_small's, when no picture came with it)."""
+    decode = jpeg.decode_grey_scaled
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls["detection's own decodes"] += 1
+        return decode(*args, **kwargs)
+
+    jpeg.decode_grey_scaled = counted  # type: ignore[assignment]
+
+
 def feed(recorder: EventRecorder, jpegs: list[bytes], count: int) -> None:
     """`count` frames at FPS in real time (the frames' own clock at FPS too)."""
     started = time.monotonic()
@@ -94,6 +106,7 @@ def frames_in(path: Path) -> int:
 def run(scene: str, seconds: float) -> list[str]:
     cost: Counter[str] = Counter()
     instrument(cost)
+    count_calls(cost)
     clips: list[ClipResult] = []
     count = round(seconds * FPS)
     jpegs = scene_jpegs(scene)
@@ -115,11 +128,18 @@ def run(scene: str, seconds: float) -> list[str]:
         "| part | CPU ms per frame captured |",
         "|---|---|",
     ]
+    decodes = cost.pop("detection's own decodes", 0)
     lines += [f"| {name} | {cost[name] * per_frame:.2f} |" for _, _, name in PARTS]
     rest = thread - sum(cost.values())
     lines.append(f"| the calling thread's other work (Frame, pacing) | {rest * per_frame:.2f} |")
     lines.append(f"| the clip writers' threads | {(process - thread) * per_frame:.2f} |")
     lines.append(f"| the process | {process * per_frame:.2f} |")
+    lines.append("")
+    lines.append(
+        f"JPEG decodes: {recorder.pictures_decoded} on the capture thread for the clips (and "
+        f"detection), {sum(clip.jpegs_decoded for clip in clips)} by the writers themselves, "
+        f"{decodes:.0f} by detection alone"
+    )
     return lines
 
 
