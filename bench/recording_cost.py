@@ -258,9 +258,9 @@ def turbojpeg_planes() -> Callable[[bytes], object] | None:
 def full_decodes(jpegs: list[bytes], repeats: int) -> dict[str, float]:
     """CPU ms per frame of the full decodes to the writer's 4:2:0 planes."""
     costs: dict[str, float] = {}
-    if not hasattr(clip_writer, "JpegDecoder"):  # a revision whose writer decoded with OpenCV
+    if not takes_pictures():  # a revision whose writer decoded its JPEGs its own way
         return costs
-    decoder = clip_writer.JpegDecoder(strict=True)
+    decoder = clip_writer.JpegDecoder()
     costs = {
         "full decode to a picture (camwatch's JpegDecoder: FFmpeg)": per_frame_ms(
             decoder.picture, jpegs, repeats
