@@ -51,6 +51,7 @@ class Sample:
     variant: str
     scene: str
     peak_rss: float
+    cpu: float  # % of one core over the window
     memory: Memory
     av_loaded: bool
     recording: bool
@@ -86,6 +87,7 @@ def measure(
             variant.name,
             scene,
             usage.rss_mb,
+            usage.cpu_percent,
             usage.memory,
             maps_pyav(server.process.pid),
             bool(server.camera()["recording"]),
@@ -98,8 +100,9 @@ def measure(
 
 def report(samples: list[Sample], variants: list[Variant], scenes: list[str]) -> list[str]:
     lines = [
-        "| scene | variant | peak RSS | RSS at end | PSS | anonymous | file-backed | av mapped |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scene | variant | peak RSS | RSS at end | PSS | anonymous | file-backed | CPU "
+        "| av mapped |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for scene in scenes:
         for variant in variants:
@@ -115,7 +118,8 @@ def report(samples: list[Sample], variants: list[Variant], scenes: list[str]) ->
                 f"| {scene} | {variant.name} | {mb([s.peak_rss for s in rows])} "
                 f"| {mb([s.memory.rss for s in rows])} | {mb([s.memory.pss for s in rows])} "
                 f"| {mb([s.memory.anonymous for s in rows])} "
-                f"| {mb([s.memory.file_backed for s in rows])} | {av}/{len(rows)} |"
+                f"| {mb([s.memory.file_backed for s in rows])} "
+                f"| {statistics.median(s.cpu for s in rows):.2f}% | {av}/{len(rows)} |"
             )
     return lines
 

@@ -13,7 +13,6 @@ from camwatch.integrations.discovery import server_base_url
 from camwatch.integrations.hooks import HookRunner
 from camwatch.integrations.listeners import Listeners
 from camwatch.integrations.metrics import Metrics
-from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.motion.settings import apply_saved_overrides
 from camwatch.recording import export, footage
 from camwatch.recording.activity import ActivityLog
@@ -158,6 +157,8 @@ def add_integrations(service: Service) -> Listeners:
         listeners.add(hooks)
         context.hooks = hooks
     if config.mqtt is not None:
+        from camwatch.integrations.mqtt import MqttPublisher  # paho-mqtt: only when configured
+
         publisher = MqttPublisher(
             config.mqtt,
             list(service.context.cameras),

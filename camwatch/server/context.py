@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from camwatch.capture.camera import Camera
 from camwatch.config import Config
 from camwatch.integrations.hooks import HookRunner
 from camwatch.integrations.listeners import Listeners
 from camwatch.integrations.metrics import Metrics
-from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.activity import ActivityLog
 from camwatch.recording.footage import FootageIndex
 from camwatch.recording.index import EventStore
@@ -18,6 +18,9 @@ from camwatch.recording.retention import RetentionService
 from camwatch.recording.segment_index import SegmentStore
 from camwatch.recording.switches import Switches
 from camwatch.server.auth import Authenticator
+
+if TYPE_CHECKING:  # paho-mqtt is loaded only when [mqtt] is configured (wiring.py)
+    from camwatch.integrations.mqtt import MqttPublisher
 
 OriginCheck = Callable[[str], bool]  # True when a cross-origin websocket may connect
 
