@@ -16,6 +16,7 @@ end of the window. "av" says whether PyAV's libraries were mapped by then.
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -133,6 +134,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the child processes too
     variants = args.variant or [parse_variant("this checkout=.")]
     scenes = args.scenes.split(",")
     load_before = load_average()

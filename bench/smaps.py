@@ -1,6 +1,7 @@
 """Where a process's resident memory is: /proc/PID/smaps summed per file and anonymous region.
 
     python3 bench/smaps.py PID [--top 25]
+    python3 bench/smaps.py --imports numpy,cv2,av,camwatch.service   # what each import adds
 
 Prints RSS and anonymous MB per mapped file (a library's code, data and relocations together)
 and the anonymous regions by kind ([heap], thread stacks, glibc arenas, large mmaps), largest
@@ -10,6 +11,7 @@ first, so a change in memory can be traced to what holds it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -82,11 +84,45 @@ def summary(mappings: list[Mapping]) -> tuple[dict[str, list[int]], dict[str, li
     return files, regions
 
 
+def rollup_mb(pid: int | str = "self") -> tuple[float, float]:
+    """(RSS, anonymous) in MB from /proc/PID/smaps_rollup."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                fields[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    return fields["Rss"], fields["Anonymous"]
+
+
+def import_steps(modules: list[str]) -> None:
+    """Import each module in turn in this process and print what RSS and anonymous grew by."""
+    before = rollup_mb()
+    print(
+        f"| import | RSS MB | + | anonymous MB | + |\n|---|---|---|---|---|\n| (start) "
+        f"| {before[0]:.1f} | | {before[1]:.1f} | |"
+    )
+    for name in modules:
+        importlib.import_module(name)
+        now = rollup_mb()
+        print(
+            f"| {name} | {now[0]:.1f} | {now[0] - before[0]:+.1f} | {now[1]:.1f} "
+            f"| {now[1] - before[1]:+.1f} |"
+        )
+        before = now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("pid", type=int)
+    parser.add_argument("pid", type=int, nargs="?")
     parser.add_argument("--top", type=int, default=25, help="files to list (largest RSS first)")
+    parser.add_argument("--imports", help="comma-separated modules to import here, one by one")
     args = parser.parse_args()
+    if args.imports:
+        import_steps(args.imports.split(","))
+        return
+    if args.pid is None:
+        parser.error("give a PID or --imports")
     mappings = read_smaps(args.pid)
     files, regions = summary(mappings)
     total = sum(m.rss_kb for m in mappings) / 1024
