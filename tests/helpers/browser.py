@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,42 @@ def chromium() -> Iterator[Any]:
 
 
 PageFactory = Callable[..., WatchedPage]
+
+MEDIA_ERR_DECODE = 3
+_PLAY_TO_END = """() => new Promise(resolve => {
+    const v = document.getElementById("v");
+    v.onended = () => resolve({muted: v.muted, audio: v.webkitAudioDecodedByteCount,
+                               video: v.webkitVideoDecodedByteCount, t: v.currentTime});
+    v.onerror = () => resolve({error: v.error && v.error.code});
+    v.play().catch(e => resolve({error: String(e)}));
+    setTimeout(() => resolve({timeout: v.currentTime}), 30000);
+})"""
+
+
+def play_to_end(open_page: PageFactory, media: Path) -> dict[str, Any]:
+    """Play a media file with sound in a page of its own, to its end: {muted, audio, video
+    (decoded bytes), t (seconds)}, or {error: code} / {timeout: t}.
+
+    On a loaded machine Chromium's headless media pipeline has, rarely, reported
+    MEDIA_ERR_DECODE for a file that played on every other attempt (its fake audio output
+    falling behind reports as a decode error). Such a failure is retried once on the same
+    bytes: a file that cannot be decoded fails both times, and the first failure's copy is
+    kept in test-artifacts/ for a look."""
+    page_file = media.parent / "play.html"
+    page_file.write_text(f'<video id="v" src="{media.name}"></video>')
+    played: dict[str, Any] = {}
+    for attempt in range(2):
+        watched = open_page()
+        watched.page.goto(page_file.as_uri())
+        played = watched.page.evaluate(_PLAY_TO_END)
+        if played.get("error") != MEDIA_ERR_DECODE or attempt:
+            watched.assert_no_errors()
+            return played
+        ARTIFACTS.mkdir(exist_ok=True)
+        kept = ARTIFACTS / f"decode-error-{time.time():.0f}-{media.name}"
+        shutil.copy(media, kept)
+        print(f"Chromium: MEDIA_ERR_DECODE playing {media.name} (kept as {kept}); again")
+    return played
 
 
 @pytest.fixture
