@@ -101,9 +101,9 @@ def play_to_end(open_page: PageFactory, media: Path) -> dict[str, Any]:
 
     On a loaded machine Chromium's headless media pipeline has, rarely, reported
     MEDIA_ERR_DECODE for a file that played on every other attempt (the cause was not found;
-    Chromium reports an audio renderer error as a decode error too). Such a failure is retried once on the same
-    bytes: a file that cannot be decoded fails both times, and the first failure's copy is
-    kept in test-artifacts/ for a look."""
+    Chromium reports an audio renderer error as a decode error too). Such a failure is
+    retried once on the same bytes: a file that cannot be decoded fails both times, and the
+    first failure's copy is kept in test-artifacts/ for a look."""
     page_file = media.parent / "play.html"
     page_file.write_text(f'<video id="v" src="{media.name}"></video>')
     played: dict[str, Any] = {}
