@@ -131,7 +131,7 @@ def test_a_camera_switching_to_frames_past_max_pixels_is_a_source_error_before_i
     finally:
         source.close()
         camera.stop()
-    sizes = {size for p in packets for size in sps_sizes(p.data)}
+    sizes = {size for p in packets for size in sps_sizes(p.data, p.stream.extradata)}
     assert sizes == {(480, 360)}  # nothing of the new size came through
     assert len([p for p in packets if p.is_video]) >= 35  # the 4 s before it did
     # and the error says why, as the camera's offline status will

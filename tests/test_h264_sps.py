@@ -11,6 +11,8 @@ import pytest
 
 from camwatch.capture.h264_sps import sps_sizes
 
+AVCC = bytes([1, 0x42, 0xC0, 0x1E, 0xFF])  # an avcC box's first bytes: 4-byte NAL lengths
+
 
 def first_packet(path: Path, size: str, options: list[str]) -> tuple[bytes, tuple[int, int]]:
     subprocess.run(
@@ -37,7 +39,7 @@ def first_packet(path: Path, size: str, options: list[str]) -> tuple[bytes, tupl
 )
 def test_the_size_is_the_one_ffmpeg_reads(tmp_path, size, options):
     data, declared = first_packet(tmp_path / "s.ts", size, options)
-    assert list(sps_sizes(data)) == [declared]
+    assert list(sps_sizes(data, None)) == [declared]
     assert f"{declared[0]}x{declared[1]}" == size
 
 
@@ -45,9 +47,27 @@ def test_mp4_framing_and_packets_without_sps(tmp_path):
     data, declared = first_packet(tmp_path / "s.ts", "480x360", ["-pix_fmt", "yuv420p"])
     units = [u.rstrip(b"\x00") for u in data.split(b"\x00\x00\x01")[1:]]
     framed = b"".join(len(u).to_bytes(4, "big") + u for u in units)
-    assert list(sps_sizes(framed)) == [declared]
+    assert list(sps_sizes(framed, AVCC)) == [declared]
     slices = b"".join(len(u).to_bytes(4, "big") + u for u in units if u[0] & 0x1F != 7)
-    assert list(sps_sizes(slices)) == []
+    assert list(sps_sizes(slices, AVCC)) == []
+
+
+def test_an_mp4_packet_that_begins_like_a_start_code_is_read_as_mp4(tmp_path):
+    path = tmp_path / "small.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "cellauto=s=160x120:r=10", "-t", "60",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        extradata = stream.codec_context.extradata
+        packets = [bytes(p) for p in container.demux(stream) if p.size]
+    # a first unit 256-511 bytes long: its length's bytes are 00 00 01 and a "NAL header"
+    assert any(p.startswith(b"\x00\x00\x01") for p in packets)
+    assert [size for p in packets for size in sps_sizes(p, extradata)] == []
+    p_slice = bytes([0x41]) + bytes(range(1, 255)) + bytes(range(1, 9))  # 263 bytes: 00 00 01 07
+    assert list(sps_sizes(len(p_slice).to_bytes(4, "big") + p_slice, AVCC)) == []
 
 
 def exp_golomb(value: int) -> str:
@@ -68,6 +88,6 @@ def baseline_sps(width_mbs: int, height_mbs: int) -> bytes:
 
 def test_a_crafted_huge_sps_is_read_as_huge_and_a_cut_one_as_nothing():
     sps = baseline_sps(2000, 2000)
-    assert list(sps_sizes(sps)) == [(32000, 32000)]
-    assert list(sps_sizes(baseline_sps(30, 17))) == [(480, 272)]
-    assert list(sps_sizes(sps[:9])) == []
+    assert list(sps_sizes(sps, None)) == [(32000, 32000)]
+    assert list(sps_sizes(baseline_sps(30, 17), None)) == [(480, 272)]
+    assert list(sps_sizes(sps[:9], None)) == []

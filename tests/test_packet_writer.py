@@ -332,7 +332,8 @@ def test_a_camera_switching_past_max_frame_pixels_is_offline_once_with_its_clip_
     video = next(s for s in streams(clip) if s["codec_type"] == "video")
     assert (video["width"], video["height"]) == (480, 360)
     with av.open(str(clip)) as container:
-        sizes = {size for p in container.demux(video=0) for size in sps_sizes(bytes(p))}
+        extradata = container.streams.video[0].codec_context.extradata
+        sizes = {size for p in container.demux(video=0) for size in sps_sizes(bytes(p), extradata)}
     with av.open(str(clip)) as container:
         sizes |= {(f.width, f.height) for f in container.decode(video=0)}
     assert sizes == {(480, 360)}  # nothing of the new size reached the clip

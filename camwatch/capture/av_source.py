@@ -164,13 +164,13 @@ class AvSource(PacketSource):
                 continue  # a flush packet, or a stream we do not keep
             encoded = self._encoded(packet)
             if encoded.is_video and encoded.stream.codec == "h264":
-                self._check_sps(encoded.data)
+                self._check_sps(encoded.data, encoded.stream.extradata)
             return encoded
 
-    def _check_sps(self, data: bytes) -> None:
+    def _check_sps(self, data: bytes, extradata: bytes | None) -> None:
         """A camera (or someone on its network) switching to a size past max_pixels mid-stream:
         broken, before the packet reaches a decoder or a clip."""
-        for width, height in sps_sizes(data):
+        for width, height in sps_sizes(data, extradata):
             try:
                 check_frame_size(width, height, self.max_pixels)
             except FrameTooLarge as e:

@@ -40,29 +40,44 @@ class _Bits:
         return (code + 1) // 2 if code % 2 else -(code // 2)
 
 
-def sps_units(data: bytes) -> Iterator[bytes]:
-    """The SPS NAL units of a packet: Annex B (start codes, as RTSP and MPEG-TS carry them) or
-    4-byte lengths (MP4). Only those are copied: this runs on every video packet."""
-    if data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
-        start = data.find(b"\x00\x00\x01")
-        while start >= 0:
-            start += 3
-            end = data.find(b"\x00\x00\x01", start)
-            if start < len(data) and data[start] & 0x1F == SPS_NAL_TYPE:
-                yield data[start : len(data) if end < 0 else end].rstrip(b"\x00")
-            start = end
+def nal_length_size(extradata: bytes | None) -> int | None:
+    """The length prefix of the stream's NAL units when its extradata is an avcC box (MP4,
+    Matroska), else None: the packets are Annex B (start codes, as RTSP and MPEG-TS carry
+    them). The framing must come from the stream: an MP4 packet whose first unit is 256-511
+    bytes long begins with the bytes of a start code."""
+    if extradata is not None and len(extradata) >= 5 and extradata[0] == 1:
+        return (extradata[4] & 0x03) + 1
+    return None
+
+
+def sps_units(data: bytes, length_size: int | None) -> Iterator[bytes]:
+    """The SPS NAL units of a packet framed as nal_length_size says. Only those are copied:
+    this runs on every video packet."""
+    if length_size is None:
+        yield from _annex_b_sps_units(data)
         return
     offset = 0
-    while offset + 5 <= len(data):
-        length = int.from_bytes(data[offset : offset + 4], "big")
-        if data[offset + 4] & 0x1F == SPS_NAL_TYPE:
-            yield data[offset + 4 : offset + 4 + length]
-        offset += 4 + length
+    while offset + length_size < len(data):
+        length = int.from_bytes(data[offset : offset + length_size], "big")
+        if data[offset + length_size] & 0x1F == SPS_NAL_TYPE:
+            yield data[offset + length_size : offset + length_size + length]
+        offset += length_size + length
 
 
-def sps_sizes(data: bytes) -> Iterator[tuple[int, int]]:
-    """(width, height) of each SPS in the packet that can be read."""
-    for unit in sps_units(data):
+def _annex_b_sps_units(data: bytes) -> Iterator[bytes]:
+    start = data.find(b"\x00\x00\x01")
+    while start >= 0:
+        start += 3
+        end = data.find(b"\x00\x00\x01", start)
+        if start < len(data) and data[start] & 0x1F == SPS_NAL_TYPE:
+            yield data[start : len(data) if end < 0 else end].rstrip(b"\x00")
+        start = end
+
+
+def sps_sizes(data: bytes, extradata: bytes | None) -> Iterator[tuple[int, int]]:
+    """(width, height) of each SPS that can be read in a packet of the stream whose extradata
+    is `extradata` (it says how the packet is framed)."""
+    for unit in sps_units(data, nal_length_size(extradata)):
         size = sps_size(unit)
         if size is not None:
             yield size

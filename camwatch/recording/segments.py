@@ -161,7 +161,7 @@ class SegmentRecorder:
         video = self._video
         if video is None or video.codec != "h264":
             return False
-        size = next(iter(sps_sizes(packet.data)), None)
+        size = next(iter(sps_sizes(packet.data, packet.stream.extradata)), None)
         if size is None or size == (video.width, video.height):
             return False
         self._video = dataclasses.replace(video, width=size[0], height=size[1], extradata=None)
