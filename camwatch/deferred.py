@@ -52,7 +52,11 @@ def _load(module: types.ModuleType, spec: importlib.machinery.ModuleSpec) -> Non
 def defer_import(name: str, package: str) -> None:
     """From now on `import NAME` gives a module that runs its code on first use (attribute
     look-up). Raises MissingLibrary naming the pip package when NAME is not installed, so a
-    missing library is still reported at startup. Nothing happens when NAME is already loaded."""
+    missing library is still reported at startup. Nothing happens when NAME is already loaded.
+
+    Only `import NAME` (and `from NAME import x`) are safe: a thread importing a submodule
+    (`import NAME.sub`) holds the import system's lock for it while it waits for NAME's code,
+    which another thread may be running and which imports NAME.sub: both wait for ever."""
     if sys.modules.get(name) is not None:  # None: imports of it are blocked, as if missing
         return
     spec = importlib.util.find_spec(name)
