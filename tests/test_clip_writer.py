@@ -43,6 +43,7 @@ def test_a_stalled_encoder_drops_every_other_frame_then_all_without_blocking(tmp
     assert alternating.count(True) == 4 and alternating.count(False) == 4
     assert not any(accepted[-10:])
     assert writer.result.dropped == accepted.count(False)
+    assert writer.backlog == accepted.count(True)  # every frame accepted is still waiting
 
 
 def test_a_writer_behind_is_given_no_more_decoded_pictures(tmp_path):

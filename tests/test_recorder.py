@@ -79,6 +79,7 @@ def test_long_event_is_split_into_clips(tmp_path):
     assert len(records) >= 2
     assert all(r.status == "complete" for r in records)
     assert records[0].duration_s == pytest.approx(5.0, abs=0.25)
+    assert records[0].frames == 5 * FPS  # none dropped (the feed waits for the writer)
     for earlier, later in itertools.pairwise(records):
         assert later.started_at >= earlier.ended_at
 

@@ -249,7 +249,7 @@ class ClipWriter(threading.Thread):
         if self._closed:
             return False
         self._submitted += 1
-        backlog = self._frames_in - self._frames_out
+        backlog = self.backlog
         behind = backlog >= self._queue_frames or (
             backlog >= self._drop_evenly_from and self._submitted % 2 == 0
         )
@@ -266,10 +266,15 @@ class ClipWriter(threading.Thread):
         return True
 
     @property
+    def backlog(self) -> int:
+        """Frames queued and not yet encoded: what `submit` measures to drop frames."""
+        return self._frames_in - self._frames_out
+
+    @property
     def takes_pictures(self) -> bool:
         """Whether the next frame may come decoded (ClipFrame.picture): the writer is keeping
         up, with fewer than PICTURES_QUEUED frames waiting."""
-        return not self._closed and self._frames_in - self._frames_out < PICTURES_QUEUED
+        return not self._closed and self.backlog < PICTURES_QUEUED
 
     def submit_audio(self, packet: EncodedPacket) -> bool:
         """Queue a packet of the clip's audio; dropped (False) when the writer is behind."""

@@ -87,6 +87,15 @@ class EventClips:
         )
 
     @property
+    def backlog(self) -> int:
+        """Frames waiting in the writer of the clip in progress (ClipWriter.backlog); 0 without
+        one, or for a clip of the camera's packets."""
+        clip = self._clip
+        return (
+            clip.writer.backlog if clip is not None and isinstance(clip.writer, ClipWriter) else 0
+        )
+
+    @property
     def confirmed(self) -> bool:
         return self._clip is not None and self._clip.confirmed
 
