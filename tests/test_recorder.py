@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from camwatch.config import MotionConfig
 from camwatch.recording.clip_writer import ClipFrame
+from camwatch.recording.index import EventRecord
 from camwatch.recording.preroll import PreRollBuffer
 from camwatch.recording.recorder import EventRecorder
 from tests.helpers.fakes import MemoryEventSink, RecordingListener
@@ -178,3 +180,35 @@ def test_a_long_clip_of_camera_jpegs_holds_no_decoded_pictures(tmp_path):
     [record] = sink.records.values()
     assert record.frames >= 320
     assert resident[329] - resident[100] < 40 * 2**20
+
+
+class HeldListener(RecordingListener):
+    """Holds the writer thread in its announcement of an event's end until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.released = threading.Event(), threading.Event()
+
+    def event_ended(self, record: EventRecord) -> None:
+        self.entered.set()
+        self.released.wait(30)
+        super().event_ended(record)
+
+
+def test_close_waits_for_a_writer_still_finishing_its_clip(tmp_path):
+    """close() returns once every writer is done with its clip (row, files, announcement),
+    also one that already closed its file when close() was called."""
+    listener = HeldListener()
+    recorder = EventRecorder("cam", MotionConfig(), tmp_path, MemoryEventSink(), listener)
+    feed(recorder, 10, [(2.0, 5.0)])  # the event ends at about 7 s: its writer finishes
+    assert listener.entered.wait(30)
+    closer = threading.Thread(target=recorder.close, args=(30,))
+    closer.start()
+    closer.join(0.5)
+    try:
+        assert closer.is_alive()  # still waiting for the writer
+    finally:
+        listener.released.set()
+        closer.join(30)
+    assert not closer.is_alive()
+    assert [kind for kind, _ in listener.calls] == ["motion", "started", "motion", "ended"]

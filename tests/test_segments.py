@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -563,6 +564,37 @@ def test_on_a_full_disk_segment_rows_are_kept_and_written_later_logged_once(
     assert all((tmp_path / r.path).is_file() and r.size_bytes > 0 for r in rows)
     logged = [r for r in caplog.records if r.name == "camwatch.recording.segment_index"]
     assert [r.levelno for r in logged] == [logging.ERROR, logging.INFO], logged
+
+
+def test_close_waits_for_a_writer_still_finishing_its_segment(tmp_path, store):
+    """close() returns once every writer is done with its segment (its row put too), also one
+    that had already closed its file when close() was called."""
+    entered, released = threading.Event(), threading.Event()
+
+    def held(result: ClipResult) -> None:  # the writer thread, after the segment's row
+        entered.set()
+        released.wait(30)
+
+    segments = SegmentStore(store)
+    recorder = SegmentRecorder("cam", tmp_path, segments, segment_seconds=10.0, on_closed=held)
+    image = np.zeros((48, 64, 3), np.uint8)
+    for i in range(6):  # five frames, then the camera goes offline: the segment is closed
+        frame = Frame.from_image(
+            image, i + 1, captured_at=NOW + i / 10, monotonic=i / 10, online=i < 5
+        )
+        recorder.on_frame(frame)
+    assert entered.wait(30)
+    closer = threading.Thread(target=recorder.close, args=(30.0,))
+    closer.start()
+    closer.join(0.5)
+    try:
+        assert closer.is_alive()  # still waiting for the writer
+    finally:
+        released.set()
+        closer.join(30)
+    assert not closer.is_alive()
+    [row] = segments.records()
+    assert row.status == "complete"
 
 
 def test_kept_segment_rows_are_capped_oldest_puts_first_and_reconcile_restores_them(store, caplog):

@@ -219,8 +219,15 @@ class EventClips:
 
     def _writer_done(self, clip: _Clip, result: ClipResult) -> None:
         """Called on the writer's thread once its file is closed."""
-        with self._writers_lock:
-            self._writers.discard(clip.writer)
+        try:
+            self._settle(clip, result)
+        finally:
+            # only now: `join` must not return while the row, the files or the announcement
+            # of this clip are still being done
+            with self._writers_lock:
+                self._writers.discard(clip.writer)
+
+    def _settle(self, clip: _Clip, result: ClipResult) -> None:
         if self._on_clip_closed is not None:
             self._on_clip_closed(result)
         if result.aborted or not clip.confirmed:

@@ -247,8 +247,13 @@ class SegmentRecorder:
         span: _Span | None,
     ) -> None:
         """On the writer's thread, once the file is closed."""
-        with self._lock:
-            self._writers.discard(writer)
+        try:
+            self._settle(record, result, span)
+        finally:  # only now: `close` must not return while the segment's row is being put
+            with self._lock:
+                self._writers.discard(writer)
+
+    def _settle(self, record: SegmentRecord, result: ClipResult, span: _Span | None) -> None:
         if result.first_captured_at is not None:
             record.started_at = result.first_captured_at
         record.ended_at = result.last_captured_at or record.started_at
