@@ -23,7 +23,7 @@ from camwatch.integrations.mqtt import MqttPublisher
 from camwatch.recording.index import EventRecord
 from camwatch.service import Service
 from camwatch.wiring import build_service
-from tests.helpers.broker import Mosquitto, collect
+from tests.helpers.broker import Mosquitto, collect, retained
 from tests.helpers.certs import self_signed
 from tests.helpers.ha_schema import discovery_problems
 from tests.helpers.processes import free_port
@@ -162,6 +162,10 @@ def test_discovery_configs_are_retained_and_what_home_assistant_expects(
     publisher.start()
     try:
         wait_until(lambda: publisher.connected, message="publisher connected")
+        # `connected` turns true just before the configs go out: a subscriber then may get
+        # them live; one subscribing once the broker has passed all six on gets them retained
+        first = collect(collectors, broker.port, "homeassistant/#")
+        wait_until(lambda: len(first.messages) == 6, message="6 discovery configs sent")
         ha = collect(collectors, broker.port, "homeassistant/#")
         motion = json.loads(
             ha.wait_for("homeassistant/binary_sensor/camwatch/front_motion/config").payload
@@ -206,19 +210,21 @@ def test_discovery_configs_are_retained_and_what_home_assistant_expects(
     ]
 
 
+MOTION_CONFIG = "homeassistant/binary_sensor/camwatch/front_motion/config"
+
+
 def test_discovery_is_sent_again_when_home_assistant_says_online(tmp_path, broker, collectors):
     publisher = publisher_for(mqtt_config(broker.port), tmp_path)
     publisher.start()
     try:
         wait_until(lambda: publisher.connected, message="publisher connected")
+        retained(collectors, broker.port, MOTION_CONFIG)  # the first copy is on the broker
         ha = collect(collectors, broker.port, "homeassistant/binary_sensor/#")
-        ha.wait_for("homeassistant/binary_sensor/camwatch/front_motion/config", lambda m: m.retain)
+        ha.wait_for(MOTION_CONFIG, lambda m: m.retain)
         paho.mqtt.publish.single(
             "homeassistant/status", "online", hostname="127.0.0.1", port=broker.port
         )
-        fresh = ha.wait_for(
-            "homeassistant/binary_sensor/camwatch/front_motion/config", lambda m: not m.retain
-        )  # a live copy, not the retained one
+        fresh = ha.wait_for(MOTION_CONFIG, lambda m: not m.retain)  # live, not the retained one
     finally:
         publisher.stop()
     assert json.loads(fresh.payload)["device_class"] == "motion"

@@ -23,7 +23,7 @@ from camwatch.recording.index import EventStore
 from camwatch.recording.switches import CameraSwitches
 from camwatch.service import Service
 from camwatch.wiring import build_service
-from tests.helpers.broker import Collector, Message, Mosquitto, collect
+from tests.helpers.broker import Collector, Mosquitto, collect, retained
 from tests.helpers.clips import write_clip
 from tests.helpers.ha_schema import discovery_problems
 from tests.helpers.http_client import request
@@ -54,14 +54,6 @@ def quick_mqtt(config: Config) -> Service:
     publisher.reconnect_max_s = 1
     publisher.fps_interval_s = FPS_INTERVAL_S
     return service
-
-
-def retained(collectors: list[Collector], port: int, topic: str) -> Message:
-    """The retained message on `topic` once camwatch has (re)published it. `connected` turns
-    true just before camwatch's messages go out, so a subscriber then may see them arrive
-    live; one subscribing after that must find them retained."""
-    collect(collectors, port, topic).wait_for(topic)
-    return collect(collectors, port, topic).wait_for(topic)
 
 
 def send(

@@ -208,3 +208,11 @@ def collect(collectors: list[Collector], port: int, topic: str = "#") -> Collect
     collector = Collector(port, topic)
     collectors.append(collector)
     return collector
+
+
+def retained(collectors: list[Collector], port: int, topic: str) -> Message:
+    """The retained message on `topic` once camwatch has (re)published it. `connected` turns
+    true just before camwatch's messages go out, so a subscriber then may see them arrive
+    live; one subscribing after the broker has passed one on must find it retained."""
+    collect(collectors, port, topic).wait_for(topic)
+    return collect(collectors, port, topic).wait_for(topic)
