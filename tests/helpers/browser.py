@@ -89,7 +89,8 @@ _PLAY_TO_END = """() => new Promise(resolve => {
     const v = document.getElementById("v");
     v.onended = () => resolve({muted: v.muted, audio: v.webkitAudioDecodedByteCount,
                                video: v.webkitVideoDecodedByteCount, t: v.currentTime});
-    v.onerror = () => resolve({error: v.error && v.error.code});
+    v.onerror = () => resolve(
+        {error: v.error && v.error.code, message: v.error && v.error.message});
     v.play().catch(e => resolve({error: String(e)}));
     setTimeout(() => resolve({timeout: v.currentTime}), 30000);
 })"""
@@ -97,7 +98,7 @@ _PLAY_TO_END = """() => new Promise(resolve => {
 
 def play_to_end(open_page: PageFactory, media: Path) -> dict[str, Any]:
     """Play a media file with sound in a page of its own, to its end: {muted, audio, video
-    (decoded bytes), t (seconds)}, or {error: code} / {timeout: t}.
+    (decoded bytes), t (seconds)}, or {error: code, message: Chromium's reason} / {timeout: t}.
 
     On a loaded machine Chromium's headless media pipeline has, rarely, reported
     MEDIA_ERR_DECODE for a file that played on every other attempt (the cause was not found;
@@ -117,7 +118,8 @@ def play_to_end(open_page: PageFactory, media: Path) -> dict[str, Any]:
         ARTIFACTS.mkdir(exist_ok=True)
         kept = ARTIFACTS / f"decode-error-{time.time():.0f}-{media.name}"
         shutil.copy(media, kept)
-        print(f"Chromium: MEDIA_ERR_DECODE playing {media.name} (kept as {kept}); again")
+        reason = played.get("message")
+        print(f"Chromium: MEDIA_ERR_DECODE ({reason}) playing {media.name} (kept as {kept}); again")
     return played
 
 
