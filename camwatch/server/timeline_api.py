@@ -9,6 +9,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import tornado.iostream
 import tornado.web
@@ -231,7 +232,7 @@ class ExportHandler(TimelineHandler):
                 self.write_json({"error": error}, status=500)
         finally:
             EXPORTS.give_back()
-            target.unlink(missing_ok=True)
+            _remove(target)
 
     async def _send(self, path: os.PathLike[str], camera: str, span: TimeRange) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(span.start))
@@ -247,3 +248,14 @@ class ExportHandler(TimelineHandler):
                 self.write(chunk)
                 await self.flush()
         self.finish()
+
+
+def _remove(path: Path) -> None:
+    """Delete an export's temporary file, if it was made; a failure is logged, not raised (the
+    answer has been sent by then, and a traceback would follow it)."""
+    try:
+        path.unlink(missing_ok=True)
+    except NotADirectoryError:
+        pass  # the exports folder is a file (what the disk refused): no export was written
+    except OSError as e:
+        log.warning("export: cannot remove %s: %s", path, e.strerror or e)
