@@ -114,16 +114,30 @@ def streams(path: Path) -> list[dict[str, Any]]:
     return list(json.loads(result.stdout).get("streams", []))
 
 
-def decodes(path: Path) -> bool:
-    """ffmpeg decodes the whole file without an error."""
+def decode_errors(path: Path) -> str:
+    """What ffmpeg reports decoding the whole file ("" when nothing went wrong). Frames keep
+    their own timestamps, in the file's time base (`-fps_mode passthrough -enc_time_base -1`):
+    at a constant output rate ffmpeg reports an RTSP camera's timestamp jitter (a keyframe
+    stamped 3.100 s, the next frame 3.142 s, after an RTCP report re-synced FFmpeg's RTP
+    clock) as two frames in one tick, while frames that really share a timestamp are still
+    reported."""
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        [
+            *("ffmpeg", "-v", "error", "-i", str(path)),
+            *("-fps_mode", "passthrough", "-enc_time_base", "-1", "-f", "null", "-"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    return result.returncode == 0 and not result.stderr.strip()
+    errors = result.stderr.strip()
+    return errors if result.returncode == 0 else f"exit {result.returncode}: {errors}"
+
+
+def decodes(path: Path) -> bool:
+    """ffmpeg decodes the whole file without an error."""
+    return decode_errors(path) == ""
 
 
 def camera_packets(path: Path) -> tuple[StreamInfo, StreamInfo, list[EncodedPacket]]:
