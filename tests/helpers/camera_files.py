@@ -118,9 +118,9 @@ def decode_errors(path: Path) -> str:
     """What ffmpeg reports decoding the whole file ("" when nothing went wrong). Frames keep
     their own timestamps, in the file's time base (`-fps_mode passthrough -enc_time_base -1`):
     at a constant output rate ffmpeg reports an RTSP camera's timestamp jitter (a keyframe
-    stamped 3.100 s, the next frame 3.142 s, after an RTCP report re-synced FFmpeg's RTP
-    clock) as two frames in one tick, while frames that really share a timestamp are still
-    reported."""
+    stamped 3.100 s, the next frame 3.142 s: seen under load, probably FFmpeg's RTP clock
+    re-synced by an RTCP report) as two frames in one tick, while frames that really share
+    a timestamp are still reported."""
     result = subprocess.run(
         [
             *("ffmpeg", "-v", "error", "-i", str(path)),
