@@ -17,6 +17,7 @@ from camwatch.recording.recorder import EventRecorder
 from tests.helpers.fakes import MemoryEventSink, RecordingListener
 from tests.helpers.media import probe
 from tests.helpers.recorder_feed import FPS, feed
+from tests.helpers.support import assert_waits_for
 
 
 def make_recorder(
@@ -202,13 +203,5 @@ def test_close_waits_for_a_writer_still_finishing_its_clip(tmp_path):
     recorder = EventRecorder("cam", MotionConfig(), tmp_path, MemoryEventSink(), listener)
     feed(recorder, 10, [(2.0, 5.0)])  # the event ends at about 7 s: its writer finishes
     assert listener.entered.wait(30)
-    closer = threading.Thread(target=recorder.close, args=(30,))
-    closer.start()
-    closer.join(0.5)
-    try:
-        assert closer.is_alive()  # still waiting for the writer
-    finally:
-        listener.released.set()
-        closer.join(30)
-    assert not closer.is_alive()
+    assert_waits_for(lambda: recorder.close(30), listener.released)  # for the writer
     assert [kind for kind, _ in listener.calls] == ["motion", "started", "motion", "ended"]

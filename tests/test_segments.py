@@ -49,7 +49,7 @@ from tests.helpers.microphone import PulseMicrophone, system_alsa_for_this_test
 from tests.helpers.mjpeg_server import MjpegTestServer
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.helpers.rtsp_camera import RtspCamera
-from tests.helpers.support import ServerThread, demo_config, wait_until
+from tests.helpers.support import ServerThread, assert_waits_for, demo_config, wait_until
 
 FPS = 10
 FRAME_S = 1 / FPS
@@ -584,15 +584,7 @@ def test_close_waits_for_a_writer_still_finishing_its_segment(tmp_path, store):
         )
         recorder.on_frame(frame)
     assert entered.wait(30)
-    closer = threading.Thread(target=recorder.close, args=(30.0,))
-    closer.start()
-    closer.join(0.5)
-    try:
-        assert closer.is_alive()  # still waiting for the writer
-    finally:
-        released.set()
-        closer.join(30)
-    assert not closer.is_alive()
+    assert_waits_for(lambda: recorder.close(30.0), released)  # for the writer
     [row] = segments.records()
     assert row.status == "complete"
 

@@ -159,3 +159,17 @@ def store_of(server: ServerThread) -> EventStore:
     store = server.service.context.events
     assert store is not None
     return store
+
+
+def assert_waits_for(call: Callable[[], object], release: threading.Event) -> None:
+    """`call()` (on a thread of its own) is still waiting after 0.5 s, and returns once
+    `release` is set (within 30 s)."""
+    caller = threading.Thread(target=call)
+    caller.start()
+    caller.join(0.5)
+    try:
+        assert caller.is_alive()  # still waiting
+    finally:
+        release.set()
+        caller.join(30)
+    assert not caller.is_alive()
