@@ -31,7 +31,10 @@ BACKLOG_SECONDS = 2.0  # encoder lag allowed beyond the pre-roll burst before fr
 PICTURES_QUEUED = 3
 KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
 MP4_OPTIONS = {
-    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    # delay_moov: the header waits for the first fragment, so that a track starting after the
+    # clip's first frame (the camera's first sound 40 ms in) gets an edit list saying so;
+    # with the header written up front FFmpeg moves that first sound to 0 s, early by the gap
+    "movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof",
     "flush_packets": "1",
     # FFmpeg's interleaver holds a track's packets until every track has one, 10 s by default:
     # a clip whose sound stops (a microphone unplugged) would keep its video in memory that

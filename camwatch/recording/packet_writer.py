@@ -206,10 +206,8 @@ class PacketClipWriter(threading.Thread):
 
     def _open(self) -> tuple[av.container.OutputContainer, dict[str, Track]]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        options = dict(MP4_OPTIONS)
-        if not self.video.extradata:  # no SPS/PPS out of band: take them from the keyframe
-            options["movflags"] += "+delay_moov"
-        container = av.open(str(self.path), mode="w", format="mp4", options=options)
+        # without SPS/PPS out of band, delay_moov also takes them from the first keyframe
+        container = av.open(str(self.path), mode="w", format="mp4", options=MP4_OPTIONS)
         tracks: dict[str, Track] = {
             "video": _Track(self.video, add_copy_stream(container, self.video))
         }

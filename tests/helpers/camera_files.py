@@ -90,17 +90,14 @@ def packets(path: Path, stream: str = "v") -> list[dict[str, Any]]:
 
 def sound_timeline(clip: Path, frame_s: float = 0.1) -> tuple[float, float, float, float, float]:
     """(first video packet, end of the video, where the sound starts, where it ends, the longest
-    gap between audio packets after the first), by ffprobe's packets. A fragmented MP4 has no
-    edit list: FFmpeg's muxer puts a track's first packet at 0 and stretches it to where the
-    second one is, so the sound starts one packet before the second (ffprobe's start_time
-    says 0 however late the sound starts)."""
+    gap between audio packets), by ffprobe's packets. Sound before 0 s is cut by the clip's edit
+    list (an AAC encoder's priming, a copied packet begun before the first frame)."""
     video = [float(p["pts_time"]) for p in packets(clip, "v")]
     audio = [(float(p["pts_time"]), float(p.get("duration_time", 0))) for p in packets(clip, "a")]
     starts = [t for t, _ in audio]
-    gaps = [b - a for a, b in itertools.pairwise(starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     video_end = max(video) + frame_s  # its last frame lasts a frame
-    sound_start = starts[1] - audio[1][1]
-    return min(video), video_end, sound_start, max(t + d for t, d in audio), max(gaps)
+    return min(video), video_end, max(starts[0], 0.0), max(t + d for t, d in audio), max(gaps)
 
 
 def streams(path: Path) -> list[dict[str, Any]]:
