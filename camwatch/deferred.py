@@ -7,14 +7,18 @@ import importlib.util
 import sys
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import _bootstrap
 from typing import Any
 
 # Looked up by every `import NAME` statement and by the import system: answered without loading.
 _WITHOUT_LOADING = frozenset({"__class__", "__dict__", "__loader__", "__name__", "__spec__"})
-_load_lock = threading.RLock()
+# Looked up by the import system for `import NAME.sub` while it holds NAME.sub's import lock.
+_SUBMODULE_PATH = "__path__"
+_import_system: Any = _bootstrap  # its per-module locks are not in its stubs
 _after_load: dict[str, list[Callable[[], None]]] = {}
-_loading: set[str] = set()  # modules whose code is running (on the thread holding _load_lock)
+_runners: dict[str, int] = {}  # the thread running each deferred module's code, while it runs
 
 
 class MissingLibrary(ImportError):
@@ -23,27 +27,62 @@ class MissingLibrary(ImportError):
 
 class _Deferred(types.ModuleType):
     """A module whose code has not run yet: the first other attribute looked up runs it, once,
-    under a lock (importlib.util.LazyLoader, which this replaces, is not thread-safe before
-    Python 3.12 and loads on the `__spec__` look-up every `import` statement makes)."""
+    as `import` would: under the import system's lock for its name (importlib.util.LazyLoader,
+    which this replaces, is not thread-safe before Python 3.12 and loads on the `__spec__`
+    look-up every `import` statement makes)."""
 
     def __getattribute__(self, name: str) -> Any:
-        if name not in _WITHOUT_LOADING:
-            with _load_lock:  # other threads wait here while the module's code runs
-                spec = types.ModuleType.__getattribute__(self, "__spec__")
-                if type(self) is _Deferred and spec.name not in _loading:
-                    _load(self, spec)
+        if name not in _WITHOUT_LOADING and type(self) is _Deferred:
+            spec = types.ModuleType.__getattribute__(self, "__spec__")
+            if not (name == _SUBMODULE_PATH and _running_elsewhere(spec.name)):
+                _load_once(self, spec)
         return types.ModuleType.__getattribute__(self, name)
 
 
+def _running_elsewhere(name: str) -> bool:
+    """Whether another thread is running NAME's code. That thread may be about to import the
+    submodule whose lock this one holds: waiting for it would hang both, so the import goes on
+    with the partial module, as a plain `import` does while another thread runs the package."""
+    runner = _runners.get(name)
+    return runner is not None and runner != threading.get_ident()
+
+
+@contextmanager
+def _import_lock(name: str) -> Iterator[bool]:
+    """Hold the import system's lock for NAME (reentrant; the one `import NAME` takes). Yields
+    False without it when taking it would close a cycle of threads waiting for each other's
+    imports; the import system then hands over the partial module too."""
+    lock = _import_system._get_module_lock(name)
+    try:
+        lock.acquire()
+    except _import_system._DeadlockError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def _load_once(module: types.ModuleType, spec: importlib.machinery.ModuleSpec) -> None:
+    """Run the module's code unless it has run or is running (its own look-ups of its
+    attributes go straight through); other threads wait for it meanwhile."""
+    with _import_lock(spec.name) as locked:
+        if locked and type(module) is _Deferred and spec.name not in _runners:
+            _load(module, spec)
+
+
 def _load(module: types.ModuleType, spec: importlib.machinery.ModuleSpec) -> None:
-    """Run the module's code (its own look-ups of its attributes go straight through), then
-    make it a plain module; the next use after a failure tries again and raises again."""
+    """Run the module's code, then make it a plain module; the next use after a failure tries
+    again and raises again."""
     assert spec.loader is not None
-    _loading.add(spec.name)
+    _runners[spec.name] = threading.get_ident()
+    spec._initializing = True  # type: ignore[attr-defined]  # other `import NAME`s wait, as for import
     try:
         spec.loader.exec_module(module)
     finally:
-        _loading.discard(spec.name)
+        spec._initializing = False  # type: ignore[attr-defined]
+        del _runners[spec.name]
     module.__class__ = types.ModuleType
     for callback in _after_load.pop(spec.name, []):
         callback()
@@ -53,10 +92,7 @@ def defer_import(name: str, package: str) -> None:
     """From now on `import NAME` gives a module that runs its code on first use (attribute
     look-up). Raises MissingLibrary naming the pip package when NAME is not installed, so a
     missing library is still reported at startup. Nothing happens when NAME is already loaded.
-
-    Only `import NAME` (and `from NAME import x`) are safe: a thread importing a submodule
-    (`import NAME.sub`) holds the import system's lock for it while it waits for NAME's code,
-    which another thread may be running and which imports NAME.sub: both wait for ever."""
+    Threads may first use it together, also through `import NAME.sub` while another runs it."""
     if sys.modules.get(name) is not None:  # None: imports of it are blocked, as if missing
         return
     spec = importlib.util.find_spec(name)
@@ -76,7 +112,7 @@ def is_loaded(name: str) -> bool:
 def after_load(name: str, callback: Callable[[], None]) -> None:
     """Call `callback()` once NAME's code has run: now if it has (or NAME is not deferred),
     else right after it runs, on the thread that first uses it and before that use."""
-    with _load_lock:
+    with _import_lock(name):
         if type(sys.modules.get(name)) is _Deferred:
             _after_load.setdefault(name, []).append(callback)
             return

@@ -4,6 +4,7 @@ once for the first clip, and a missing library is still named at startup."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import threading
@@ -65,6 +66,56 @@ def test_threads_that_first_use_a_deferred_module_together_all_see_it_whole(modu
     assert seen == [42] * 8
     assert runs.read_text() == "ran\n"  # its code ran once
     assert is_loaded("slow_library")
+
+
+SUBMODULE_RACE = """
+import os, sys, threading, types
+hooks = types.ModuleType("deferred_hooks")
+hooks.running, hooks.sub_running = threading.Event(), threading.Event()
+sys.modules["deferred_hooks"] = hooks
+from camwatch.deferred import defer_import, is_loaded
+defer_import("slow_package", "slow-package")
+import slow_package
+seen = []
+
+def use_the_package():
+    seen.append(slow_package.VALUE)
+
+def import_the_submodule():
+    assert hooks.running.wait(10)
+    import slow_package.sub
+    seen.append(slow_package.sub.VALUE)
+
+runs = (use_the_package, import_the_submodule)
+threads = [threading.Thread(target=run, daemon=True) for run in runs]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join(10)
+hung = any(thread.is_alive() for thread in threads)
+print("hung" if hung else "done", sorted(seen), is_loaded("slow_package"), flush=True)
+os._exit(0)  # a hung thread holds import locks that the interpreter's exit would wait for
+"""
+
+
+def test_importing_a_submodule_while_another_thread_runs_the_package_does_not_hang(tmp_path):
+    package = tmp_path / "slow_package"
+    package.mkdir()
+    # The package's code waits for its submodule's to have started on the other thread, which
+    # then holds the import system's lock for it: the order that hung both threads for ever.
+    (package / "__init__.py").write_text(
+        "import deferred_hooks\ndeferred_hooks.running.set()\n"
+        "deferred_hooks.sub_running.wait(10)\nfrom slow_package import sub\nVALUE = sub.VALUE\n"
+    )
+    (package / "sub.py").write_text(
+        "import deferred_hooks\ndeferred_hooks.sub_running.set()\nVALUE = 7\n"
+    )
+    env = camwatch_env()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    result = subprocess.run(
+        [sys.executable, "-c", SUBMODULE_RACE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "done [7, 7] True", result.stdout + result.stderr
 
 
 def test_a_module_that_fails_to_load_fails_again_on_the_next_use_then_loads(module_dir):
