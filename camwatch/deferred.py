@@ -18,11 +18,17 @@ _WITHOUT_LOADING = frozenset({"__class__", "__dict__", "__loader__", "__name__",
 _SUBMODULE_PATH = "__path__"
 _import_system: Any = _bootstrap  # its per-module locks are not in its stubs
 _after_load: dict[str, list[Callable[[], None]]] = {}
+_packages: dict[str, str] = {}  # the pip package of each deferred module
+_failures: dict[str, str] = {}  # why each module that failed to load did (it is not run again)
 _runners: dict[str, int] = {}  # the thread running each deferred module's code, while it runs
 
 
 class MissingLibrary(ImportError):
     """A library camwatch needs is not installed."""
+
+
+class BrokenLibrary(MissingLibrary):
+    """A library camwatch needs is installed but does not load (a shared library missing)."""
 
 
 class _Deferred(types.ModuleType):
@@ -68,18 +74,29 @@ def _load_once(module: types.ModuleType, spec: importlib.machinery.ModuleSpec) -
     """Run the module's code unless it has run or is running (its own look-ups of its
     attributes go straight through); other threads wait for it meanwhile."""
     with _import_lock(spec.name) as locked:
+        failure = _failures.get(spec.name)
+        if failure is not None:
+            raise BrokenLibrary(failure, name=spec.name)
         if locked and type(module) is _Deferred and spec.name not in _runners:
             _load(module, spec)
 
 
 def _load(module: types.ModuleType, spec: importlib.machinery.ModuleSpec) -> None:
-    """Run the module's code, then make it a plain module; the next use after a failure tries
-    again and raises again."""
+    """Run the module's code, then make it a plain module. An ImportError inside it (a shared
+    library missing) is kept: this and every later use raise BrokenLibrary, without running
+    half of it again."""
     assert spec.loader is not None
     _runners[spec.name] = threading.get_ident()
     spec._initializing = True  # type: ignore[attr-defined]  # other `import NAME`s wait, as for import
     try:
         spec.loader.exec_module(module)
+    except ImportError as error:
+        package = _packages.get(spec.name, spec.name)
+        _failures[spec.name] = (
+            f"camwatch needs {package}, which is installed but does not load ({error}): "
+            f"pip install --force-reinstall {package}"
+        )
+        raise BrokenLibrary(_failures[spec.name], name=spec.name) from None
     finally:
         spec._initializing = False  # type: ignore[attr-defined]
         del _runners[spec.name]
@@ -100,7 +117,16 @@ def defer_import(name: str, package: str) -> None:
         raise MissingLibrary(f"camwatch needs {package}: pip install {package}", name=name)
     module = importlib.util.module_from_spec(spec)
     module.__class__ = _Deferred
+    _packages[name] = package
     sys.modules[name] = module
+
+
+def require(name: str) -> None:
+    """Run NAME's code now if it is deferred and has not run; MissingLibrary (BrokenLibrary)
+    when it does not load, now or at an earlier use."""
+    module = sys.modules.get(name)
+    if type(module) is _Deferred:
+        _load_once(module, types.ModuleType.__getattribute__(module, "__spec__"))
 
 
 def is_loaded(name: str) -> bool:

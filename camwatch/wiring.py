@@ -18,6 +18,7 @@ from camwatch.recording import export, footage
 from camwatch.recording.activity import ActivityLog
 from camwatch.recording.clip_writer import ClipResult
 from camwatch.recording.index import EventStore
+from camwatch.recording.library import RecordingLibrary
 from camwatch.recording.recorder import EventRecorder
 from camwatch.recording.retention import RetentionService
 from camwatch.recording.segment_index import RANGES_DIR, SegmentStore
@@ -67,6 +68,11 @@ class RecorderComponent:
 def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
     stats, switches = camera.stats, service.context.switches
 
+    def on_unavailable(reason: str) -> None:
+        camera.recording_error = reason
+
+    library = RecordingLibrary(camera.name, on_unavailable)
+
     def on_recording(active: bool) -> None:
         camera.recording = active
 
@@ -94,7 +100,7 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
 
     continuous = camera.config.record == "continuous"
     if continuous:
-        attach_segments(service, camera)
+        attach_segments(service, camera, library)
     recorder = EventRecorder(
         camera.name,
         camera.config.motion,
@@ -108,13 +114,16 @@ def attach_recorder(service: Service, camera: Camera) -> EventRecorder:
         on_clip_closed=on_clip_closed,
         keep_clips=not continuous,
         crf=camera.config.record_crf,
+        library=library,
     )
     camera.recorder = recorder
     service.components.append(RecorderComponent(camera, recorder))
     return recorder
 
 
-def attach_segments(service: Service, camera: Camera) -> SegmentRecorder:
+def attach_segments(
+    service: Service, camera: Camera, library: RecordingLibrary | None = None
+) -> SegmentRecorder:
     """Continuous mode: every frame into segments (events are then marked ranges of them)."""
     segments = service.context.segments
     assert segments is not None, "attach_timeline first"
@@ -137,6 +146,7 @@ def attach_segments(service: Service, camera: Camera) -> SegmentRecorder:
         crf=camera.config.record_crf,
         on_closed=on_closed,
         recordings_on=lambda: service.context.switches.recordings(camera.name),
+        library=library,
     )
     service.components.append(RecorderComponent(camera, recorder))
     return recorder

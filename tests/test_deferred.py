@@ -17,7 +17,14 @@ import cv2
 import numpy as np
 import pytest
 
-from camwatch.deferred import MissingLibrary, after_load, defer_import, is_loaded
+from camwatch.deferred import (
+    BrokenLibrary,
+    MissingLibrary,
+    after_load,
+    defer_import,
+    is_loaded,
+    require,
+)
 from tests.helpers.camwatch_process import CamwatchProcess
 from tests.helpers.mjpeg_server import MjpegTestServer
 from tests.helpers.processes import camwatch_env
@@ -118,23 +125,27 @@ def test_importing_a_submodule_while_another_thread_runs_the_package_does_not_ha
     assert result.stdout.strip() == "done [7, 7] True", result.stdout + result.stderr
 
 
-def test_a_module_that_fails_to_load_fails_again_on_the_next_use_then_loads(module_dir):
-    flag = module_dir / "broken"
+def test_a_module_that_fails_to_load_is_not_run_again_and_says_so_each_time(module_dir):
+    runs, flag = module_dir / "runs", module_dir / "broken"
     flag.write_text("yes")
     write_module(
         module_dir,
         "flaky_library",
-        f"import pathlib\nif pathlib.Path({str(flag)!r}).read_text() == 'yes':\n"
+        f"import pathlib\nopen({str(runs)!r}, 'a').write('ran\\n')\n"
+        f"if pathlib.Path({str(flag)!r}).read_text() == 'yes':\n"
         "    raise ImportError('libfoo.so: cannot open shared object file')\nVALUE = 1\n",
     )
     defer_import("flaky_library", "flaky-library")
     import flaky_library
 
-    for _ in range(2):  # the real error each time, not an AttributeError on a half module
-        with pytest.raises(ImportError, match=r"libfoo\.so"):
+    for _ in range(3):  # the real error each time, not an AttributeError on a half module
+        with pytest.raises(BrokenLibrary, match=r"needs flaky-library.*libfoo\.so"):
             _ = flaky_library.VALUE
-    flag.write_text("no")
-    assert flaky_library.VALUE == 1
+        flag.write_text("no")  # a later use would load it: the failure is remembered instead
+    with pytest.raises(MissingLibrary):
+        require("flaky_library")
+    assert runs.read_text() == "ran\n"
+    assert not is_loaded("flaky_library")
 
 
 def test_after_load_runs_before_the_first_use_or_at_once_when_loaded(module_dir):
@@ -228,3 +239,46 @@ pre_roll_seconds = 0.5
             assert wait_until(lambda: server.get_json("/api/events")[0]["ended_at"], 30)
             event = server.get_json("/api/events")[0]
             assert event["motion_frames"] >= 3 and event["size_bytes"] > 0
+
+
+@pytest.mark.slow
+def test_a_pyav_that_does_not_load_leaves_the_camera_streaming_and_detecting_unrecorded(
+    tmp_path,
+):
+    broken = tmp_path / "broken" / "av"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        "raise ImportError('libavformat.so.61: cannot open shared object file')\n"
+    )
+    moving = threading.Event()
+    moving.set()
+    with MjpegTestServer(lambda i: scene(moving, i), fps=10) as camera:
+        cameras = f"""
+[[cameras]]
+name = "yard"
+source = "{camera.url}"
+fps = 10
+
+[cameras.motion]
+threshold = 1.0
+min_motion_frames = 3
+stable_frames = 10
+pre_roll_seconds = 0.5
+"""
+        with CamwatchProcess(tmp_path, cameras=cameras, pythonpath=tmp_path / "broken") as server:
+            yard = lambda: server.get_json("/api/cameras")[0]  # noqa: E731
+            assert wait_until(lambda: yard()["recording_error"], 30), server.log_text()
+            moving.clear()  # the event ends; the next motion would start another clip
+            assert wait_until(lambda: yard()["delta"] < 1.0, 20)  # still detecting
+            moving.set()
+            assert wait_until(lambda: yard()["delta"] > 1.0, 20)
+            snapshot = f"http://127.0.0.1:{server.port}/snapshot.jpg"
+            with urllib.request.urlopen(snapshot, timeout=10) as reply:
+                assert reply.status == 200 and reply.read(2) == b"\xff\xd8"  # still streaming
+            assert "libavformat.so.61" in yard()["recording_error"]
+            assert server.get_json("/api/events") == []
+            log = server.log_text()
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "camera yard: recording is unavailable" in errors[0], log
+    assert "needs av, which is installed but does not load" in errors[0]
+    assert "Traceback" not in log

@@ -127,6 +127,7 @@ class Camera:
         # (wall-clock time, delta) for the last minute or so, for the UI's motion graph
         self.delta_history: deque[tuple[float, float]] = deque(maxlen=HISTORY_LENGTH)
         self.recording = False
+        self.recording_error: str | None = None  # why this camera cannot record (PyAV broken)
         self.stats = CameraStats()
         self.recorder: MotionRecorder | None = None  # set when motion recording is wired in
         fallback: SourceFactory | None = None
@@ -271,6 +272,7 @@ class Camera:
             "fps": round(state.fps, 2),
             "delta": round(self.latest_delta, 3),
             "recording": self.recording,
+            "recording_error": self.recording_error,
             "record": self.config.record,
             "viewers": self.hub.viewer_count,
             "codec": self.codec,

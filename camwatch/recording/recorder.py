@@ -29,6 +29,7 @@ from camwatch.recording.clip_writer import (
 )
 from camwatch.recording.clips import EventClips, Writer
 from camwatch.recording.index_writer import EventSink, IndexWriter
+from camwatch.recording.library import RecordingLibrary
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.preroll import AudioPreRoll, PacketBuffer, PreRollBuffer
 from camwatch.recording.segments import RangeWriter
@@ -60,6 +61,7 @@ class EventRecorder:
         on_clip_closed: Callable[[ClipResult], None] | None = None,
         keep_clips: bool = True,
         crf: int = DEFAULT_CRF,
+        library: RecordingLibrary | None = None,
     ) -> None:
         self.camera_name = camera_name
         self.crf = crf  # of clips encoded from frames
@@ -69,6 +71,8 @@ class EventRecorder:
         self.fps_hint = fps_hint
         self.listeners: EventListener = listeners or Listeners()
         self._recordings_on = recordings_on
+        # PyAV loads with the first clip
+        self.library = library if library is not None else RecordingLibrary(camera_name)
         # motion of an event announced while recordings were off: no clip, only motion ON/OFF
         self._unrecorded_motion = False
         self.detection = TimedDetector(settings)
@@ -221,7 +225,7 @@ class EventRecorder:
 
     def _process(self, frame: Frame, delta: float, picture: av.VideoFrame | None) -> None:
         step = self.tracker.update(frame.monotonic, delta)
-        if not self._recordings_on():
+        if not self._recordings_on() or not self._can_record(step):
             self._track_without_recording(step)
             return
         if self._unrecorded_motion and self._resume_recording(frame, step, delta):
@@ -241,6 +245,13 @@ class EventRecorder:
             self._start(frame, clip_frame, 0.0)
         clips.write(clip_frame, delta, self.tracker.event, lambda: ClipFrame.of(frame))
         self._finish_step(step)
+
+    def _can_record(self, step: Step) -> bool:
+        """False once PyAV failed to load; asked (loading it) when a clip would start."""
+        if self.library.unavailable is not None:
+            return False
+        starts = self._unrecorded_motion or step in (Step.START, Step.CONFIRM)
+        return self.clips.recording or not starts or self.library.available()
 
     def _finish_step(self, step: Step) -> None:
         if step in (Step.CONFIRM, Step.SPLIT):

@@ -15,6 +15,7 @@ from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
 from camwatch.recording.audio import recordable
 from camwatch.recording.clip_writer import DEFAULT_CRF, ClipFrame, ClipResult, ClipWriter
+from camwatch.recording.library import RecordingLibrary
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.segment_index import (
     SegmentRecord,
@@ -96,6 +97,7 @@ class SegmentRecorder:
         crf: int = DEFAULT_CRF,
         on_closed: Callable[[ClipResult], None] | None = None,
         recordings_on: Callable[[], bool] = lambda: True,
+        library: RecordingLibrary | None = None,
     ) -> None:
         self.camera = camera
         self.crf = crf  # of segments encoded from frames
@@ -116,6 +118,8 @@ class SegmentRecorder:
         self._sizes_seen: set[tuple[int, int]] = set()  # sizes switched to, logged once each
         self._span = _Span()
         self._recordings_on = recordings_on  # switched off (MQTT): no footage is written
+        # PyAV loads with the first segment
+        self.library = library if library is not None else RecordingLibrary(camera)
 
     @property
     def copies_packets(self) -> bool:
@@ -196,6 +200,8 @@ class SegmentRecorder:
                 return  # the packets are the footage
             if self._due(frame.captured_at):
                 self._close_segment()
+                if not self.library.available():
+                    return
                 self._open_segment(frame.captured_at)
             if isinstance(self._writer, ClipWriter):
                 self._writer.submit(ClipFrame.of(frame))

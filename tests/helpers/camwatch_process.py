@@ -4,6 +4,7 @@ optionally under a file-descriptor limit (`ulimit -n`), stopped by its own pid."
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -36,6 +37,7 @@ class CamwatchProcess:
         extra: str = "",
         password: str | None = None,
         nofile: int | None = None,
+        pythonpath: Path | None = None,
     ) -> None:
         self.tmp_path = tmp_path
         self.port = free_port()
@@ -47,6 +49,7 @@ class CamwatchProcess:
         )
         self.log = tmp_path / "camwatch.log"
         self.password, self.nofile = password, nofile
+        self.pythonpath = pythonpath  # searched first: modules that stand in for installed ones
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
@@ -57,6 +60,8 @@ class CamwatchProcess:
 
     def start(self, *, wait: bool = True) -> Self:
         env = camwatch_env()
+        if self.pythonpath is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(self.pythonpath), env["PYTHONPATH"]])
         if self.password is not None:
             env["CAMWATCH_PASSWORD"] = self.password
         with open(self.log, "ab") as log:
