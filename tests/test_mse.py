@@ -23,6 +23,7 @@ from tests.helpers.camera_files import (
     packets,
     sound_timeline,
     streams,
+    switching_stream,
     walking_figure,
 )
 from tests.helpers.camwatch_process import CamwatchProcess
@@ -92,6 +93,56 @@ async def _messages(url: str, binary: int) -> list[str | bytes]:
     finally:
         connection.close()
     return received
+
+
+async def _until_closed(url: str) -> tuple[list[str | bytes], int | None]:
+    """Everything a viewer gets until the server closes the socket, and the close code."""
+    connection = await tornado.websocket.websocket_connect(url)
+    received: list[str | bytes] = []
+    while (message := await asyncio.wait_for(connection.read_message(), 30)) is not None:
+        received.append(message)
+    return received, connection.close_code
+
+
+def _video_size(tmp_path: Path, name: str, received: list[str | bytes]) -> tuple[int, int]:
+    """The size a live stream's init segment declares; its pictures must all decode at it."""
+    stream = tmp_path / name
+    stream.write_bytes(b"".join(m for m in received if isinstance(m, bytes)))
+    video = next(s for s in streams(stream) if s["codec_type"] == "video")
+    assert decode_errors(stream) == "", name
+    return video["width"], video["height"]
+
+
+def test_a_camera_changing_size_in_band_restarts_live_viewers_on_a_new_init(tmp_path):
+    # a real RTSP camera: 10 s at 480x360, then 10 s at 640x480 (SPS/PPS in band); nothing
+    # decoded (detection off), so the new size is learnt from the stream, not from pictures
+    footage = switching_stream(tmp_path / "switch.ts", ("480x360", "640x480"), seconds=10)
+    rtsp = RtspCamera(free_port(), {"cam": footage}).start()
+    cameras = f"""
+[[cameras]]
+name = "cam"
+source = "{rtsp.url("cam")}"
+[cameras.motion]
+enabled = false
+"""
+    process = CamwatchProcess(tmp_path, cameras=cameras).start()
+    url = f"ws://127.0.0.1:{process.port}/cameras/cam/ws?format=mp4"
+    try:
+        wait_until(lambda: _camera(process, "cam")["online"], timeout=30, message="online")
+        assert (_camera(process, "cam")["width"], _camera(process, "cam")["height"]) == (480, 360)
+        before, code = asyncio.run(_until_closed(url))  # open at 480x360
+        assert code == 1012, f"closed with {code} after {len(before)} messages"
+        after = asyncio.run(_messages(url, 21))
+        size = _camera(process, "cam")["width"], _camera(process, "cam")["height"]
+    finally:
+        process.kill()
+        rtsp.stop()
+    assert sum(isinstance(m, bytes) for m in before) > 10  # the old size played
+    assert _video_size(tmp_path, "before.mp4", before) == (480, 360)
+    assert json.loads(after[0])["type"] == "init"
+    assert _video_size(tmp_path, "after.mp4", after) == (640, 480)
+    assert size == (640, 480)
+    assert "Traceback" not in process.log_text()
 
 
 def test_mp4_socket_sends_init_then_fragments_of_the_cameras_packets(camwatch, footage, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import logging
 import os
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 import av
 
+from camwatch.capture.h264_params import keyframe_extradata
 from camwatch.capture.h264_sps import sps_sizes
 from camwatch.capture.packets import EncodedPacket, SourceClock, StreamClock, StreamInfo
 from camwatch.capture.redact import redact
@@ -164,17 +166,29 @@ class AvSource(PacketSource):
                 continue  # a flush packet, or a stream we do not keep
             encoded = self._encoded(packet)
             if encoded.is_video and encoded.stream.codec == "h264":
-                self._check_sps(encoded.data, encoded.stream.extradata)
+                return self._check_sps(encoded)
             return encoded
 
-    def _check_sps(self, data: bytes, extradata: bytes | None) -> None:
-        """A camera (or someone on its network) switching to a size past max_pixels mid-stream:
-        broken, before the packet reaches a decoder or a clip."""
-        for width, height in sps_sizes(data, extradata):
+    def _check_sps(self, packet: EncodedPacket) -> EncodedPacket:
+        """A camera (or someone on its network) switching to a size past max_pixels mid-stream
+        is broken, before the packet reaches a decoder or a clip. Another size (from a
+        keyframe) is a new video stream: this packet and the next carry it, with the
+        keyframe's SPS/PPS, so whoever watches the streams (live MSE, /api/cameras) sees it."""
+        for width, height in sps_sizes(packet.data, packet.stream.extradata):
             try:
                 check_frame_size(width, height, self.max_pixels)
             except FrameTooLarge as e:
                 raise SourceError(f"{self.description}: mid-stream, {e}") from None
+            video = packet.stream
+            if packet.keyframe and (width, height) != (video.width, video.height):
+                extradata = keyframe_extradata(packet.data, video.extradata)
+                resized = dataclasses.replace(
+                    video, width=width, height=height, extradata=extradata
+                )
+                index = next(i for i, info in self._infos.items() if info is video)
+                self.video = self._infos[index] = resized
+                return dataclasses.replace(packet, stream=resized)
+        return packet
 
     def _next_raw(self) -> av.Packet[Any]:
         if self._container is None or self._demux is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from dataclasses import dataclass
@@ -54,6 +55,15 @@ class StreamInfo:
         if sps is not None and len(sps) >= 4:
             return "avc1." + sps[1:4].hex()
         return "avc1.42e01e"  # Constrained Baseline 3.0: what a camera without SPS most likely is
+
+
+def resized(old: StreamInfo, new: StreamInfo) -> bool:
+    """The same video stream at another size (and the SPS/PPS that go with it): a camera that
+    changed resolution in band."""
+    same_otherwise = dataclasses.replace(
+        new, width=old.width, height=old.height, extradata=old.extradata
+    )
+    return (old.width, old.height) != (new.width, new.height) and old == same_otherwise
 
 
 def _annexb_sps(data: bytes) -> bytes | None:

@@ -264,6 +264,8 @@ class CaptureThread(threading.Thread):
 
     def _deliver_packet(self, packet: EncodedPacket, decoder: PacketDecoder | None) -> None:
         if packet.is_video:
+            if self.state.video is not None and packet.stream is not self.state.video:
+                self._set_streams(packet.stream, self.state.audio)  # a new size, in band
             self._deliver_video(packet, decoder)
         if self._on_packet is not None:
             try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from camwatch.capture.packets import EncodedPacket, StreamInfo
+from camwatch.capture.packets import EncodedPacket, StreamInfo, resized
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
 from camwatch.integrations.listeners import EventListener, Listeners
@@ -85,7 +84,7 @@ class EventRecorder:
         self.packets = PacketBuffer()
         self._video: StreamInfo | None = None  # the camera's streams, when it sends packets
         self._audio: StreamInfo | None = None
-        self._frame_size: tuple[int, int] | None = None
+        self._split_pending = False  # the clip ends at the next video packet: a new size
         self._warned: set[str] = set()  # audio codecs already reported as not recordable
         self._lock = threading.RLock()  # frames and packets arrive on different threads
         self.index = IndexWriter(store)
@@ -128,8 +127,12 @@ class EventRecorder:
     # -- the camera's packets (capture thread) -----------------------------------------------
 
     def on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
-        """The source (re)opened with these streams, or closed (None)."""
+        """The source (re)opened with these streams, or closed (None), or its video changed
+        size in band (the same stream otherwise)."""
         with self._lock:
+            if self._video is not None and video is not None and resized(self._video, video):
+                self._resize(self._video, video)
+                return
             if video != self._video and self.clips.recording:
                 self._stop_event("the camera's stream changed")
             self._video = video
@@ -141,18 +144,47 @@ class EventRecorder:
                     self.camera_name,
                     audio.codec,
                 )
-            self._frame_size = None
             self.packets.clear()
+
+    def _resize(self, old: StreamInfo, video: StreamInfo) -> None:
+        """A camera that changes resolution mid-stream: the clip so far is closed at the
+        keyframe of the new size, and the next starts there, with its SPS/PPS."""
+        if self.copies_packets and old.width:  # 0: the size was not declared before
+            log.warning(
+                "camera %s: resolution changed from %dx%d to %dx%d mid-stream",
+                self.camera_name,
+                old.width,
+                old.height,
+                video.width,
+                video.height,
+            )
+        self._video = video
+        self.packets.clear()  # the pre-roll of the old size: the new one starts here
+        self._split_pending = self.clips.recording
 
     def on_packet(self, packet: EncodedPacket) -> None:
         with self._lock:
             if not packet.is_video and packet.stream != self._audio:
                 self._adopt_audio(packet.stream)  # a microphone (audio_source) started
             if self.copies_packets:
+                if self._split_pending and packet.is_video:
+                    self._split_at(packet)
                 self.packets.push(packet, self.settings.pre_roll_seconds)
                 self.clips.submit_packet(packet)
             elif not packet.is_video and self._audio is not None:
                 self._sound_for_frames(packet)
+
+    def _split_at(self, packet: EncodedPacket) -> None:
+        """The clip in progress ends before this packet (the first of the new size) and the
+        next starts with it, confirmed if the first was."""
+        self._split_pending = False
+        if not self.clips.recording:
+            return
+        confirmed = self.clips.confirmed
+        self.clips.end(motion_over=False)
+        self.clips.start_packets(packet.captured_at, [])
+        if confirmed:
+            self.clips.confirm(announce_motion=False)
 
     def _sound_for_frames(self, packet: EncodedPacket) -> None:
         """Sound for the frames being encoded: into the clip in progress, else kept for the
@@ -231,8 +263,6 @@ class EventRecorder:
         if self._unrecorded_motion and self._resume_recording(frame, step, delta):
             return
         clips, copying = self.clips, self.copies_packets
-        if copying:
-            self._check_frame_size(frame)
         if not clips.recording and step not in (Step.START, Step.CONFIRM):
             if self.settings.pre_roll_seconds > 0 and not copying:
                 self.pre_roll.push(ClipFrame.of(frame), self.settings.pre_roll_seconds)
@@ -280,31 +310,6 @@ class EventRecorder:
     def _clear_pre_roll(self) -> None:
         self.pre_roll.clear()
         self.sound_pre_roll.clear()
-
-    def _check_frame_size(self, frame: Frame) -> None:
-        """A camera that changes resolution mid-stream: the clip so far is closed and the next
-        one takes the new SPS/PPS from its keyframe (the stream's own are stale)."""
-        size = (frame.width, frame.height)
-        if self._frame_size is None or size == self._frame_size:
-            self._frame_size = size
-            return
-        log.warning(
-            "camera %s: resolution changed from %dx%d to %dx%d mid-stream",
-            self.camera_name,
-            *self._frame_size,
-            *size,
-        )
-        self._frame_size = size
-        assert self._video is not None
-        self._video = dataclasses.replace(
-            self._video, width=frame.width, height=frame.height, extradata=None
-        )
-        if self.clips.recording:
-            confirmed = self.clips.confirmed
-            self.clips.end(motion_over=False)
-            self._start(frame, None, 0.0)
-            if confirmed:
-                self.clips.confirm(announce_motion=False)
 
     def _track_without_recording(self, step: Step) -> None:
         """Recordings off: motion is still announced (ON when an event is confirmed, OFF when

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import secrets
 import threading
@@ -10,8 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from camwatch.capture.h264_sps import sps_sizes
-from camwatch.capture.packets import EncodedPacket, StreamInfo
+from camwatch.capture.packets import EncodedPacket, StreamInfo, resized
 from camwatch.frame import Frame
 from camwatch.recording.audio import recordable
 from camwatch.recording.clip_writer import DEFAULT_CRF, ClipFrame, ClipResult, ClipWriter
@@ -132,6 +130,8 @@ class SegmentRecorder:
     def on_streams(self, video: StreamInfo | None, audio: StreamInfo | None) -> None:
         """The source (re)opened with these streams, or closed: a new segment follows."""
         with self._streams_lock:
+            if self._video is not None and video is not None and resized(self._video, video):
+                self._log_resize(self._video, video)
             if video != self._video:
                 self._close_segment()
             self._video = video
@@ -147,40 +147,28 @@ class SegmentRecorder:
                 if not packet.is_video and isinstance(self._writer, ClipWriter):
                     self._writer.submit_audio(packet)  # the sound beside encoded frames
                 return
-            if (
-                packet.is_video
-                and packet.keyframe
-                and (self._due(packet.captured_at) | self._resized(packet))
-            ):
+            if packet.is_video and packet.keyframe and self._due(packet.captured_at):
                 self._close_segment()
                 self._open_segment(packet.captured_at)
             writer = self._writer
             if isinstance(writer, PacketClipWriter) and writer.submit(packet) and packet.is_video:
                 self._span.add(packet)
 
-    def _resized(self, packet: EncodedPacket) -> bool:
-        """The camera's H.264 switched size in band (its SPS): the segment so far is closed and
-        the next takes its SPS/PPS from this keyframe (the stream's own are stale), so each
-        file has one size, as its header says (nothing is decoded to notice it otherwise)."""
-        video = self._video
-        if video is None or video.codec != "h264":
-            return False
-        size = next(iter(sps_sizes(packet.data, packet.stream.extradata)), None)
-        if size is None or size == (video.width, video.height):
-            return False
-        self._video = dataclasses.replace(video, width=size[0], height=size[1], extradata=None)
-        if self._writer is None:
-            return False  # nothing written at the size the stream declared
-        if size not in self._sizes_seen:
-            self._sizes_seen.add(size)
-            log.warning(
-                "camera %s: resolution changed from %dx%d to %dx%d mid-stream; a new segment",
-                self.camera,
-                video.width,
-                video.height,
-                *size,
-            )
-        return True
+    def _log_resize(self, old: StreamInfo, video: StreamInfo) -> None:
+        """The camera's H.264 switched size in band (its SPS, announced by the source): the
+        segment so far is closed and the next starts at the keyframe of the new size, with
+        its SPS/PPS, so each file has one size, as its header says."""
+        size = (video.width, video.height)
+        if self._writer is None or size in self._sizes_seen:
+            return  # nothing written at the size the stream declared, or said before
+        self._sizes_seen.add(size)
+        log.warning(
+            "camera %s: resolution changed from %dx%d to %dx%d mid-stream; a new segment",
+            self.camera,
+            old.width,
+            old.height,
+            *size,
+        )
 
     def _adopt_audio(self, audio: StreamInfo) -> None:
         """A microphone (audio_source) started: its sound goes in from the next segment."""
