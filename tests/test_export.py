@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from camwatch.recording.export import Footage, NoVideo, export_range
+from tests.helpers.camera_files import streams
 from tests.helpers.event_files import (
     FPS,
     KEYFRAME_EVERY,
@@ -192,3 +193,24 @@ def test_sound_of_another_format_is_left_out_and_the_rest_kept(tmp_path, caplog)
     assert "changes format" in caplog.text
     assert sound_onsets(target) == [pytest.approx(sound_onsets(sources[0].path)[0], abs=0.002)]
     assert stream_duration(target, "a:0") == pytest.approx(6.0, abs=2 * FRAME_S)
+
+
+def test_files_of_different_timescales_meet_on_one_timeline(tmp_path):
+    # a camera's copied packets (1/90000) before clips encoded from frames (1/16000)
+    sources = three_segments(tmp_path)
+    camera_clock = tmp_path / "seg0-90k.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(sources[0].path), "-c", "copy",
+         "-video_track_timescale", "90000", str(camera_clock)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    sources[0] = Footage(camera_clock, sources[0].start, sources[0].end)
+    assert {streams(s.path)[0]["time_base"] for s in sources} == {"1/90000", "1/16000"}
+    target = tmp_path / "out.mp4"
+    result = export_range(sources, T0, T0 + 9, target)
+    times = packet_times(target)
+    assert len(times) == result.video_packets == 90
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) == pytest.approx(FRAME_S, abs=0.002)
+    assert max(gaps) == pytest.approx(FRAME_S, abs=0.002)
+    assert times[-1] == pytest.approx(8.9, abs=0.002)

@@ -74,25 +74,31 @@ class _Track:
         )
 
     def mux(self, output: av.container.OutputContainer, packet: Any, offset_s: float) -> None:
-        """Write `packet` with its times moved by offset_s seconds; dts kept increasing."""
-        time_base: Fraction = packet.time_base
-        shift = round(Fraction(offset_s).limit_denominator(10**9) / time_base)
-        pts = None if packet.pts is None else packet.pts + shift
-        dts = None if packet.dts is None else packet.dts + shift
+        """Write `packet` with its times moved by offset_s seconds, in the output's time base
+        (files of different timescales meet on one timeline); dts kept increasing."""
+        output.start_encoding()  # the muxer settles its streams' time bases in the header
+        time_base: Fraction = self.stream.time_base
+        pts = _moved(packet.pts, packet.time_base, offset_s, time_base)
+        dts = _moved(packet.dts, packet.time_base, offset_s, time_base)
         if dts is not None and self.last_dts is not None and dts <= self.last_dts:
             dts = self.last_dts + 1  # a rounding overlap where two files meet
             pts = None if pts is None else max(pts, dts)
-        packet.pts, packet.dts = pts, dts
-        self._mux(output, packet)
-
-    def _mux(self, output: av.container.OutputContainer, packet: Any) -> None:
-        if packet.pts is not None:
-            end_s = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-            self.end_s = max(self.end_s, end_s)
+        duration = _moved(packet.duration or 0, packet.time_base, 0.0, time_base)
+        packet.time_base = time_base  # sets the unit only: the times are already in it
+        packet.pts, packet.dts, packet.duration = pts, dts, duration
+        if pts is not None:
+            self.end_s = max(self.end_s, float((pts + (duration or 0)) * time_base))
         packet.stream = self.stream
         output.mux(packet)
-        if packet.dts is not None:
-            self.last_dts = packet.dts
+        if dts is not None:
+            self.last_dts = dts
+
+
+def _moved(stamp: int | None, time_base: Fraction, offset_s: float, to: Fraction) -> int | None:
+    """A timestamp in `time_base` moved by offset_s seconds, in `to` units."""
+    if stamp is None:
+        return None
+    return round((stamp * time_base + Fraction(offset_s).limit_denominator(10**9)) / to)
 
 
 class _AudioTrack(_Track):
@@ -126,7 +132,7 @@ class _AudioTrack(_Track):
             packet.time_base = self.time_base
             packet.pts = packet.dts = round((until_s - i * frame_s) * self.rate)
             packet.duration = SAMPLES_PER_FRAME
-            self._mux(output, packet)
+            super().mux(output, packet, 0.0)
 
 
 class _Exporter:
