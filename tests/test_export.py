@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from camwatch.recording import export
 from camwatch.recording.export import Footage, NoVideo, export_range
 from tests.helpers.camera_files import streams
 from tests.helpers.event_files import (
@@ -214,3 +215,23 @@ def test_files_of_different_timescales_meet_on_one_timeline(tmp_path):
     assert min(gaps) == pytest.approx(FRAME_S, abs=0.002)
     assert max(gaps) == pytest.approx(FRAME_S, abs=0.002)
     assert times[-1] == pytest.approx(8.9, abs=0.002)
+
+
+def test_files_the_index_says_are_silent_are_not_opened_to_look_for_sound(tmp_path, monkeypatch):
+    silent = three_segments(tmp_path)
+    with_sound = write_clip_with_audio(tmp_path / "seg3.mp4", 30)
+    sources = [Footage(s.path, s.start, s.end, has_audio=False) for s in silent] + [
+        Footage(with_sound, T0 + 9, T0 + 11.9, has_audio=True)
+    ]
+    opened: list[str] = []
+    real_open = export.av.open
+
+    def counting_open(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(Path(str(target)).name)
+        return real_open(target, *args, **kwargs)
+
+    monkeypatch.setattr(export.av, "open", counting_open)
+    result = export_range(sources, T0, T0 + 12, tmp_path / "out.mp4")
+    assert result.audio_packets > 0  # the sound of the last file, from the first frame on
+    assert opened.count("seg1.mp4") == opened.count("seg2.mp4") == 1  # to copy their video
+    assert opened.count("seg3.mp4") == 2  # for the sound's format, then to copy it

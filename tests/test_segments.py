@@ -25,7 +25,7 @@ import numpy as np
 from camwatch.config import CameraConfig, RetentionConfig
 from camwatch.frame import Frame
 from camwatch.recording.clip_writer import ClipResult
-from camwatch.recording.index import RESERVE_BYTES, RESERVE_NAME, EventRecord
+from camwatch.recording.index import DB_NAME, RESERVE_BYTES, RESERVE_NAME, EventRecord, EventStore
 from camwatch.recording.segment_index import (
     PENDING_ROWS_MAX,
     RANGES_DIR,
@@ -130,6 +130,7 @@ def check_seamless_segments_and_export(server: ServerThread, began: float, tmp_p
     files = [segment_file(server, data_dir, item) for item in finished]
     for path in files:
         assert probe(path)["codec_name"] == "h264"
+    assert not any(settled_has_audio(server, item["id"]) for item in finished)  # no sound
     # where one segment ends and the next begins: one frame interval, no more than the
     # camera's own frame-to-frame jitter (a busy machine delays some frames)
     inner = [
@@ -163,6 +164,41 @@ def _path_of(server: ServerThread, segment_id: str) -> str:
     record = server.service.context.segments.get(segment_id)
     assert record is not None
     return record.path
+
+
+def settled_has_audio(server: ServerThread, segment_id: str) -> bool:
+    """The index's has_audio of a segment, once its writer has closed it."""
+
+    def has_audio() -> bool | None:
+        assert server.service is not None and server.service.context.segments is not None
+        record = server.service.context.segments.get(segment_id)
+        return None if record is None or record.status == "recording" else record.has_audio
+
+    found = wait_until(lambda: server.call(has_audio) is not None, timeout=30, message="closed")
+    assert found
+    return bool(server.call(has_audio))
+
+
+def test_a_database_from_before_has_audio_gains_the_column_with_not_known_in_it(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / DB_NAME) as db:  # the segments table as it was made
+        db.execute(
+            "CREATE TABLE segments (id TEXT PRIMARY KEY, camera TEXT NOT NULL, "
+            "started_at REAL NOT NULL, ended_at REAL NOT NULL, path TEXT NOT NULL, "
+            "size_bytes INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'recording')"
+        )
+        db.execute("INSERT INTO segments VALUES ('old', 'cam', 1.0, 61.0, 'a.mp4', 10, 'complete')")
+    store = EventStore(data_dir)
+    try:
+        segments = SegmentStore(store)
+        assert segments.get("old").has_audio is None  # type: ignore[union-attr]
+        for segment_id, has_audio in (("mute", False), ("sound", True)):
+            segments.put(SegmentRecord(segment_id, "cam", 70.0, 80.0, "b.mp4", has_audio=has_audio))
+            assert segments.get(segment_id).has_audio is has_audio  # type: ignore[union-attr]
+        segments.close()
+    finally:
+        store.close()
 
 
 def test_an_event_in_continuous_mode_is_a_marked_range_with_one_playable_mp4(tmp_path):
@@ -365,6 +401,7 @@ def test_rtsp_camera_segments_are_its_packets_back_to_back_and_export_copies_the
             for segment in copied:
                 assert "K" in segment[0]["flags"]  # each segment starts on a keyframe
             assert [s["codec_type"] for s in streams(files[0])] == ["video", "audio"]
+            assert all(settled_has_audio(server, item["id"]) for item in finished)
             for left, right, left_packets in zip(finished, finished[1:], copied, strict=False):
                 last = epoch(left["start"]) + float(left_packets[-1]["pts_time"])
                 assert 0 < epoch(right["start"]) - last <= FRAME_S * 1.6

@@ -28,6 +28,7 @@ class Footage:
     path: Path
     start: float
     end: float
+    has_audio: bool | None = None  # from the index; None: not known, the file is looked at
 
 
 @dataclass
@@ -170,6 +171,8 @@ class _Exporter:
 
     def _add_audio_from(self, sources: Sequence[Footage]) -> None:
         for source in sources:
+            if source.has_audio is False:
+                continue  # the index says it has none: not opened to look
             try:
                 with av.open(str(source.path)) as container:
                     if container.streams.audio:

@@ -30,6 +30,7 @@ class Recording:
     path: str
     size_bytes: int
     live: bool = False  # still being recorded (it grows)
+    has_audio: bool | None = None  # whether the file has sound; None: not known
 
     @property
     def url(self) -> str:
@@ -81,6 +82,7 @@ class FootageIndex:
                     path=record.video_path,
                     size_bytes=record.size_bytes or _size(path),
                     live=record.status == "recording",
+                    has_audio=None if record.status == "recording" else record.has_audio,
                 )
             )
         return found
@@ -106,6 +108,7 @@ class FootageIndex:
                     path=record.path,
                     size_bytes=_size(path) if live else record.size_bytes,
                     live=live,
+                    has_audio=record.has_audio,
                 )
             )
         return found
@@ -120,7 +123,7 @@ class FootageIndex:
         for recording in recordings:
             path = self.events.path_of(recording.path)
             if path is not None:
-                out.append(Footage(path, recording.start, recording.end))
+                out.append(Footage(path, recording.start, recording.end, recording.has_audio))
         return out
 
     def event_video(self, record: EventRecord) -> str:

@@ -34,7 +34,9 @@ SEGMENT_STEM = re.compile(r"^(?P<camera>[a-z0-9_-]+)-(?P<stamp>\d{8}-\d{6})-(?P<
 # indexes a segment file without a row (closed as truncated, its start from the file's name to
 # the second), so what is lost is only that row's exact start and "complete" status.
 PENDING_ROWS_MAX = 1440
-COLUMNS = ("id", "camera", "started_at", "ended_at", "path", "size_bytes", "status")
+COLUMNS = ("id", "camera", "started_at", "ended_at", "path", "size_bytes", "status", "has_audio")
+# Columns later versions added, for databases made before them: NULL there is "not known".
+ADDED_COLUMNS = (("has_audio", "INTEGER"),)
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS segments (
         id TEXT PRIMARY KEY,
@@ -43,7 +45,8 @@ SCHEMA = (
         ended_at REAL NOT NULL,
         path TEXT NOT NULL,
         size_bytes INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'recording')""",
+        status TEXT NOT NULL DEFAULT 'recording',
+        has_audio INTEGER)""",
     "CREATE INDEX IF NOT EXISTS segments_by_camera ON segments (camera, started_at)",
     "CREATE INDEX IF NOT EXISTS segments_by_time ON segments (started_at)",
 )
@@ -61,6 +64,7 @@ class SegmentRecord:
     path: str
     size_bytes: int = 0
     status: str = "recording"  # recording | complete | truncated
+    has_audio: bool | None = None  # None: not known (still recording, or indexed before it was)
 
 
 @dataclass
@@ -94,6 +98,10 @@ class SegmentStore:
         with self._transaction() as db:
             for statement in SCHEMA:
                 db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(segments)")}
+            for name, definition in ADDED_COLUMNS:
+                if name not in present:
+                    db.execute(f"ALTER TABLE segments ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         with self._lock:
@@ -110,7 +118,7 @@ class SegmentStore:
     def _query(self, sql: str, *params: Any) -> list[SegmentRecord]:
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
-        return [SegmentRecord(**{name: row[name] for name in COLUMNS}) for row in rows]
+        return [_record(row) for row in rows]
 
     # -- rows ----------------------------------------------------------------------------------
 
@@ -284,6 +292,12 @@ class SegmentStore:
         self._close(record, path, report)
         if record.status == "truncated":
             report.indexed.append(record.id)
+
+
+def _record(row: sqlite3.Row) -> SegmentRecord:
+    values = {name: row[name] for name in COLUMNS}
+    values["has_audio"] = None if values["has_audio"] is None else bool(values["has_audio"])
+    return SegmentRecord(**values)
 
 
 class SegmentRows:

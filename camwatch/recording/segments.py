@@ -257,6 +257,7 @@ class SegmentRecorder:
             # start must agree with the timestamps inside it and with its neighbours.
             record.started_at = record.ended_at - span.seconds
         record.size_bytes = result.size_bytes
+        record.has_audio = result.audio_packets > 0
         record.status = "truncated" if result.error else "complete"
         if result.frames == 0:
             self.rows.delete(record)
