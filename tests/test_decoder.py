@@ -218,7 +218,47 @@ def test_a_switch_past_max_pixels_delivers_no_picture_of_it_and_is_a_failure(tmp
         decoder.stop()
     assert decoder.failure is not None and decoder.failure.startswith("mid-stream, frames")
     assert decoder.failure.endswith("larger than max_frame_pixels (307200)")
+    assert f"frames of {large} are" in decoder.failure  # the size the stream declared
     assert {(p.width, p.height) for p in kept} == {(320, 240)} and len(kept) >= 15
+
+
+def mpeg4_packets(path: Path) -> tuple[StreamInfo, list[EncodedPacket]]:
+    with av.open(str(path)) as container:
+        info = stream_info(container.streams.video[0])
+        return info, [
+            EncodedPacket(info, bytes(p), p.dts, p.pts, 0.0, 0.0, p.is_keyframe)
+            for p in container.demux(video=0)
+            if p.size and p.dts is not None and p.pts is not None
+        ]
+
+
+class _ForgetfulCodec:
+    """A decoder that fails on a packet and forgets its size (as MPEG-4 does when it refuses
+    one), here for a reason other than the size."""
+
+    width = height = 0
+
+    def decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+
+def test_an_error_that_leaves_no_size_is_a_size_refused_only_when_the_stream_says_so(
+    tmp_path, caplog
+):
+    stream = switching_stream(tmp_path / "s.ts", ("320x240",), codec="mpeg4", seconds=2)
+    info, sent = mpeg4_packets(stream)
+    decoder = PacketDecoder("cam", info, lambda picture: None, max_pixels=640 * 480)
+    decoder.start()
+    try:
+        for packet in sent[:5]:
+            decoder.submit(packet)
+        wait_until(lambda: decoder.frames_decoded >= 5, timeout=30, message="frames decoded")
+        decoder._codec = _ForgetfulCodec()  # type: ignore[assignment]
+        decoder.submit(sent[5])  # a P-frame: no new codec context for it
+        wait_until(lambda: "cannot decode a packet" in caplog.text or decoder.failure, timeout=30)
+    finally:
+        decoder.stop()
+    assert decoder.failure is None  # its headers declare 320x240: not "too large"
 
 
 def test_pictures_someone_sees_keep_the_loop_filter_from_the_next_keyframe(tmp_path):

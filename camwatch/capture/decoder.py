@@ -72,7 +72,6 @@ class PacketDecoder(threading.Thread):
         self.failure: str | None = None  # the stream declared frames past max_pixels
         self.faithful = faithful  # the mode decoded in (decode thread); _queued: as submitted
         self._queued_faithful = faithful
-        self._decoded_since_open = 0
         self._codec = self._open_codec(faithful)
         self._times: dict[int, tuple[float, float]] = {}  # pts -> capture times, for reordering
 
@@ -90,7 +89,6 @@ class PacketDecoder(threading.Thread):
         ffmpeg_limit = 2 * self.max_pixels + (1 << 20)
         mode = FAITHFUL_DECODE_OPTIONS if faithful else DETECTION_DECODE_OPTIONS
         codec.options = {**mode, "max_pixels": str(ffmpeg_limit)}
-        self._decoded_since_open = 0
         return codec
 
     def submit(self, packet: EncodedPacket, *, faithful: bool = True) -> bool:
@@ -172,7 +170,6 @@ class PacketDecoder(threading.Thread):
                 if self._too_large(picture.width, picture.height):
                     break
                 self.frames_decoded += 1
-                self._decoded_since_open += 1
                 t, captured_at = self._times.pop(picture.pts or 0, (item.t, item.captured_at))
                 self._deliver(_frame_of(picture, t, captured_at))
 
@@ -189,22 +186,36 @@ class PacketDecoder(threading.Thread):
         try:
             return self._codec.decode(av_packet)
         except av.FFmpegError as e:
-            if self._refused_size():
+            if self._refused_size(packet):
                 return []
             if not self._warned_error:
                 self._warned_error = True
                 log.warning("camera %s: cannot decode a packet: %s", self.camera_name, e)
             return []
 
-    def _refused_size(self) -> bool:
-        """A decoding error for the size: one past max_pixels (H.264 and H.265 keep the size
-        they refused), or FFmpeg's own limit (MPEG-4 resets its size to 0x0 when it refuses
-        one, which it does for nothing else)."""
+    def _refused_size(self, packet: EncodedPacket) -> bool:
+        """A decoding error for the size: one past max_pixels. H.264 and H.265 keep the size
+        they refused; MPEG-4 resets its own to 0x0, so the size is then the one the packet's
+        headers declare, read by the codec's parser (nothing decoded or allocated)."""
         width, height = self._codec.width, self._codec.height
-        if width or not self._decoded_since_open:
-            return self._too_large(width, height)
-        self.failure = f"mid-stream, frames larger than max_frame_pixels ({self.max_pixels})"
-        return True
+        if not width:
+            width, height = self._declared_size(packet.data)
+        return self._too_large(width, height)
+
+    def _declared_size(self, data: bytes) -> tuple[int, int]:
+        """The picture size the headers in `data` (or the stream's extradata) declare; 0x0
+        when they declare none or the codec has no parser."""
+        probe = av.CodecContext.create(self.stream.codec, "r")
+        if not isinstance(probe, av.VideoCodecContext):
+            return 0, 0
+        if self.stream.extradata:
+            probe.extradata = self.stream.extradata
+        try:
+            probe.parse(data)
+            probe.parse(None)  # the parser reads a frame's headers once it knows where it ends
+        except (av.FFmpegError, ValueError):
+            return 0, 0
+        return probe.width, probe.height
 
     def _too_large(self, width: int, height: int) -> bool:
         """Pictures past max_pixels: none is delivered, the capture thread takes the camera
