@@ -59,9 +59,9 @@ def run_live(frames: list[Frame]) -> tuple[float, float, float]:
     full = motion = 0
     started = time.process_time()
     for frame in frames:
-        steps = detector._steps
+        steps = detector.steps
         delta = frame_delta(detector, frame, frame.monotonic)
-        full += detector._steps != steps
+        full += detector.steps != steps
         motion += delta > settings.threshold
     spent = time.process_time() - started
     return 1000 * spent / len(frames), full / len(frames), motion / len(frames)

@@ -66,9 +66,9 @@ class Feeder:
     def feed(self, image, frames=1):
         for _ in range(frames):
             frame = camera_frame(noisy(image, self.rng), self.frames)
-            steps = self.detector._steps
+            steps = self.detector.steps
             self.deltas.append(frame_delta(self.detector, frame, self.t))
-            self.full_runs += self.detector._steps != steps
+            self.full_runs += self.detector.steps != steps
             self.detect_decodes += frame.decoded.count(DETECT_WIDTH)
             self.frames += 1
             self.t += FRAME_S

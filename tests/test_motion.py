@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.motion.detector import (
-    STATIONARY_SECONDS,
-    WARMUP_SECONDS,
-    FrameDiffDetector,
-    MotionDetector,
-)
+from camwatch.motion.detector import FrameDiffDetector, MotionDetector
+from camwatch.motion.model import STATIONARY_SECONDS, WARMUP_SECONDS
 from tests.helpers.fakes import FreshScratch
 
 FRAME_S = 0.1

@@ -55,11 +55,11 @@ class Camera:
             image = frame_at(self.background, t, self.intervals, self.rng, fps=self.fps)
             frame = CountedFrame.from_jpeg(jpeg.encode(image, 85), self.frames, WIDTH, HEIGHT)
             assert isinstance(frame, CountedFrame)
-            steps = self.paced._steps
+            steps = self.paced.steps
             delta = frame_delta(self.paced, frame, t)
             decodes = list(frame.grey_decodes)
             reference = self.every.update(frame.grey_small(DETECT_WIDTH), t)
-            rows.append((t, delta, reference, self.paced._steps != steps, decodes))
+            rows.append((t, delta, reference, self.paced.steps != steps, decodes))
             self.frames += 1
         return rows
 

@@ -45,6 +45,7 @@ class FirstLook:
         self._whole = False  # whether _previous holds grey levels (from a uint8 image)
         self._noise = 0.0  # typical frame-to-frame step of a cell (median absolute deviation)
         self._ignored: np.ndarray | None = None  # true where a cell is wholly masked
+        self.cells: np.ndarray | None = None  # 255 where the last look saw change (None: none)
 
     def ignore(self, active: np.ndarray | None) -> None:
         """The detection image's mask (0 where masked, None: no mask), for cells to ignore."""
@@ -62,7 +63,7 @@ class FirstLook:
         background, previous, self._previous = self._background, self._previous, frame
         whole, self._whole = self._whole, coarse.dtype == np.uint8
         if background is None or background.shape != frame.shape:
-            self._background, self._ignored = frame.copy(), None
+            self._background, self._ignored, self.cells = frame.copy(), None, None
             return True
         assert previous is not None
         spread = _step_spread(frame - previous, whole and self._whole)
@@ -71,7 +72,11 @@ class FirstLook:
         if self._ignored is not None:
             difference[self._ignored] = 0.0
         limit = max(LOOK_NOISE_FACTOR * 1.4826 * self._noise, LOOK_LEVEL_SHARE * pixel_threshold)
-        return bool(cv2.minMaxLoc(difference)[1] > limit)
+        if cv2.minMaxLoc(difference)[1] <= limit:
+            self.cells = None
+            return False
+        self.cells = cv2.threshold(difference, limit, 255, cv2.THRESH_BINARY)[1].astype(np.uint8)
+        return True
 
     def learn(self, rate_still: float, rate_moving: float, moving: np.ndarray | None) -> None:
         """Follow the last frame: at `rate_still` where nothing moved, `rate_moving` in cells

@@ -79,6 +79,3 @@ class FreshScratch(Scratch):
 
     def image(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         return np.full(shape, np.nan, np.float32)  # NaN: a read before a write would show
-
-    def give(self, name: str, image: np.ndarray) -> None:
-        pass
