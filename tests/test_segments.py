@@ -18,10 +18,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import CameraConfig, RetentionConfig
 from camwatch.frame import Frame
 from camwatch.recording.clip_writer import ClipResult
@@ -601,6 +603,42 @@ def test_on_a_full_disk_segment_rows_are_kept_and_written_later_logged_once(
     assert all((tmp_path / r.path).is_file() and r.size_bytes > 0 for r in rows)
     logged = [r for r in caplog.records if r.name == "camwatch.recording.segment_index"]
     assert [r.levelno for r in logged] == [logging.ERROR, logging.INFO], logged
+
+
+def microphone_chunk(info: StreamInfo, index: int) -> EncodedPacket:
+    """The `index`th 0.1 s of a 550 Hz tone as a microphone delivers it (PCM, capture time of
+    its first sample)."""
+    samples = np.arange(index * 4800, (index + 1) * 4800)
+    tone = (8000 * np.sin(2 * np.pi * 550 * samples / 48000)).astype("<i2").tobytes()
+    start = index / 10
+    return EncodedPacket(info, tone, index * 4800, index * 4800, start, NOW + start, True)
+
+
+def test_sound_that_comes_late_still_reaches_the_segment_it_was_captured_in(tmp_path, store):
+    """A microphone's packets come once their last sample has, later on a busy machine (here
+    0.5 s): the segment of frames still gets the sound of its last moments after the next
+    one has begun."""
+    segments = SegmentStore(store)
+    recorder = SegmentRecorder("cam", tmp_path, segments, segment_seconds=1.0)
+    microphone = StreamInfo("audio", "pcm_s16le", Fraction(1, 48000), sample_rate=48000,
+                            channels=1, layout="mono")  # fmt: skip
+    recorder.on_packet(microphone_chunk(microphone, -8))  # heard before the first frame
+    image = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)
+    sent = -7
+    for i in range(36):  # 10 fps, each sound packet handed over 0.5 s after it began
+        recorder.on_frame(
+            Frame.from_image(image, i + 1, captured_at=NOW + i / 10, monotonic=i / 10)
+        )
+        while sent / 10 <= i / 10 - 0.5:
+            recorder.on_packet(microphone_chunk(microphone, sent))
+            sent += 1
+    recorder.close()
+    rows = sorted(segments.records(), key=lambda r: r.started_at)
+    assert len(rows) == 4 and all(r.has_audio for r in rows)
+    for row in rows[:3]:
+        video_start, video_end, sound_start, sound_end, gap = sound_timeline(tmp_path / row.path)
+        assert abs(sound_start - video_start) <= 0.05 and gap < 0.1, row.path
+        assert sound_end >= video_end - 0.05, (row.path, sound_end, video_end)
 
 
 def test_close_waits_for_a_writer_still_finishing_its_segment(tmp_path, store):

@@ -25,6 +25,10 @@ from camwatch.recording.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
 
+# How long a segment encoded from frames takes the sound of its last moments once the next one
+# has begun: a microphone's packet comes once its last sample has, later on a busy machine.
+SOUND_LATE_S = 2.0
+
 
 class RangeWriter(ClipWriter):
     """An event's "clip" in continuous mode: frames are counted and the thumbnail written, but
@@ -115,6 +119,8 @@ class SegmentRecorder:
         self._unrecordable: set[str] = set()  # audio codecs nothing decodes
         self._sizes_seen: set[tuple[int, int]] = set()  # sizes switched to, logged once each
         self._span = _Span()
+        # the last segment of frames, still taking the sound that began before this time
+        self._tail: tuple[ClipWriter, float] | None = None
         self._recordings_on = recordings_on  # switched off (MQTT): no footage is written
         # PyAV loads with the first segment
         self.library = library if library is not None else RecordingLibrary(camera)
@@ -144,8 +150,8 @@ class SegmentRecorder:
             if not packet.is_video and packet.stream is not self._audio:
                 self._adopt_audio(packet.stream)
             if not self.copies_packets:
-                if not packet.is_video and isinstance(self._writer, ClipWriter):
-                    self._writer.submit_audio(packet)  # the sound beside encoded frames
+                if not packet.is_video:
+                    self._sound_for_frames(packet)
                 return
             if packet.is_video and packet.keyframe and self._due(packet.captured_at):
                 self._close_segment()
@@ -186,8 +192,10 @@ class SegmentRecorder:
                 return
             if self.copies_packets:
                 return  # the packets are the footage
+            if self._tail is not None and frame.monotonic - self._tail[1] > SOUND_LATE_S:
+                self._finish_tail()
             if self._due(frame.captured_at):
-                self._close_segment()
+                self._close_segment(sound_until=frame.monotonic)
                 if not self.library.available():
                     return
                 self._open_segment(frame.captured_at)
@@ -227,11 +235,36 @@ class SegmentRecorder:
         writer.start()
         self._writer, self._record = writer, record
 
-    def _close_segment(self) -> None:
+    def _close_segment(self, sound_until: float | None = None) -> None:
+        """Finish the segment; one of frames with sound goes on taking the sound from before
+        `sound_until` (the next one's first frame), for a while (see SOUND_LATE_S)."""
         with self._streams_lock:
-            if self._writer is not None:
-                self._writer.finish()
+            self._finish_tail()
+            writer = self._writer
+            if isinstance(writer, ClipWriter) and writer.audio and sound_until is not None:
+                self._tail = (writer, sound_until)
+            elif writer is not None:
+                writer.finish()
             self._writer = self._record = None
+
+    def _finish_tail(self) -> None:
+        if self._tail is not None:
+            self._tail[0].finish()
+            self._tail = None
+
+    def _sound_for_frames(self, packet: EncodedPacket) -> None:
+        """Sound beside encoded frames, placed by capture time: what began before the current
+        segment's first frame also goes to the one before (it arrives once its last sample
+        has: later than the frames beside it), and every packet to the current one, which
+        keeps what is from its first frame on."""
+        tail = self._tail
+        if tail is not None:
+            if packet.t < tail[1]:
+                tail[0].submit_audio(packet)
+            else:
+                self._finish_tail()
+        if isinstance(self._writer, ClipWriter):
+            self._writer.submit_audio(packet)
 
     def _closed(
         self,
