@@ -86,14 +86,14 @@ class BusyCorner:
         self.rng = np.random.default_rng(3)
         self.frames = 0
         self.extra: list[tuple[slice, slice, int]] = []  # (rows, columns, level) drawn on top
-        self.lighting: tuple[slice, float] | None = None  # (columns, gain)
+        self.lighting: tuple[slice, float] | None = None  # (columns, grey levels added)
 
     def step(self) -> float:
         t = self.frames / FPS
         image = self.background.astype(np.int16)
         if self.lighting is not None:
-            columns, gain = self.lighting
-            image[:, columns] = (image[:, columns] * gain).astype(np.int16)
+            columns, offset = self.lighting
+            image[:, columns] += np.int16(round(offset))
         x = 10 + round(40 * (1 + np.sin(2 * np.pi * t / 3)))  # 10-90
         image[20:60, x : x + 30] = 230
         for rows, columns, level in self.extra:
@@ -132,16 +132,21 @@ def test_motion_where_the_region_did_not_reach_is_seen_in_the_same_frame_or_the_
 
 
 def test_the_background_outside_the_region_follows_a_change_of_lighting():
+    """The right of the picture brightens slowly (dusk's reverse, 1.2 grey levels a second:
+    too slowly for the first look to see) while the left stays busy: the background there
+    keeps up through the region runs, as in a still scene, not only on the whole-picture runs."""
     camera = BusyCorner()
     camera.run(4.0)
-    camera.lighting = (RIGHT, 1.25)  # the right of the picture brightens, and stays so
-    regions = [r for r in camera.run(8.0) if r is not None]
-    assert sum(not r.is_whole and r.right <= RIGHT.start for r in regions[-20:]) >= 10
-    lit = (camera.background[:, RIGHT].astype(np.float32) * 1.25).astype(np.int16)
-    expected = cv2.GaussianBlur(np.clip(lit, 0, 255).astype(np.uint8), (5, 5), 0)
+    regions = []
+    for step in range(100):  # 10 s
+        camera.lighting = (RIGHT, 1.2 * step / FPS)
+        regions += [r for r in camera.run(1 / FPS) if r is not None]
+    assert sum(not r.is_whole and r.right <= RIGHT.start for r in regions) >= 0.5 * len(regions)
+    lit = camera.background[:, RIGHT].astype(np.float32) + 12.0
+    expected = cv2.GaussianBlur(lit, (5, 5), 0)
     learnt = camera.detector.model.background
     assert learnt is not None
-    error = np.abs(learnt[:, RIGHT][2:-2, 2:-2] - expected[2:-2, 2:-2].astype(np.float32))
-    assert float(np.median(error)) < 2.0
+    lag = (expected - learnt[:, RIGHT])[2:-2, 2:-2]
+    assert float(np.median(lag)) < 4.0  # 2.3 behind the ramp at the still rate; 7.2 without
     assert camera.detector.foreground is not None
     assert cv2.countNonZero(camera.detector.foreground[:, RIGHT]) == 0
