@@ -55,6 +55,22 @@ def test_a_new_subscriber_starts_with_the_latest_frame() -> None:
     asyncio.run(scenario())
 
 
+def test_a_frame_nobody_waits_for_is_the_latest_at_once() -> None:
+    async def scenario() -> None:
+        hub = Hub(asyncio.get_running_loop())
+        hub.publish(frame(1))
+        assert hub.latest is not None and hub.latest.seq == 1  # no turn of the loop needed
+        watching = hub.subscribe()
+        hub.publish(frame(2))  # handed over on the loop: someone waits for it
+        watching.close()
+        hub.publish(frame(3))  # nobody waits, but frame 2 is still on its way: 3 replaces it
+        await settle()
+        assert hub.latest.seq == 3
+        assert (await hub.subscribe().next(1)).seq == 3
+
+    asyncio.run(scenario())
+
+
 def test_a_waiting_subscriber_is_woken_by_a_publish_from_another_thread() -> None:
     async def scenario() -> None:
         hub = Hub(asyncio.get_running_loop())

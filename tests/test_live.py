@@ -9,6 +9,7 @@ import gc
 import json
 import logging
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 import cv2
 import pytest
 import tornado.httpclient
+import tornado.iostream
 import tornado.websocket
 
 from camwatch.capture.mjpeg_client import MjpegReader
@@ -327,3 +329,37 @@ def test_a_client_stalled_past_the_write_timeout_is_dropped(
         finally:
             for client in stuck:
                 client.close()
+
+
+def receive_exactly(sock: socket.socket, count: int) -> bytes:
+    received = bytearray()
+    while len(received) < count:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        received += chunk
+    return bytes(received)
+
+
+def test_write_now_sends_at_once_and_queues_what_the_socket_does_not_take() -> None:
+    async def scenario() -> None:
+        ours, theirs = socket.socketpair()
+        stream = tornado.iostream.IOStream(ours)
+        try:
+            assert live.write_now(stream, b"small") is None  # taken at once: nothing queued
+            assert theirs.recv(16) == b"small"
+            big = bytes(range(256)) * 40_000  # 10 MB: more than the socket's buffers hold
+            pending = live.write_now(stream, big)
+            assert pending is not None and stream.writing()
+            after = live.write_now(stream, b"after")  # behind what is queued, not before it
+            assert after is not None
+            reading = asyncio.get_running_loop().run_in_executor(
+                None, receive_exactly, theirs, len(big) + 5
+            )
+            assert await live.drained(pending) and await live.drained(after)
+            assert await asyncio.wait_for(reading, 30) == big + b"after"
+        finally:
+            stream.close()
+            theirs.close()
+
+    asyncio.run(scenario())

@@ -38,8 +38,17 @@ class Subscription:
             if slot is not None and slot.seq != self._last_seq:
                 self._last_seq = slot.seq
                 return slot
-            self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.wait_for(self._waiter, timeout)
+            # Awaited as it is, with a plain timer rather than asyncio.wait_for: a frame then
+            # wakes the viewer in one turn of the loop, not three (wait_for's own future and
+            # callbacks), which is most of what a viewer costs the loop per frame.
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            expiry = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                if expiry is not None:
+                    expiry.cancel()
         raise SubscriptionClosed()
 
     def close(self) -> None:
@@ -49,6 +58,11 @@ class Subscription:
         self._hub._subscribers.discard(self)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class Hub:
@@ -112,7 +126,8 @@ class Hub:
 
     def publish(self, frame: Frame) -> None:
         """Hand a frame over from the capture thread. Encodes the JPEG here, once, if anyone
-        is watching, so that the event loop never encodes."""
+        is watching, so that the event loop never encodes. A frame no viewer or snapshot
+        waits for becomes `latest` here; one someone waits for, on the loop."""
         if self._subscribers:
             self.jpeg(frame)
         if self._loop is None or self._loop.is_closed():
@@ -120,6 +135,11 @@ class Hub:
             return
         with self._pending_lock:
             already_scheduled = self._pending is not None
+            if not already_scheduled and not (self._subscribers or self._frame_waiters):
+                # Nobody on the loop waits for it: it is the latest at once, without waking
+                # the loop, which is most of what an unwatched camera costs it per frame.
+                self.latest = frame
+                return
             self._pending = frame
         if already_scheduled:
             return

@@ -61,12 +61,35 @@ async def jpeg_of(hub: Hub, frame: Frame) -> bytes:
     return await asyncio.get_running_loop().run_in_executor(None, hub.jpeg, frame)
 
 
-async def drained(write: Awaitable[None]) -> bool:
-    """Wait for a write to reach the socket; False if the client stalled past the timeout.
+def write_now(stream: tornado.iostream.IOStream, data: bytes) -> Awaitable[None] | None:
+    """Write `data` to the stream: None if the socket took it all at once, else the write
+    (resolved once drained) of what is left, queued on the stream as Tornado does.
+
+    A plain TCP stream with nothing queued is sent to directly: one send(), and no future,
+    callback or buffer on the loop, which are most of what a viewer costs it per frame. A TLS
+    stream, or one with bytes still queued, goes through Tornado's write."""
+    if type(stream) is tornado.iostream.IOStream and not stream.writing() and not stream.closed():
+        try:
+            sent = stream.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # the client went away: Tornado's write closes the stream and says so
+            return stream.write(data)
+        if sent == len(data):
+            return None
+        return stream.write(memoryview(data)[sent:])
+    return stream.write(data)
+
+
+async def drained(write: Awaitable[None] | None) -> bool:
+    """Wait for a write to reach the socket (None: it has); False if the client stalled past
+    the timeout.
 
     Errors of the write (the client went away) are raised; a write given up on (stalled, or
     the handler cancelled) fails quietly once the connection is closed.
     """
+    if write is None:
+        return True
     future = asyncio.ensure_future(write)
     if future.done():  # the usual case: the socket took it all at once, no timer needed
         future.result()
@@ -194,15 +217,15 @@ class LiveSocketHandler(Guarded, tornado.websocket.WebSocketHandler):
         self.close(1008, "not reading")
         return False
 
-    def _write_raw(self, messages: bytes) -> Awaitable[None]:
+    def _write_raw(self, messages: bytes) -> Awaitable[None] | None:
         """Write websocket frames built once per frame (shared by all viewers) straight to the
-        socket; the future resolves once they have drained. Valid because this handler never
-        negotiates compression (get_compression_options is None)."""
+        socket (see write_now). Valid because this handler never negotiates compression
+        (get_compression_options is None)."""
         connection = self.ws_connection
         stream = connection.stream if connection is not None else None
         if stream is None:
             raise tornado.websocket.WebSocketClosedError()
-        return stream.write(messages)
+        return write_now(stream, messages)
 
     def on_message(self, message: str | bytes) -> None:
         pass  # the live socket is one-way; ignore pings from old clients
@@ -235,7 +258,7 @@ class MjpegHandler(BaseHandler):
                 frame = await subscription.next(IDLE_TIMEOUT_S)
                 data = await jpeg_of(camera.hub, frame)
                 part = WIRE.mjpeg_part(frame, data, chunked=chunked)
-                if not await drained(stream.write(part)):
+                if not await drained(write_now(stream, part)):
                     log.info("dropping MJPEG viewer %s: not reading", self.request.remote_ip)
                     self.request.connection.close()  # type: ignore[union-attr]
                     return
