@@ -155,3 +155,41 @@ def test_a_frame_header_over_the_limit_is_refused_before_decoding():
             assert reader.read_frame()[1:] == (30000, 30000)
         finally:
             reader.close()
+
+
+def test_a_camera_that_goes_silent_is_a_timeout() -> None:
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    release = threading.Event()
+
+    def send_one_frame_then_hold() -> None:
+        client, _ = listener.accept()
+        client.recv(1024)
+        frame = jpeg_frame(0)
+        client.sendall(
+            b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=x\r\n\r\n"
+            b"--x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+            % (len(frame), frame)
+        )
+        release.wait(30)  # silent, the connection open
+        client.close()
+
+    thread = threading.Thread(target=send_one_frame_then_hold, daemon=True)
+    thread.start()
+    reader = MjpegReader(f"http://127.0.0.1:{listener.getsockname()[1]}/", timeout=0.5)
+    try:
+        assert reader.read_frame()[0] == jpeg_frame(0)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            reader.read_frame()
+        assert time.monotonic() - started < 10
+    finally:
+        reader.close()
+        release.set()
+        thread.join(5)
+        listener.close()

@@ -8,6 +8,7 @@ import ssl
 import urllib.parse
 
 from camwatch import jpeg
+from camwatch.capture.body_reader import Body, SocketBody
 from camwatch.frame import MAX_FRAME_PIXELS, check_frame_size
 
 MAX_PART_BYTES = 20 * 1024 * 1024
@@ -53,20 +54,34 @@ class MjpegReader:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
+        self._response: http.client.HTTPResponse | None = None
         try:
+            self._connection.connect()
+            # kept: http.client lets go of a socket that a response without a length reads to
+            # its end (the response's file holds it open), and the body is read from it
+            self._sock = self._connection.sock
             self._connection.request("GET", path, headers=headers)
-            self._response = self._connection.getresponse()
+            response = self._response = self._connection.getresponse()
         except http.client.HTTPException as e:  # not HTTP at all: as unreachable as a refusal
             self.close()
             raise ConnectionError(f"bad HTTP response: {e!r}") from None
-        content_type = self._response.getheader("Content-Type", "")
-        if self._response.status != 200:
+        content_type = response.getheader("Content-Type", "")
+        if response.status != 200:
             self.close()
-            raise OSError(f"HTTP {self._response.status}")
+            raise OSError(f"HTTP {response.status}")
         if not content_type.lower().startswith("multipart/"):
             self.close()
             raise NotMjpeg(content_type)
         self._boundary = self._parse_boundary(content_type)
+        self._body = self._body_of(response)
+
+    def _body_of(self, response: http.client.HTTPResponse) -> Body:
+        """The body read straight from the socket, unless http.client has to undo a chunked
+        transfer coding or keep to a length given for the whole response."""
+        plain = response.getheader("Transfer-Encoding", "").lower() != "chunked"
+        if plain and response.getheader("Content-Length") is None:
+            return SocketBody(response, self._sock)
+        return response
 
     @staticmethod
     def _parse_boundary(content_type: str) -> bytes:
@@ -82,8 +97,7 @@ class MjpegReader:
         return line.startswith(b"--") and line.strip(b"-") == self._boundary.strip(b"-")
 
     def _readline(self) -> bytes:
-        # Through the response, not its socket file, so chunked transfer coding is undone.
-        line = self._response.readline(8192)
+        line = self._body.readline(8192)
         if not line:
             raise ConnectionError("stream ended")
         return line
@@ -107,13 +121,17 @@ class MjpegReader:
         if length is not None:
             if length > MAX_PART_BYTES:
                 raise ConnectionError("part too large")
-            data = self._response.read(length)
+            data = self._body.read(length)
             if len(data) < length:
                 raise ConnectionError("stream ended mid-frame")
             return data
+        if isinstance(self._body, SocketBody):
+            return self._body.read_jpeg(MAX_PART_BYTES)
         return self._read_until_jpeg_end()
 
     def _read_until_jpeg_end(self) -> bytes:
+        """A part without Content-Length through a chunked body: lines until one ends the
+        JPEG."""
         chunks = bytearray()
         while len(chunks) < MAX_PART_BYTES:
             chunk = self._readline()
@@ -142,3 +160,5 @@ class MjpegReader:
 
     def close(self) -> None:
         self._connection.close()
+        if self._response is not None:
+            self._response.close()  # the connection may have let go of it (see __init__)
