@@ -261,16 +261,25 @@ def test_the_live_edge_follows_a_camera_recording_right_now(open_page, tmp_path:
     with ServerThread(config) as live_server:
         began = time.time()
 
-        def segments() -> int:
+        def segments() -> list[dict[str, Any]]:
             query = f"start={began - 5}&end={time.time()}"
-            return len(live_server.get_json(f"/api/cameras/cam/recordings?{query}")["segments"])
+            found = live_server.get_json(f"/api/cameras/cam/recordings?{query}")["segments"]
+            return list(found)
 
-        wait_until(lambda: segments() >= 2, timeout=30, message="a finished segment")
+        def just_begun() -> bool:
+            """The file being written is still empty: its header waits for its first fragment,
+            a keyframe interval (2 s) in."""
+            live = [s for s in segments() if s["live"]]
+            begun = dt.datetime.fromisoformat(live[-1]["start"]).timestamp() if live else 0.0
+            return time.time() - begun < 0.5
+
+        wait_until(lambda: len(segments()) >= 2, timeout=30, message="a finished segment")
         watched = open_page()
         page = watched.page
+        wait_until(just_begun, timeout=30, interval=0.05, message="a segment just begun")
         page.goto(live_server.url + "/#timeline/cam")
         expect(page.locator("#tl-strip .tl-footage").first).to_be_visible()
-        page.locator("#tl-live").click()
+        page.locator("#tl-live").click()  # most likely before the new file has a byte
         page.wait_for_function(  # playing, near now
             "(now) => !document.querySelector('#tl-video').paused"
             " && Number(document.querySelector('#tl-clock').dataset.time) > now - 15000",

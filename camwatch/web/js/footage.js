@@ -195,6 +195,10 @@ export class FootagePlayer extends EventTarget {
     this.appending = true;
     try {
       const bytes = await this.#fetch(recording);
+      if (recording.live && bytes.byteLength === 0) {
+        this.#awaitFirstFragment(generation);
+        return;
+      }
       if (this.buffer && codecOf(bytes) !== this.mime) {
         // other tracks (sound that starts or stops): a SourceBuffer keeps the tracks it began
         // with, so playback starts over at this file once the playhead gets there
@@ -216,6 +220,18 @@ export class FootagePlayer extends EventTarget {
     } finally {
       this.appending = false;
     }
+  }
+
+  /** The file being recorded is empty until its first fragment (a keyframe interval in: its
+   * header waits for it, camwatch/recording/clip_writer.py): ask for it again shortly. */
+  #awaitFirstFragment(generation) {
+    this.following = true; // nothing else is appended meanwhile
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (generation !== this.generation) return;
+      this.following = false;
+      this.#appendNext(generation).then(() => this.#pump());
+    }, LIVE_POLL_MS / 4);
   }
 
   /** The file being recorded: read what was added since, every couple of seconds. */
