@@ -324,3 +324,26 @@ def test_camera_jpeg_clip_plays_in_chromium_in_its_colours(tmp_path, open_page):
     dark, light = played[3:]
     assert abs(dark - 24) <= 6 and abs(light - 232) <= 6, played  # not 9 and 250
     watched.assert_no_errors()
+
+
+def test_the_encoders_memory_is_given_back_once_the_clip_is_closed(tmp_path, monkeypatch):
+    """heap.give_back runs after the file is whole (the encoder and muxer freed with it) and
+    before on_done, so a camera between events does not keep the last clip's encoder heap."""
+    from camwatch.recording import clip_writer
+
+    seen: list[object] = []
+    done = threading.Event()
+    path = tmp_path / "g.mp4"
+
+    def give_back() -> bool:
+        seen.append(("give_back", done.is_set(), probe(path)["nb_read_frames"]))
+        return True
+
+    monkeypatch.setattr(clip_writer.heap, "give_back", give_back)
+    writer = ClipWriter(path, lambda result: done.set(), fps_hint=10)
+    writer.start()
+    for i in range(5):
+        writer.submit(clip_frame(i))
+    writer.finish()
+    assert done.wait(30)
+    assert seen == [("give_back", False, "5")]

@@ -17,7 +17,7 @@ import av
 import cv2
 import numpy as np
 
-from camwatch import jpeg
+from camwatch import heap, jpeg
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
 from camwatch.recording.audio import AacTranscoder
@@ -310,6 +310,14 @@ class ClipWriter(threading.Thread):
         self._queue.put(item, timeout=10)
 
     def run(self) -> None:
+        self._write()
+        # the encoder is gone with _write's locals: its megabytes back to the system now,
+        # rather than kept by this thread's arena until the next clip
+        heap.give_back()
+        self._try(lambda: self._on_done(self.result))
+
+    def _write(self) -> None:
+        """Encode the queued items until finish or abort, then close the file."""
         container: av.container.OutputContainer | None = None
         stream: av.video.stream.VideoStream | None = None
         first_t: float | None = None
@@ -355,7 +363,6 @@ class ClipWriter(threading.Thread):
             self.result.encode_seconds += time.perf_counter() - started
         self.result.jpegs_decoded = decoder.decoded
         self._close(container, stream, abort=item is _ABORT)
-        self._try(lambda: self._on_done(self.result))
 
     def _write_beside(
         self,
