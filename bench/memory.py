@@ -3,14 +3,16 @@
     python3 bench/memory.py                                   # this checkout, still + intermittent
     python3 bench/memory.py --variant before=/tmp/base --variant after=.
     python3 bench/memory.py --variant arena2=.,MALLOC_ARENA_MAX=2 --variant default=.
+    python3 bench/memory.py --size 1920x1080 --scenes intermittent        # a 1080p camera
 
 A variant is NAME=ROOT[,VAR=VALUE...]: the camwatch code under ROOT (on PYTHONPATH) run by this
 Python, with those environment variables. Every variant runs with the same interpreter and
 site-packages, so the libraries are the same files (their file-backed RSS depends on the page
 cache's state of each file: two copies of one library can differ by many MB). Each round runs
 every scene for every variant in turn (interleaved), against one MJPEG camera
-(bench/mjpeg_source.py, 640x480 10 fps) with one MJPEG viewer, and reads smaps_rollup at the
-end of the window. "av" says whether PyAV's libraries were mapped by then.
+(bench/mjpeg_source.py, 640x480 10 fps unless --size) with one MJPEG viewer, samples VmRSS
+every 0.5 s (the peak, and the lowest: on the intermittent scene, between clips) and reads
+smaps_rollup at the end of the window. "av" says whether PyAV's libraries were mapped by then.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Sample:
     variant: str
     scene: str
     peak_rss: float
+    low_rss: float
     cpu: float  # % of one core over the window
     memory: Memory
     av_loaded: bool
@@ -73,7 +76,7 @@ def maps_pyav(pid: int) -> bool:
 def measure(
     variant: Variant, source: MjpegSource, scene: str, seconds: float, work: Path
 ) -> Sample:
-    scenario = Scenario("mjpeg", 640, 480, 10.0, scene)
+    scenario = Scenario("mjpeg", *source.size, 10.0, scene)
     folder = work / f"{variant.name}-{scene}-{time.monotonic_ns()}"
     folder.mkdir(parents=True)
     server = CamwatchServer(
@@ -88,6 +91,7 @@ def measure(
             variant.name,
             scene,
             usage.rss_mb,
+            usage.rss_low_mb,
             usage.cpu_percent,
             usage.memory,
             maps_pyav(server.process.pid),
@@ -101,9 +105,9 @@ def measure(
 
 def report(samples: list[Sample], variants: list[Variant], scenes: list[str]) -> list[str]:
     lines = [
-        "| scene | variant | peak RSS | RSS at end | PSS | anonymous | file-backed | CPU "
-        "| av mapped |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scene | variant | peak RSS | lowest RSS | RSS at end | PSS | anonymous | file-backed "
+        "| CPU | av mapped |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for scene in scenes:
         for variant in variants:
@@ -117,7 +121,8 @@ def report(samples: list[Sample], variants: list[Variant], scenes: list[str]) ->
             av = sum(s.av_loaded for s in rows)
             lines.append(
                 f"| {scene} | {variant.name} | {mb([s.peak_rss for s in rows])} "
-                f"| {mb([s.memory.rss for s in rows])} | {mb([s.memory.pss for s in rows])} "
+                f"| {mb([s.low_rss for s in rows])} | {mb([s.memory.rss for s in rows])} "
+                f"| {mb([s.memory.pss for s in rows])} "
                 f"| {mb([s.memory.anonymous for s in rows])} "
                 f"| {mb([s.memory.file_backed for s in rows])} "
                 f"| {statistics.median(s.cpu for s in rows):.2f}% | {av}/{len(rows)} |"
@@ -133,13 +138,15 @@ def main() -> int:
     parser.add_argument("--scenes", default="still,intermittent")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
+    parser.add_argument("--size", default="640x480", help="the camera's WIDTHxHEIGHT")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the child processes too
     variants = args.variant or [parse_variant("this checkout=.")]
     scenes = args.scenes.split(",")
     load_before = load_average()
     samples: list[Sample] = []
-    source = MjpegSource(640, 480, 10.0)
+    width, height = (int(n) for n in args.size.split("x"))
+    source = MjpegSource(width, height, 10.0)
     try:
         with tempfile.TemporaryDirectory(prefix="camwatch-memory-") as tmp:
             for run in range(args.repeats):
@@ -151,7 +158,7 @@ def main() -> int:
     finally:
         source.stop()
     print(
-        f"\nMB, median of {args.repeats} rounds, {args.seconds:.0f} s windows; "
+        f"\nMB, {args.size}, median of {args.repeats} rounds, {args.seconds:.0f} s windows; "
         f"load average before {load_before}, after {load_average()}\n"
     )
     print("\n".join(report(samples, variants, scenes)))

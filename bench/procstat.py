@@ -71,6 +71,7 @@ class Usage:
     cpu_percent: float  # % of one core over the window
     rss_mb: float  # the largest RSS seen during the window
     memory: Memory = field(default_factory=Memory)  # smaps_rollup at the end of the window
+    rss_low_mb: float = 0.0  # the smallest RSS seen (an intermittent scene: between clips)
 
 
 class UsageMeter:
@@ -80,19 +81,21 @@ class UsageMeter:
         self.pid = pid
         self._cpu0 = 0.0
         self._t0 = 0.0
-        self._rss = 0.0
+        self._rss = self._rss_low = 0.0
 
     def start(self) -> None:
         self._cpu0, self._t0 = cpu_seconds(self.pid), time.monotonic()
-        self._rss = rss_mb(self.pid)
+        self._rss = self._rss_low = rss_mb(self.pid)
 
     def sample(self) -> None:
-        self._rss = max(self._rss, rss_mb(self.pid))
+        rss = rss_mb(self.pid)
+        self._rss, self._rss_low = max(self._rss, rss), min(self._rss_low, rss)
 
     def stop(self) -> Usage:
         cpu, elapsed = cpu_seconds(self.pid) - self._cpu0, time.monotonic() - self._t0
         self.sample()
-        return Usage(100.0 * cpu / elapsed if elapsed > 0 else 0.0, self._rss, memory_of(self.pid))
+        percent = 100.0 * cpu / elapsed if elapsed > 0 else 0.0
+        return Usage(percent, self._rss, memory_of(self.pid), self._rss_low)
 
     def over(self, seconds: float, interval: float = 0.5) -> Usage:
         """start(), sample() every `interval` for `seconds`, then stop()."""
