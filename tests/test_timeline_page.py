@@ -88,7 +88,7 @@ def open_day(open_page: PageFactory, server: ServerThread, **options: Any):
 def zoom_to_five_minutes(page: Any) -> None:
     page.locator("#tl-strip").focus()
     page.keyboard.press("Home")  # plays from the first footage of the day
-    page.wait_for_function("() => Number(document.querySelector('#tl-clock').dataset.time) > 0")
+    page.wait_for_function("() => Number(document.querySelector('#tl-clock')?.dataset.time) > 0")
     for _ in range(4):
         page.locator("#tl-zoom-in").click()
     expect(page.locator(".tl-zoom-label")).to_have_text("5 min")
@@ -99,7 +99,7 @@ def test_the_timeline_shows_the_day_its_footage_events_and_activity(open_page, s
     page = watched.page
     expect(page.locator("#tl-strip .tl-event")).to_have_count(1)
     expect(page.locator("#tl-strip .tl-event")).to_have_attribute("aria-label", "Event at 12:00:05")
-    page.wait_for_function("() => document.querySelector('.tl-activity').dataset.points > 0")
+    page.wait_for_function("() => document.querySelector('.tl-activity')?.dataset.points > 0")
     assert page.locator(".tl-activity-path").get_attribute("d").startswith("M")
     expect(page.locator("#tl-day")).to_have_value("2026-11-20")
     expect(page.locator("#tl-clock")).to_contain_text("20 November 2026")
@@ -123,7 +123,7 @@ def test_playback_crosses_the_segment_boundaries_steadily(open_page, server):
     zoom_to_five_minutes(page)
     boundary_ms = (NOON + 2 * SEGMENT_S + 1.0) * 1000  # past both boundaries
     page.wait_for_function(
-        "(t) => Number(document.querySelector('#tl-clock').dataset.time) > t",
+        "(t) => Number(document.querySelector('#tl-clock')?.dataset.time) > t",
         arg=boundary_ms,
         timeout=30000,
     )
@@ -181,7 +181,7 @@ def test_playback_goes_on_from_silent_footage_into_footage_with_sound(
         zoom_to_five_minutes(page)
         past = (NOON + 2 * SEGMENT_S + 1.0) * 1000  # into the third file, the second with sound
         page.wait_for_function(
-            "(t) => Number(document.querySelector('#tl-clock').dataset.time) > t",
+            "(t) => Number(document.querySelector('#tl-clock')?.dataset.time) > t",
             arg=past,
             timeout=30000,
         )
@@ -249,7 +249,7 @@ def test_phone_layout_is_usable_with_one_thumb(open_page, server):
         assert box is not None and box["width"] >= 44 and box["height"] >= 43.5, control
         assert box["y"] + box["height"] <= 844 + 400, control  # within a thumb's reach of a scroll
     page.locator("#tl-strip").tap()
-    page.wait_for_function("() => Number(document.querySelector('#tl-clock').dataset.time) > 0")
+    page.wait_for_function("() => Number(document.querySelector('#tl-clock')?.dataset.time) > 0")
     watched.assert_no_errors()
 
 
@@ -282,7 +282,7 @@ def test_the_live_edge_follows_a_camera_recording_right_now(open_page, tmp_path:
         page.locator("#tl-live").click()  # most likely before the new file has a byte
         page.wait_for_function(  # playing, near now
             "(now) => !document.querySelector('#tl-video').paused"
-            " && Number(document.querySelector('#tl-clock').dataset.time) > now - 15000",
+            " && Number(document.querySelector('#tl-clock')?.dataset.time) > now - 15000",
             arg=time.time() * 1000,
         )
         started = page.evaluate("() => Number(document.querySelector('#tl-clock').dataset.time)")
