@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 BUSY_SECONDS = 1.0  # the full model had to run on every frame for this long: the scene is busy
-BUSY_FPS = 10 / 3  # ... then it runs at most this often (every third frame at 10 fps)
+BUSY_FPS = 5.0  # ... then it runs at most this often (Frigate detects at 5 fps by default)
 
 
 class BusyPace:
@@ -42,7 +42,7 @@ class BusyPace:
         if t is None or self._ran_t is None or self._busy_seconds < BUSY_SECONDS - 0.01:
             return None
         since = t - self._ran_t
-        if not 0.0 <= since < 1.0 / BUSY_FPS - 0.01:  # at 10 fps, the two frames after a run
+        if not 0.0 <= since < 1.0 / BUSY_FPS - 0.01:  # at 10 fps, every other frame
             return None
         return self._delta
 

@@ -17,9 +17,10 @@ import av
 import cv2
 import numpy as np
 
-from camwatch import heap, jpeg
+from camwatch import jpeg
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
+from camwatch.recording import heap
 from camwatch.recording.audio import AacTranscoder
 from camwatch.recording.thumbnails import Thumbnail
 
