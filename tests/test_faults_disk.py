@@ -56,10 +56,13 @@ def noise(index: int) -> bytes:
     image = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)
     crossing, step = divmod(index, CROSSING)
     if step < 35:
+        # each crossing on a path and with a texture of its own: one that recurred exactly
+        # would be learnt as part of the scene (like a swaying branch) and stop being motion
         x = step * 9 - 40
-        y = 10 if crossing % 2 else 120
+        y = crossing * 37 % (HEIGHT - 110)
+        block = np.roll(BLOCK, crossing * 23, axis=(0, 1))
         left, right = max(0, x), min(WIDTH, x + 100)
-        image[y : y + 110, left:right] = BLOCK[:, left - x : right - x]
+        image[y : y + 110, left:right] = block[:, left - x : right - x]
     grain = np.random.default_rng(index).integers(-20, 21, image.shape, dtype=np.int16)
     image = np.clip(image.astype(np.int16) + grain, 0, 255).astype(np.uint8)
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -82,13 +85,12 @@ def test_disk_full_while_recording(small_disk):
     server = ServerThread(config).start()
     assert server.service is not None
     context = server.service.context
-    lowest_free = free_bytes(small_disk)
     try:
         wait_until(lambda: server.get("/snapshot.jpg")[0] == 200, message="first frame")
 
         def truncated_and_freed() -> bool:
-            nonlocal lowest_free
-            lowest_free = min(lowest_free, free_bytes(small_disk))
+            """A clip cut short (ENOSPC, so the disk did fill up), and space freed after it:
+            free space itself is not sampled, the index's reserve refills it at once."""
             assert server.get("/snapshot.jpg")[0] == 200  # the live view never stops
             statuses = {e["status"] for e in server.get_json("/api/events?limit=500")}
             retention = context.retention
@@ -100,7 +102,6 @@ def test_disk_full_while_recording(small_disk):
             interval=0.5,
             message="a truncated clip and retention freeing space",
         )
-        assert lowest_free < 200_000  # the disk really filled up
         assert server.get_json("/api/cameras")[0]["online"]
         frames = websocket_frames(f"ws://127.0.0.1:{server.port}/webcam", count=10)
         assert all(frame[:2] == b"\xff\xd8" for frame in frames)

@@ -20,7 +20,7 @@ from camwatch.motion.illumination import (
     residual,
 )
 from camwatch.motion.mask import MaskCache
-from camwatch.motion.region import Region, catch_up
+from camwatch.motion.region import Coverage, Region, Spans, catch_up
 
 DEFAULT_FRAME_SECONDS = 0.1  # assumed time between frames when update() is given no times
 WARMUP_SECONDS = 1.0  # after reset() delta stays 0 while noise and flicker are learnt
@@ -78,6 +78,7 @@ class BackgroundModel:
         self._previous: np.ndarray | None = None  # the last frame under background lighting
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
+        self._coverage = Coverage()  # where the region runs since the last whole one reached
         self._flip_rate: np.ndarray | None = None  # per pixel: changed/unchanged flips a second
         self._ever_flipped = False  # whether _flip_rate holds anything but zeros
         self._flickering = np.zeros((0, 0), np.uint8)  # last frame's changes outside solid blobs
@@ -308,8 +309,9 @@ class BackgroundModel:
             step, step, dst=self._scratch.image("step_squared", shape)
         )
         steady = step_squared.ravel()[where] <= np.float32(self.settings.pixel_threshold) ** 2
-        self._learn_noise(step, step_squared, seen, region)
-        self._learn_flips(learnt.raw, seen, skipped, region)
+        spans = self._coverage.spans(region, seen)
+        self._learn_noise(step, step_squared, spans, region)
+        self._learn_flips(learnt.raw, spans, skipped, region)
         # Clipping is rare: while the picture never clipped, the share stays all zeros.
         clipped = clipped_inside = None
         if frame_clipped is not None or self._ever_clipped:
@@ -364,26 +366,31 @@ class BackgroundModel:
             flat[stationary] = 0.0
 
     def _learn_noise(
-        self, step: np.ndarray, step_squared: np.ndarray, dt: float, region: Region
+        self, step: np.ndarray, step_squared: np.ndarray, spans: Spans, region: Region
     ) -> None:
         """The picture's and each pixel's typical frame-to-frame step (robust, capped), from
-        the steps in `region`. Caps `step_squared` in place."""
+        the steps in `region` (learnt over `spans`, Coverage); the picture's only from whole
+        pictures. Caps `step_squared` in place."""
         sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
         noise_now = float((1.4826 * magnitude_median(np.abs(sample).ravel())) ** 2)
-        self._global_variation += max(rate_over(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps) * (
-            noise_now - self._global_variation
-        )
+        # A region is mostly what moves: its median step is the mover's texture, not the
+        # noise, and taken as the noise it would raise the floor until the mover is not seen.
+        if region.is_whole:
+            since = max(seconds for _, seconds in spans)
+            rate = max(rate_over(since, GLOBAL_NOISE_SECONDS), 1.0 / self._steps)
+            self._global_variation += rate * (noise_now - self._global_variation)
         cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
         squared = cv2.threshold(step_squared, cap * cap, 0.0, cv2.THRESH_TRUNC, dst=step_squared)[1]
         shape = (region.height, region.width)
         if self._variation is None or self._variation.shape != shape:
             self._variation = np.full(shape, noise_now, np.float32)
-        rate = self._prior_rate(dt, NOISE_SECONDS)
-        cv2.accumulateWeighted(squared, self._variation[region.slices], rate)
+        for span, seconds in spans:
+            rate = self._prior_rate(seconds, NOISE_SECONDS)
+            cv2.accumulateWeighted(region.part(squared, span), self._variation[span], rate)
 
-    def _learn_flips(self, raw: np.ndarray, dt: float, skipped: float, region: Region) -> None:
-        """How often each pixel (of `region`) flips between changed and not, per second (no
-        flips in the `skipped` seconds before the last frame)."""
+    def _learn_flips(self, raw: np.ndarray, spans: Spans, skipped: float, region: Region) -> None:
+        """How often each pixel (of `region`, learnt over `spans`) flips between changed and
+        not, per second (no flips in the `skipped` seconds before the last frame)."""
         shape, inside = (region.height, region.width), region.slices
         if self._flip_rate is None or self._flip_rate.shape != shape:
             self._flip_rate, self._ever_flipped = np.zeros(shape, np.float32), False
@@ -395,14 +402,14 @@ class BackgroundModel:
             # While nothing ever flipped the rates stay all zeros: no float passes for them.
             if self._ever_flipped or cv2.countNonZero(toggled):
                 self._ever_flipped = True
-                flips = np.multiply(  # flips a second
-                    toggled,
-                    np.float32(1.0 / (255.0 * dt)),
-                    out=self._scratch.image("flips", raw.shape),
-                    dtype=np.float32,
-                )
-                rate = self._prior_rate(dt, FLIP_SECONDS)
-                cv2.accumulateWeighted(flips, self._flip_rate[inside], rate)
+                for span, seconds in spans:
+                    flips = np.multiply(  # flips a second
+                        region.part(toggled, span),
+                        np.float32(1.0 / (255.0 * seconds)),
+                        dtype=np.float32,
+                    )
+                    rate = self._prior_rate(seconds, FLIP_SECONDS)
+                    cv2.accumulateWeighted(flips, self._flip_rate[span], rate)
         self._flickering = region.embed(flickering)
         self._raw_changed = region.embed(raw)
 

@@ -13,6 +13,9 @@ REGION_MARGIN = 8  # detection pixels around what changed: the blur, the opening
 WHOLE_SHARE = 0.7  # a region larger than this share of the picture: the whole picture instead
 WHOLE_SECONDS = 1.0  # the full model sees the whole picture at least this often
 
+Span = tuple[slice, slice]  # rows and columns of the picture
+Spans = list[tuple[Span, float]]  # parts of the picture, each with the seconds to learn over
+
 
 @dataclass(frozen=True)
 class Region:
@@ -65,6 +68,27 @@ class Region:
         picture = np.zeros((self.height, self.width), image.dtype)
         picture[self.slices] = image
         return picture
+
+    def around(self, other: Region) -> Region:
+        """The smallest region holding both."""
+        return Region(
+            min(self.top, other.top),
+            max(self.bottom, other.bottom),
+            min(self.left, other.left),
+            max(self.right, other.right),
+            self.height,
+            self.width,
+        )
+
+    def part(self, image: np.ndarray, span: Span) -> np.ndarray:
+        """The part of `image` (this region's own) at `span` (picture slices, within it)."""
+        if self.is_whole:
+            return image[span]
+        rows, columns = span
+        return image[
+            rows.start - self.top : rows.stop - self.top,
+            columns.start - self.left : columns.stop - self.left,
+        ]
 
     def outside(self) -> list[tuple[slice, slice]]:
         """The rest of the picture as up to four bands (above, below, left, right)."""
@@ -143,3 +167,27 @@ class RegionClock:
     def ran(self, region: Region | None) -> None:
         if region is None or region.is_whole:
             self._since_whole = 0.0
+
+
+class Coverage:
+    """What the region runs since the last whole picture reached (the rectangle around them)
+    and how long ago that whole picture was: a whole run learns the pixels they did not reach
+    over all the time it missed there, not one frame's, so what a passing object taught them
+    (a high noise level) fades as fast as when every run saw the whole picture."""
+
+    def __init__(self) -> None:
+        self._seconds = 0.0
+        self._reached: Region | None = None
+
+    def spans(self, region: Region, dt: float) -> Spans:
+        """(picture slices, seconds) to learn a run on `region` over, `dt` after the last."""
+        self._seconds += dt
+        if not region.is_whole:
+            reached = self._reached
+            self._reached = region if reached is None else reached.around(region)
+            return [(region.slices, dt)]
+        reached, missed = self._reached, self._seconds
+        self._reached, self._seconds = None, 0.0
+        if reached is None:
+            return [(region.slices, dt)]
+        return [(reached.slices, dt)] + [(band, missed) for band in reached.outside()]
