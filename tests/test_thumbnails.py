@@ -47,3 +47,16 @@ def test_a_thumbnail_of_a_clip_frame_is_written_into_its_folder(tmp_path):
     written = cv2.imread(str(target))
     assert written.shape == (96, 128, 3)
     assert cv2.absdiff(written, image).max() < 12
+
+
+def test_a_thumbnail_that_cannot_be_written_is_logged_in_a_line(tmp_path, caplog):
+    """As on a full disk: the writer thread goes on, and no traceback reaches the log."""
+    from camwatch.recording.clip_writer import ClipFrame
+    from camwatch.recording.thumbnails import Thumbnail
+
+    (tmp_path / "clips").write_bytes(b"")  # a file where the folder should be
+    black = jpeg.encode(np.zeros((96, 128, 3), np.uint8), 95)
+    frame = ClipFrame(0.0, 1e9, 128, 96, camera_jpeg=black)
+    Thumbnail(frame, tmp_path / "clips" / "cam" / "event.jpg").write()
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "event.jpg" in record.getMessage() and record.exc_info is None

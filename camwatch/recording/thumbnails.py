@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import cv2
 import numpy as np
 
 from camwatch import jpeg
+
+log = logging.getLogger(__name__)
 
 THUMBNAIL_WIDTH = 480
 THUMBNAIL_QUALITY = 80
@@ -30,8 +33,13 @@ class Thumbnail:
     path: Path
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_thumbnail(self.frame.bgr(), self.path)
+        """Write it; when that fails (a full disk) the event goes on without a thumbnail,
+        the error logged in a line."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_thumbnail(self.frame.bgr(), self.path)
+        except OSError as e:
+            log.error("cannot write the thumbnail %s: %s", self.path.name, e)
 
 
 def write_thumbnail(image: np.ndarray, path: Path) -> None:
