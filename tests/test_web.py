@@ -924,3 +924,23 @@ def test_motion_view_lays_the_detectors_picture_over_the_live_tile(
             page.get_by_role("button", name="Show what counts as motion on off")
         ).to_be_disabled()
         watched.assert_no_errors()
+
+
+def test_a_camera_that_cannot_record_says_why(tmp_path: Any, open_page: PageFactory) -> None:
+    """PyAV broken (test_deferred makes it so in a real process): the tile's badge and the
+    banner tell the user, who would otherwise find no clips and no reason."""
+    with ServerThread(demo_config(str(tmp_path), fps=5, width=320, height=240)) as server:
+        assert server.service is not None
+        camera = server.service.context.cameras["cam"]
+        watched = open_page()
+        watched.page.goto(server.url + "/")
+        tile = watched.page.locator(".tile[data-camera='cam']")
+        expect(tile).to_have_class(re.compile(r"\bhas-frame\b"))
+        expect(tile.locator(".pill-off")).to_be_hidden()
+        camera.recording_error = "needs av, which is installed but does not load"
+        badge = tile.locator(".pill-off")
+        expect(badge).to_have_text("Cannot record", timeout=15000)
+        expect(badge).to_have_attribute("title", re.compile("does not load"))
+        banner = watched.page.locator(".banner")
+        expect(banner).to_contain_text("cam cannot record: needs av, which is installed but")
+        watched.assert_no_errors()

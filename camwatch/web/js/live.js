@@ -146,9 +146,11 @@ class CameraTile {
     if (this.connection !== "live") this.online = camera.online;
     this.recording = camera.recording;
     const detecting = camera.motion?.enabled !== false;
-    const off = !detecting ? "Detection off" : camera.recordings === false ? "Recording off" : "";
+    const off = !detecting ? "Detection off" : camera.recording_error ? "Cannot record"
+      : camera.recordings === false ? "Recording off" : "";
     this.offBadge.hidden = !off;
     setText(this.offBadge, off);
+    this.offBadge.title = camera.recording_error ?? "";
     this.motionToggle.disabled = !detecting;
     if (!detecting && this.#showingMotion()) this.#toggleMotionView();
     this.graph.threshold = camera.motion?.threshold ?? this.graph.threshold;
@@ -347,10 +349,13 @@ export class LiveView {
       }
     }
     const demo = cameras.filter((camera) => camera.demo_fallback).map((camera) => camera.name);
-    this.banner.hidden = demo.length === 0;
-    setText(this.banner, demo.length
-      ? `No webcam found: ${demo.join(", ")} ${demo.length > 1 ? "show" : "shows"} the built-in demo scene.`
-      : "");
+    const notices = cameras.filter((camera) => camera.recording_error)
+      .map((camera) => `${camera.name} cannot record: ${camera.recording_error}`);
+    if (demo.length) {
+      notices.unshift(`No webcam found: ${demo.join(", ")} ${demo.length > 1 ? "show" : "shows"} the built-in demo scene.`);
+    }
+    this.banner.hidden = notices.length === 0;
+    setText(this.banner, notices.join(" "));
     this.empty.hidden = cameras.length > 0;
     setText(this.empty, !reachable && !loaded ? "Cannot reach the camwatch server. Retrying…"
       : loaded ? "No cameras are configured." : "Loading cameras…");
