@@ -241,15 +241,21 @@ pre_roll_seconds = 0.5
             assert event["motion_frames"] >= 3 and event["size_bytes"] > 0
 
 
-@pytest.mark.slow
-def test_a_pyav_that_does_not_load_leaves_the_camera_streaming_and_detecting_unrecorded(
-    tmp_path,
-):
+def broken_pyav(tmp_path: Path) -> Path:
+    """A folder to put first on PYTHONPATH: an `av` that is installed but does not load."""
     broken = tmp_path / "broken" / "av"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text(
         "raise ImportError('libavformat.so.61: cannot open shared object file')\n"
     )
+    return broken.parent
+
+
+@pytest.mark.slow
+def test_a_pyav_that_does_not_load_leaves_the_camera_streaming_and_detecting_unrecorded(
+    tmp_path,
+):
+    broken = broken_pyav(tmp_path)
     moving = threading.Event()
     moving.set()
     with MjpegTestServer(lambda i: scene(moving, i), fps=10) as camera:
@@ -265,7 +271,7 @@ min_motion_frames = 3
 stable_frames = 10
 pre_roll_seconds = 0.5
 """
-        with CamwatchProcess(tmp_path, cameras=cameras, pythonpath=tmp_path / "broken") as server:
+        with CamwatchProcess(tmp_path, cameras=cameras, pythonpath=broken) as server:
             yard = lambda: server.get_json("/api/cameras")[0]  # noqa: E731
             assert wait_until(lambda: yard()["recording_error"], 30), server.log_text()
             moving.clear()  # the event ends; the next motion would start another clip
@@ -281,4 +287,24 @@ pre_roll_seconds = 0.5
     errors = [line for line in log.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "camera yard: recording is unavailable" in errors[0], log
     assert "needs av, which is installed but does not load" in errors[0]
+    assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_a_pyav_that_does_not_load_shows_an_rtsp_camera_offline_with_the_reason(tmp_path):
+    """An RTSP camera is read with PyAV: without it the camera is offline and says why, in
+    the API and in one log line, and is not retried in a loop of tracebacks."""
+    cameras = """
+[[cameras]]
+name = "door"
+source = "rtsp://127.0.0.1:9/stream"
+"""
+    with CamwatchProcess(tmp_path, cameras=cameras, pythonpath=broken_pyav(tmp_path)) as server:
+        door = lambda: server.get_json("/api/cameras")[0]  # noqa: E731
+        assert wait_until(lambda: "does not load" in door()["status"], 30), door()
+        assert not door()["online"]
+        time.sleep(3)  # a few retries
+        log = server.log_text()
+    lines = [line for line in log.splitlines() if "camera door" in line]
+    assert len(lines) == 1 and "needs av, which is installed but does not load" in lines[0], log
     assert "Traceback" not in log

@@ -17,6 +17,7 @@ from camwatch.capture.library_log import repeating_logger
 from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.capture.redact import redact
 from camwatch.capture.sources import DemoSource, EndOfStream, FrameSource, SourceError
+from camwatch.deferred import MissingLibrary
 from camwatch.frame import Frame, Picture
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,9 @@ class CaptureThread(threading.Thread):
                 self._source_factory, self._demo_fallback = self._demo_fallback, None
                 return self._open()
             self._set_offline(str(e))
+            return None
+        except MissingLibrary as e:  # PyAV, for RTSP and files: installing it is the fix
+            self._set_offline(str(e), retrying=False)
             return None
         except Exception as e:
             self._set_offline(f"unexpected error: {e!r}", exc_info=True)
