@@ -91,6 +91,7 @@ class Walker:
     trousers: tuple[float, float, float] = (60, 45, 35)
     skin: tuple[float, float, float] = (120, 150, 190)
     pause: tuple[float, float] | None = None  # stands still from, until
+    stripes: tuple[float, float, float] | None = None  # a striped shirt: the other colour
     relevant: bool = True
 
     def _walked(self, t: float) -> float:
@@ -128,6 +129,11 @@ class Walker:
             cv2.LINE_AA,
             4,
         )
+        if self.stripes is not None:
+            width = max(1, round(0.03 * h))
+            for k in range(1, 12, 2):
+                top = y - 0.83 * h + k * 0.035 * h
+                _line(image, (x - 0.11 * h, top), (x + 0.11 * h, top), self.stripes, width)
         cv2.circle(image, _pt(x, y - 0.91 * h), _px(0.085 * h), self.skin, -1, cv2.LINE_AA, 4)
 
     def intervals(self, width: int, duration_s: float) -> list[Interval]:
@@ -141,6 +147,46 @@ class Walker:
         return _inside(x_at, self.start_t, self.pause[0], width, duration_s) + _inside(
             x_at, self.pause[1], duration_s, width, duration_s
         )
+
+
+@dataclass
+class Passersby:
+    """People crossing one after another, each on a path, at a pace, a size (nearer paths are
+    lower in the picture) and in clothes of their own, a few seconds apart: a seeded schedule
+    of `count` walkers from `first_t`. `lanes` bounds where their feet are (fractions of the
+    picture's height)."""
+
+    first_t: float
+    count: int
+    lanes: tuple[float, float] = (0.55, 0.95)
+    gaps: tuple[float, float] = (3.5, 6.0)  # seconds between one leaving and the next coming
+    speeds: tuple[float, float] = (80.0, 140.0)  # pixels a second of one 150 px tall
+    striped_share: float = 0.5  # the share of them in striped shirts
+    seed: int = 21
+    relevant: bool = True
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        self.walkers: list[Walker] = []
+        start = self.first_t
+        for _ in range(self.count):
+            lane = rng.uniform(*self.lanes)
+            height = HEIGHT * (0.11 + 0.85 * (lane - 0.42))  # 40 px tall at 0.42, 150 at 0.78
+            speed = rng.uniform(*self.speeds) * height / 150 * rng.choice([-1.0, 1.0])
+            shirt, trousers, other = _colour(rng), _colour(rng), _colour(rng)
+            striped = rng.uniform() < self.striped_share
+            walker = Walker(start, speed, height, HEIGHT * lane, shirt, trousers)
+            walker.stripes = other if striped else None
+            self.walkers.append(walker)
+            crossing = (WIDTH + 0.6 * height) / abs(speed)
+            start += crossing + rng.uniform(*self.gaps)
+
+    def draw(self, image: np.ndarray, t: float) -> None:
+        for walker in self.walkers:
+            walker.draw(image, t)
+
+    def intervals(self, width: int, duration_s: float) -> list[Interval]:
+        return [i for w in self.walkers for i in w.intervals(width, duration_s)]
 
 
 @dataclass
@@ -520,6 +566,18 @@ def person(
     return Walker(start_t, speed, height, feet_y, **kwargs)  # type: ignore[arg-type]
 
 
+def _colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    red, green, blue = (float(v) for v in rng.uniform(30, 220, 3))
+    return red, green, blue
+
+
+def _two_trees() -> list[Actor]:
+    return [
+        Foliage(centre=(120, 110), radius=80, amplitude=5),
+        Foliage(centre=(470, 90), radius=70, amplitude=6, seed=6),
+    ]
+
+
 def clips() -> list[Clip]:
     """Every evaluation case: people and cars to record, nuisances to ignore."""
     road = [[0.0, 0.28], [1.0, 0.28], [1.0, 0.45], [0.0, 0.45]]
@@ -580,6 +638,27 @@ def clips() -> list[Clip]:
             "a person walks past a swaying tree",
             30,
             [Foliage(centre=(120, 110), radius=80, amplitude=5), person(15, feet_y=290)],
+        ),
+        Clip(
+            "passersby_far_grainy",
+            "far people cross a grainy scene one after another for 90 s",
+            90,
+            [Passersby(2.0, 7, lanes=(0.45, 0.62), gaps=(2.0, 4.0), speeds=(90, 150), seed=8)],
+            noise=10,
+            blotch=3,
+            jpeg_quality=75,
+        ),
+        Clip(
+            "passersby_trees",
+            "people walk past two trees swaying in gusty wind for 60 s",
+            60,
+            [*_two_trees(), Passersby(20.0, 3, lanes=(0.7, 0.9), gaps=(8.0, 14.0), seed=5)],
+        ),
+        Clip(
+            "far_figure_trees",
+            "a small far figure strolls by after 20 s of trees swaying",
+            40,
+            [*_two_trees(), person(20, speed=16, height=40, feet_y=150)],
         ),
         Clip("car", "a car drives past", 12, [Car(4, speed=260, length=220, bottom_y=330)]),
         Clip(

@@ -92,6 +92,16 @@ def run(clip: Clip, contenders: Sequence[Contender], *, full_decode: bool = Fals
     return outcomes
 
 
+def label_deltas(clip: Clip, detector: Detector) -> list[float]:
+    """The detector's mean delta over each labelled interval of the clip (in label order)."""
+    times, deltas = [], []
+    for i, (t, image) in enumerate(clip.frames()):
+        times.append(t)
+        deltas.append(frame_delta(detector, camera_frame(clip, image, i, t), t))
+    at, of = np.array(times), np.array(deltas)
+    return [float(of[(at >= start) & (at <= end)].mean()) for start, end in clip.labels]
+
+
 def camera_frame(clip: Clip, image: np.ndarray, seq: int, t: float) -> Frame:
     """The frame as a camera would deliver it: pixels, or JPEG bytes for JPEG clips."""
     if clip.jpeg_quality is None:
