@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -95,6 +94,8 @@ def limit_opencv_threads() -> None:
 
 
 async def serve(config: Config) -> None:
+    import asyncio  # the server's: not loaded by a scan
+
     from camwatch.wiring import build_service  # the server's modules: not loaded by a scan
 
     limit_opencv_threads()
@@ -153,11 +154,18 @@ def scan_settings_from_args(args: argparse.Namespace) -> MotionConfig:
     return settings
 
 
+def limit_blas_threads() -> None:
+    """One BLAS thread for numpy and OpenCV (before either loads): nothing camwatch runs uses
+    BLAS, and OpenBLAS starts a thread per core that spins a while (0.06 CPU s a scan)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def run_scan(args: argparse.Namespace) -> int:
     settings = scan_settings_from_args(args)
     if not Path(args.video).is_file():
         raise ConfigError(f"VIDEO: no such file: {args.video}")
     try:
+        limit_blas_threads()
         limit_opencv_threads()
         if args.record:
             from camwatch.recording.offline import record_file  # only when recording
@@ -211,6 +219,8 @@ def run_server(args: argparse.Namespace) -> int:
     prepare_data_dir(config.server)
     raise_descriptor_limit()
     route_library_output()  # last: from here on, the process's stderr is a pipe we read
+    import asyncio  # the server's: not loaded by a scan
+
     try:
         asyncio.run(serve(config))
     except OSError as e:

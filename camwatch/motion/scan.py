@@ -85,7 +85,9 @@ def grey_frames(path: str, *, deblock: bool = True) -> Iterator[GreyFrame]:
 def _decode_grey(path: str, deblock: bool) -> Iterator[GreyFrame]:
     with av.open(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # Per CPU second one decoding thread is cheapest: frame threads cost a fifth more
+        # CPU on a 640x480 stream (bench/RESULTS.md), and decoding already overlaps detection.
+        stream.thread_type = "SLICE"
         if not deblock:
             stream.codec_context.options = {"skip_loop_filter": "all"}
         start: float | None = None
