@@ -9,7 +9,8 @@ veryfast, crf 23; kept in --keep DIR to reuse), then each round scans every file
 checkout (`python -m camwatch scan FILE --json` from the checkout's directory; the order
 alternates between rounds). CPU time is the child's own (user + system from wait4), so the
 shared machine's load barely moves it; real time / CPU time is the speed the issue's target
-(40x) is about. Prints every run, the medians, and whether the checkouts found the same events.
+(40x) is about. Prints every run, the medians, each round's CPU ratio to the first checkout
+(median), and whether the checkouts found the same events.
 """
 
 from __future__ import annotations
@@ -104,19 +105,26 @@ def main() -> int:
 
 
 def report(runs: list[Run], trees: list[Path], scenes: list[str], seconds: float) -> None:
-    """Median CPU and wall time per checkout and scene, and whether their events agree."""
-    print("\n| scene | checkout | CPU s (median) | x real time per CPU s | by wall | same events |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    """Median CPU and wall time per checkout and scene, the median of each round's CPU ratio to
+    the first checkout (pairs run a few seconds apart: load drift cancels), and whether their
+    events agree."""
+    print(
+        "\n| scene | checkout | CPU s (median) | x real time per CPU s | by wall "
+        "| CPU / first's (median of rounds) | same events |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for scene in scenes:
         first = next(r.events for r in runs if r.scene == scene)
+        base = [r for r in runs if r.scene == scene and r.tree == str(trees[0])]
         for tree in trees:
             mine = [r for r in runs if r.scene == scene and r.tree == str(tree)]
             cpu = statistics.median(r.cpu for r in mine)
             wall = statistics.median(r.wall for r in mine)
+            ratio = statistics.median(r.cpu / b.cpu for r, b in zip(mine, base, strict=True))
             same = all(r.events == first for r in mine)
             print(
                 f"| {scene} | {tree} | {cpu:.3f} | {seconds / cpu:.1f}x | {seconds / wall:.1f}x "
-                f"| {'yes' if same else 'NO'} |"
+                f"| {ratio:.3f} | {'yes' if same else 'NO'} |"
             )
 
 

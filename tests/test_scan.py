@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
-from camwatch.motion.scan import grey_frames, scan
+from camwatch.motion.detector import MotionDetector
+from camwatch.motion.look import coarse_of
+from camwatch.motion.scan import ScannedEvent, batched_frames, detection_grey, grey_frames, scan
+from camwatch.motion.tracker import EventTracker, TrackedEvent
 from tests.helpers.clips import write_clip
 
 FRAME = 0.1  # seconds per frame at 10 fps
@@ -101,3 +104,35 @@ def test_scan_skips_the_loop_filter_but_frames_for_recording_keep_it(tmp_path):
     assert len(plain) == len(kept) == len(skipped) == 30
     assert all(np.array_equal(a, b) for a, b in zip(plain, kept, strict=True))
     assert sum(not np.array_equal(a, b) for a, b in zip(plain, skipped, strict=True)) >= 20
+
+
+def test_batched_frames_are_the_decoded_frames_in_order(tmp_path):
+    clip = write_clip(tmp_path / "long.mp4", 6, [(1.0, 5.0)], width=640, height=480)
+    threaded = [(t, grey, luma(frame)) for t, grey, frame in grey_frames(str(clip), deblock=False)]
+    batched = [
+        (t, detection_grey(frame), luma(frame))
+        for t, frame in batched_frames(str(clip), deblock=False)
+    ]
+    assert len(batched) == len(threaded) == 60  # batches of 16 at 640x480: the last one short
+    for (t_a, grey_a, luma_a), (t_b, grey_b, luma_b) in zip(threaded, batched, strict=True):
+        assert t_a == t_b
+        assert grey_a.shape == (240, 320)
+        assert np.array_equal(grey_a, grey_b)
+        assert np.array_equal(luma_a, luma_b)
+
+
+def test_scan_leaves_out_only_frames_the_busy_pace_holds(tmp_path):
+    """scan makes no grey image of a frame the busy pace holds: its events are those of
+    looking at every frame."""
+    clip = write_clip(tmp_path / "busy.mp4", 12, [(2.0, 9.0)])
+    settings = MotionConfig()
+    finished: list[TrackedEvent] = []
+    detector, tracker = MotionDetector(settings), EventTracker(settings, finished.append)
+    paced = 0
+    for t, grey, _ in grey_frames(str(clip), deblock=False):
+        paced += detector.paced(t) is not None
+        tracker.update(t, detector.update_looking(coarse_of(grey), grey, t))
+    tracker.stop()
+    assert paced >= 20  # the moving box keeps the scene busy for seconds
+    assert len(finished) == 1
+    assert scan(str(clip), settings) == [ScannedEvent.of(event) for event in finished]

@@ -146,7 +146,7 @@ class MotionDetector:
         had motion, or the full model last ran REFRESH_SECONDS ago: so the background, noise
         and restlessness stay current, at a lower rate, through a still scene. In a busy scene
         the full model runs at the busy pace, the frames in between hold its delta."""
-        held = self._pace.held(t)
+        held = self.paced(t)
         if held is not None:
             return held
         dt, self._look_t = self._look_elapsed(t), t
@@ -185,11 +185,16 @@ class MotionDetector:
         else:
             self._pace.ran(t, dt, delta)
 
+    def paced(self, t: float | None) -> float | None:
+        """The delta of the frame at `t` when the busy pace holds it (update_looking would
+        return it without looking at the frame), else None."""
+        return self._pace.held(t)
+
     def held(self, t: float | None) -> float | None:
         """The delta of the frame at `t` when it may pass without being looked at (None: it
         must be looked at): 0 while the scene is still (_unseen), the last delta at the busy
         pace."""
-        return 0.0 if self._unseen(t) else self._pace.held(t)
+        return 0.0 if self._unseen(t) else self.paced(t)
 
     def _unseen(self, t: float | None) -> bool:
         """Whether the frame at `t` may pass without even a first look (delta 0): the scene

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import av
 import cv2
@@ -40,8 +42,11 @@ def _detect_size(width: int, height: int) -> tuple[int, int]:
     return DETECT_WIDTH, max(2, round(height * DETECT_WIDTH / width) & ~1)
 
 
+Item = TypeVar("Item")
 GreyFrame = tuple[float, np.ndarray, av.VideoFrame]
+TimedFrame = tuple[float, av.VideoFrame]
 READ_AHEAD_FRAMES = 16
+DECODE_BATCH_PIXELS = 16 * 640 * 480  # a few MB of decoded frames held at once
 
 
 def grey_frames(path: str, *, deblock: bool = True) -> Iterator[GreyFrame]:
@@ -52,28 +57,50 @@ def grey_frames(path: str, *, deblock: bool = True) -> Iterator[GreyFrame]:
     HEVC loop filter: a quarter less decoding, for frames only detection looks at (the
     detection image is a blurred half-size copy, where block edges barely show; motion_eval's
     clips give the same events either way: bench/scan_decode_check.py)."""
-    frames: queue.Queue[GreyFrame | BaseException | None] = queue.Queue(READ_AHEAD_FRAMES)
+    return _read_ahead((t, detection_grey(frame), frame) for t, frame in _decode(path, deblock))
+
+
+def batched_frames(path: str, *, deblock: bool = True) -> Iterator[TimedFrame]:
+    """(seconds from the file's start, decoded frame) for every frame, decoded as grey_frames
+    does but in the caller's thread, a batch of DECODE_BATCH_PIXELS at a time (16 frames at
+    640x480), leaving the grey image to the caller (detection_grey) for the frames it needs.
+    Per CPU second this is the cheapest: a decoding thread costs about a tenth more CPU (cache
+    traffic between cores, waking threads), and decoding a batch, then detecting on it, keeps
+    each one's working set in the caches (bench/RESULTS.md)."""
+    frames = _decode(path, deblock)
+    first = next(frames, None)
+    if first is None:
+        return
+    yield first
+    per_batch = max(1, DECODE_BATCH_PIXELS // (first[1].width * first[1].height))
+    while batch := list(itertools.islice(frames, per_batch)):
+        yield from batch
+
+
+def _read_ahead(items: Iterator[Item]) -> Iterator[Item]:
+    """The items, taken from `items` on a thread of its own, up to READ_AHEAD_FRAMES ahead."""
+    queued: queue.Queue[Item | BaseException | None] = queue.Queue(READ_AHEAD_FRAMES)
     stop = threading.Event()
 
-    def decode() -> None:
+    def produce() -> None:
         try:
-            for item in _decode_grey(path, deblock):
+            for item in items:
                 while not stop.is_set():
                     try:
-                        frames.put(item, timeout=0.5)
+                        queued.put(item, timeout=0.5)
                         break
                     except queue.Full:
                         continue
                 if stop.is_set():
                     return
-            frames.put(None)
+            queued.put(None)
         except BaseException as error:  # handed to the reader, raised there
-            frames.put(error)
+            queued.put(error)
 
-    reader = threading.Thread(target=decode, name="scan-decode", daemon=True)
+    reader = threading.Thread(target=produce, name="scan-decode", daemon=True)
     reader.start()
     try:
-        while (item := frames.get()) is not None:
+        while (item := queued.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
             yield item
@@ -82,7 +109,7 @@ def grey_frames(path: str, *, deblock: bool = True) -> Iterator[GreyFrame]:
         reader.join(5)
 
 
-def _decode_grey(path: str, deblock: bool) -> Iterator[GreyFrame]:
+def _decode(path: str, deblock: bool) -> Iterator[TimedFrame]:
     with av.open(path) as container:
         stream = container.streams.video[0]
         # Per CPU second one decoding thread is cheapest: frame threads cost a fifth more
@@ -95,14 +122,18 @@ def _decode_grey(path: str, deblock: bool) -> Iterator[GreyFrame]:
             if frame.time is None:
                 continue
             start = frame.time if start is None else start
-            width, height = _detect_size(frame.width, frame.height)
-            yield frame.time - start, _grey(frame, width, height), frame
+            yield frame.time - start, frame
 
 
 # 8-bit planar formats whose first plane is the luma (Y) as it is, at full size
 _LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
 # video range (Y 16-235) to full range, as FFmpeg's conversion to "gray" does it
 _VIDEO_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+
+
+def detection_grey(frame: av.VideoFrame) -> np.ndarray:
+    """The frame as the detection image: a full-range grey copy DETECT_WIDTH wide (at most)."""
+    return _grey(frame, *_detect_size(frame.width, frame.height))
 
 
 def _grey(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
@@ -129,8 +160,12 @@ def scan(path: str, settings: MotionConfig) -> list[ScannedEvent]:
     """The events the live detector and tracker would find in the file."""
     finished: list[TrackedEvent] = []
     detector, tracker = MotionDetector(settings), EventTracker(settings, finished.append)
-    for t, grey, _ in grey_frames(path, deblock=False):
-        tracker.update(t, detector.update_looking(coarse_of(grey), grey, t))
+    for t, frame in batched_frames(path, deblock=False):
+        delta = detector.paced(t)  # a frame the busy pace holds is not even made grey
+        if delta is None:
+            grey = detection_grey(frame)
+            delta = detector.update_looking(coarse_of(grey), grey, t)
+        tracker.update(t, delta)
     tracker.stop()
     return [ScannedEvent.of(event) for event in finished]
 
