@@ -53,6 +53,14 @@ def encode_scenes(directory: Path, scenes: list[str], seconds: float) -> dict[st
     return files
 
 
+def duration_s(path: Path) -> float:
+    """The video's length in seconds, as its container gives it."""
+    import av
+
+    with av.open(str(path)) as container:
+        return float(container.duration or 0) / 1e6
+
+
 def scan_once(tree: Path, scene: str, video: Path) -> Run:
     """One `camwatch scan` of `video` by the checkout in `tree`: its wall and CPU time."""
     started = time.perf_counter()
@@ -82,10 +90,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each file")
     parser.add_argument("--scenes", default=",".join(BUSY_SCENES))
+    parser.add_argument(
+        "--file", action="append", default=[], type=Path, help="another video to scan too"
+    )
     parser.add_argument("--keep", type=Path, default=Path("/tmp/camwatch-scan-ab"))
     args = parser.parse_args()
     args.keep.mkdir(parents=True, exist_ok=True)
-    files = encode_scenes(args.keep, args.scenes.split(","), args.seconds)
+    files = encode_scenes(args.keep, args.scenes.split(","), args.seconds) if args.scenes else {}
+    files.update({path.name: path for path in args.file})
+    lengths = {scene: duration_s(path) for scene, path in files.items()}
     print(f"start {time.strftime('%H:%M:%S', time.gmtime())} UTC, load {load()}", flush=True)
     runs: list[Run] = []
     for round_number in range(args.rounds):
@@ -96,15 +109,15 @@ def main() -> int:
                 runs.append(run)
                 print(
                     f"round {round_number + 1} {scene:8} {tree}: wall {run.wall:.2f} s, "
-                    f"CPU {run.cpu:.2f} s ({args.seconds / run.cpu:.1f}x per CPU s)",
+                    f"CPU {run.cpu:.2f} s ({lengths[scene] / run.cpu:.1f}x per CPU s)",
                     flush=True,
                 )
     print(f"end {time.strftime('%H:%M:%S', time.gmtime())} UTC, load {load()}")
-    report(runs, args.trees, list(files), args.seconds)
+    report(runs, args.trees, lengths)
     return 0
 
 
-def report(runs: list[Run], trees: list[Path], scenes: list[str], seconds: float) -> None:
+def report(runs: list[Run], trees: list[Path], lengths: dict[str, float]) -> None:
     """Median CPU and wall time per checkout and scene, the median of each round's CPU ratio to
     the first checkout (pairs run a few seconds apart: load drift cancels), and whether their
     events agree."""
@@ -113,7 +126,7 @@ def report(runs: list[Run], trees: list[Path], scenes: list[str], seconds: float
         "| CPU / first's (median of rounds) | same events |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for scene in scenes:
+    for scene, seconds in lengths.items():
         first = next(r.events for r in runs if r.scene == scene)
         base = [r for r in runs if r.scene == scene and r.tree == str(trees[0])]
         for tree in trees:

@@ -112,9 +112,10 @@ def _read_ahead(items: Iterator[Item]) -> Iterator[Item]:
 def _decode(path: str, deblock: bool) -> Iterator[TimedFrame]:
     with av.open(path) as container:
         stream = container.streams.video[0]
-        # Per CPU second one decoding thread is cheapest: frame threads cost a fifth more
-        # CPU on a 640x480 stream (bench/RESULTS.md), and decoding already overlaps detection.
-        stream.thread_type = "SLICE"
+        # Per CPU second FFmpeg's own threads cost more than they give: frame threads a fifth
+        # more CPU on a 640x480 stream, slice threads (idle on a single-slice stream) still
+        # 3-10% more for the whole scan (bench/RESULTS.md).
+        stream.thread_type = "NONE"
         if not deblock:
             stream.codec_context.options = {"skip_loop_filter": "all"}
         start: float | None = None
