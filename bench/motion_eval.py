@@ -17,7 +17,13 @@ from bench.motion_clips import Clip, Interval, clips
 from camwatch import jpeg
 from camwatch.config import MotionConfig
 from camwatch.frame import Frame
-from camwatch.motion.detector import Detector, FrameDiffDetector, MotionDetector, frame_delta
+from camwatch.motion.detector import (
+    DETECT_WIDTH,
+    Detector,
+    FrameDiffDetector,
+    MotionDetector,
+    frame_delta,
+)
 from camwatch.motion.tracker import EventTracker, TrackedEvent
 from camwatch.recording.clip_writer import JpegDecoder, luma
 
@@ -92,12 +98,17 @@ def run(clip: Clip, contenders: Sequence[Contender], *, full_decode: bool = Fals
     return outcomes
 
 
-def label_deltas(clip: Clip, detector: Detector) -> list[float]:
-    """The detector's mean delta over each labelled interval of the clip (in label order)."""
+def label_deltas(clip: Clip, detector: Detector, *, live: bool = True) -> list[float]:
+    """The detector's mean delta over each labelled interval of the clip (in label order),
+    through the live path (`frame_delta`) or, not `live`, `update` on every frame."""
     times, deltas = [], []
     for i, (t, image) in enumerate(clip.frames()):
+        frame = camera_frame(clip, image, i, t)
         times.append(t)
-        deltas.append(frame_delta(detector, camera_frame(clip, image, i, t), t))
+        if live:
+            deltas.append(frame_delta(detector, frame, t))
+        else:
+            deltas.append(detector.update(frame.grey_small(DETECT_WIDTH), t))
     at, of = np.array(times), np.array(deltas)
     return [float(of[(at >= start) & (at <= end)].mean()) for start, end in clip.labels]
 

@@ -76,30 +76,3 @@ def test_median_is_numpys_median(size):
         values = rng.normal(1.0, 0.1, size).astype(np.float32)
         values[rng.integers(0, size, size // 3)] = 1.0  # ties
         assert median(values) == np.float32(np.median(values))
-
-
-@pytest.mark.parametrize(
-    "window",
-    [
-        (slice(40, 130), slice(100, 200)),  # inside
-        (slice(0, 60), slice(0, 90)),  # a corner: the edge cells' extrapolation
-        (slice(100, 180), slice(250, 320)),  # the opposite corner
-    ],
-)
-def test_a_windows_gains_are_the_whole_maps_there(window):
-    """The busy frame's region: only the cells reaching into the window are estimated, and
-    there the map is the whole picture's, to the bit (uneven lighting, an object moving over
-    part of a few cells; a cell it covered would take the median of the window's cells)."""
-    background = scene()
-    ys, xs = np.mgrid[0:180, 0:320]
-    light = (0.7 + 0.6 * np.exp(-((xs - 200) ** 2 + (ys - 90) ** 2) / 120.0**2)).astype(np.float32)
-    frame = background * light
-    frame[60:76, 120:136] = 230.0
-    moving = np.zeros(frame.shape, np.uint8)
-    moving[60:76, 120:136] = 255
-    unusable = np.zeros(frame.shape, bool)
-    unusable[:, 300:] = True  # masked
-    whole = gain_map(frame, background, unusable, moving)
-    part = gain_map(frame, background, unusable, moving, window=window)
-    np.testing.assert_array_equal(part[window], whole[window])
-    assert not np.array_equal(part, whole)  # the rest was not estimated

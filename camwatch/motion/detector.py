@@ -22,7 +22,6 @@ from camwatch.motion.model import (
     rate_over,
 )
 from camwatch.motion.pace import BusyPace
-from camwatch.motion.region import Region, RegionClock, bounding_region
 
 DETECT_WIDTH = 320  # motion is judged on a grey copy about this wide
 REFRESH_SECONDS = 1.0  # while the first look sees nothing, the full model still runs this often
@@ -91,8 +90,11 @@ class FrameDiffDetector:
 class MotionDetector:
     """The full model (model.BackgroundModel) run only when it may see something: a first look
     at a coarse image lets still frames skip it, a busy scene runs it at the busy pace
-    (pace.BusyPace) and only where the look saw change (region.py). `update` runs it on
-    every frame, on the whole picture. Settings are read on every call, so changes apply live.
+    (pace.BusyPace). It always sees the whole picture: limited to a region around what the look
+    saw change, it learnt the noise and flicker outside from fewer frames than a whole-picture
+    run, and an object crossing a grainy scene again and again faded from it, for 0.6-5.8%
+    fewer instructions (bench/RESULTS.md, 2026-12-02). `update` runs it on every frame.
+    Settings are read on every call, so changes apply live.
     """
 
     def __init__(self, settings: MotionConfig, scratch: Scratch | None = None) -> None:
@@ -105,7 +107,6 @@ class MotionDetector:
         self.model = BackgroundModel(self.settings, self._scratch)
         self._look = FirstLook()
         self._pace = BusyPace()
-        self._clock = RegionClock()
         self._look_mask: np.ndarray | None = None  # the mask the look was last told about
         self._look_t: float | None = None
         self._unseen_seconds = 0.0  # frame time the full model skipped since it last ran
@@ -117,20 +118,14 @@ class MotionDetector:
         """Runs of the full model that learnt from a frame since reset()."""
         return self.model.steps
 
-    @property
-    def region(self) -> Region | None:
-        """Where the full model last ran."""
-        return self.model.region
-
     def update(self, grey: np.ndarray, t: float | None = None) -> float:
         """Delta (0-100) for this frame by the full model on the whole picture; `t` (seconds,
         any origin) scales the adaptation rates."""
-        return self._run(grey, t, None)
+        return self._run(grey, t)
 
-    def _run(self, grey: np.ndarray, t: float | None, region: Region | None) -> float:
+    def _run(self, grey: np.ndarray, t: float | None) -> float:
         self.model.settings = self.settings
-        delta = self.model.run(grey, t, region)
-        self._clock.ran(self.model.region)
+        delta = self.model.run(grey, t)
         self.foreground = self.model.foreground
         return delta
 
@@ -163,10 +158,7 @@ class MotionDetector:
         self.model.unseen(self._unseen_seconds, not changed)
         self._unseen_seconds = 0.0
         image = grey if isinstance(grey, np.ndarray) else grey()
-        region = None
-        if self._clock.allows(dt) and changed and self.model.seconds >= WARMUP_SECONDS:
-            region = bounding_region(self._look.cells, self.model.raw_changed, image.shape)
-        delta = self._run(image, t, region)
+        delta = self._run(image, t)
         self._pace_after(t, dt, delta)
         if self.model.recalibrated:
             self._look.recalibrate()

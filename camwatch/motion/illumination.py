@@ -36,7 +36,7 @@ class Scratch:
 
     def image(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """The float32 image called `name`, of this shape (contents undefined, contiguous): the
-        same memory for any shape up to the largest asked for (a busy frame's regions vary)."""
+        same memory for any shape up to the largest asked for (a camera may change size)."""
         size = math.prod(shape)
         buffer = self._buffers.get(name)
         if buffer is None or buffer.size < size:
@@ -50,7 +50,6 @@ def gain_map(
     unusable: np.ndarray | None = None,
     moving: np.ndarray | None = None,
     scratch: Scratch | None = None,
-    window: tuple[slice, slice] | None = None,
 ) -> np.ndarray:
     """How much brighter each pixel's lighting is in `frame` (grey levels, uint8 or float) than in
     `background` (float32), as a float32 image.
@@ -60,24 +59,14 @@ def gain_map(
     interpolated between cell centres. `unusable` pixels (true: masked or clipped) are left out
     of the estimate, and so are pixels `moving` (non-zero): a cell without enough others takes
     the overall gain. Medians also ignore anything new covering less than half a cell, and a
-    cell may not stray far from its neighbours. With a `window` (rows, columns of the picture)
-    only the cells that reach into it are estimated: the map is the same there (unless a cell
-    of the window is empty, or every one is covered by moving things), undefined elsewhere.
+    cell may not stray far from its neighbours.
     """
     height, width = frame.shape
     rows, cols = grid_shape(height, width)
     s = SAMPLE_STRIDE
     cell_h, cell_w = -(-height // s) // rows, -(-width // s) // cols  # in samples
-    (r0, r1), (c0, c1) = (0, rows), (0, cols)
-    if window is not None:
-        r0, r1 = _cell_span(window[0], height, rows)
-        c0, c1 = _cell_span(window[1], width, cols)
-    # The samples of those cells (the last row and column of cells take no more than the
-    # whole picture's would: _cells drops the remainder).
-    sampled = (
-        slice(r0 * cell_h * s, r1 * cell_h * s, s),
-        slice(c0 * cell_w * s, c1 * cell_w * s, s),
-    )
+    # The samples of whole cells (_cells would drop the remainder).
+    sampled = (slice(0, rows * cell_h * s, s), slice(0, cols * cell_w * s, s))
     frame_s, background_s = frame[sampled], background[sampled]
     # On the strided samples: few passes, no needless temporaries (a uint8 frame reads faster)
     ratio = np.add(frame_s, np.float32(BLACK_LEVEL), dtype=np.float32)
@@ -85,36 +74,21 @@ def gain_map(
     if unusable is not None:
         np.copyto(ratio, np.float32(np.nan), where=unusable[sampled])
     gains = counts = None
-    span_rows, span_cols = r1 - r0, c1 - c0
     if moving is not None and moving.shape == frame.shape and moving.any():
         without_moving = np.where(moving[sampled] > 0, np.float32(np.nan), ratio)
-        cells = _cells(without_moving, span_rows, span_cols)
+        cells = _cells(without_moving, rows, cols)
         clean, clean_counts = _median_ignoring_nan(cells)
         enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
         if enough.any():  # cells mostly covered by moving things take their lighting elsewhere
             gains, counts = clean, np.where(enough, clean_counts, 0)
     if gains is None or counts is None:  # nothing moved, or it covers every cell
-        gains, counts = _median_ignoring_nan(_cells(ratio, span_rows, span_cols))
+        gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
     gains = _fill_empty(gains, counts)
     if rows >= 3 and cols >= 3:
         # lighting varies smoothly: a cell far from most of its neighbours holds an object
         typical = cv2.medianBlur(gains, 3)
         gains = np.clip(gains, typical * (1 - CELL_FREEDOM), typical * (1 + CELL_FREEDOM))
-    if window is not None:
-        whole = np.ones((rows, cols), np.float32)
-        whole[r0:r1, c0:c1] = gains
-        gains = whole
     return _interpolate(gains, height, width, scratch)
-
-
-def _cell_span(pixels: slice, size: int, cells: int) -> tuple[int, int]:
-    """The cells (first, last + 1) whose gains reach pixels start..stop of a side of `size`
-    pixels cut into `cells`: those under them and one more on each side (interpolation), and
-    one more (a cell's gain is held near its neighbours' median)."""
-    start, stop, _ = pixels.indices(size)
-    first = math.floor(start * cells / size) - 2
-    last = math.ceil(stop * cells / size) + 2
-    return max(0, first), min(cells, last)
 
 
 def _interpolate(

@@ -20,7 +20,6 @@ from camwatch.motion.illumination import (
     residual,
 )
 from camwatch.motion.mask import MaskCache
-from camwatch.motion.region import Coverage, Region, Spans, catch_up
 
 DEFAULT_FRAME_SECONDS = 0.1  # assumed time between frames when update() is given no times
 WARMUP_SECONDS = 1.0  # after reset() delta stays 0 while noise and flicker are learnt
@@ -57,7 +56,6 @@ class BackgroundModel:
     - Specks and thin lines are removed (3x3 opening), then blobs smaller than
       MIN_BLOB_FRACTION of the picture, and small blobs seen in one frame only (rain, snow).
       Delta is the percentage of unmasked pixels left.
-    A run may be limited to a region (region.py): outside it the background only catches up.
     Settings are read on every call, so changes apply live.
     """
 
@@ -78,7 +76,6 @@ class BackgroundModel:
         self._previous: np.ndarray | None = None  # the last frame under background lighting
         self._variation: np.ndarray | None = None  # per pixel: mean squared frame-to-frame step
         self._global_variation = 0.0
-        self._coverage = Coverage()  # where the region runs since the last whole one reached
         self._flip_rate: np.ndarray | None = None  # per pixel: changed/unchanged flips a second
         self._ever_flipped = False  # whether _flip_rate holds anything but zeros
         self._flickering = np.zeros((0, 0), np.uint8)  # last frame's changes outside solid blobs
@@ -88,7 +85,6 @@ class BackgroundModel:
         self._steps = 0
         self._seconds = 0.0  # learning time since reset()
         self.foreground: np.ndarray | None = None  # pixels counted in the last delta (0/255)
-        self.region: Region | None = None  # where the model last ran
 
     @property
     def ready(self) -> bool:
@@ -139,10 +135,8 @@ class BackgroundModel:
         whether the still background learns from all of it (`background_too`)."""
         self._catch_up, self._catch_up_background = seconds, background_too
 
-    def run(self, grey: np.ndarray, t: float | None, region: Region | None = None) -> float:
-        """Delta (0-100) for this frame; `t` (seconds, any origin) scales the adaptation rates.
-        The model is limited to `region` (None: the whole picture) when the first look saw
-        nothing change outside it."""
+    def run(self, grey: np.ndarray, t: float | None) -> float:
+        """Delta (0-100) for this frame; `t` (seconds, any origin) scales the adaptation rates."""
         blurred = cv2.GaussianBlur(grey, (5, 5), 0)
         dt = self._elapsed(t)
         self._recalibrated = False
@@ -151,38 +145,25 @@ class BackgroundModel:
             return 0.0
         self._mask.update(self.settings.mask, blurred.shape[:2])
         frame_clipped, background_clipped = self._clipping(blurred)
-        region = self.region = region or Region.whole(blurred.shape)
-        inside = region.slices
         active = self._mask.active
         unusable = _either(
             frame_clipped, background_clipped, None if active is None else active == 0
         )
-        gain = gain_map(
-            blurred,
-            self._background,
-            unusable,
-            self._raw_changed,
-            self._scratch,
-            None if region.is_whole else inside,
-        )[inside]
-        clipped_inside = None if frame_clipped is None else frame_clipped[inside]
-        background_clipped = None if background_clipped is None else background_clipped[inside]
-        frame = self._scratch.image("frame", region.shape)
-        np.copyto(frame, blurred[inside])
-        background = self._background[inside]
-        active = None if active is None else active[inside]
+        gain = gain_map(blurred, self._background, unusable, self._raw_changed, self._scratch)
+        frame = self._scratch.image("frame", blurred.shape)
+        np.copyto(frame, blurred)
         relit, difference = residual(
-            frame, background, gain, clipped_inside, background_clipped, self._scratch
+            frame, self._background, gain, frame_clipped, background_clipped, self._scratch
         )
-        raw, changed, where, picture_where = self._classify(difference, active, region)
+        raw, changed, where = self._classify(difference, active)
         if where.size > LIGHTSWITCH_FRACTION * self._mask.active_count:
             self._recalibrate(blurred.astype(np.float32))
             return 0.0
         skipped, self._catch_up = min(self._catch_up, max(0.0, dt - 0.01)), 0.0
         background_dt = dt if self._catch_up_background else dt - skipped
-        learnt = _Learnt(frame, relit, raw, where, picture_where, region, blurred)
+        learnt = _Learnt(frame, relit, raw, where)
         self._learn(learnt, frame_clipped, dt, skipped, background_dt)
-        moving = self._moving = self._count_moving(changed, region)
+        moving = self._moving = self._count_moving(changed)
         if self._seconds < WARMUP_SECONDS:
             return 0.0
         return 100.0 * moving / max(1, self._mask.active_count)
@@ -216,23 +197,22 @@ class BackgroundModel:
         self.foreground = self._changed
 
     def _classify(
-        self, difference: np.ndarray, active: np.ndarray | None, region: Region
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(raw, changed, where, picture_where) in `region`: 0/255 images of pixels beyond the
-        noise limits, and also beyond the flip limit (restless pixels) opened to drop specks;
-        and the flat indices of raw's pixels in the region and in the picture (what moved is
-        usually a small part of the picture, so the work that only matters there is done
-        there)."""
+        self, difference: np.ndarray, active: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(raw, changed, where): 0/255 images of pixels beyond the noise limits, and also
+        beyond the flip limit (restless pixels) opened to drop specks; and the flat indices of
+        raw's pixels (what moved is usually a small part of the picture, so the work that only
+        matters there is done there)."""
         # In place where possible: at this size memory traffic, not arithmetic, is the cost.
         floor = max(
             float(self.settings.pixel_threshold) ** 2, NOISE_FACTOR**2 * self._global_variation
         )
         # squared > max(limit, floor) as (squared > floor ? squared : 0) > limit, which holds
         # because limit >= 0: one threshold pass instead of a maximum and its temporary.
-        shape, inside = difference.shape, region.slices
+        shape = difference.shape
         limit = self._scratch.image("limit", shape)
         if self._variation is not None:
-            np.multiply(self._variation[inside], np.float32(NOISE_FACTOR**2), out=limit)
+            np.multiply(self._variation, np.float32(NOISE_FACTOR**2), out=limit)
         else:
             limit.fill(0.0)
         squared = cv2.multiply(difference, difference, dst=self._scratch.image("squared", shape))
@@ -241,16 +221,15 @@ class BackgroundModel:
         if active is not None:
             raw = cv2.bitwise_and(raw, raw, mask=active)
         where = flat_nonzero(raw)
-        picture_where = region.to_picture(where)
         changed = raw
         flip_rate = self._flip_rate
         if (
             where.size
             and flip_rate is not None
             and self._ever_flipped
-            and cv2.minMaxLoc(flip_rate[inside])[1] > FREE_FLIPS_PER_SECOND
+            and cv2.minMaxLoc(flip_rate)[1] > FREE_FLIPS_PER_SECOND
         ):
-            factor = flip_rate.ravel()[picture_where] - np.float32(FREE_FLIPS_PER_SECOND)
+            factor = flip_rate.ravel()[where] - np.float32(FREE_FLIPS_PER_SECOND)
             np.maximum(factor, np.float32(0.0), out=factor)
             factor *= np.float32(1.0 / FLIPS_PER_STEP)
             factor += np.float32(1.0)
@@ -259,26 +238,26 @@ class BackgroundModel:
             strict *= factor
             changed = raw.copy()
             changed.ravel()[where[~(squared.ravel()[where] > strict)]] = 0
-        return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE), where, picture_where
+        return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE), where
 
-    def _count_moving(self, changed: np.ndarray, region: Region) -> int:
-        """Changed pixels (`changed`: of `region`) in blobs of at least MIN_BLOB_FRACTION of the
-        picture; blobs smaller than SURE_BLOB_FRACTION count only if they touch the previous
-        frame's changes (rain, snow and flashes come and go; small things people care about
-        move a little at a time)."""
-        previous, self._changed = self._changed, region.embed(changed)
+    def _count_moving(self, changed: np.ndarray) -> int:
+        """Changed pixels in blobs of at least MIN_BLOB_FRACTION of the picture; blobs smaller
+        than SURE_BLOB_FRACTION count only if they touch the previous frame's changes (rain,
+        snow and flashes come and go; small things people care about move a little at a
+        time)."""
+        previous, self._changed = self._changed, changed
         self.foreground = self._changed
         if cv2.countNonZero(changed) == 0:
             return 0
         blobs = Blobs(changed)
-        areas, picture = blobs.areas, region.height * region.width
+        areas, picture = blobs.areas, changed.size
         keep = areas >= MIN_BLOB_FRACTION * picture
         small = keep & (areas < SURE_BLOB_FRACTION * picture)
         if small.any():
-            touching = cv2.bitwise_and(changed, cv2.dilate(previous[region.slices], _SQUARE))
+            touching = cv2.bitwise_and(changed, cv2.dilate(previous, _SQUARE))
             keep &= ~small | blobs.touched(touching)
         if not keep.all():
-            self.foreground = region.embed(blobs.select(keep))
+            self.foreground = blobs.select(keep)
         return int(areas[keep].sum())
 
     def _learn(
@@ -289,35 +268,30 @@ class BackgroundModel:
         skipped: float = 0.0,
         background_dt: float | None = None,
     ) -> None:
-        """Update noise, restlessness and background with this frame (in its region;
-        `frame_clipped`: of the picture). Of the
-        `dt` seconds since the model last ran, the first look saw nothing change for `skipped`:
+        """Update noise, restlessness and background with this frame. Of the `dt` seconds
+        since the model last ran, the first look saw nothing change for `skipped`:
         what changed is taken in, counted static and its flips judged over the last frame
         only; the still background learns over `background_dt` (default: all of dt)."""
         assert self._background is not None and self._previous is not None
         self._steps += 1
         self._seconds += dt
         seen = dt - skipped
-        region, inside, where = learnt.region, learnt.region.slices, learnt.where
-        shape = learnt.relit.shape
-        previous = self._previous[inside]
+        where, shape = learnt.where, learnt.relit.shape
         step: np.ndarray = cv2.subtract(
-            learnt.relit, previous, dst=self._scratch.image("step", shape)
+            learnt.relit, self._previous, dst=self._scratch.image("step", shape)
         )
-        np.copyto(previous, learnt.relit)
+        np.copyto(self._previous, learnt.relit)
         step_squared: np.ndarray = cv2.multiply(
             step, step, dst=self._scratch.image("step_squared", shape)
         )
         steady = step_squared.ravel()[where] <= np.float32(self.settings.pixel_threshold) ** 2
-        spans = self._coverage.spans(region, seen)
-        self._learn_noise(step, step_squared, spans, region)
-        self._learn_flips(learnt.raw, spans, skipped, region)
+        self._learn_noise(step, step_squared, seen)
+        self._learn_flips(learnt.raw, skipped, seen)
         # Clipping is rare: while the picture never clipped, the share stays all zeros.
-        clipped = clipped_inside = None
+        clipped = None
         if frame_clipped is not None or self._ever_clipped:
             # 0/1 as uint8 without a copy: accumulateWeighted takes it as it takes floats
             clipped = frame_clipped.view(np.uint8) if frame_clipped is not None else self._nothing
-            clipped_inside = clipped[inside]
             self._ever_clipped = True
         assert self._clipped_share is not None
         rate_still = rate_over(dt if background_dt is None else background_dt, BACKGROUND_SECONDS)
@@ -331,13 +305,10 @@ class BackgroundModel:
             ]
         )
         for rate, area in areas:
-            cv2.accumulateWeighted(learnt.frame, self._background[inside], rate, area)
-            if clipped_inside is not None:
-                cv2.accumulateWeighted(clipped_inside, self._clipped_share[inside], rate, area)
-        if not region.is_whole:
-            share = None if clipped is None else (clipped, self._clipped_share)
-            catch_up(learnt.blurred, self._background, region, rate_still, share)
-        self._absorb_stationary(learnt, clipped_inside, steady, seen)
+            cv2.accumulateWeighted(learnt.frame, self._background, rate, area)
+            if clipped is not None:
+                cv2.accumulateWeighted(clipped, self._clipped_share, rate, area)
+        self._absorb_stationary(learnt, clipped, steady, seen)
 
     def _absorb_stationary(
         self, learnt: _Learnt, clipped: np.ndarray | None, steady: np.ndarray, dt: float
@@ -345,8 +316,8 @@ class BackgroundModel:
         """Changed pixels that have not changed from frame to frame (`steady`, of `where`) for
         STATIONARY_SECONDS (something that arrived and stopped, or the place something left)
         become background."""
-        static, static_inside = learnt.picture_where[steady], learnt.where[steady]
-        shape = (learnt.region.height, learnt.region.width)
+        static = learnt.where[steady]
+        shape = learnt.frame.shape
         seconds = self._static_seconds
         if seconds is None or seconds.shape != shape:
             seconds = self._static_seconds = np.zeros(shape, np.float32)
@@ -358,60 +329,47 @@ class BackgroundModel:
         self._static = static
         if kept.size and kept.max() >= STATIONARY_SECONDS:
             done = kept >= STATIONARY_SECONDS
-            stationary, stationary_inside = static[done], static_inside[done]
+            stationary = static[done]
             assert self._background is not None and self._clipped_share is not None
-            self._background.ravel()[stationary] = learnt.frame.ravel()[stationary_inside]
+            self._background.ravel()[stationary] = learnt.frame.ravel()[stationary]
             if clipped is not None:
-                self._clipped_share.ravel()[stationary] = clipped.ravel()[stationary_inside]
+                self._clipped_share.ravel()[stationary] = clipped.ravel()[stationary]
             flat[stationary] = 0.0
 
-    def _learn_noise(
-        self, step: np.ndarray, step_squared: np.ndarray, spans: Spans, region: Region
-    ) -> None:
-        """The picture's and each pixel's typical frame-to-frame step (robust, capped), from
-        the steps in `region` (learnt over `spans`, Coverage); the picture's only from whole
-        pictures. Caps `step_squared` in place."""
+    def _learn_noise(self, step: np.ndarray, step_squared: np.ndarray, dt: float) -> None:
+        """The picture's and each pixel's typical frame-to-frame step (robust, capped), learnt
+        over `dt`. Caps `step_squared` in place."""
         sample = step[::SAMPLE_STRIDE, ::SAMPLE_STRIDE]
         noise_now = float((1.4826 * magnitude_median(np.abs(sample).ravel())) ** 2)
-        # A region is mostly what moves: its median step is the mover's texture, not the
-        # noise, and taken as the noise it would raise the floor until the mover is not seen.
-        if region.is_whole:
-            since = max(seconds for _, seconds in spans)
-            rate = max(rate_over(since, GLOBAL_NOISE_SECONDS), 1.0 / self._steps)
-            self._global_variation += rate * (noise_now - self._global_variation)
+        rate = max(rate_over(dt, GLOBAL_NOISE_SECONDS), 1.0 / self._steps)
+        self._global_variation += rate * (noise_now - self._global_variation)
         cap = STEP_CAP * self.settings.pixel_threshold  # one passing object must not deafen
         squared = cv2.threshold(step_squared, cap * cap, 0.0, cv2.THRESH_TRUNC, dst=step_squared)[1]
-        shape = (region.height, region.width)
-        if self._variation is None or self._variation.shape != shape:
-            self._variation = np.full(shape, noise_now, np.float32)
-        for span, seconds in spans:
-            rate = self._prior_rate(seconds, NOISE_SECONDS)
-            cv2.accumulateWeighted(region.part(squared, span), self._variation[span], rate)
+        if self._variation is None or self._variation.shape != squared.shape:
+            self._variation = np.full(squared.shape, noise_now, np.float32)
+        cv2.accumulateWeighted(squared, self._variation, self._prior_rate(dt, NOISE_SECONDS))
 
-    def _learn_flips(self, raw: np.ndarray, spans: Spans, skipped: float, region: Region) -> None:
-        """How often each pixel (of `region`, learnt over `spans`) flips between changed and
-        not, per second (no flips in the `skipped` seconds before the last frame)."""
-        shape, inside = (region.height, region.width), region.slices
+    def _learn_flips(self, raw: np.ndarray, skipped: float, dt: float) -> None:
+        """How often each pixel flips between changed and not, per second, learnt over `dt`
+        (no flips in the `skipped` seconds before the last frame)."""
+        shape = raw.shape
         if self._flip_rate is None or self._flip_rate.shape != shape:
             self._flip_rate, self._ever_flipped = np.zeros(shape, np.float32), False
         elif skipped > 0.0:
             self._flip_rate *= np.float32(1.0 - rate_over(skipped, FLIP_SECONDS))
-        flickering = without_solid_blobs(raw, region.height * region.width)
+        flickering = without_solid_blobs(raw)
         if self._flickering.shape == shape:
-            toggled = cv2.bitwise_xor(flickering, self._flickering[inside])
+            toggled = cv2.bitwise_xor(flickering, self._flickering)
             # While nothing ever flipped the rates stay all zeros: no float passes for them.
             if self._ever_flipped or cv2.countNonZero(toggled):
                 self._ever_flipped = True
-                for span, seconds in spans:
-                    flips = np.multiply(  # flips a second
-                        region.part(toggled, span),
-                        np.float32(1.0 / (255.0 * seconds)),
-                        dtype=np.float32,
-                    )
-                    rate = self._prior_rate(seconds, FLIP_SECONDS)
-                    cv2.accumulateWeighted(flips, self._flip_rate[span], rate)
-        self._flickering = region.embed(flickering)
-        self._raw_changed = region.embed(raw)
+                flips = np.multiply(  # flips a second
+                    toggled, np.float32(1.0 / (255.0 * dt)), dtype=np.float32
+                )
+                rate = self._prior_rate(dt, FLIP_SECONDS)
+                cv2.accumulateWeighted(flips, self._flip_rate, rate)
+        self._flickering = flickering
+        self._raw_changed = raw
 
     def _prior_rate(self, dt: float, seconds: float) -> float:
         """Averaging weight that starts as if PRIOR_STEPS frames had been seen."""
@@ -420,15 +378,12 @@ class BackgroundModel:
 
 @dataclass
 class _Learnt:
-    """What the model learns from after classifying a frame, all of `region` but `blurred`."""
+    """What the model learns from after classifying a frame."""
 
     frame: np.ndarray  # the blurred frame as floats
     relit: np.ndarray  # under the background's lighting
     raw: np.ndarray  # 0/255: beyond the noise limits
     where: np.ndarray  # flat indices of raw's pixels
-    picture_where: np.ndarray  # the same pixels' flat indices in the picture
-    region: Region
-    blurred: np.ndarray  # the whole picture's blurred frame (uint8), for the catch-up
 
 
 def _either(*masks: np.ndarray | None) -> np.ndarray | None:
