@@ -161,6 +161,21 @@ def test_small_blobs_count_only_when_seen_in_two_frames_in_a_row():
     assert feeder.deltas[-1] > 0.05
 
 
+@pytest.mark.parametrize(("seconds_apart", "seen"), [(0.2, True), (0.1, False)])
+def test_a_small_blob_may_have_moved_further_when_the_runs_are_further_apart(seconds_apart, seen):
+    """A 7x7 bird 10 px on each run, its changes (blurred) 2 px from the last ones: seen at the
+    busy pace's 0.2 s between runs, a flake coming and going at 0.1 s."""
+    background = textured()
+    feeder = Feeder(MotionDetector(MotionConfig()))
+    feeder.settle(background)
+    deltas = []
+    for i in range(5):
+        feeder.t += seconds_apart - FRAME_S
+        feeder.feed(with_box(background, 100 + 10 * i, 50, 7, 7, 220))
+        deltas.append(feeder.deltas[-1])
+    assert (max(deltas) > 0.05) == seen, deltas
+
+
 def test_reset_forgets_the_scene():
     feeder = Feeder(MotionDetector(MotionConfig()))
     feeder.settle(textured(seed=1))

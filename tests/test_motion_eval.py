@@ -45,12 +45,13 @@ def test_baseline_misses_the_far_figure_and_records_flicker():
 def test_the_live_path_sees_each_crossing_of_a_long_busy_stretch_as_every_frame_does():
     """Far people crossing a grainy scene for 90 s: the live path's shortcuts (the first look,
     the busy pace; until 2026-12-02 the busy frames' model on regions) keep each crossing's
-    mean delta near the full model's on every frame (0.74-1.0 of it). With regions, before
+    mean delta near the full model's on every frame (0.85-1.0 of it; 0.74 while the pace's
+    small blobs had to touch the last run's changes within 1 px). With regions, before
     fdf9c9c, the last crossing faded to 0.02% (0.18% on every frame) and was not recorded."""
     clip = clip_named("passersby_far_grainy")
     live = label_deltas(clip, MotionDetector(MotionConfig()))
     every = label_deltas(clip, MotionDetector(MotionConfig()), live=False)
-    assert min(a / b for a, b in zip(live, every, strict=True)) > 0.65, (live, every)
+    assert min(a / b for a, b in zip(live, every, strict=True)) > 0.78, (live, every)
 
 
 def test_table_lists_each_clip_for_each_detector(capsys):

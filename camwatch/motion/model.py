@@ -37,6 +37,8 @@ FLIPS_PER_STEP = 0.2  # each further this many flips a second raises the limit b
 LIGHTSWITCH_FRACTION = 0.4  # more of the picture than this changed at once: a lighting change
 MIN_BLOB_FRACTION = 0.0005  # smaller blobs of change (0.05% of the picture) do not count
 SURE_BLOB_FRACTION = 0.003  # smaller blobs (0.3%) count only when seen in two frames in a row
+TOUCH_SECONDS = 0.1  # ... touching the last run's changes grown 1 px for each this long since
+TOUCH_PIXELS = 2  # ... up to this far (a small far figure walks about 1 px in 0.1 s)
 _SQUARE = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
 
@@ -163,7 +165,7 @@ class BackgroundModel:
         background_dt = dt if self._catch_up_background else dt - skipped
         learnt = _Learnt(frame, relit, raw, where)
         self._learn(learnt, frame_clipped, dt, skipped, background_dt)
-        moving = self._moving = self._count_moving(changed)
+        moving = self._moving = self._count_moving(changed, dt)
         if self._seconds < WARMUP_SECONDS:
             return 0.0
         return 100.0 * moving / max(1, self._mask.active_count)
@@ -240,11 +242,12 @@ class BackgroundModel:
             changed.ravel()[where[~(squared.ravel()[where] > strict)]] = 0
         return raw, cv2.morphologyEx(changed, cv2.MORPH_OPEN, _SQUARE), where
 
-    def _count_moving(self, changed: np.ndarray) -> int:
+    def _count_moving(self, changed: np.ndarray, dt: float) -> int:
         """Changed pixels in blobs of at least MIN_BLOB_FRACTION of the picture; blobs smaller
-        than SURE_BLOB_FRACTION count only if they touch the previous frame's changes (rain,
-        snow and flashes come and go; small things people care about move a little at a
-        time)."""
+        than SURE_BLOB_FRACTION count only if they touch the changes of the run `dt` before
+        (rain, snow and flashes come and go; small things people care about move a little at
+        a time: further between the busy pace's runs, which a 1 px reach lost a far figure
+        to)."""
         previous, self._changed = self._changed, changed
         self.foreground = self._changed
         if cv2.countNonZero(changed) == 0:
@@ -254,7 +257,9 @@ class BackgroundModel:
         keep = areas >= MIN_BLOB_FRACTION * picture
         small = keep & (areas < SURE_BLOB_FRACTION * picture)
         if small.any():
-            touching = cv2.bitwise_and(changed, cv2.dilate(previous, _SQUARE))
+            reach = min(TOUCH_PIXELS, max(1, round(dt / TOUCH_SECONDS)))
+            near = cv2.dilate(previous, _SQUARE, iterations=reach)
+            touching = cv2.bitwise_and(changed, near)
             keep &= ~small | blobs.touched(touching)
         if not keep.all():
             self.foreground = blobs.select(keep)
