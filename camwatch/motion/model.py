@@ -369,7 +369,10 @@ class BackgroundModel:
             if self._ever_flipped or cv2.countNonZero(toggled):
                 self._ever_flipped = True
                 flips = np.multiply(  # flips a second
-                    toggled, np.float32(1.0 / (255.0 * dt)), dtype=np.float32
+                    toggled,
+                    np.float32(1.0 / (255.0 * dt)),
+                    out=self._scratch.image("flips", shape),
+                    dtype=np.float32,
                 )
                 rate = self._prior_rate(dt, FLIP_SECONDS)
                 cv2.accumulateWeighted(flips, self._flip_rate, rate)
