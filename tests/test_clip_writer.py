@@ -7,15 +7,14 @@ import sys
 import textwrap
 import threading
 import time
-from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.recording.clip_writer import PICTURES_QUEUED, ClipFrame, ClipWriter
 from tests.helpers.camera_files import packets, streams
 from tests.helpers.media import probe
+from tests.helpers.microphone import MICROPHONE, tone_packet
 from tests.helpers.support import wait_until
 
 
@@ -62,18 +61,6 @@ def test_a_writer_behind_is_given_no_more_decoded_pictures(tmp_path):
 def test_pre_roll_burst_is_not_dropped(tmp_path):
     writer = ClipWriter(tmp_path / "x.mp4", lambda result: None, fps_hint=30, pre_roll_seconds=2)
     assert all(writer.submit(clip_frame(i)) for i in range(60))
-
-
-MICROPHONE = StreamInfo(
-    "audio", "pcm_s16le", Fraction(1, 48000), sample_rate=48000, channels=1, layout="mono"
-)
-
-
-def tone_packet(i: int) -> EncodedPacket:
-    """0.1 s of a 440 Hz tone, as the microphone hands it over, starting at i / 10 s."""
-    t = np.arange(i * 4800, (i + 1) * 4800) / 48000
-    data = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes()
-    return EncodedPacket(MICROPHONE, data, i * 4800, i * 4800, i / 10, 1e9 + i / 10, True)
 
 
 def test_pre_roll_burst_of_frames_and_sound_is_written_whole_in_time(tmp_path):

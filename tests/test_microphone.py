@@ -130,7 +130,7 @@ pre_roll_seconds = 1.0
     assert event["has_audio"] is True
     assert kinds["video"]["codec_name"] == "h264" and kinds["audio"]["codec_name"] == "aac"
     video_s, audio_s = float(kinds["video"]["duration"]), float(kinds["audio"]["duration"])
-    assert audio_s >= video_s - 2.5, (video_s, audio_s)  # sound from the trigger on
+    assert audio_s >= video_s - 0.5, (video_s, audio_s)  # sound all along
     volume = mean_volume_db(clip)
     print(f"clip {video_s:.1f} s video, {audio_s:.1f} s audio at {volume:.1f} dB")
     assert volume > -40  # the tone, not silence
@@ -207,7 +207,7 @@ def test_webcam_clip_has_the_microphones_sound_from_its_pre_roll_on(tmp_path, mo
     assert video_end - video_start >= pre_roll_s + 3.0  # the pre-roll, the motion, the tail
     assert abs(audio_start - video_start) <= 0.3  # sound from the first frame, not the trigger
     assert gap < 0.1, gap  # and all along: no silence before the trigger
-    assert audio_end >= video_end - 0.5
+    assert audio_end >= video_end - 0.15  # to its last moments (its sound comes later)
     pre_roll = decoded_sound(clip, video_start + 0.1, pre_roll_s - 0.4)  # before the trigger
     spectrum = np.abs(np.fft.rfft(pre_roll))
     frequency = float(np.argmax(spectrum)) * 48000 / len(pre_roll)

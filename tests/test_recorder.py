@@ -14,8 +14,10 @@ from camwatch.recording.clip_writer import ClipFrame
 from camwatch.recording.index import EventRecord
 from camwatch.recording.preroll import PreRollBuffer
 from camwatch.recording.recorder import EventRecorder
+from tests.helpers.camera_files import sound_timeline
 from tests.helpers.fakes import MemoryEventSink, RecordingListener
 from tests.helpers.media import probe
+from tests.helpers.microphone import tone_packet
 from tests.helpers.recorder_feed import FPS, feed
 from tests.helpers.support import assert_waits_for
 
@@ -205,3 +207,27 @@ def test_close_waits_for_a_writer_still_finishing_its_clip(tmp_path):
     assert listener.entered.wait(30)
     assert_waits_for(lambda: recorder.close(30), listener.released)  # for the writer
     assert [kind for kind, _ in listener.calls] == ["motion", "started", "motion", "ended"]
+
+
+def test_a_clip_gets_the_microphone_sound_that_comes_after_its_last_frame(tmp_path):
+    """A microphone's packets come once their last sample has (here 0.5 s after their first):
+    the clip still gets the sound of its last moments, after its event has ended, and then
+    closes without waiting for the recorder to stop."""
+    recorder, sink, listener = make_recorder(tmp_path, pre_roll_seconds=1.0, stable_frames=10)
+    wall_zero = 1_700_000_000.0  # the feed's
+    late = 5  # packets of 0.1 s
+    recorder.on_packet(tone_packet(-late - 15, wall_zero))  # heard before the first frame
+
+    def hand_over_sound(t: float) -> None:
+        recorder.on_packet(tone_packet(round(t * 10) - late, wall_zero))
+
+    feed(recorder, 8, [(2.0, 4.0)], after_frame=hand_over_sound)  # ends at about 5 s
+    assert listener.ended.wait(30)  # before close(): the late sound did not hold it open
+    recorder.close()
+    [record] = sink.records.values()
+    assert record.has_audio
+    video_start, video_end, sound_start, sound_end, gap = sound_timeline(
+        tmp_path / record.video_path
+    )
+    assert abs(sound_start - video_start) <= 0.05 and gap < 0.15
+    assert sound_end >= video_end - 0.05, (video_end, sound_end)  # missing 0.5 s before

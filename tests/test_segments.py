@@ -18,12 +18,10 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.config import CameraConfig, RetentionConfig
 from camwatch.frame import Frame
 from camwatch.recording.clip_writer import ClipResult
@@ -47,7 +45,7 @@ from tests.helpers.camera_files import (
 from tests.helpers.event_files import whole_fragments, write_fragmented_clip
 from tests.helpers.fakes import sqlite_disk_full
 from tests.helpers.media import probe
-from tests.helpers.microphone import PulseMicrophone, system_alsa_for_this_test
+from tests.helpers.microphone import PulseMicrophone, system_alsa_for_this_test, tone_packet
 from tests.helpers.mjpeg_server import MjpegTestServer
 from tests.helpers.processes import camwatch_env, free_port, stop_process, wait_for_health
 from tests.helpers.rtsp_camera import RtspCamera
@@ -605,24 +603,13 @@ def test_on_a_full_disk_segment_rows_are_kept_and_written_later_logged_once(
     assert [r.levelno for r in logged] == [logging.ERROR, logging.INFO], logged
 
 
-def microphone_chunk(info: StreamInfo, index: int) -> EncodedPacket:
-    """The `index`th 0.1 s of a 550 Hz tone as a microphone delivers it (PCM, capture time of
-    its first sample)."""
-    samples = np.arange(index * 4800, (index + 1) * 4800)
-    tone = (8000 * np.sin(2 * np.pi * 550 * samples / 48000)).astype("<i2").tobytes()
-    start = index / 10
-    return EncodedPacket(info, tone, index * 4800, index * 4800, start, NOW + start, True)
-
-
 def test_sound_that_comes_late_still_reaches_the_segment_it_was_captured_in(tmp_path, store):
     """A microphone's packets come once their last sample has, later on a busy machine (here
     0.5 s): the segment of frames still gets the sound of its last moments after the next
     one has begun."""
     segments = SegmentStore(store)
     recorder = SegmentRecorder("cam", tmp_path, segments, segment_seconds=1.0)
-    microphone = StreamInfo("audio", "pcm_s16le", Fraction(1, 48000), sample_rate=48000,
-                            channels=1, layout="mono")  # fmt: skip
-    recorder.on_packet(microphone_chunk(microphone, -8))  # heard before the first frame
+    recorder.on_packet(tone_packet(-8, NOW))  # heard before the first frame
     image = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)
     sent = -7
     for i in range(36):  # 10 fps, each sound packet handed over 0.5 s after it began
@@ -630,7 +617,7 @@ def test_sound_that_comes_late_still_reaches_the_segment_it_was_captured_in(tmp_
             Frame.from_image(image, i + 1, captured_at=NOW + i / 10, monotonic=i / 10)
         )
         while sent / 10 <= i / 10 - 0.5:
-            recorder.on_packet(microphone_chunk(microphone, sent))
+            recorder.on_packet(tone_packet(sent, NOW))
             sent += 1
     recorder.close()
     rows = sorted(segments.records(), key=lambda r: r.started_at)

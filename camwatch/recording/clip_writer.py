@@ -247,6 +247,8 @@ class ClipWriter(threading.Thread):
         self._warned = False
         self._closed = False
         self.result = ClipResult(path)
+        # monotonic seconds where the pictures queued so far end (the last one lasts a frame)
+        self.pictures_until: float | None = None
 
     def submit(self, frame: ClipFrame) -> bool:
         """Queue a frame; False if it was dropped because the encoder is behind."""
@@ -267,6 +269,7 @@ class ClipWriter(threading.Thread):
             return False
         self._frames_in += 1
         self._queue.put_nowait(frame)
+        self.pictures_until = frame.t + 1 / self._fps_hint
         return True
 
     @property

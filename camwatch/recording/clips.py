@@ -18,6 +18,7 @@ from camwatch.recording.index import EventRecord
 from camwatch.recording.index_writer import IndexWriter
 from camwatch.recording.packet_writer import PacketClipWriter
 from camwatch.recording.paths import clip_paths
+from camwatch.recording.sound_tail import SoundTail
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class EventClips:
         self._on_recording = on_recording
         self._on_clip_closed = on_clip_closed
         self._clip: _Clip | None = None
+        self._sound_tail = SoundTail()  # the last clip of frames, taking its late sound
         self._writers: set[Writer] = set()
         self._writers_lock = threading.Lock()
 
@@ -131,7 +133,10 @@ class EventClips:
 
     def submit_packet(self, packet: EncodedPacket) -> None:
         """A packet as it arrives (capture thread), into the clip in progress: the camera's
-        packets for a packet clip, the sound for a clip of frames."""
+        packets for a packet clip, the sound for a clip of frames; sound also into the last
+        clip of frames if it was captured before that clip's end (SoundTail)."""
+        if not packet.is_video:
+            self._sound_tail.offer(packet)
         clip = self._clip
         if clip is not None and isinstance(clip.writer, PacketClipWriter):
             clip.writer.submit(packet)
@@ -201,11 +206,23 @@ class EventClips:
             return
         if clip.best_frame is not None and clip.confirmed:
             clip.writer.thumbnail(clip.best_frame, clip.thumbnail)
-        clip.writer.finish()
+        writer = clip.writer
+        if isinstance(writer, ClipWriter) and writer.audio and writer.pictures_until is not None:
+            self._sound_tail.hold(writer, writer.pictures_until)
+        else:
+            writer.finish()
         if motion_over and clip.confirmed:
             self.listeners.motion_changed(self.camera_name, False)
         if self._on_recording is not None:
             self._on_recording(False)
+
+    def expire_sound(self, now: float) -> None:
+        """Close the last clip's file once its late sound can no longer come (SoundTail)."""
+        self._sound_tail.expire(now)
+
+    def finish_sound(self) -> None:
+        """Close the last clip's file now, without the sound still to come."""
+        self._sound_tail.finish()
 
     def discard(self) -> None:
         clip, self._clip = self._clip, None

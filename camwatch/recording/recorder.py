@@ -189,9 +189,9 @@ class EventRecorder:
     def _sound_for_frames(self, packet: EncodedPacket) -> None:
         """Sound for the frames being encoded: into the clip in progress, else kept for the
         next one's pre-roll (as the frames are)."""
-        if self.clips.recording:
-            self.clips.submit_packet(packet)
-        elif self.settings.pre_roll_seconds > 0 and self.settings.enabled:
+        self.clips.submit_packet(packet)  # and to the last clip, if it began before its end
+        settings = self.settings
+        if not self.clips.recording and settings.pre_roll_seconds > 0 and settings.enabled:
             self.sound_pre_roll.push(packet, self.settings.pre_roll_seconds)
 
     def _adopt_audio(self, audio: StreamInfo) -> None:
@@ -256,6 +256,7 @@ class EventRecorder:
             self._process(frame, delta, picture)
 
     def _process(self, frame: Frame, delta: float, picture: av.VideoFrame | None) -> None:
+        self.clips.expire_sound(frame.monotonic)
         step = self.tracker.update(frame.monotonic, delta)
         if not self._recordings_on() or not self._can_record(step):
             self._track_without_recording(step)
@@ -370,13 +371,13 @@ class EventRecorder:
             self._unrecorded_motion = False
             self.listeners.motion_changed(self.camera_name, False)
         self.tracker.stop()
-        if not self.clips.recording:
-            return
-        log.info("camera %s: ending event early: %s", self.camera_name, reason)
-        if self.clips.confirmed:
-            self.clips.end(motion_over=True)
-        else:
-            self.clips.discard()
+        if self.clips.recording:
+            log.info("camera %s: ending event early: %s", self.camera_name, reason)
+            if self.clips.confirmed:
+                self.clips.end(motion_over=True)
+            else:
+                self.clips.discard()
+        self.clips.finish_sound()  # no frames may come to time it out
 
     # -- shutdown ----------------------------------------------------------------------------------
 

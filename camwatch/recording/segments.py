@@ -21,13 +21,10 @@ from camwatch.recording.segment_index import (
     SegmentStore,
     segment_path,
 )
+from camwatch.recording.sound_tail import SoundTail
 from camwatch.recording.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
-
-# How long a segment encoded from frames takes the sound of its last moments once the next one
-# has begun: a microphone's packet comes once its last sample has, later on a busy machine.
-SOUND_LATE_S = 2.0
 
 
 class RangeWriter(ClipWriter):
@@ -119,8 +116,7 @@ class SegmentRecorder:
         self._unrecordable: set[str] = set()  # audio codecs nothing decodes
         self._sizes_seen: set[tuple[int, int]] = set()  # sizes switched to, logged once each
         self._span = _Span()
-        # the last segment of frames, still taking the sound that began before this time
-        self._tail: tuple[ClipWriter, float] | None = None
+        self._tail = SoundTail()  # the last segment of frames, taking its late sound
         self._recordings_on = recordings_on  # switched off (MQTT): no footage is written
         # PyAV loads with the first segment
         self.library = library if library is not None else RecordingLibrary(camera)
@@ -192,8 +188,7 @@ class SegmentRecorder:
                 return
             if self.copies_packets:
                 return  # the packets are the footage
-            if self._tail is not None and frame.monotonic - self._tail[1] > SOUND_LATE_S:
-                self._finish_tail()
+            self._tail.expire(frame.monotonic)
             if self._due(frame.captured_at):
                 self._close_segment(sound_until=frame.monotonic)
                 if not self.library.available():
@@ -237,32 +232,22 @@ class SegmentRecorder:
 
     def _close_segment(self, sound_until: float | None = None) -> None:
         """Finish the segment; one of frames with sound goes on taking the sound from before
-        `sound_until` (the next one's first frame), for a while (see SOUND_LATE_S)."""
+        `sound_until` (the next one's first frame), for a while (SoundTail)."""
         with self._streams_lock:
-            self._finish_tail()
+            self._tail.finish()
             writer = self._writer
             if isinstance(writer, ClipWriter) and writer.audio and sound_until is not None:
-                self._tail = (writer, sound_until)
+                self._tail.hold(writer, sound_until)
             elif writer is not None:
                 writer.finish()
             self._writer = self._record = None
-
-    def _finish_tail(self) -> None:
-        if self._tail is not None:
-            self._tail[0].finish()
-            self._tail = None
 
     def _sound_for_frames(self, packet: EncodedPacket) -> None:
         """Sound beside encoded frames, placed by capture time: what began before the current
         segment's first frame also goes to the one before (it arrives once its last sample
         has: later than the frames beside it), and every packet to the current one, which
         keeps what is from its first frame on."""
-        tail = self._tail
-        if tail is not None:
-            if packet.t < tail[1]:
-                tail[0].submit_audio(packet)
-            else:
-                self._finish_tail()
+        self._tail.offer(packet)
         if isinstance(self._writer, ClipWriter):
             self._writer.submit_audio(packet)
 

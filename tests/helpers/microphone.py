@@ -5,12 +5,28 @@ stand-in adds its own sink to the same PulseAudio (and unloads it when stopped).
 from __future__ import annotations
 
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from camwatch.capture.microphone import use_system_alsa
+from camwatch.capture.packets import EncodedPacket, StreamInfo
 from tests.helpers.support import wait_until
+
+# A microphone as the capture side announces it: 48 kHz mono PCM, in packets of 0.1 s.
+MICROPHONE = StreamInfo(
+    "audio", "pcm_s16le", Fraction(1, 48000), sample_rate=48000, channels=1, layout="mono"
+)
+
+
+def tone_packet(i: int, wall_zero: float = 1e9) -> EncodedPacket:
+    """The `i`th 0.1 s of a 440 Hz tone as the microphone hands it over: captured from i / 10
+    s (monotonic; wall clock `wall_zero` + i / 10), the time of its first sample."""
+    t = np.arange(i * 4800, (i + 1) * 4800) / 48000
+    data = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes()
+    return EncodedPacket(MICROPHONE, data, i * 4800, i * 4800, i / 10, wall_zero + i / 10, True)
 
 
 def system_alsa_for_this_test(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,7 @@
 """Feeding an EventRecorder synthetic frames at 10 fps, with capture times and no real-time wait."""
 
+from collections.abc import Callable
+
 import numpy as np
 
 from camwatch.frame import Frame
@@ -23,9 +25,11 @@ def feed(
     start_wall=1_700_000_000.0,
     offline_from: float | None = None,
     size=(320, 240),
+    after_frame: Callable[[float], None] | None = None,
 ) -> None:
     """Frames at 10 fps with synthetic capture times (no real-time wait), each once the clip
-    being written, if any, has fewer than MAX_WRITER_BACKLOG frames waiting."""
+    being written, if any, has fewer than MAX_WRITER_BACKLOG frames waiting; `after_frame`
+    is called with each one's time once the recorder has it (to hand it sound, say)."""
     rng = np.random.default_rng(3)
     background = scene(*size)
     for i in range(round(seconds * FPS)):
@@ -42,3 +46,5 @@ def feed(
             message="the clip writer to catch up",
         )
         recorder.on_frame(frame)
+        if after_frame is not None:
+            after_frame(t)
