@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from camwatch.config import MotionConfig
+from camwatch.motion.blobs import bounding_box
 from camwatch.motion.detector import FrameDiffDetector, MotionDetector
 from camwatch.motion.look import coarse_of
-from camwatch.motion.model import STATIONARY_SECONDS, WARMUP_SECONDS
+from camwatch.motion.model import STATIONARY_SECONDS, WARMUP_SECONDS, _opened
 from tests.helpers.fakes import FreshScratch
 
 FRAME_S = 0.1
@@ -285,3 +286,18 @@ def test_an_object_crossing_a_grainy_scene_again_and_again_stays_motion() -> Non
     first, last = np.mean(crossing[:50]), np.mean(crossing[-100:])  # 2 and 4 crossings
     assert first > 0.3
     assert last > 0.55 * first
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_opening_inside_the_bounding_box_is_opening_the_whole_image(seed: int) -> None:
+    """Specks are dropped inside the changes' bounding box only: the same image as opening all
+    of it, at the picture's edges too."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((60, 80), np.uint8)
+    top, left = rng.integers(0, 30), rng.integers(0, 40)  # from the edges or inside
+    patch = rng.random((int(rng.integers(1, 30)), int(rng.integers(1, 40)))) > 0.4
+    image[top : top + patch.shape[0], left : left + patch.shape[1]] = patch * 255
+    square = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    whole = cv2.morphologyEx(image, cv2.MORPH_OPEN, square)
+    assert np.array_equal(_opened(image, bounding_box(image)), whole)
+    assert np.array_equal(_opened(np.zeros_like(image), (0, 0, 0, 0)), np.zeros_like(image))

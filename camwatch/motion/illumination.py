@@ -43,6 +43,11 @@ class Scratch:
             buffer = self._buffers[name] = np.empty(size, np.float32)
         return buffer[:size].reshape(shape)
 
+    def keep(self, name: str, replacement: np.ndarray) -> None:
+        """The caller keeps the last `name` image for itself: `replacement` (a contiguous float32
+        image it no longer uses) becomes that image's memory, saving the copy."""
+        self._buffers[name] = replacement.reshape(-1)
+
 
 def gain_map(
     frame: np.ndarray,
