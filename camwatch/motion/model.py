@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from camwatch.config import MotionConfig
-from camwatch.motion.blobs import Blobs, Box, bounding_box, flat_nonzero, without_solid_blobs
+from camwatch.motion.blobs import Blobs, Box, SetPixels, bounding_box, without_solid_blobs
 from camwatch.motion.illumination import (
     CLIPPED_SHARE,
     SAMPLE_STRIDE,
@@ -157,15 +157,15 @@ class BackgroundModel:
         relit, difference = residual(
             blurred, self._background, gain, frame_clipped, background_clipped, self._scratch
         )
-        raw, changed, where = self._classify(difference, active)
-        if where.size > LIGHTSWITCH_FRACTION * self._mask.active_count:
+        raw, changed, pixels = self._classify(difference, active)
+        if pixels.count > LIGHTSWITCH_FRACTION * self._mask.active_count:
             self._recalibrate(blurred.astype(np.float32))
             return 0.0
         skipped, self._catch_up = min(self._catch_up, max(0.0, dt - 0.01)), 0.0
         background_dt = dt if self._catch_up_background else dt - skipped
-        learnt = _Learnt(blurred, relit, raw, where)
+        learnt = _Learnt(blurred, relit, raw, pixels)
         self._learn(learnt, frame_clipped, dt, skipped, background_dt)
-        moving = self._moving = self._count_moving(changed, dt)
+        moving = self._moving = self._count_moving(changed, pixels.within(changed), dt)
         if self._seconds < WARMUP_SECONDS:
             return 0.0
         return 100.0 * moving / max(1, self._mask.active_count)
@@ -200,11 +200,11 @@ class BackgroundModel:
 
     def _classify(
         self, difference: np.ndarray, active: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(raw, changed, where): 0/255 images of pixels beyond the noise limits, and also
-        beyond the flip limit (restless pixels) opened to drop specks; and the flat indices of
-        raw's pixels (what moved is usually a small part of the picture, so the work that only
-        matters there is done there)."""
+    ) -> tuple[np.ndarray, np.ndarray, SetPixels]:
+        """(raw, changed, raw's pixels): 0/255 images of pixels beyond the noise limits, and
+        also beyond the flip limit (restless pixels) opened to drop specks; and raw's set pixels
+        (what moved is usually a small part of the picture, so the work that only matters
+        there is done there)."""
         # In place where possible: at this size memory traffic, not arithmetic, is the cost.
         floor = max(
             float(self.settings.pixel_threshold) ** 2, NOISE_FACTOR**2 * self._global_variation
@@ -223,7 +223,8 @@ class BackgroundModel:
         if active is not None:
             raw = cv2.bitwise_and(raw, raw, mask=active)
         box = bounding_box(raw)
-        where = flat_nonzero(raw, box)
+        pixels = SetPixels.of(raw, box)
+        where = pixels.flat
         changed = raw
         flip_rate = self._flip_rate
         factor = None
@@ -240,9 +241,9 @@ class BackgroundModel:
             strict *= factor
             changed = raw.copy()
             changed.ravel()[where[~(squared.ravel()[where] > strict)]] = 0
-        return raw, _opened(changed, box), where
+        return raw, _opened(changed, box), pixels
 
-    def _count_moving(self, changed: np.ndarray, dt: float) -> int:
+    def _count_moving(self, changed: np.ndarray, pixels: SetPixels, dt: float) -> int:
         """Changed pixels in blobs of at least MIN_BLOB_FRACTION of the picture; blobs smaller
         than SURE_BLOB_FRACTION count only if they touch the changes of the run `dt` before
         (rain, snow and flashes come and go; small things people care about move a little at
@@ -250,17 +251,15 @@ class BackgroundModel:
         to)."""
         previous, self._changed = self._changed, changed
         self.foreground = self._changed
-        if cv2.countNonZero(changed) == 0:
+        if pixels.count == 0:
             return 0
-        blobs = Blobs(changed)
+        blobs = Blobs(changed, pixels)
         areas, picture = blobs.areas, changed.size
         keep = areas >= MIN_BLOB_FRACTION * picture
         small = keep & (areas < SURE_BLOB_FRACTION * picture)
         if small.any():
             reach = min(TOUCH_PIXELS, max(1, round(dt / TOUCH_SECONDS)))
-            near = cv2.dilate(previous, _SQUARE, iterations=reach)
-            touching = cv2.bitwise_and(changed, near)
-            keep &= ~small | blobs.touched(touching)
+            keep &= ~small | blobs.touched(_grown(previous, pixels.box, reach))
         if not keep.all():
             self.foreground = blobs.select(keep)
         return int(areas[keep].sum())
@@ -281,7 +280,7 @@ class BackgroundModel:
         self._steps += 1
         self._seconds += dt
         seen = dt - skipped
-        where, shape = learnt.where, learnt.relit.shape
+        where, shape = learnt.pixels.flat, learnt.relit.shape
         step: np.ndarray = cv2.subtract(
             learnt.relit, self._previous, dst=self._scratch.image("step", shape)
         )
@@ -293,7 +292,7 @@ class BackgroundModel:
         )
         steady = step_squared.ravel()[where] <= np.float32(self.settings.pixel_threshold) ** 2
         self._learn_noise(step, step_squared, seen)
-        self._learn_flips(learnt.raw, skipped, seen)
+        self._learn_flips(learnt.raw, learnt.pixels, skipped, seen)
         # Clipping is rare: while the picture never clipped, the share stays all zeros.
         clipped = None
         if frame_clipped is not None or self._ever_clipped:
@@ -302,19 +301,22 @@ class BackgroundModel:
             self._ever_clipped = True
         assert self._clipped_share is not None
         rate_still = rate_over(dt if background_dt is None else background_dt, BACKGROUND_SECONDS)
-        # Nothing changed (a still scene): one unmasked pass, as the masked pair would give.
+        # Nothing changed (a still scene): one unmasked pass, as the masked pair would give;
+        # what changed lies in raw's bounding box, which alone its pass need cover.
+        x, y, width, height = learnt.pixels.box
+        whole, inside = (slice(None), slice(None)), (slice(y, y + height), slice(x, x + width))
         areas = (
-            [(rate_still, None)]
+            [(rate_still, None, whole)]
             if where.size == 0
             else [
-                (rate_still, cv2.bitwise_not(learnt.raw)),
-                (rate_over(seen, ABSORB_SECONDS), learnt.raw),
+                (rate_still, cv2.bitwise_not(learnt.raw), whole),
+                (rate_over(seen, ABSORB_SECONDS), learnt.raw[inside], inside),
             ]
         )
-        for rate, area in areas:
-            cv2.accumulateWeighted(learnt.frame, self._background, rate, area)
+        for rate, area, part in areas:
+            cv2.accumulateWeighted(learnt.frame[part], self._background[part], rate, area)
             if clipped is not None:
-                cv2.accumulateWeighted(clipped, self._clipped_share, rate, area)
+                cv2.accumulateWeighted(clipped[part], self._clipped_share[part], rate, area)
         self._absorb_stationary(learnt, clipped, steady, seen)
 
     def _absorb_stationary(
@@ -323,7 +325,7 @@ class BackgroundModel:
         """Changed pixels that have not changed from frame to frame (`steady`, of `where`) for
         STATIONARY_SECONDS (something that arrived and stopped, or the place something left)
         become background."""
-        static = learnt.where[steady]
+        static = learnt.pixels.flat[steady]
         shape = learnt.frame.shape
         seconds = self._static_seconds
         if seconds is None or seconds.shape != shape:
@@ -356,15 +358,15 @@ class BackgroundModel:
             self._variation = np.full(squared.shape, noise_now, np.float32)
         cv2.accumulateWeighted(squared, self._variation, self._prior_rate(dt, NOISE_SECONDS))
 
-    def _learn_flips(self, raw: np.ndarray, skipped: float, dt: float) -> None:
-        """How often each pixel flips between changed and not, per second, learnt over `dt`
-        (no flips in the `skipped` seconds before the last frame)."""
+    def _learn_flips(self, raw: np.ndarray, pixels: SetPixels, skipped: float, dt: float) -> None:
+        """How often each pixel flips between changed and not (`raw`, its set `pixels`) per
+        second, learnt over `dt` (no flips in the `skipped` seconds before the last frame)."""
         shape = raw.shape
         if self._flip_rate is None or self._flip_rate.shape != shape:
             self._flip_rate, self._ever_flipped = np.zeros(shape, np.float32), False
         elif skipped > 0.0:
             self._flip_rate *= np.float32(1.0 - rate_over(skipped, FLIP_SECONDS))
-        flickering = without_solid_blobs(raw)
+        flickering = without_solid_blobs(raw, pixels)
         if self._flickering.shape == shape:
             toggled = cv2.bitwise_xor(flickering, self._flickering)
             # While nothing ever flipped the rates stay all zeros: no float passes for them.
@@ -393,7 +395,7 @@ class _Learnt:
     frame: np.ndarray  # the blurred frame (uint8)
     relit: np.ndarray  # under the background's lighting
     raw: np.ndarray  # 0/255: beyond the noise limits
-    where: np.ndarray  # flat indices of raw's pixels
+    pixels: SetPixels  # raw's set pixels
 
 
 def _opened(changed: np.ndarray, box: Box) -> np.ndarray:
@@ -405,6 +407,20 @@ def _opened(changed: np.ndarray, box: Box) -> np.ndarray:
         around = (slice(max(0, y - 1), y + height + 1), slice(max(0, x - 1), x + width + 1))
         cv2.morphologyEx(changed[around], cv2.MORPH_OPEN, _SQUARE, dst=opened[around])
     return opened
+
+
+def _grown(image: np.ndarray, box: Box, reach: int) -> np.ndarray:
+    """`image` (0/255) dilated `reach` times with a 3x3 square, right inside `box` (zeros
+    elsewhere): what it is read for there needs only the pixels `reach` around the box."""
+    grown = np.zeros_like(image)
+    x, y, width, height = box
+    if width:
+        around = (
+            slice(max(0, y - reach), y + height + reach),
+            slice(max(0, x - reach), x + width + reach),
+        )
+        cv2.dilate(image[around], _SQUARE, dst=grown[around], iterations=reach)
+    return grown
 
 
 def _either(*masks: np.ndarray | None) -> np.ndarray | None:
