@@ -193,3 +193,29 @@ def test_grey_levels_and_the_same_levels_as_floats_give_the_same_noise_and_verdi
         levels.learn(0.05, 0.005, None)
         floats.learn(0.05, 0.005, None)
     assert levels._noise > 0
+
+
+def test_the_coarse_image_is_opencvs_area_average_to_the_bit():
+    """Halving twice in floats is INTER_AREA's quarter, its rounding of halves included."""
+    rng = np.random.default_rng(3)
+    for height in (240, 180, 200):
+        for _ in range(10):
+            grey = rng.integers(0, 256, (height, 320)).astype(np.uint8)
+            halves = rng.integers(0, 2, grey.shape).astype(np.uint8) * 8  # sums of x.5
+            for image in (grey, halves):
+                size = (LOOK_WIDTH, round(height * LOOK_WIDTH / 320))
+                expected = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                assert np.array_equal(coarse_of(image), expected)
+
+
+def test_a_cell_with_one_moving_pixel_learns_at_the_moving_rate():
+    look = FirstLook()
+    frame = np.full((60, 80), 100, np.uint8)
+    look.changed(frame, 10, FRAME_S)
+    look.changed(frame + 40, 10, FRAME_S)  # the look's background is still 100, its frame 140
+    moving = np.zeros((240, 320), np.uint8)
+    moving[4 * 7 + 3, 4 * 9] = 255  # one pixel of cell (7, 9)
+    look.learn(0.5, 0.0, moving)  # still cells half way to 140, moving cells not at all
+    assert look._background is not None
+    assert look._background[7, 9] == 100
+    assert look._background[7, 10] == look._background[6, 9] == 120

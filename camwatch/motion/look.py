@@ -26,7 +26,26 @@ def coarse_of(grey: np.ndarray) -> np.ndarray:
     size = coarse_size(width, height)
     if size == (width, height):
         return grey
+    if _quarters(grey, size) and grey.dtype == np.uint8:
+        # OpenCV halves by area far faster than it quarters (4 us against 40 at 320x240); in
+        # floats two halvings give each 4x4 block's sum / 16 exactly, rounded half to even
+        # as INTER_AREA rounds it: the same image.
+        quarter = _halved(_halved(grey.astype(np.float32)))
+        coarse: np.ndarray = np.rint(quarter, out=quarter).astype(np.uint8)
+        return coarse
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+def _quarters(image: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether `size` (width, height) is a quarter of the image's each way."""
+    height, width = image.shape[:2]
+    return (width, height) == (4 * size[0], 4 * size[1])
+
+
+def _halved(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    half: np.ndarray = cv2.resize(image, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    return half
 
 
 class FirstLook:
@@ -88,7 +107,10 @@ class FirstLook:
             cv2.accumulateWeighted(frame, background, rate_still)
             return
         height, width = background.shape
-        area: np.ndarray = cv2.resize(moving, (width, height), interpolation=cv2.INTER_AREA)
+        if _quarters(moving, (width, height)):  # a cell with any moving pixel: halving twice
+            area = _halved(_halved(moving))  # keeps it above 0 (255 / 4 / 4 rounds to 16)
+        else:
+            area = cv2.resize(moving, (width, height), interpolation=cv2.INTER_AREA)
         busy = cv2.threshold(area, 0, 255, cv2.THRESH_BINARY)[1]
         cv2.accumulateWeighted(frame, background, rate_still, cv2.bitwise_not(busy))
         cv2.accumulateWeighted(frame, background, rate_moving, busy)
