@@ -58,15 +58,18 @@ def test_clipped_pixels_brighter_than_predicted_are_not_differences():
     assert difference[:, :80].max() < -50
 
 
+@pytest.mark.parametrize("scale", [1e-3, 3.0, 300.0])
 @pytest.mark.parametrize("size", [1, 2, 7, 8560, 8561])
-def test_magnitude_median_is_numpys_median_of_non_negative_values(size):
+def test_magnitude_median_is_numpys_median_of_non_negative_values(size, scale):
     rng = np.random.default_rng(size)
     for _ in range(20):
-        values = np.abs(rng.normal(0, 3, size)).astype(np.float32)
+        values = np.abs(rng.normal(0, scale, size)).astype(np.float32)
         values[rng.integers(0, size, size // 3)] = 0.0  # ties, and zeros
         found = magnitude_median(values)
         assert found.dtype == np.float32
         assert found == np.float32(np.median(values))
+    same = np.full(size, np.float32(scale))  # every value in one bin
+    assert magnitude_median(same) == np.float32(scale)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 130, 131])

@@ -171,16 +171,30 @@ def median(values: np.ndarray) -> np.floating[Any]:
 
 def magnitude_median(values: np.ndarray) -> np.floating[Any]:
     """median() of a flat float32 array of values >= 0 (no NaN): selected on their bit patterns,
-    which order as the values do and partition twice as fast as floats."""
+    which order as the values do. A histogram of their top bits (BIT_BINS) finds the bin
+    holding the middle, and only that bin's values are partitioned: 35-45 us for 8560 values
+    where partitioning them all took 55-70."""
     bits, middle = values.view(np.int32), values.size // 2
+    bins = bits >> BIT_BINS
+    ends = np.cumsum(np.bincount(bins))  # how many values lie in each bin and below
     if values.size % 2:
-        odd: np.floating[Any] = np.partition(bits, middle)[middle : middle + 1].view(np.float32)[0]
-        return odd
-    part = np.partition(bits, middle)  # one kth, as median()
-    low = part[:middle].max(keepdims=True).view(np.float32)[0]
-    high = part[middle : middle + 1].view(np.float32)[0]
-    even: np.floating[Any] = (low + high) / np.float32(2)
+        return _bit_kth(bits, bins, ends, middle)
+    even: np.floating[Any] = (
+        _bit_kth(bits, bins, ends, middle - 1) + _bit_kth(bits, bins, ends, middle)
+    ) / np.float32(2)
     return even
+
+
+BIT_BINS = 18  # magnitude_median's bins: values with the same top 13 bits (1/32 of an octave)
+
+
+def _bit_kth(bits: np.ndarray, bins: np.ndarray, ends: np.ndarray, k: int) -> np.floating[Any]:
+    """The k-th smallest (from 0) of float32 values given as their bit patterns, by bin."""
+    bin_index = int(np.searchsorted(ends, k, side="right"))
+    rank = k - (int(ends[bin_index - 1]) if bin_index else 0)
+    inside = bits[bins == bin_index]
+    kth: np.floating[Any] = np.partition(inside, rank)[rank : rank + 1].view(np.float32)[0]
+    return kth
 
 
 def residual(
