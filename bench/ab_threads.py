@@ -7,8 +7,9 @@ Each round starts every checkout's server (`python -m camwatch` through bench/th
 on the same bench/mjpeg_source.py stream, gives each one viewer of the kind asked for, and
 measures every thread over the same window from /proc/PID/task/TID/schedstat (nanoseconds,
 not the 10 ms ticks of /proc/.../stat, so a thread at 0.3% of a core reads true in 30 s) and
-its context switches. Running them at once puts both under the same load; the start order
-alternates between rounds. Prints each round and the medians.
+its context switches; `ended` is what threads that ended in the window spent (a finished
+clip's writer; from /proc/.../stat ticks). Running them at once puts both under the same
+load; the start order alternates between rounds. Prints each round and the medians.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 import run as bench  # bench/ is sys.path[0]
-from procstat import load_average, thread_group
+from procstat import cpu_seconds, load_average, thread_cpu_seconds, thread_group
 
 Sample = dict[str, float]
 
@@ -62,6 +63,22 @@ def per_second(pid: int, before: dict[int, tuple[str, float, int, int]], seconds
     return sample
 
 
+class EndedMeter:
+    """CPU of the threads that ended in the window (a finished clip's writer): the process's
+    CPU (/proc/PID/stat, which keeps what ended threads spent) less the live threads'."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._total, self._threads = cpu_seconds(pid), thread_cpu_seconds(pid)
+
+    def percent(self, seconds: float) -> float:
+        total, threads = cpu_seconds(self.pid), thread_cpu_seconds(self.pid)
+        live = sum(
+            cpu - self._threads.get(tid, (name, 0.0))[1] for tid, (name, cpu) in threads.items()
+        )
+        return max(0.0, 100 * (total - self._total - live) / seconds)
+
+
 def start_viewer(base: str, kind: str, start: float, end: float) -> subprocess.Popen[str] | None:
     if kind == "none":
         return None
@@ -90,11 +107,15 @@ def one_round(
         viewers = [start_viewer(server.base, args.viewer, start, end) for _, server in servers]
         time.sleep(max(0.0, start - time.time()))
         before = {name: thread_sample(server.process.pid) for name, server in servers}
+        ended = {name: EndedMeter(server.process.pid) for name, server in servers}
         time.sleep(max(0.0, end - time.time()))
         samples = {
             name: per_second(server.process.pid, before[name], args.seconds)
             for name, server in servers
         }
+        for name, sample in samples.items():
+            sample["ended"] = ended[name].percent(args.seconds)
+            sample["total"] += sample["ended"]
         for viewer in viewers:
             if viewer is not None:
                 result = bench.finish_viewers(viewer, 30)

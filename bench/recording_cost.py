@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import importlib
 import inspect
 import statistics
 import sys
@@ -44,6 +45,10 @@ from camwatch.motion.detector import DETECT_WIDTH
 from camwatch.recording import clip_writer
 from camwatch.recording.clip_writer import ClipFrame, ClipWriter
 
+# where the live path's JPEG decoder lives (clip_writer.py before pictures.py)
+_PICTURES = "camwatch.recording.pictures"
+JPEG_DECODER: Any = getattr(clip_writer, "JpegDecoder", None)
+JPEG_DECODER = JPEG_DECODER or importlib.import_module(_PICTURES).JpegDecoder
 # the clip writer's (23 before it had a crf parameter)
 DEFAULT_CRF: int = getattr(clip_writer, "DEFAULT_CRF", 23)
 
@@ -152,7 +157,7 @@ def takes_pictures() -> bool:
 
 def decoded(jpegs: list[bytes]) -> list[av.VideoFrame]:
     """The JPEGs decoded as the capture thread decodes them for the writer (its JpegDecoder)."""
-    decoder = clip_writer.JpegDecoder()
+    decoder = JPEG_DECODER()
     return [decoder.picture(data) for data in jpegs]
 
 
@@ -260,7 +265,7 @@ def full_decodes(jpegs: list[bytes], repeats: int) -> dict[str, float]:
     costs: dict[str, float] = {}
     if not takes_pictures():  # a revision whose writer decoded its JPEGs its own way
         return costs
-    decoder = clip_writer.JpegDecoder()
+    decoder = JPEG_DECODER()
     costs = {
         "full decode to a picture (camwatch's JpegDecoder: FFmpeg)": per_frame_ms(
             decoder.picture, jpegs, repeats

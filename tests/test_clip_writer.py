@@ -11,7 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from camwatch.recording.clip_writer import PICTURES_QUEUED, ClipFrame, ClipWriter
+from camwatch.recording.clip_writer import (
+    FRAMES_PER_WAKE,
+    PICTURES_QUEUED,
+    ClipFrame,
+    ClipWriter,
+)
 from tests.helpers.camera_files import packets, streams
 from tests.helpers.media import probe
 from tests.helpers.microphone import MICROPHONE, tone_packet
@@ -47,15 +52,46 @@ def test_a_stalled_encoder_drops_every_other_frame_then_all_without_blocking(tmp
 
 def test_a_writer_behind_is_given_no_more_decoded_pictures(tmp_path):
     """Decoded pictures are ten times the size of a JPEG: a writer that falls behind (a slow
-    disk) gets the JPEGs alone, so at most PICTURES_QUEUED pictures wait in its queue."""
+    disk) gets the JPEGs alone, so at most PICTURES_QUEUED pictures wait in its queue beyond
+    the frames it is woken for at once."""
     writer = ClipWriter(tmp_path / "x.mp4", lambda result: None, fps_hint=10, pre_roll_seconds=5)
     taken = []
-    for i in range(8):  # not started: nothing drains the queue
+    for i in range(12):  # not started: nothing drains the queue
         taken.append(writer.takes_pictures)
         writer.submit(clip_frame(i))
-    assert taken == [True] * PICTURES_QUEUED + [False] * (8 - PICTURES_QUEUED)
+    waiting = PICTURES_QUEUED + FRAMES_PER_WAKE - 1
+    assert taken == [True] * waiting + [False] * (12 - waiting)
     writer.finish()
     assert not writer.takes_pictures
+
+
+def packets_on_disk(path):
+    try:
+        return packets(path, "v")
+    except subprocess.CalledProcessError:
+        return []
+
+
+def test_frames_are_encoded_in_batches_and_each_fragment_is_written_at_its_end(tmp_path):
+    """The writer is woken once per FRAMES_PER_WAKE frames, and for the frame after each
+    keyframe, which has the muxer write the fragment that keyframe ends: a crash loses one
+    fragment at most."""
+    writer = ClipWriter(tmp_path / "b.mp4", lambda result: None, fps_hint=10, pre_roll_seconds=5)
+    writer.start()
+    try:
+        for i in range(22):  # the keyframes: frames 0 and 20 (one each 2 s)
+            writer.submit(clip_frame(i))
+            if i % FRAMES_PER_WAKE == 1:  # woken: frame 1 follows a keyframe, then batches
+                wait_until(lambda i=i: writer.result.frames == i + 1, timeout=15)
+        # frames 0-19 are the first fragment: on disk once frame 21 is encoded (the file
+        # has no header before it, so ffprobe reads nothing until then)
+        wait_until(lambda: len(packets_on_disk(writer.path)) >= 20, timeout=15)
+    finally:
+        writer.finish()
+        writer.join(10)
+    assert writer.result.frames == 22
+    flags = [p["flags"][0] for p in packets(writer.path, "v")]
+    assert [i for i, flag in enumerate(flags) if flag == "K"] == [0, 20]
 
 
 def test_pre_roll_burst_is_not_dropped(tmp_path):

@@ -157,7 +157,7 @@ def test_masked_cells_are_ignored():
 def test_a_frame_decoded_for_its_clip_is_judged_on_its_luma_without_a_decode_of_its_own():
     """While a clip of camera JPEGs is recorded, detection shrinks the clip's full decode: the
     same frames are significant as with its own DCT-scaled decodes, deltas within a little."""
-    from camwatch.recording.clip_writer import JpegDecoder, luma
+    from camwatch.recording.pictures import JpegDecoder, luma
 
     decoder = JpegDecoder()
     own, shared = MotionDetector(MotionConfig()), MotionDetector(MotionConfig())

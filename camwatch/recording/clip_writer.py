@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -22,15 +21,25 @@ from camwatch.capture.packets import EncodedPacket, StreamInfo
 from camwatch.frame import Frame
 from camwatch.recording import heap
 from camwatch.recording.audio import AacTranscoder
+from camwatch.recording.inbox import Inbox
+from camwatch.recording.pictures import FULL_RANGE_FORMAT, JpegDecoder
 from camwatch.recording.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
 
 BACKLOG_SECONDS = 2.0  # encoder lag allowed beyond the pre-roll burst before frames are dropped
-# Decoded pictures a writer's queue may hold (each as large as the frame's pixels, ten times its
-# JPEG): a writer further behind (a slow disk) is given the JPEG alone and decodes it itself.
+# Decoded pictures a writer's queue may hold beyond a wake-up's (each as large as the frame's
+# pixels, ten times its JPEG): a writer further behind (a slow disk) is given the JPEG alone.
 PICTURES_QUEUED = 3
 KEYFRAME_INTERVAL_S = 2.0  # one MP4 fragment per keyframe: at most this much is lost on a crash
+# The writer is woken once per few frames, not for each: every wake-up starts libx264 with cold
+# caches (a busy 640x480 camera: ~0.1-0.3 ms a frame less in batches of 5, bench/RESULTS.md).
+# It is woken for the frame after each keyframe too: libx264 hands a frame's packet over with
+# the next frame's, and the keyframe's packet has the muxer write the fragment it ends, so a
+# crash still loses the fragment in progress alone. The pictures waiting for a wake-up are
+# kept within PICTURE_BYTES_PER_WAKE (a 1280x720 camera is woken for each frame).
+FRAMES_PER_WAKE = 5
+PICTURE_BYTES_PER_WAKE = 2_500_000
 MP4_OPTIONS = {
     # delay_moov: the header waits for the first fragment, so that a track starting after the
     # clip's first frame (the camera's first sound 40 ms in) gets an edit list saying so;
@@ -55,9 +64,6 @@ AUDIO_PACKETS_PER_S = 50
 # against the camera's JPEGs at 45% of crf 23's bit rate, for 0.2-0.6 ms a frame less
 # (bench/recording_cost.py). CameraConfig.record_crf sets it per camera.
 DEFAULT_CRF = 28
-# A camera's JPEG is full range (0-255): its planes are encoded as they are, and the H.264 says
-# so (VUI video_full_range_flag, which browsers honour), rather than squeezed to video range.
-FULL_RANGE_FORMAT = "yuvj420p"
 VIDEO_RANGE_FORMAT = "yuv420p"  # decoded video, and pictures converted from BGR
 
 
@@ -121,50 +127,6 @@ class ClipFrame:
             return cv2.cvtColor(self.i420, cv2.COLOR_YUV2BGR_I420)
         assert self.camera_jpeg is not None
         return jpeg.decode(self.camera_jpeg)
-
-
-class JpegDecoder:
-    """Camera JPEG to a VideoFrame through FFmpeg's MJPEG decoder, as the encoder takes it: the
-    JPEG's own full-range YCbCr 4:2:0 planes (yuvj420p), not converted at all; other samplings
-    (4:2:2, 4:4:4, grey) are made 4:2:0 by swscale. One per thread: FFmpeg's codec contexts
-    are not thread-safe. A `strict` decoder refuses a JPEG with any error in it, as
-    libjpeg-turbo does (else FFmpeg makes what it can of a damaged one)."""
-
-    def __init__(self, *, strict: bool = False) -> None:
-        self._codec = av.CodecContext.create("mjpeg", "r")
-        if strict:
-            self._codec.options = {"err_detect": "explode"}
-        self.decoded = 0  # pictures decoded
-
-    @staticmethod
-    def decodes(frame: Frame) -> bool:
-        """Whether the writer would take the frame as `picture` made (a camera JPEG of even
-        size; the odd ones are cropped by way of BGR)."""
-        return frame.camera_jpeg is not None and frame.width % 2 == 0 and frame.height % 2 == 0
-
-    def picture(self, data: bytes) -> av.VideoFrame:
-        try:
-            frames = self._codec.decode(av.Packet(data))
-            if not frames:
-                raise jpeg.JpegError("no picture in JPEG")
-            picture = frames[0]
-            if picture.format.name != FULL_RANGE_FORMAT:
-                picture = picture.reformat(format=FULL_RANGE_FORMAT)
-        except av.FFmpegError as e:  # a corrupt JPEG, or one swscale cannot convert
-            raise jpeg.JpegError(str(e)) from None
-        picture.pict_type = av.video.frame.PictureType.NONE  # else every frame is a keyframe
-        self.decoded += 1
-        return picture
-
-
-def luma(picture: av.VideoFrame) -> np.ndarray:
-    """A picture's Y plane: a view of its pixels (no copy), without the rows' padding; the
-    grey image of a camera JPEG at full size."""
-    plane = picture.planes[0]
-    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(
-        plane.height, plane.line_size
-    )
-    return rows[:, : plane.width]
 
 
 @dataclass
@@ -236,9 +198,9 @@ class ClipWriter(threading.Thread):
         self._drop_evenly_from = self._queue_frames - max(4, round(fps_hint))
         backlog_s = pre_roll_seconds + BACKLOG_SECONDS
         self._queue_audio = round(AUDIO_PACKETS_PER_S * backlog_s) + 8 if audio else 0
-        self._queue: queue.Queue[object] = queue.Queue(
-            maxsize=self._queue_frames + self._queue_audio + 4
-        )
+        self._queue = Inbox()
+        self._keyframe_every = max(1, round(fps_hint * KEYFRAME_INTERVAL_S))
+        self._frames_per_wake = 1  # set by the first frame's size
         # each count is written by one thread only (submitting, or this one), so the backlog
         # of either kind is their difference without a lock
         self._frames_in = self._frames_out = 0
@@ -267,8 +229,14 @@ class ClipWriter(threading.Thread):
                     "clip %s: encoder is falling behind; dropping frames evenly", self.path.name
                 )
             return False
+        if not self._frames_in:
+            picture_bytes = max(1, frame.width * frame.height * 3 // 2)
+            self._frames_per_wake = max(
+                1, min(FRAMES_PER_WAKE, PICTURE_BYTES_PER_WAKE // picture_bytes)
+            )
+        after_keyframe = self._frames_in % self._keyframe_every == 1 % self._keyframe_every
         self._frames_in += 1
-        self._queue.put_nowait(frame)
+        self._queue.put(frame, wake=after_keyframe or self.backlog >= self._frames_per_wake)
         self.pictures_until = frame.t + 1 / self._fps_hint
         return True
 
@@ -281,7 +249,7 @@ class ClipWriter(threading.Thread):
     def takes_pictures(self) -> bool:
         """Whether the next frame may come decoded (ClipFrame.picture): the writer is keeping
         up, with fewer than PICTURES_QUEUED frames waiting."""
-        return not self._closed and self.backlog < PICTURES_QUEUED
+        return not self._closed and self.backlog < PICTURES_QUEUED + self._frames_per_wake - 1
 
     def submit_audio(self, packet: EncodedPacket) -> bool:
         """Queue a packet of the clip's audio; dropped (False) when the writer is behind."""
@@ -290,7 +258,7 @@ class ClipWriter(threading.Thread):
         if self._audio_in - self._audio_out >= self._queue_audio:
             return False
         self._audio_in += 1
-        self._queue.put_nowait(packet)
+        self._queue.put(packet, wake=False)  # written with the next frames
         return True
 
     def thumbnail(self, frame: ClipFrame, path: Path) -> None:
@@ -310,8 +278,7 @@ class ClipWriter(threading.Thread):
             self._control(_ABORT)
 
     def _control(self, item: object) -> None:
-        # Control items may exceed the frame bound by the 4 spare slots; block briefly if not.
-        self._queue.put(item, timeout=10)
+        self._queue.put(item)
 
     def run(self) -> None:
         self._write()
@@ -346,18 +313,11 @@ class ClipWriter(threading.Thread):
                     first_t = item.t
                     self.result.first_captured_at = item.captured_at
                 assert stream is not None and first_t is not None
-                try:
-                    video_frame = item.video_frame(decoder)
-                except jpeg.JpegError:
-                    self.result.dropped += 1  # a corrupt camera frame: skip it
-                    continue
-                if (video_frame.width, video_frame.height) != (stream.width, stream.height):
-                    # the camera changed resolution mid-clip (a reconnect, a setting)
-                    video_frame = video_frame.reformat(width=stream.width, height=stream.height)
                 pts = max(last_pts + 1, round((item.t - first_t) * 1000))
+                video_frame = self._prepared(item, decoder, stream, pts)
+                if video_frame is None:
+                    continue
                 last_pts = pts
-                video_frame.pts = pts
-                video_frame.time_base = Fraction(1, 1000)
                 for packet in stream.encode(video_frame):
                     container.mux(packet)
                 self.result.frames += 1
@@ -367,6 +327,24 @@ class ClipWriter(threading.Thread):
             self.result.encode_seconds += time.perf_counter() - started
         self.result.jpegs_decoded = decoder.decoded
         self._close(container, stream, abort=item is _ABORT)
+
+    def _prepared(
+        self, item: ClipFrame, decoder: JpegDecoder, stream: av.video.stream.VideoStream, pts: int
+    ) -> av.VideoFrame | None:
+        """The frame's picture as the encoder takes it; None for a corrupt camera JPEG."""
+        try:
+            video_frame = item.video_frame(decoder)
+        except jpeg.JpegError:
+            self.result.dropped += 1
+            return None
+        if (video_frame.width, video_frame.height) != (stream.width, stream.height):
+            # the camera changed resolution mid-clip (a reconnect, a setting)
+            video_frame = video_frame.reformat(width=stream.width, height=stream.height)
+        video_frame.pts = pts
+        video_frame.time_base = Fraction(1, 1000)
+        if (self._frames_out - 1) % self._keyframe_every == 0:  # as `submit` counts them
+            video_frame.pict_type = av.video.frame.PictureType.I
+        return video_frame
 
     def _write_beside(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +14,7 @@ import av
 from camwatch.capture.packets import EncodedPacket, StreamInfo, add_copy_stream
 from camwatch.recording.audio import COPIED, AacTranscoder
 from camwatch.recording.clip_writer import MP4_OPTIONS, ClipFrame, ClipResult
+from camwatch.recording.inbox import Inbox
 from camwatch.recording.thumbnails import Thumbnail
 
 log = logging.getLogger(__name__)
@@ -27,33 +27,6 @@ QUEUE_PACKETS = 4000  # a long-GOP pre-roll with audio fits; beyond it the disk 
 WAKE_EVERY_PACKETS = 32
 _FINISH = object()
 _ABORT = object()
-
-
-class Inbox:
-    """What the writer thread is handed: unbounded itself (the writer bounds the packets it
-    queues), and it wakes the thread only when `put` says so."""
-
-    def __init__(self) -> None:
-        self._items: deque[object] = deque()
-        self._ready = threading.Event()
-        self.since_wake = 0  # items put since the thread was last woken
-
-    def put(self, item: object, *, wake: bool = True) -> None:
-        self._items.append(item)
-        self.since_wake += 1
-        if wake:
-            self.since_wake = 0
-            self._ready.set()
-
-    def qsize(self) -> int:
-        return len(self._items)
-
-    def get(self) -> object:
-        """The oldest item, waiting for a wake-up while there is none."""
-        while not self._items:
-            self._ready.wait()
-            self._ready.clear()
-        return self._items.popleft()
 
 
 AAC_FRAME_SAMPLES = 1024

@@ -23,13 +23,12 @@ from camwatch.recording.clip_writer import (
     ClipFrame,
     ClipResult,
     ClipWriter,
-    JpegDecoder,
-    luma,
 )
 from camwatch.recording.clips import EventClips, Writer
 from camwatch.recording.index_writer import EventSink, IndexWriter
 from camwatch.recording.library import RecordingLibrary
 from camwatch.recording.packet_writer import PacketClipWriter
+from camwatch.recording.pictures import JpegDecoder, luma
 from camwatch.recording.preroll import AudioPreRoll, PacketBuffer, PreRollBuffer
 from camwatch.recording.segments import RangeWriter
 
