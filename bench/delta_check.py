@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.against:
         before = np.load(args.against)
         for name, now in results.items():
+            if name not in before:
+                print(f"{name}: not in {args.against} (a clip added since)", flush=True)
+                continue
             old = before[name]
             if old.shape != now.shape or not np.array_equal(old.view(np.int64), now.view(np.int64)):
                 differing += 1

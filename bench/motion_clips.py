@@ -10,6 +10,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from bench.motion_patterns import PatternedBox
+
 WIDTH, HEIGHT, FPS = 640, 360, 10.0
 Interval = tuple[float, float]
 Polygon = list[list[float]]
@@ -45,6 +47,20 @@ def background(width: int = WIDTH, height: int = HEIGHT, seed: int = 1) -> np.nd
     image += cv2.resize(blotches.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
     image += rng.normal(0, 6, image.shape).astype(np.float32)  # fixed fine texture
     return np.clip(cv2.GaussianBlur(image, (3, 3), 0), 0, 255)
+
+
+def plain_wall(width: int = WIDTH, height: int = HEIGHT, seed: int = 1) -> np.ndarray:
+    """An indoor scene: a plain painted wall over a floor, with faint blotches and texture."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((height, width, 3), np.float32)
+    floor = int(height * 0.75)
+    image[:floor] = (112, 118, 122)
+    image[floor:] = (88, 92, 100)
+    small = (height // 24 + 1, width // 24 + 1)
+    blotches = rng.uniform(-6, 6, small).astype(np.float32)
+    image += cv2.resize(blotches, (width, height), interpolation=cv2.INTER_CUBIC)[:, :, None]
+    image += rng.normal(0, 2, image.shape).astype(np.float32)
+    return np.clip(image, 0, 255)
 
 
 class Noise:
@@ -496,6 +512,7 @@ class Clip:
     width: int = WIDTH
     height: int = HEIGHT
     seed: int = 1
+    scene: Callable[[int, int, int], np.ndarray] | None = None  # the still scene (else background)
 
     @property
     def labels(self) -> list[Interval]:
@@ -506,7 +523,7 @@ class Clip:
 
     def frames(self) -> Iterator[tuple[float, np.ndarray]]:
         """(time, BGR uint8 image) for every frame, deterministically."""
-        still = background(self.width, self.height, self.seed)
+        still = (self.scene or background)(self.width, self.height, self.seed)
         noise = Noise(self.width, self.height, self.noise, self.blotch, self.seed + 100)
         for i in range(round(self.duration_s * self.fps)):
             t = i / self.fps
@@ -673,6 +690,36 @@ def clips() -> list[Clip]:
             30,
             [Traffic(every_s=4, bottom_y=150, length=90, speed=160), person(18, feet_y=320)],
             mask=[road],
+        ),
+        Clip(
+            "patterns_fast",
+            "patterned boxes (5, 14, 30% of the picture) rush past a plain wall",
+            20,
+            [
+                PatternedBox(2, 0.05, 500, "grain"),
+                PatternedBox(8, 0.14, -500, "checks", seed=32),
+                PatternedBox(14, 0.30, 500, "light_grain", seed=33),
+            ],
+            scene=plain_wall,
+        ),
+        Clip(
+            "patterns_slow",
+            "patterned boxes (5, 14, 30% of the picture) pushed past a plain wall",
+            34,
+            [
+                PatternedBox(2, 0.05, 150, "mottled"),
+                PatternedBox(11, 0.14, -150, "grain", seed=32),
+                PatternedBox(21, 0.30, 150, "grain", seed=33),
+            ],
+            scene=plain_wall,
+        ),
+        Clip(
+            "patterns_lights",
+            "lights switched on and off while a patterned box crosses",
+            16,
+            [PatternedBox(3, 0.14, 100, "grain", seed=34)],
+            light=lights_switched([0.0, 6.0, 9.0]),
+            scene=plain_wall,
         ),
         Clip("quiet", "a still scene with sensor noise", 30),
         Clip(

@@ -24,6 +24,16 @@ def grid_shape(height: int, width: int) -> tuple[int, int]:
 
 
 MIN_CLEAN_SHARE = 0.3  # a cell needs this share of samples outside moving things to use only them
+MOVING_CELL_SHARE = 0.1  # ... and no more than this share moving: the rest is likely it too
+TEXTURE_SHARE = 0.75  # x pixel_threshold: ratios spread wider in a cell are not lighting
+TEXTURE_NOISE = 2.0  # ... nor wider than this x the picture's frame-to-frame step
+
+
+def texture_limit(pixel_threshold: float, step_variance: float) -> float:
+    """How far a cell's brightness ratios may spread (grey levels) for lighting alone, in a
+    picture whose frame-to-frame steps have this variance: lighting scales the background's
+    pattern, an object brings its own."""
+    return max(TEXTURE_SHARE * pixel_threshold, TEXTURE_NOISE * math.sqrt(step_variance))
 
 
 class Scratch:
@@ -55,6 +65,7 @@ def gain_map(
     unusable: np.ndarray | None = None,
     moving: np.ndarray | None = None,
     scratch: Scratch | None = None,
+    texture_limit: float | None = None,
 ) -> np.ndarray:
     """How much brighter each pixel's lighting is in `frame` (grey levels, uint8 or float) than in
     `background` (float32), as a float32 image.
@@ -62,9 +73,12 @@ def gain_map(
     Lighting is taken as a multiplicative gain that varies smoothly over the picture (lights,
     exposure, flicker, cloud shadows): the median brightness ratio in each cell of a coarse grid,
     interpolated between cell centres. `unusable` pixels (true: masked or clipped) are left out
-    of the estimate, and so are pixels `moving` (non-zero): a cell without enough others takes
-    the overall gain. Medians also ignore anything new covering less than half a cell, and a
-    cell may not stray far from its neighbours.
+    of the estimate, and so are pixels `moving` (non-zero), and whole cells where more than
+    MOVING_CELL_SHARE moved (a textured object is found with holes, and those are it too).
+    Lighting scales the background's own pattern, so a cell whose ratios spread by more than
+    `texture_limit` (grey levels, between the quartiles) holds something else. Cells without a
+    gain of their own take their neighbours'. Medians also ignore anything new covering less
+    than half a cell, and a cell may not stray far from its neighbours.
     """
     height, width = frame.shape
     rows, cols = grid_shape(height, width)
@@ -72,28 +86,81 @@ def gain_map(
     cell_h, cell_w = -(-height // s) // rows, -(-width // s) // cols  # in samples
     # The samples of whole cells (_cells would drop the remainder).
     sampled = (slice(0, rows * cell_h * s, s), slice(0, cols * cell_w * s, s))
-    frame_s, background_s = frame[sampled], background[sampled]
+    frame_s = frame[sampled]
     # On the strided samples: few passes, no needless temporaries (a uint8 frame reads faster)
+    levels = np.add(background[sampled], np.float32(BLACK_LEVEL), dtype=np.float32)
     ratio = np.add(frame_s, np.float32(BLACK_LEVEL), dtype=np.float32)
-    ratio /= background_s + np.float32(BLACK_LEVEL)
-    if unusable is not None:
-        np.copyto(ratio, np.float32(np.nan), where=unusable[sampled])
-    gains = counts = None
+    ratio /= levels
+    left_out = None if unusable is None else unusable[sampled]
+    if left_out is not None:
+        np.copyto(ratio, np.float32(np.nan), where=left_out)
+    stats = None
     if moving is not None and moving.shape == frame.shape and moving.any():
-        without_moving = np.where(moving[sampled] > 0, np.float32(np.nan), ratio)
-        cells = _cells(without_moving, rows, cols)
-        clean, clean_counts = _median_ignoring_nan(cells)
-        enough = clean_counts >= MIN_CLEAN_SHARE * cells.shape[2]
-        if enough.any():  # cells mostly covered by moving things take their lighting elsewhere
-            gains, counts = clean, np.where(enough, clean_counts, 0)
-    if gains is None or counts is None:  # nothing moved, or it covers every cell
-        gains, counts = _median_ignoring_nan(_cells(ratio, rows, cols))
-    gains = _fill_empty(gains, counts)
+        moved = moving[sampled] > 0
+        stats = _clean_quartiles(ratio, moved, left_out, rows, cols)
+    if stats is None:  # nothing moved, or it covers every cell
+        counts = _counts(left_out, rows, cols, cell_h * cell_w)
+        stats = (*_quartiles_ignoring_nan(_cells(ratio, rows, cols), counts), counts == 0)
+    lower, gains, upper, empty = stats
+    if texture_limit is not None:
+        empty = _or_textured(lower, upper, empty, levels, texture_limit)
+    gains = _fill_empty(gains, empty)
     if rows >= 3 and cols >= 3:
         # lighting varies smoothly: a cell far from most of its neighbours holds an object
         typical = cv2.medianBlur(gains, 3)
         gains = np.clip(gains, typical * (1 - CELL_FREEDOM), typical * (1 + CELL_FREEDOM))
     return _interpolate(gains, height, width, scratch)
+
+
+CellStats = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # quartiles, and empty cells
+
+
+def _clean_quartiles(
+    ratio: np.ndarray, moved: np.ndarray, left_out: np.ndarray | None, rows: int, cols: int
+) -> CellStats | None:
+    """Quartiles of each cell's ratios outside moving things (`moved`, of the samples), and the
+    cells with too few left or too many moved (None: that is every cell)."""
+    cells = _cells(np.where(moved, np.float32(np.nan), ratio), rows, cols)
+    samples = cells.shape[2]
+    moved_share = _shares(moved, rows, cols)
+    empty = moved_share > np.float32(MOVING_CELL_SHARE)
+    if left_out is None:  # the usual case: one share gives both
+        counts = np.rint((1 - moved_share) * samples).astype(np.intp)
+    else:
+        counts = _counts(moved | left_out, rows, cols, samples)
+        empty |= counts < MIN_CLEAN_SHARE * samples
+    if empty.all():
+        return None
+    return (*_quartiles_ignoring_nan(cells, counts), empty)
+
+
+def _shares(flags: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The share of each cell's samples that are true (float32), by area averaging."""
+    share: np.ndarray = cv2.resize(
+        flags.view(np.uint8).astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA
+    )
+    return share
+
+
+def _counts(left_out: np.ndarray | None, rows: int, cols: int, samples: int) -> np.ndarray:
+    """How many of each cell's `samples` are not `left_out` (None: none are)."""
+    if left_out is None:
+        return np.full((rows, cols), samples, np.intp)
+    kept: np.ndarray = samples - np.rint(_shares(left_out, rows, cols) * samples)
+    return kept.astype(np.intp)
+
+
+def _or_textured(
+    lower: np.ndarray, upper: np.ndarray, empty: np.ndarray, levels: np.ndarray, limit: float
+) -> np.ndarray:
+    """`empty`, and the cells whose ratios spread (between the quartiles, in grey levels of the
+    background: `levels` of the samples) beyond `limit`; unless that is every cell."""
+    rows, cols = empty.shape
+    level: np.ndarray = cv2.resize(levels, (cols, rows), interpolation=cv2.INTER_AREA)
+    spread: np.ndarray = cv2.subtract(upper, lower)
+    spread *= level
+    either = (spread > np.float32(limit)) | empty
+    return empty if either.all() else either
 
 
 def _interpolate(
@@ -140,21 +207,45 @@ def _cells(samples: np.ndarray, rows: int, cols: int) -> np.ndarray:
     )
 
 
-def _median_ignoring_nan(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cell (lower) median of the samples that are not NaN, and their counts."""
-    ordered = np.sort(cells, axis=2)  # NaN sorts last
-    counts = np.count_nonzero(~np.isnan(cells), axis=2)
-    middle = np.maximum(counts - 1, 0)[..., None] // 2
-    return np.take_along_axis(ordered, middle, axis=2)[..., 0].astype(np.float32), counts
+def _quartiles_ignoring_nan(
+    cells: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell, the lower quartile, (lower) median and upper quartile (float32) of the samples
+    that are not NaN, `counts` of them (NaN sorts last)."""
+    rows, cols, samples = cells.shape
+    ordered = np.sort(cells.reshape(rows * cols, samples), axis=1).ravel()
+    last = counts.reshape(1, rows * cols) - 1
+    np.maximum(last, 0, out=last)
+    picks = last * _QUARTILE_STEPS
+    picks += _QUARTILE_ROUNDING
+    picks //= 4
+    picks += np.arange(0, rows * cols * samples, samples)
+    lower, middle, upper = ordered[picks].reshape(3, rows, cols)
+    return lower, middle, upper
 
 
-def _fill_empty(gains: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Cells without usable samples take the overall median gain, or 1."""
-    empty = counts == 0
-    if empty.any():
-        usable = gains[~empty]
-        gains[empty] = float(median(usable)) if usable.size else 1.0
-    return gains
+_QUARTILE_STEPS = np.array([[1], [2], [3]])  # (k * last + rounding) // 4: the quartiles' places
+_QUARTILE_ROUNDING = np.array([[0], [0], [3]])
+
+
+def _fill_empty(gains: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Cells without a gain of their own (`empty`) take the mean gain of those with one within
+    2 cells, or else their median (all 1 when none has one)."""
+    if not empty.any():
+        return gains
+    if empty.all():
+        return np.ones_like(gains)
+    known = np.subtract(1, empty, dtype=np.float32)
+    weighted = gains * known
+    cv2.patchNaNs(weighted, 0.0)  # an empty cell's gain may be NaN
+    near = cv2.boxFilter(known, -1, (5, 5), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    sums = cv2.boxFilter(weighted, -1, (5, 5), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    if cv2.minMaxLoc(near)[0] == 0:  # some cells are further from any with a gain
+        far = near == 0
+        sums[far], near[far] = median(gains[~empty]), 1.0
+    filled = np.array(gains, np.float32)
+    np.divide(sums, near, out=filled, where=empty)
+    return filled
 
 
 def median(values: np.ndarray) -> np.floating[Any]:

@@ -18,6 +18,7 @@ from camwatch.motion.illumination import (
     gain_map,
     magnitude_median,
     residual,
+    texture_limit,
 )
 from camwatch.motion.mask import MaskCache
 
@@ -48,9 +49,11 @@ class BackgroundModel:
     - The background is a running average that follows the scene in about BACKGROUND_SECONDS
       where nothing moves, and absorbs things that arrive and stay in about ABSORB_SECONDS: a
       slow or uniform object is seen whole, not just its moving edges.
-    - Lighting (lights, exposure, flicker, clouds, dusk) is undone first with a smooth gain map;
-      when even so more than LIGHTSWITCH_FRACTION of the picture changed, the background is
-      recalibrated to the frame and the frame counts as still.
+    - Lighting (lights, exposure, flicker, clouds, dusk) is undone first with a smooth gain map,
+      estimated away from what moved and from cells whose pattern is not the background's
+      (a patterned object would pass for lighting); when even so more than
+      LIGHTSWITCH_FRACTION of the picture changed, the background is recalibrated to the frame
+      and the frame counts as still.
     - A pixel changed when it differs from the background by more than pixel_threshold and by
       more than NOISE_FACTOR times its typical frame-to-frame variation (sensor noise), learnt
       per pixel and for the picture; pixels that keep flipping between changed and not (swaying
@@ -151,7 +154,9 @@ class BackgroundModel:
         unusable = _either(
             frame_clipped, background_clipped, None if active is None else active == 0
         )
-        gain = gain_map(blurred, self._background, unusable, self._raw_changed, self._scratch)
+        limit = texture_limit(self.settings.pixel_threshold, self._global_variation)
+        last = self._raw_changed
+        gain = gain_map(blurred, self._background, unusable, last, self._scratch, limit)
         # The frame stays uint8: accumulateWeighted and numpy take it as they take its float copy
         # (the same IEEE results), and a 300 KB float copy is one pass of memory traffic more.
         relit, difference = residual(
