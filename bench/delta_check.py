@@ -22,7 +22,7 @@ from camwatch.cli import limit_opencv_threads
 from camwatch.config import MotionConfig
 from camwatch.frame import shrink_grey
 from camwatch.motion.detector import DETECT_WIDTH, MotionDetector, frame_delta
-from camwatch.recording.clip_writer import JpegDecoder, luma
+from camwatch.recording.pictures import JpegDecoder, luma
 
 
 def deltas(clip: Clip, full_decode: bool = False) -> tuple[np.ndarray, np.ndarray]:

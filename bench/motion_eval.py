@@ -25,7 +25,7 @@ from camwatch.motion.detector import (
     frame_delta,
 )
 from camwatch.motion.tracker import EventTracker, TrackedEvent
-from camwatch.recording.clip_writer import JpegDecoder, luma
+from camwatch.recording.pictures import JpegDecoder, luma
 
 MATCH_SLACK_S = 1.0  # an event within this of a labelled interval belongs to it
 BASELINE_SETTINGS = MotionConfig(threshold=0.3, pixel_threshold=25)  # the original defaults
