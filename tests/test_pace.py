@@ -10,7 +10,7 @@ import numpy as np
 from camwatch import jpeg
 from camwatch.config import MotionConfig
 from camwatch.motion.detector import DETECT_WIDTH, MotionDetector, frame_delta
-from camwatch.motion.pace import BUSY_FPS, BUSY_SECONDS, BusyPace
+from camwatch.motion.pace import BUSY_FPS, BUSY_SECONDS, QUIET_FPS, QUIET_SECONDS, BusyPace
 from camwatch.motion.tracker import EventTracker, Step, TrackedEvent
 from tests.helpers.clips import frame_at, scene
 from tests.helpers.fakes import CountedFrame
@@ -32,6 +32,25 @@ def test_frames_are_held_only_once_busy_and_only_between_runs_at_the_pace():
     assert pace.held(None) is None  # frame times unknown: every frame
     pace.rested()  # a still frame (or the model started over): busy has to build up again
     assert pace.held(t + 0.1) is None
+
+
+def test_a_busy_scene_where_nothing_is_counted_is_paced_slower_until_something_is():
+    pace, t = BusyPace(), 0.0
+    for _ in range(round(max(BUSY_SECONDS, QUIET_SECONDS) / 0.1)):  # trees sway, none counted
+        pace.ran(t, 0.1, 0.0)
+        t += 0.1
+    t -= 0.1
+    assert pace.held(t + 0.1) == pace.held(t + 1.0 / BUSY_FPS) == 0.0  # two frames of three
+    assert pace.held(t + 1.0 / QUIET_FPS) is None
+    t += 1.0 / QUIET_FPS
+    pace.ran(t, 1.0 / QUIET_FPS, 0.05)  # something faint moves: the busy pace at once
+    assert pace.held(t + 0.1) == 0.05
+    assert pace.held(t + 1.0 / BUSY_FPS) is None
+    for _ in range(round(QUIET_SECONDS * BUSY_FPS)):  # gone: the busy pace for QUIET_SECONDS
+        t += 1.0 / BUSY_FPS
+        assert pace.held(t + 1.0 / BUSY_FPS) is None
+        pace.ran(t, 1.0 / BUSY_FPS, 0.0)
+    assert pace.held(t + 1.0 / BUSY_FPS) == 0.0  # then the slower one again
 
 
 @dataclass
