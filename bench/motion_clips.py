@@ -10,7 +10,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from bench.motion_patterns import PatternedBox
+if __package__:  # imported as bench.motion_clips
+    from bench.motion_patterns import PatternedBox
+else:  # as a neighbour of a script in bench/ (bench/mjpeg_source.py, run.py): bench/ on sys.path
+    from motion_patterns import PatternedBox
 
 WIDTH, HEIGHT, FPS = 640, 360, 10.0
 Interval = tuple[float, float]
