@@ -407,9 +407,8 @@ def _opened(changed: np.ndarray, box: Box) -> np.ndarray:
     """`changed` opened with a 3x3 square, inside `box` (what holds its set pixels) grown by
     1 px: the same image as opening all of it, for a fraction of the work."""
     opened = np.zeros_like(changed)
-    x, y, width, height = box
-    if width:
-        around = (slice(max(0, y - 1), y + height + 1), slice(max(0, x - 1), x + width + 1))
+    if box[2]:
+        around = _around(box, 1)
         cv2.morphologyEx(changed[around], cv2.MORPH_OPEN, _SQUARE, dst=opened[around])
     return opened
 
@@ -418,14 +417,19 @@ def _grown(image: np.ndarray, box: Box, reach: int) -> np.ndarray:
     """`image` (0/255) dilated `reach` times with a 3x3 square, right inside `box` (zeros
     elsewhere): what it is read for there needs only the pixels `reach` around the box."""
     grown = np.zeros_like(image)
-    x, y, width, height = box
-    if width:
-        around = (
-            slice(max(0, y - reach), y + height + reach),
-            slice(max(0, x - reach), x + width + reach),
-        )
+    if box[2]:
+        around = _around(box, reach)
         cv2.dilate(image[around], _SQUARE, dst=grown[around], iterations=reach)
     return grown
+
+
+def _around(box: Box, reach: int) -> tuple[slice, slice]:
+    """The rows and columns of `box` grown by `reach` px (slicing clips them to the image)."""
+    x, y, width, height = box
+    return (
+        slice(max(0, y - reach), y + height + reach),
+        slice(max(0, x - reach), x + width + reach),
+    )
 
 
 def _either(*masks: np.ndarray | None) -> np.ndarray | None:
